@@ -1,0 +1,69 @@
+"""Pooled cross-site analysis of the FIP trial.
+
+The statistics return small frozen result objects; :func:`build_report` computes the whole trial
+report as a JSON-ready dictionary and :func:`render_html` turns it into a self-contained page.
+"""
+
+from .codes import PENSION_AGE_CODE, WORK_CODES, TerminationCategory, termination_categories
+from .contingency import (
+    BreslowDayResult,
+    ChiSquareResult,
+    MantelHaenszelResult,
+    OddsRatioResult,
+    RiskDifferenceResult,
+    breslow_day,
+    chi_square,
+    mantel_haenszel,
+    odds_ratio,
+    risk_difference,
+)
+from .html import render_html
+from .metaanalysis import RandomEffectsResult, random_effects
+from .participants import Participants, prepare_participants, read_participants
+from .pilot import pilot_participants, read_table_4_1
+from .power import SampleSizeResult, power_two_proportions, sample_size_two_proportions
+from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
+from .survival import (
+    CumulativeIncidenceResult,
+    KaplanMeierResult,
+    LogRankResult,
+    cumulative_incidence,
+    kaplan_meier,
+    log_rank,
+)
+
+__all__ = [
+    "DEFAULT_COST_PER_BENEFIT_YEAR",
+    "PENSION_AGE_CODE",
+    "WORK_CODES",
+    "BreslowDayResult",
+    "ChiSquareResult",
+    "CumulativeIncidenceResult",
+    "KaplanMeierResult",
+    "LogRankResult",
+    "MantelHaenszelResult",
+    "OddsRatioResult",
+    "Participants",
+    "RandomEffectsResult",
+    "RiskDifferenceResult",
+    "SampleSizeResult",
+    "TerminationCategory",
+    "breslow_day",
+    "build_report",
+    "chi_square",
+    "cumulative_incidence",
+    "kaplan_meier",
+    "log_rank",
+    "mantel_haenszel",
+    "odds_ratio",
+    "pilot_participants",
+    "power_two_proportions",
+    "prepare_participants",
+    "random_effects",
+    "read_participants",
+    "read_table_4_1",
+    "render_html",
+    "risk_difference",
+    "sample_size_two_proportions",
+    "termination_categories",
+]

@@ -1,0 +1,78 @@
+"""Input validation shared by the statistics modules."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+FloatArray = NDArray[np.float64]
+
+
+@lru_cache(maxsize=16)
+def z_quantile(alpha: float) -> float:
+    """Two-sided standard normal quantile for a ``1 - alpha`` interval."""
+    check_alpha(alpha)
+    return float(stats.norm.isf(alpha / 2))
+
+
+def check_alpha(alpha: float, name: str = "alpha") -> None:
+    if not (0.0 < float(alpha) < 1.0):
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {alpha!r}")
+
+
+def counts(values: ArrayLike, name: str) -> FloatArray:
+    """Return ``values`` as a float array of finite, non-negative counts."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must contain numbers: {exc}") from None
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must contain finite numbers only")
+    if np.any(array < 0):
+        raise ValueError(f"{name} must not contain negative counts")
+    return array
+
+
+def table_2x2(table: ArrayLike) -> FloatArray:
+    """Validate one 2x2 table [[a, b], [c, d]] (rows FIP, control; columns event, no event)."""
+    array = counts(table, "table")
+    if array.shape != (2, 2):
+        raise ValueError(f"table must be 2x2 [[a, b], [c, d]], got shape {array.shape}")
+    return array
+
+
+def tables_2x2(tables: ArrayLike) -> FloatArray:
+    """Validate a stack of 2x2 tables with shape (K, 2, 2)."""
+    array = counts(tables, "tables")
+    if array.ndim != 3 or array.shape[1:] != (2, 2):
+        raise ValueError(
+            f"tables must have shape (K, 2, 2): one 2x2 table per stratum, got {array.shape}"
+        )
+    if array.shape[0] < 1:
+        raise ValueError("tables must hold at least one stratum")
+    return array
+
+
+def vector(values: ArrayLike, name: str) -> FloatArray:
+    """Return a one-dimensional float array of finite values."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must contain numbers: {exc}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must contain finite numbers only")
+    return array
+
+
+def same_length(**arrays: Any) -> int:
+    lengths = {name: len(value) for name, value in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name}={length}" for name, length in lengths.items())
+        raise ValueError(f"inputs must have the same length ({described})")
+    return next(iter(lengths.values()))

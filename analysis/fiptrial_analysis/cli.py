@@ -1,0 +1,66 @@
+"""Command line: ``python -m fiptrial_analysis report FILE [--json] [--html OUT]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .html import render_html
+from .participants import read_participants
+from .pilot import pilot_participants, write_csv
+from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fiptrial_analysis", description="Pooled analysis of the FIP trial."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    report = commands.add_parser("report", help="analyse a participant file")
+    report.add_argument("file", help="participant CSV, one row per allocated participant")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--html", metavar="OUT", help="write a self-contained HTML report")
+    report.add_argument(
+        "--cost-per-benefit-year",
+        type=float,
+        default=DEFAULT_COST_PER_BENEFIT_YEAR,
+        metavar="EUR",
+        help="cost of one year on benefit (default %(default).0f)",
+    )
+    report.add_argument(
+        "--consort",
+        metavar="JSON",
+        help="sidecar with CONSORT counts the file cannot hold (assessed, eligible, ...)",
+    )
+    commands.add_parser("pilot", help="print the pilot's participants rebuilt from Table 4.1")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "pilot":
+        write_csv(pilot_participants(), sys.stdout)
+        return 0
+    try:
+        consort = None
+        if args.consort:
+            with open(args.consort, encoding="utf-8") as handle:
+                consort = json.load(handle)
+        report = build_report(
+            read_participants(args.file),
+            cost_per_benefit_year=args.cost_per_benefit_year,
+            consort=consort,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(render_html(report))
+    if args.json or not args.html:
+        json.dump(report, sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,128 @@
+"""Rebuild the pilot's participants from Table 4.1 of the pilot report.
+
+The table gives, per BUS reason and arm, how many clients left the benefit during the pilot
+year (1 November 2014 to 1 November 2015, ISD Brabantse Wal, one site). It has no dates, so the
+exit dates made here are spread evenly over the year with the reasons interleaved: the counts,
+ratios and tests are the report's, the timing (and so every survival figure) is illustrative.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from os import PathLike
+from typing import TextIO
+
+from .codes import read_data_file
+
+PILOT_SITE = "ISD Brabantse Wal"
+PILOT_START = date(2014, 11, 1)
+PILOT_END = date(2015, 11, 1)
+STILL_ON_BENEFIT = "still_on_benefit"
+
+
+def read_table_4_1(path: str | PathLike[str] | None = None) -> dict[str, dict[str, int]]:
+    """Counts of Table 4.1 per arm: ``{"fip": {"11": 3, ..., "": 245}, "control": {...}}``.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A copy of ``fip_report_table_4_1.csv``; the one shipped with the package by default.
+        The row without a BUS code (``still_on_benefit``) is keyed by ``""``.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If a count is not a non-negative whole number.
+    """
+    if path is None:
+        text = read_data_file("fip_report_table_4_1.csv")
+    else:
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    table: dict[str, dict[str, int]] = {"fip": {}, "control": {}}
+    for row in csv.DictReader(io.StringIO(text)):
+        code = row["bus_code"].strip()
+        if not code and row["category"] != STILL_ON_BENEFIT:
+            raise ValueError(f"row {row['category']!r} has no BUS code")
+        for arm, column in (("fip", "fip_group"), ("control", "control_group")):
+            value = row[column].strip()
+            if not value.isdigit():
+                raise ValueError(f"{column} for {row['category']!r} is not a count: {value!r}")
+            table[arm][code] = int(value)
+    return table
+
+
+def _interleaved(counts: dict[str, int]) -> list[str]:
+    """Codes in round-robin order, so that no reason bunches at one end of the year."""
+    remaining = {code: count for code, count in sorted(counts.items()) if code and count}
+    order: list[str] = []
+    while remaining:
+        for code in list(remaining):
+            order.append(code)
+            remaining[code] -= 1
+            if remaining[code] == 0:
+                del remaining[code]
+    return order
+
+
+def pilot_participants(path: str | PathLike[str] | None = None) -> dict[str, list[str]]:
+    """The pilot's participants as columns of the report's input.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A copy of Table 4.1 (``fip_report_table_4_1.csv``); the packaged copy by default.
+
+    Returns
+    -------
+    dict of str to list of str
+        Columns ``participant, site, arm, allocated_on, followup_end, exit_date, exit_code``:
+        308 FIP and 1,625 control clients, one site, allocated on 1 November 2014 and followed
+        up to 1 November 2015. The i-th of E exits in an arm is dated
+        ``round((i + 1) * 365 / (E + 1))`` days after allocation.
+    """
+    table = read_table_4_1(path)
+    columns: dict[str, list[str]] = {
+        name: []
+        for name in (
+            "participant",
+            "site",
+            "arm",
+            "allocated_on",
+            "followup_end",
+            "exit_date",
+            "exit_code",
+        )
+    }
+    days = (PILOT_END - PILOT_START).days
+    for arm in ("fip", "control"):
+        exits = _interleaved(table[arm])
+        staying = table[arm].get("", 0)
+        dates = [
+            (PILOT_START + timedelta(days=round((i + 1) * days / (len(exits) + 1)))).isoformat()
+            for i in range(len(exits))
+        ]
+        records = list(zip(dates, exits, strict=True)) + [("", "")] * staying
+        for number, (exit_date, code) in enumerate(records, start=1):
+            columns["participant"].append(f"pilot-{arm}-{number:04d}")
+            columns["site"].append(PILOT_SITE)
+            columns["arm"].append(arm)
+            columns["allocated_on"].append(PILOT_START.isoformat())
+            columns["followup_end"].append(PILOT_END.isoformat())
+            columns["exit_date"].append(exit_date)
+            columns["exit_code"].append(code)
+    return columns
+
+
+def write_csv(columns: dict[str, list[str]], handle: TextIO) -> None:
+    """Write columns as a comma-separated participant file."""
+    writer = csv.writer(handle, lineterminator="\n")
+    names = list(columns)
+    writer.writerow(names)
+    writer.writerows(zip(*(columns[name] for name in names), strict=True))

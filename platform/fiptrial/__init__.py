@@ -1,0 +1,81 @@
+"""The FIP trial platform: create the Flask application.
+
+``create_app`` follows Flask's application-factory pattern: defaults, then the environment
+(see :mod:`fiptrial.config`), then a test configuration. Nothing is configured at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get("FIPTRIAL_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from fiptrial.config import settings_from_environment
+    from fiptrial.database import configure_engine, sqlite_engine_options
+    from fiptrial.extensions import api, db, migrate
+
+    instance_path = default_instance_path()
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    app.config.from_mapping(
+        API_TITLE="FIP trial platform",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+        ALLOCATIONS_PAGE_SIZE=1000,
+    )
+    if test_config is None or "SQLALCHEMY_DATABASE_URI" not in test_config:
+        app.config.update(settings_from_environment(instance_path))
+    else:
+        app.config.update(settings_from_environment_for_tests(instance_path, test_config))
+    if test_config:
+        app.config.update(test_config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        options.update(sqlite_engine_options())
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
+    api.init_app(app)
+
+    from fiptrial.api import register_api
+    from fiptrial.plugins.manager import init_plugins
+
+    init_plugins(app)
+    register_api(app, api)
+
+    from fiptrial.cli.commands import register_commands
+    from fiptrial.web import register_web
+
+    register_web(app)
+    register_commands(app)
+    return app
+
+
+def settings_from_environment_for_tests(
+    instance_path: Path, test_config: dict[str, Any]
+) -> dict[str, Any]:
+    """Tests bring their own database and keys; never create key files for them."""
+    return {
+        "SECRET_KEY": test_config.get("SECRET_KEY", "test-secret"),
+        "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
+        "SESSION_LIFETIME_MINUTES": 30,
+        "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+    }

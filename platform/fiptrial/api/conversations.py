@@ -1,0 +1,188 @@
+"""/api/v1: conversations of a participant, a client manager's agenda, a site's fidelity."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from fiptrial.api.auth import principal, requires
+from fiptrial.errors import NotFound
+from fiptrial.extensions import db
+from fiptrial.models import ConversationRecord, PlannedConversation, Site, User
+from fiptrial.services import conversations, fidelity, planning
+from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
+from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
+
+blp = Blueprint("conversations", __name__, url_prefix="/api/v1",
+                description="FIP conversations, agendas and fidelity")
+
+
+class DomainSchema(Schema):
+    domain = fields.String(required=True)
+    moved_forward = fields.Boolean(load_default=None, allow_none=True)
+
+
+class AgreementCreateSchema(Schema):
+    description = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                                metadata={"description": "free text: stays at the site"})
+    responsible = fields.String(load_default="client", validate=validate.OneOf(RESPONSIBLE))
+    due_on = fields.Date(load_default=None, allow_none=True)
+
+
+class FollowupSchema(Schema):
+    agreement_id = fields.Integer(required=True)
+    kept = fields.Boolean(required=True)
+
+
+class InterventionStartSchema(Schema):
+    type = fields.String(required=True)
+    provider = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(max=200))
+    start = fields.Date(required=True)
+    end = fields.Date(load_default=None, allow_none=True)
+
+
+class InterventionEndSchema(Schema):
+    intervention_id = fields.Integer(required=True)
+    end = fields.Date(required=True)
+
+
+class ConversationCreateSchema(Schema):
+    date = fields.Date(required=True)
+    status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
+    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
+    duration_minutes = fields.Integer(load_default=None, allow_none=True,
+                                      validate=validate.Range(min=1, max=480))
+    missed_reason = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.OneOf(MISSED_REASONS))
+    domains = fields.List(fields.Nested(DomainSchema), load_default=list)
+    agreements = fields.List(fields.Nested(AgreementCreateSchema), load_default=list)
+    agreement_followups = fields.List(fields.Nested(FollowupSchema), load_default=list)
+    interventions_started = fields.List(fields.Nested(InterventionStartSchema), load_default=list)
+    interventions_ended = fields.List(fields.Nested(InterventionEndSchema), load_default=list)
+    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000),
+                          metadata={"description": "free text: stays at the site"})
+
+
+class AgreementSchema(Schema):
+    id = fields.Integer()
+    description = fields.String()
+    responsible = fields.String()
+    due_on = fields.Date(allow_none=True)
+    kept = fields.Boolean(allow_none=True)
+    followup_record_id = fields.Integer(allow_none=True)
+
+
+class ConversationSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    client_manager_id = fields.Integer(allow_none=True)
+    planned_conversation_id = fields.Integer(allow_none=True)
+    date = fields.Date(attribute="held_on")
+    status = fields.String()
+    duration_minutes = fields.Integer(allow_none=True)
+    missed_reason = fields.String(allow_none=True)
+    domains = fields.List(fields.Nested(DomainSchema))
+    agreements = fields.List(fields.Nested(AgreementSchema))
+    notes = fields.String(allow_none=True)
+
+
+class PlannedConversationSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    client_manager_id = fields.Integer()
+    sequence = fields.Integer()
+    date = fields.Date(attribute="planned_date")
+    minutes = fields.Integer()
+    status = fields.String()
+
+
+class AgendaArgsSchema(Schema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+    @validates_schema
+    def check_range(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise SchemaError("must not lie before from", field_name="to")
+
+
+class MoveSchema(Schema):
+    date = fields.Date(required=True)
+
+
+@blp.post("/participants/<int:participant_id>/conversations")
+@requires("conversation.record")
+@blp.arguments(ConversationCreateSchema)
+@blp.response(201, ConversationSchema)
+def record_conversation(data: dict[str, Any], participant_id: int) -> ConversationRecord:
+    who = principal()
+    participant = visible_participant(who, participant_id)
+    manager_id = who.user_id if who.role == CLIENT_MANAGER else None
+    return conversations.record(participant, data, actor=who.actor, manager_id=manager_id)
+
+
+@blp.get("/participants/<int:participant_id>/conversations")
+@requires("conversation.read")
+@blp.response(200)
+def list_conversations(participant_id: int) -> list[dict[str, Any]]:
+    who = principal()
+    participant = visible_participant(who, participant_id)
+    rows = conversations.records(participant)
+    # Free text stays at the site: analysts (pooled research) never see it.
+    hidden = ("notes", "agreements.description") if who.role == "analyst" else ()
+    return ConversationSchema(many=True, exclude=hidden).dump(rows)
+
+
+@blp.get("/participants/<int:participant_id>/plan")
+@requires("plan.read")
+@blp.response(200, PlannedConversationSchema(many=True))
+def participant_plan(participant_id: int) -> list[PlannedConversation]:
+    who = principal()
+    participant = visible_participant(who, participant_id)
+    return (db.session.query(PlannedConversation).filter_by(participant_id=participant.id)
+            .order_by(PlannedConversation.sequence).all())
+
+
+@blp.post("/planned-conversations/<int:conversation_id>/move")
+@requires("conversation.record")
+@blp.arguments(MoveSchema)
+@blp.response(200, PlannedConversationSchema)
+def move(data: dict[str, Any], conversation_id: int) -> PlannedConversation:
+    who = principal()
+    conversation = db.session.get(PlannedConversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    visible_participant(who, conversation.participant_id)
+    return planning.move_conversation(conversation_id, data["date"], actor=who.actor)
+
+
+@blp.get("/client-managers/<int:manager_id>/agenda")
+@requires("plan.read")
+@blp.arguments(AgendaArgsSchema, location="query")
+@blp.response(200, PlannedConversationSchema(many=True))
+def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
+    """A client manager's planned conversations; a client manager sees only their own."""
+    who = principal()
+    manager = db.session.get(User, manager_id)
+    if (manager is None or manager.role != CLIENT_MANAGER
+            or (who.role == CLIENT_MANAGER and who.user_id != manager_id)
+            or (manager.site is not None and not can_see_site(who, manager.site))):
+        raise NotFound(f"client manager {manager_id} does not exist")
+    first = args.get("from_") or date.today()
+    last = args.get("to") or first + timedelta(days=6)
+    return planning.agenda(manager_id, first, last)
+
+
+@blp.get("/sites/<site_code>/fidelity")
+@requires("conversation.read")
+@blp.response(200)
+def site_fidelity(site_code: str) -> dict[str, Any]:
+    """Planned, held, held within two weeks, missed; share with 3 of 4 in the first year."""
+    who = principal()
+    site = visible_site(who, db.session.query(Site).filter_by(code=site_code).one_or_none())
+    return fidelity.site_fidelity(site).to_dict(participants=who.role != CLIENT_MANAGER)

@@ -1,0 +1,128 @@
+"""/api/v1/sites/{site}/participant-imports and /outcome-imports; a participant's outcomes.
+
+Uploads are multipart with the field ``file``. The role check (``requires``) comes before the
+file is looked at, so a role that may not import gets 403 whatever it sends. A new import
+answers 201 with the report; the same file again answers 200 with a report whose
+``duplicate_of`` names the earlier batch (nothing was created).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from fiptrial.api.auth import principal, requires
+from fiptrial.errors import field_error
+from fiptrial.extensions import db
+from fiptrial.models import ImportBatch, OutcomeEvent, Site
+from fiptrial.services.access import Principal, visible_participant, visible_site
+from fiptrial.services.imports import (
+    import_outcomes,
+    import_participants,
+    list_batches,
+    participant_outcomes,
+)
+
+blp = Blueprint(
+    "imports", __name__, url_prefix="/api/v1", description="Enrolment and outcome imports"
+)
+
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
+class ImportBatchSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    file_sha256 = fields.String()
+    plugin = fields.String()
+    plugin_version = fields.String()
+    mapping_version = fields.String()
+    rows = fields.Integer()
+    report = fields.Dict()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class OutcomeEventSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    kind = fields.String()
+    event_date = fields.Date()
+    bus_code = fields.String(allow_none=True)
+    local_code = fields.String()
+    new_municipality = fields.String(allow_none=True)
+    previous_date = fields.Date(allow_none=True)
+    previous_bus_code = fields.String(allow_none=True)
+    previous_local_code = fields.String(allow_none=True)
+    mapping_version = fields.String()
+    batch_id = fields.Integer()
+    line = fields.Integer()
+    created_at = fields.DateTime()
+
+
+def _site(code: str) -> tuple[Principal, Site]:
+    who = principal()
+    return who, visible_site(who, db.session.query(Site).filter_by(code=code).one_or_none())
+
+
+def _upload() -> Any:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise field_error("file", "send the export as a multipart upload in the field 'file'")
+    return upload.stream
+
+
+def _answer(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    return report, 201 if report["duplicate_of"] is None else 200
+
+
+@blp.post("/sites/<site_code>/participant-imports")
+@requires("import.create")
+@blp.doc(**UPLOAD_DOC)
+def create_participant_import(site_code: str) -> tuple[dict[str, Any], int]:
+    """Register the running benefits of an export as participants."""
+    who, site = _site(site_code)
+    return _answer(import_participants(site, _upload(), actor=who.actor))
+
+
+@blp.post("/sites/<site_code>/outcome-imports")
+@requires("import.create")
+@blp.doc(**UPLOAD_DOC)
+def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int]:
+    """Import an outcome export: exits, transfers, re-entries and corrections."""
+    who, site = _site(site_code)
+    return _answer(import_outcomes(site, _upload(), actor=who.actor))
+
+
+@blp.get("/sites/<site_code>/outcome-imports")
+@requires("import.read")
+@blp.response(200, ImportBatchSchema(many=True))
+def list_outcome_imports(site_code: str) -> list[ImportBatch]:
+    """The site's outcome import batches, newest first."""
+    _who, site = _site(site_code)
+    return list_batches(site, "outcomes")
+
+
+@blp.get("/participants/<int:participant_id>/outcomes")
+@requires("outcome.read")
+@blp.response(200, OutcomeEventSchema(many=True))
+def list_participant_outcomes(participant_id: int) -> list[OutcomeEvent]:
+    """A participant's outcome events, in date order."""
+    who = principal()
+    return participant_outcomes(visible_participant(who, participant_id))

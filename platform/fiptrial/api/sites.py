@@ -1,0 +1,112 @@
+"""/api/v1/sites/{site}: a site, its participants, its cohort allocation and allocations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_smorest import Blueprint
+
+from fiptrial.api.auth import principal, requires
+from fiptrial.extensions import db
+from fiptrial.models import Allocation, Participant, Site
+from fiptrial.schemas import (
+    AllocationPageSchema,
+    CohortCreateSchema,
+    CohortSchema,
+    PageArgsSchema,
+    ParticipantCreatedSchema,
+    ParticipantCreateSchema,
+    ParticipantSchema,
+    SiteSchema,
+)
+from fiptrial.services import participants, randomisation
+from fiptrial.services.access import visible_site
+
+blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="Sites and their caseload")
+
+
+def _site(code: str) -> tuple[Any, Site]:
+    who = principal()
+    return who, visible_site(who, db.session.query(Site).filter_by(code=code).one_or_none())
+
+
+@blp.get("/sites/<site_code>")
+@requires("site.read")
+@blp.response(200, SiteSchema)
+def get_site(site_code: str) -> Site:
+    return _site(site_code)[1]
+
+
+@blp.post("/sites/<site_code>/participants")
+@requires("participant.register")
+@blp.arguments(ParticipantCreateSchema)
+@blp.response(201, ParticipantCreatedSchema)
+def register_participant(data: dict[str, Any], site_code: str) -> Participant:
+    who, site = _site(site_code)
+    return participants.register(site, data, actor=who.actor)
+
+
+@blp.get("/sites/<site_code>/participants")
+@requires("participant.list")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, ParticipantSchema(many=True))
+def list_participants(page: dict[str, int], site_code: str) -> list[Participant]:
+    who, site = _site(site_code)
+    query = db.session.query(Participant).filter(
+        Participant.site_id == site.id, Participant.id > page["after"]
+    )
+    if who.role == "client_manager":
+        from fiptrial.services.access import in_caseload
+
+        return [p for p in query.order_by(Participant.id) if in_caseload(who, p)][: page["limit"]]
+    return query.order_by(Participant.id).limit(page["limit"]).all()
+
+
+@blp.post("/sites/<site_code>/cohort-allocation")
+@requires("cohort.create")
+@blp.arguments(CohortCreateSchema)
+@blp.response(201, CohortSchema)
+def cohort_allocation(data: dict[str, int], site_code: str) -> dict[str, Any]:
+    who, site = _site(site_code)
+    cohort = randomisation.allocate_cohort(site.id, data["fip"], actor=who.actor)
+    allocations = (
+        db.session.query(Allocation).filter_by(cohort_id=cohort.id).order_by(Allocation.id).all()
+    )
+    return {
+        "id": cohort.id,
+        "site_code": site.code,
+        "fip": cohort.fip,
+        "caseload": cohort.caseload,
+        "allocations": allocations,
+    }
+
+
+@blp.get("/sites/<site_code>/allocations")
+@requires("allocation.list")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, AllocationPageSchema)
+def list_allocations(page: dict[str, int], site_code: str) -> dict[str, Any]:
+    _who, site = _site(site_code)
+    limit = min(page["limit"], 1000)
+    items = (
+        db.session.query(Allocation)
+        .filter(Allocation.site_id == site.id, Allocation.id > page["after"])
+        .order_by(Allocation.id)
+        .limit(limit + 1)
+        .all()
+    )
+    more = len(items) > limit
+    items = items[:limit]
+    next_url = (
+        url_for(
+            "sites.list_allocations",
+            site_code=site.code,
+            after=items[-1].id,
+            limit=limit,
+            _external=True,
+        )
+        if more
+        else None
+    )
+    return {"items": items, "next": next_url}

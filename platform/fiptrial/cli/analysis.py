@@ -1,0 +1,139 @@
+"""``fiptrial export``, ``fiptrial analyse`` and ``fiptrial freeze``: the analysis from the
+platform's data, through the same services as the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.services.exports import FORMATS
+
+CUTOFF_HELP = "Data cut-off date YYYY-MM-DD (default today): nothing dated later is used."
+
+
+def _cutoff(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.command("export")
+@click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+@reports_errors
+def export_command(trial_code: str, fmt: str, cutoff: datetime | None, out: Path) -> None:
+    """Write the pseudonymised analysis export of TRIAL to OUT, with its codebook and CONSORT
+    sidecar next to it (the CSV is the input of ``python -m fiptrial_analysis report``)."""
+    from fiptrial.services.exports import export_trial
+    from fiptrial.services.trials import get_trial
+
+    export, written = export_trial(
+        get_trial(trial_code), out, fmt, actor=OPERATOR, cutoff=_cutoff(cutoff)
+    )
+    click.echo(f"{len(export.rows)} participants, cut-off {export.cutoff}")
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+@click.command("analyse")
+@click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (the default).")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the self-contained HTML report to this file.")
+@with_appcontext
+@reports_errors
+def analyse_command(
+    trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
+) -> None:
+    """Run the trial report on the platform's current data (nothing is stored)."""
+    from fiptrial.services.exports import analyse, build_export
+    from fiptrial.services.trials import get_trial
+    from fiptrial_analysis import render_html
+
+    export = build_export(get_trial(trial_code), _cutoff(cutoff))
+    report = analyse(export)
+    if html_out is not None:
+        html_out.write_text(render_html(report), encoding="utf-8")
+        click.echo(f"wrote {html_out}", err=True)
+    if as_json or html_out is None:
+        json.dump({**report, "export": export.describe()}, sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+
+
+@click.group(
+    "freeze",
+    cls=AppGroup,
+    invoke_without_command=True,
+    help="Store an immutable, hashed snapshot of the export and its report (--trial), "
+    "or list, verify and export stored ones.",
+)
+@click.option("--trial", "trial_code", help="Freeze this trial's export and report now.")
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
+@with_appcontext
+@click.pass_context
+@reports_errors
+def freeze_cli(ctx: click.Context, trial_code: str | None, cutoff: datetime | None) -> None:
+    if ctx.invoked_subcommand is not None:
+        if trial_code:
+            raise click.UsageError("--trial freezes; give it without a subcommand")
+        return
+    if not trial_code:
+        raise click.UsageError("give --trial TRIAL to freeze, or a subcommand (list, verify)")
+    from fiptrial.services.freezes import describe, freeze_trial
+    from fiptrial.services.trials import get_trial
+
+    freeze = freeze_trial(get_trial(trial_code), OPERATOR, _cutoff(cutoff))
+    click.echo(json.dumps(describe(freeze), indent=1))
+
+
+@freeze_cli.command("list")
+@click.option("--trial", "trial_code", help="Only this trial's freezes.")
+@reports_errors
+def freeze_list(trial_code: str | None) -> None:
+    """List the stored freezes (one JSON object per line)."""
+    from fiptrial.services.freezes import describe, list_freezes
+    from fiptrial.services.trials import get_trial
+
+    for freeze in list_freezes(get_trial(trial_code) if trial_code else None):
+        click.echo(json.dumps(describe(freeze)))
+
+
+@freeze_cli.command("verify")
+@click.argument("freeze_id", type=int)
+@reports_errors
+def freeze_verify(freeze_id: int) -> None:
+    """Recompute the hashes of freeze FREEZE_ID and re-run its report; exit 1 if it fails."""
+    from fiptrial.services.freezes import get_freeze, verify_freeze
+
+    result = verify_freeze(get_freeze(freeze_id))
+    click.echo(json.dumps(result.to_dict(), indent=1))
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@freeze_cli.command("export")
+@click.argument("freeze_id", type=int)
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@reports_errors
+def freeze_export(freeze_id: int, out: Path) -> None:
+    """Write the stored export CSV of freeze FREEZE_ID to OUT, byte for byte."""
+    from fiptrial.services.freezes import get_freeze
+
+    freeze = get_freeze(freeze_id)
+    out.write_bytes(freeze.export_csv)
+    out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")
+    click.echo(f"wrote {out} (sha256 {freeze.export_sha256})")
+
+
+def add_analysis_commands(app: Flask) -> None:
+    for command in (export_command, analyse_command, freeze_cli):
+        app.cli.add_command(command)

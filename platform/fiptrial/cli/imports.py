@@ -1,0 +1,48 @@
+"""``fiptrial import-participants`` and ``fiptrial import-outcomes``: the same services and the
+same JSON report as the API, for an operator with the export on disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from fiptrial.cli.commands import OPERATOR, reports_errors
+
+
+def _run(site_code: str, path: Path, service: Callable[..., dict[str, Any]]) -> None:
+    from fiptrial.services.trials import get_site
+
+    report = service(get_site(site_code), path, actor=OPERATOR)
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+@click.command("import-participants")
+@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@reports_errors
+def import_participants_command(site_code: str, file: Path) -> None:
+    """Register the running benefits of an export FILE as participants of SITE."""
+    from fiptrial.services.imports import import_participants
+
+    _run(site_code, file, import_participants)
+
+
+@click.command("import-outcomes")
+@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@reports_errors
+def import_outcomes_command(site_code: str, file: Path) -> None:
+    """Import the outcomes (exits, transfers, re-entries, corrections) in export FILE."""
+    from fiptrial.services.imports import import_outcomes
+
+    _run(site_code, file, import_outcomes)
+
+
+def add_import_commands(app: Flask) -> None:
+    for command in (import_participants_command, import_outcomes_command):
+        app.cli.add_command(command)

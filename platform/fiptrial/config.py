@@ -1,0 +1,40 @@
+"""Settings, read from the environment so that one image serves every deployment.
+
+Every setting is documented in the README. Secrets never have a usable default in production:
+the pseudonym key is read from ``FIPTRIAL_PSEUDONYM_KEY`` or, in development, from a key file
+under the instance folder that is created once with mode 0600 and never enters the database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _key_file(instance_path: Path, name: str) -> str:
+    """Return a random key kept in ``instance/<name>``, creating it (mode 0600) on first use."""
+    path = instance_path / name
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def settings_from_environment(instance_path: Path) -> dict[str, Any]:
+    """Collect the platform's settings from ``FIPTRIAL_*`` environment variables."""
+    env = os.environ
+    database_url = (
+        env.get("FIPTRIAL_DATABASE_URL") or f"sqlite:///{instance_path / 'fiptrial.sqlite'}"
+    )
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": env.get("FIPTRIAL_SECRET_KEY") or _key_file(instance_path, "secret.key"),
+        "PSEUDONYM_KEY": env.get("FIPTRIAL_PSEUDONYM_KEY")
+        or _key_file(instance_path, "pseudonym.key"),
+        "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
+        "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+    }

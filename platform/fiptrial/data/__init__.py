@@ -1,0 +1,1 @@
+"""Codelists and tables shipped with the platform (facts from ../shared/domain)."""

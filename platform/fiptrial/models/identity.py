@@ -1,0 +1,54 @@
+"""Who may do what: users (people who log in) and API tokens (scripts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fiptrial.extensions import db
+from fiptrial.models.base import created_at_column
+from fiptrial.models.trial import Site
+
+ROLES = ("research_admin", "site_coordinator", "client_manager", "analyst")
+SITE_ROLES = ("site_coordinator", "client_manager")
+
+
+class User(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(30))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True, index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # FIP places of a client manager (the report: 180 clients, 3 conversations a working day).
+    capacity: Mapped[int] = mapped_column(Integer, default=180)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+    site: Mapped[Site | None] = relationship()
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined]
+    """Only the SHA-256 of a token is kept; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(30))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    site: Mapped[Site | None] = relationship()
+    user: Mapped[User | None] = relationship()

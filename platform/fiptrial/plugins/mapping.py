@@ -1,0 +1,236 @@
+"""Reason mappings: from a municipality's local end-of-benefit codes to the shared BUS codes.
+
+Each site plugin ships its table as a versioned data file (format below) and hands it to the
+platform through the ``reason_mapping`` hook. The platform reads the shared codes from
+``fiptrial/data/termination_categories.csv`` (kenmerk 34 of the Regeling statistiek
+Participatiewet) and applies one rule for every site: a local code that maps to 32 ("moved to
+another municipality") is a *transfer within the site*, not an exit, when the client moved to
+one of the site's own member municipalities -- the pilot lost exactly those clients.
+
+Mapping file format (UTF-8, ``;``-separated, ``#`` lines are metadata)::
+
+    # mapping_version: 2026.1
+    local_code;action;bus_code;historic_codes;description
+    ARB;map;11;;Werk in loondienst
+    WLA;map;11;20;Werkleeraanbod (regeling 2010, code 20)
+    51;reject;;51;Wetstechnische beëindiging (regeling 2010) bestaat niet meer
+
+``action`` is ``map`` (``bus_code`` required) or ``reject`` (an explicit refusal: the importer
+rejects such rows with the description as reason). ``historic_codes`` lists the codes of the
+2010 regulation that the row stands for, separated by spaces, so the conformance checks can see
+that every historic code is handled on purpose. A changed table must get a new
+``mapping_version``: outcome events carry the version that produced them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Literal
+
+#: Codes of the 2010 regulation (BWBR0017194) that no longer exist; a plugin must map or reject
+#: each of them explicitly. Values say what they meant, for messages and docs.
+HISTORIC_2010_CODES: Mapping[str, str] = {
+    "20": "geaccepteerd werkleeraanbod",
+    "21": "kunstenaarschap",
+    "22": "kunstenaarschap",
+    "51": "wetstechnische beëindiging",
+    "52": "wetstechnische beëindiging",
+    "53": "wetstechnische beëindiging",
+    "61": "WIJ",
+    "62": "WIJ",
+    "99": "niet van toepassing",
+}
+
+#: The shared code for "moved to another municipality": the only exit that can be a transfer.
+MOVED_MUNICIPALITY = "32"
+
+MappingKind = Literal["exit", "transfer", "unmapped", "rejected"]
+ACTIONS = ("map", "reject")
+MAPPING_HEADER = ("local_code", "action", "bus_code", "historic_codes", "description")
+
+
+class MappingFileError(ValueError):
+    """A mapping data file is malformed; the message names the file and line."""
+
+
+@cache
+def shared_codes() -> Mapping[str, str]:
+    """The valid shared BUS codes with their English labels, read once from the platform data."""
+    text = (
+        resources.files("fiptrial")
+        .joinpath("data/termination_categories.csv")
+        .read_text(encoding="utf-8")
+    )
+    return {row["bus_code"]: row["label_en"] for row in csv.DictReader(io.StringIO(text))}
+
+
+@dataclass(frozen=True)
+class ReasonEntry:
+    """One row of a mapping table."""
+
+    local_code: str
+    action: Literal["map", "reject"]
+    bus_code: str | None
+    historic_codes: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ReasonMapping:
+    """A site's whole mapping table at one version.
+
+    ``entries`` is kept as the plugin wrote it (a tuple, not a dict) so that a duplicate local
+    code is visible to the start-up checks instead of silently overwritten.
+    """
+
+    version: str
+    entries: tuple[ReasonEntry, ...] = field(repr=False)
+    source: str = ""
+    _index: dict[str, ReasonEntry] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, ReasonEntry] = {}
+        for entry in self.entries:
+            index.setdefault(entry.local_code, entry)
+        object.__setattr__(self, "_index", index)
+
+    def get(self, local_code: str) -> ReasonEntry | None:
+        """The entry for a local code (the first one if the table has duplicates)."""
+        return self._index.get(local_code)
+
+    @property
+    def local_codes(self) -> tuple[str, ...]:
+        return tuple(entry.local_code for entry in self.entries)
+
+    def historic_handling(self) -> dict[str, ReasonEntry]:
+        """Each historic 2010 code the table handles, with the entry that handles it."""
+        handled: dict[str, ReasonEntry] = {}
+        for entry in self.entries:
+            for code in (*entry.historic_codes, entry.local_code):
+                if code in HISTORIC_2010_CODES:
+                    handled.setdefault(code, entry)
+        return handled
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over the table's content: record it with the version, so that a table edited
+        without a new version number is caught (by a plugin's own test, or in an audit)."""
+        digest = hashlib.sha256()
+        for e in self.entries:
+            line = f"{e.local_code};{e.action};{e.bus_code or ''};{' '.join(e.historic_codes)}\n"
+            digest.update(line.encode("utf-8"))
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MappedReason:
+    """What a local reason code means for the trial.
+
+    Attributes:
+        kind: ``"exit"`` (left the benefit; ``bus_code`` says why), ``"transfer"`` (moved to
+            another municipality of the same site: not an exit), ``"unmapped"`` (the table does
+            not know the code: hold the row back until a new mapping version knows it) or
+            ``"rejected"`` (the table refuses the code on purpose, e.g. a 2010 code: reject the
+            row with ``reason``).
+        local_code: the code as the export gave it.
+        bus_code: shared BUS code for an exit, else ``None``.
+        mapping_version: version of the table that decided; store it with the outcome.
+        reason: human-readable explanation for ``unmapped`` and ``rejected``.
+    """
+
+    kind: MappingKind
+    local_code: str
+    bus_code: str | None
+    mapping_version: str
+    reason: str = ""
+
+    @property
+    def is_exit(self) -> bool:
+        return self.kind == "exit"
+
+
+def map_with_table(
+    mapping: ReasonMapping,
+    local_code: str,
+    new_municipality: str | None,
+    site_municipalities: Iterable[str],
+) -> MappedReason:
+    """The platform's shared mapping rule, used unless a plugin answers ``map_reason`` itself."""
+    entry = mapping.get(local_code)
+    version = mapping.version
+    if entry is None:
+        return MappedReason(
+            "unmapped", local_code, None, version, f"local code {local_code!r} is not in the table"
+        )
+    if entry.action == "reject":
+        reason = entry.description or f"local code {local_code!r} is rejected by the table"
+        return MappedReason("rejected", local_code, None, version, reason)
+    if (
+        entry.bus_code == MOVED_MUNICIPALITY
+        and new_municipality is not None
+        and new_municipality in site_municipalities
+    ):
+        return MappedReason("transfer", local_code, None, version)
+    return MappedReason("exit", local_code, entry.bus_code, version)
+
+
+def load_mapping_csv(source: Traversable | Path | str) -> ReasonMapping:
+    """Read a mapping data file (format in the module docstring).
+
+    Raises:
+        MappingFileError: naming the file and line, for a missing version, a wrong header or a
+            row with an unknown action. Unknown shared codes and duplicates are *not* refused
+            here: the plugin manager checks those at start-up and names the plugin.
+    """
+    path = Path(source) if isinstance(source, str) else source
+    name = getattr(path, "name", str(path))
+    text = path.read_text(encoding="utf-8-sig")
+    metadata: dict[str, str] = {}
+    body: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("#"):
+            key, sep, value = line[1:].partition(":")
+            if sep:
+                metadata[key.strip().lower()] = value.strip()
+        elif line.strip():
+            body.append((number, line))
+    version = metadata.get("mapping_version", "")
+    if not version:
+        raise MappingFileError(f"{name}: no '# mapping_version: ...' line")
+    if not body:
+        raise MappingFileError(f"{name}: no header line")
+    header_line, *data = body
+    header = tuple(column.strip() for column in header_line[1].split(";"))
+    if header != MAPPING_HEADER:
+        raise MappingFileError(
+            f"{name}, line {header_line[0]}: header must be {';'.join(MAPPING_HEADER)}"
+        )
+    entries = []
+    for (number, _), fields in zip(
+        data, csv.reader((line for _, line in data), delimiter=";"), strict=True
+    ):
+        if len(fields) != len(MAPPING_HEADER):
+            raise MappingFileError(
+                f"{name}, line {number}: expected {len(MAPPING_HEADER)} fields, got {len(fields)}"
+            )
+        local_code, action, bus_code, historic, description = (f.strip() for f in fields)
+        if action not in ACTIONS:
+            raise MappingFileError(f"{name}, line {number}: action must be 'map' or 'reject'")
+        entries.append(
+            ReasonEntry(
+                local_code=local_code,
+                action=action,  # type: ignore[arg-type]  # checked against ACTIONS above
+                bus_code=bus_code or None,
+                historic_codes=tuple(historic.split()),
+                description=description,
+            )
+        )
+    return ReasonMapping(version=version, entries=tuple(entries), source=name)

@@ -1,0 +1,81 @@
+"""What a site plugin's reader hands the importer: one normalised row per export line.
+
+Every municipality exports differently; the importer should see one shape only. A reader turns
+each record of the municipality's file into an :class:`ExportRow`. A record that cannot be
+understood is still an ``ExportRow``, with ``errors`` filled in, so the importer can list it by
+line number and go on with the rest of the file. Only a problem with the *whole* file (wrong
+header, encoding or separator) stops reading, with :class:`ExportFormatError`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, NamedTuple
+
+from fiptrial.errors import Unprocessable
+
+Sex = Literal["male", "female"]
+
+
+class ExportFormatError(Unprocessable):
+    """The file as a whole cannot be read: the importer answers 422 and changes nothing.
+
+    It subclasses :class:`fiptrial.errors.Unprocessable` so API, web and CLI show it the way they
+    show every other 422. A reader may raise it when it is called (a wrong header) or while the
+    rows are being iterated (an undecodable byte halfway through the file); the importer must
+    therefore roll back whatever it did with earlier rows of the same file.
+    """
+
+    code = "export_format"
+
+
+class ExportRow(NamedTuple):
+    """One record of a municipality's export, normalised and immutable.
+
+    A ``NamedTuple`` rather than a frozen dataclass, on purpose: readers build one per line of
+    files with a million lines, and a frozen dataclass costs about four times as much to
+    construct (1.6 against 0.4 microseconds here, a fifth of the whole reader's time).
+    Use the fields by name; the tuple behaviour is an implementation detail.
+
+    ``errors`` is empty for a usable row. When it is not, the importer must reject the row and
+    report ``line`` with the errors; the fields that could not be parsed are ``None`` and the
+    others keep their parsed values (so the importer can still tell, for instance, whether the
+    BSN belongs to a participant). Error texts never contain the BSN or the birth date, because
+    the importer stores them in its report even for people who are not in the trial.
+
+    Attributes:
+        line: line number in the file where the record starts (the header is line 1).
+        bsn: 9 digits, left-padded when a spreadsheet dropped the leading zero, and passing the
+            elfproef; ``None`` when invalid.
+        birth_date: date of birth.
+        sex: ``"male"`` or ``"female"``.
+        municipality: CBS code of the municipality paying the benefit, ``"GM0748"`` form.
+        benefit_start: first day of the benefit.
+        benefit_end: last day of the benefit, ``None`` while it runs.
+        local_reason: the municipality's own reason code for the end, ``None`` while it runs.
+        new_municipality: ``"GM0851"``-form code of the municipality the client moved to, or
+            ``None``; filled on moves only.
+        errors: why the row must be rejected; empty for a good row. A tuple rather than a list
+            so that the row stays immutable.
+    """
+
+    line: int
+    bsn: str | None
+    birth_date: date | None
+    sex: Sex | None
+    municipality: str | None
+    benefit_start: date | None
+    benefit_end: date | None
+    local_reason: str | None
+    new_municipality: str | None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def is_valid(self) -> bool:
+        """True when the importer may use the row."""
+        return not self.errors
+
+    @property
+    def is_running(self) -> bool:
+        """True while the benefit runs (no end date in the export)."""
+        return self.benefit_end is None

@@ -1,0 +1,205 @@
+"""Data freezes: the export and its report stored once, hashed, and never changed.
+
+``freeze_trial`` builds the analysis export at a cut-off, runs the report on the export's own CSV
+bytes (exactly as ``python -m fiptrial_analysis report`` would) and stores both with their
+SHA-256 in ``data_freeze``, which the database refuses to UPDATE or DELETE. ``verify_freeze``
+recomputes both hashes and re-runs the report on the stored bytes: a published figure is
+reproducible when the stored report and the re-run agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fiptrial import __version__ as platform_version
+from fiptrial.errors import NotFound
+from fiptrial.extensions import db
+from fiptrial.models import DataFreeze, Trial
+from fiptrial.services import audit
+from fiptrial.services.exports import (
+    analysis_version,
+    build_export,
+    canonical_json,
+    report_from_csv,
+)
+from fiptrial.services.transaction import unit_of_work
+
+#: Relative tolerance under which a re-run figure still counts as reproduced (floating point
+#: summation order may differ between numpy builds; anything larger is a real difference).
+REPRODUCE_RTOL = 1e-9
+
+
+def sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
+
+
+def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFreeze:
+    """Store an immutable snapshot of ``trial``'s export at ``cutoff`` with its report.
+
+    Raises:
+        Unprocessable: the report cannot be computed on the export (e.g. an arm is empty);
+            nothing is stored.
+    """
+    with unit_of_work():
+        export = build_export(trial, cutoff)
+        csv_bytes = export.csv_bytes()
+        report = report_from_csv(
+            csv_bytes.decode("utf-8"),
+            cost_per_benefit_year=export.cost_per_benefit_year,
+            consort=export.consort,
+        )
+        report_json = canonical_json(report)
+        freeze = DataFreeze(
+            trial_id=trial.id,
+            cutoff=export.cutoff,
+            participants=len(export.rows),
+            export_csv=csv_bytes,
+            export_sha256=sha256(csv_bytes),
+            report_json=report_json,
+            report_sha256=sha256(report_json),
+            consort_json=canonical_json(export.consort),
+            cost_per_benefit_year=export.cost_per_benefit_year,
+            analysis_version=analysis_version(),
+            platform_version=platform_version,
+            created_by=actor,
+        )
+        db.session.add(freeze)
+        db.session.flush()
+        audit.record(
+            "analysis.frozen",
+            actor=actor,
+            entity="data_freeze",
+            entity_id=freeze.id,
+            data={
+                "trial": trial.code,
+                "cutoff": export.cutoff.isoformat(),
+                "participants": freeze.participants,
+                "export_sha256": freeze.export_sha256,
+                "report_sha256": freeze.report_sha256,
+                "analysis_version": freeze.analysis_version,
+            },
+        )
+    return freeze
+
+
+def get_freeze(freeze_id: int) -> DataFreeze:
+    freeze = db.session.get(DataFreeze, freeze_id)
+    if freeze is None:
+        raise NotFound(f"data freeze {freeze_id} does not exist")
+    return freeze
+
+
+def list_freezes(trial: Trial | None = None) -> list[DataFreeze]:
+    query = db.session.query(DataFreeze).order_by(DataFreeze.id)
+    if trial is not None:
+        query = query.filter_by(trial_id=trial.id)
+    return query.all()
+
+
+def describe(freeze: DataFreeze) -> dict[str, Any]:
+    """What a listing shows of a freeze (never the rows themselves)."""
+    return {
+        "id": freeze.id,
+        "trial": freeze.trial.code,
+        "cutoff": freeze.cutoff.isoformat(),
+        "participants": freeze.participants,
+        "export_sha256": freeze.export_sha256,
+        "report_sha256": freeze.report_sha256,
+        "analysis_version": freeze.analysis_version,
+        "platform_version": freeze.platform_version,
+        "cost_per_benefit_year": freeze.cost_per_benefit_year,
+        "created_by": freeze.created_by,
+        "created_at": freeze.created_at.isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class FreezeVerification:
+    freeze_id: int
+    export_hash_ok: bool
+    report_hash_ok: bool
+    identical: bool  # the re-run report is byte-for-byte the stored one
+    reproduced: bool  # ... or every figure agrees within REPRODUCE_RTOL
+    analysis_version_stored: str
+    analysis_version_now: str
+    differences: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.export_hash_ok and self.report_hash_ok and self.reproduced
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "freeze": self.freeze_id,
+            "ok": self.ok,
+            "export_hash_ok": self.export_hash_ok,
+            "report_hash_ok": self.report_hash_ok,
+            "identical": self.identical,
+            "reproduced": self.reproduced,
+            "analysis_version_stored": self.analysis_version_stored,
+            "analysis_version_now": self.analysis_version_now,
+            "differences": self.differences,
+            "error": self.error,
+        }
+
+
+def _differences(stored: Any, rerun: Any, path: str = "$", limit: int = 20) -> list[str]:
+    """Paths where two JSON values differ (numbers beyond REPRODUCE_RTOL)."""
+    out: list[str] = []
+    if isinstance(stored, dict) and isinstance(rerun, dict):
+        for key in sorted(set(stored) | set(rerun)):
+            if key not in stored or key not in rerun:
+                out.append(f"{path}.{key}: present in only one report")
+            else:
+                out += _differences(stored[key], rerun[key], f"{path}.{key}", limit)
+    elif isinstance(stored, list) and isinstance(rerun, list):
+        if len(stored) != len(rerun):
+            out.append(f"{path}: {len(stored)} items stored, {len(rerun)} now")
+        else:
+            for i, (a, b) in enumerate(zip(stored, rerun, strict=True)):
+                out += _differences(a, b, f"{path}[{i}]", limit)
+    elif (
+        isinstance(stored, int | float)
+        and isinstance(rerun, int | float)
+        and not isinstance(stored, bool)
+        and not isinstance(rerun, bool)
+    ):
+        if not math.isclose(stored, rerun, rel_tol=REPRODUCE_RTOL, abs_tol=1e-12):
+            out.append(f"{path}: {stored!r} stored, {rerun!r} now")
+    elif stored != rerun:
+        out.append(f"{path}: {stored!r} stored, {rerun!r} now")
+    return out[:limit]
+
+
+def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
+    """Recompute both hashes and re-run the report on the stored export; read-only."""
+    export_ok = sha256(freeze.export_csv) == freeze.export_sha256
+    report_ok = sha256(freeze.report_json) == freeze.report_sha256
+    common = {
+        "freeze_id": freeze.id,
+        "export_hash_ok": export_ok,
+        "report_hash_ok": report_ok,
+        "analysis_version_stored": freeze.analysis_version,
+        "analysis_version_now": analysis_version(),
+    }
+    try:
+        rerun = report_from_csv(
+            bytes(freeze.export_csv).decode("utf-8"),
+            cost_per_benefit_year=freeze.cost_per_benefit_year,
+            consort=json.loads(freeze.consort_json),
+        )
+    except Exception as error:  # the stored export no longer analyses: report, never raise
+        return FreezeVerification(identical=False, reproduced=False, error=str(error), **common)
+    rerun_json = canonical_json(rerun)
+    if rerun_json == freeze.report_json:
+        return FreezeVerification(identical=True, reproduced=True, **common)
+    differences = _differences(json.loads(freeze.report_json), json.loads(rerun_json))
+    return FreezeVerification(
+        identical=False, reproduced=not differences, differences=differences, **common
+    )

@@ -1,0 +1,381 @@
+"""The monthly outcome import: exits, transfers within the site, re-entries and corrections.
+
+Rules (issue 3, "Enrolment and outcome imports"):
+
+- A row is matched by the pseudonym of its BSN against the *allocated* participants of the
+  site. Each BSN is pseudonymised once and looked up in a dict loaded once per import. Rows of
+  anybody else count in ``not_in_trial`` and are dropped at once: their BSN and data are
+  never stored, not even in the report.
+- A row the plugin could not read (``row.errors``) is rejected with its line number, whoever it
+  belongs to; the error texts never contain a BSN.
+- An end with an unmapped local code is held back (``HeldRow``), not guessed; a re-import of
+  the file under a newer mapping version records it. A code the table rejects on purpose (a
+  2010 code) rejects the row.
+- Rows dated after a participant's consent withdrawal are rejected: nothing is collected after
+  a withdrawal.
+- History is never overwritten: an end date or reason that differs from the recorded exit of
+  the same benefit spell is a ``correction`` event carrying both values; a benefit start after
+  a recorded exit is a ``reentry``; a move inside the site is a ``transfer_within_site``.
+- Events are unique per participant, kind, date and local code, so a row seen again (the next
+  month's export repeats last month's ends) adds nothing.
+
+Counting: ``rows == matched + not_in_trial + len(rejected)``; ``matched`` includes running
+benefits, rows already recorded and held-back rows; ``exits``, ``transfers_within_site``,
+``reentries`` and ``corrections`` count the events this import added.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select, update
+
+from fiptrial.extensions import db
+from fiptrial.models import (
+    Allocation,
+    ConsentEvent,
+    HeldRow,
+    ImportBatch,
+    OutcomeEvent,
+    Participant,
+    Site,
+)
+from fiptrial.plugins.manager import SitePlugin
+from fiptrial.plugins.mapping import MappedReason
+from fiptrial.plugins.rows import ExportRow
+from fiptrial.services.imports.common import INSERT_CHUNK, pseudonymiser, run_import
+from fiptrial.services.pseudonyms import trial_key
+
+WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
+#: (date, BUS code or None, local code) of a participant's current exit.
+Exit = tuple[date, str | None, str]
+
+
+def empty_report() -> dict[str, Any]:
+    return {
+        "batch": None,
+        "rows": 0,
+        "matched": 0,
+        "not_in_trial": 0,
+        "exits": 0,
+        "exits_by_code": {},
+        "transfers_within_site": 0,
+        "reentries": 0,
+        "corrections": 0,
+        "rejected": [],
+        "unmapped": {},
+        "duplicate_of": None,
+    }
+
+
+def import_outcomes(
+    site: Site, source: BinaryIO | str | os.PathLike[str], *, actor: str
+) -> dict[str, Any]:
+    """Import one outcome export of ``site``; returns the report (see the module docstring).
+
+    The same file under the same mapping version again returns an empty report whose
+    ``duplicate_of`` names the earlier batch, without parsing the file.
+
+    Raises:
+        ExportFormatError: the file cannot be read (422); nothing is changed.
+    """
+
+    def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
+        report = OutcomeImport(site, plugin, batch).run(path)
+        _notify_followup(site, batch.id)
+        return report
+
+    report, _created = run_import(
+        site, source, kind="outcomes", actor=actor, body=body, empty_report=empty_report
+    )
+    return report
+
+
+def _notify_followup(site: Site, batch_id: int) -> None:
+    """Close the site's waiting follow-up round (issue 5), in the import's own transaction, so
+    that the import and the mark commit together. A no-op while that module is absent."""
+    try:
+        from fiptrial.services import followup
+    except ImportError:
+        return
+    mark = getattr(followup, "mark_export_received", None)
+    if mark is not None:
+        mark(site, date.today(), str(batch_id))
+
+
+def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:
+    """A participant's outcome events in the order they happened and were recorded."""
+    return (
+        db.session.query(OutcomeEvent)
+        .filter_by(participant_id=participant.id)
+        .order_by(OutcomeEvent.event_date, OutcomeEvent.id)
+        .all()
+    )
+
+
+class OutcomeImport:
+    """One outcome import: the state it needs is loaded once, rows are decided one by one, and
+    events are written in chunks with executemany."""
+
+    def __init__(self, site: Site, plugin: SitePlugin, batch: ImportBatch) -> None:
+        self.site = site
+        self.plugin = plugin
+        self.batch = batch
+        self.trial_code = site.trial.code
+        self.key = trial_key(self.trial_code)
+        self.map_reason = plugin.reason_mapper(site.municipalities or None)
+        self.now = datetime.now(UTC)
+        self.participants: dict[str, int] = dict(
+            db.session.execute(
+                select(Participant.pseudonym, Participant.id)
+                .join(Allocation, Allocation.participant_id == Participant.id)
+                .where(Participant.site_id == site.id)
+            ).all()
+        )
+        self.withdrawn: dict[int, date] = {}
+        for pid, day in db.session.execute(
+            select(ConsentEvent.participant_id, ConsentEvent.date)
+            .join(Participant, Participant.id == ConsentEvent.participant_id)
+            .where(Participant.site_id == site.id, ConsentEvent.status == "withdrawn")
+            .order_by(ConsentEvent.id)
+        ):
+            self.withdrawn.setdefault(pid, day)
+        self.exits: dict[int, Exit] = {}
+        self.recorded: set[tuple[int, str, date, str]] = set()
+        self._load_events()
+        self.held: dict[tuple[int, str, date], int | None] = {
+            (pid, code, end): held_id
+            for held_id, pid, code, end in db.session.execute(
+                select(HeldRow.id, HeldRow.participant_id, HeldRow.local_code, HeldRow.benefit_end)
+                .where(HeldRow.site_id == site.id, HeldRow.released_batch_id.is_(None))
+            )
+        }
+        self.pending_events: list[dict[str, Any]] = []
+        self.pending_held: list[dict[str, Any]] = []
+        self.released: list[int] = []
+        self.counts: Counter[str] = Counter()
+        self.exits_by_code: Counter[str] = Counter()
+        self.unmapped: Counter[str] = Counter()
+        self.rejected: list[dict[str, Any]] = []
+
+    def _load_events(self) -> None:
+        """Replay the site's events in order to know each participant's current exit."""
+        rows = db.session.execute(
+            select(
+                OutcomeEvent.participant_id,
+                OutcomeEvent.kind,
+                OutcomeEvent.event_date,
+                OutcomeEvent.bus_code,
+                OutcomeEvent.local_code,
+            )
+            .where(OutcomeEvent.site_id == self.site.id)
+            .order_by(OutcomeEvent.id)
+        )
+        for pid, kind, day, bus, local in rows:
+            self.recorded.add((pid, kind, day, local))
+            if kind == "exit" or (kind == "correction" and bus is not None):
+                self.exits[pid] = (day, bus, local)
+            elif kind in ("reentry", "correction"):
+                self.exits.pop(pid, None)
+
+    # --- the rows ---------------------------------------------------------------------------
+
+    def run(self, path: Path) -> dict[str, Any]:
+        """Decide every row; the loop is kept tight because most rows are not in the trial."""
+        lookup = self.participants.get
+        pseudonym = pseudonymiser(self.key)
+        decide = self.decide
+        pending = self.pending_events
+        rows = not_in_trial = 0
+        with path.open("rb") as handle:  # an open handle: the plugin streams it directly
+            for row in self.plugin.read_export(handle):
+                rows += 1
+                if row.errors:
+                    self.reject(row.line, "; ".join(row.errors))
+                    continue
+                pid = lookup(pseudonym(row.bsn))  # type: ignore[arg-type]  # no errors: BSN valid
+                if pid is None:
+                    not_in_trial += 1  # dropped here: nothing of this row is kept
+                    continue
+                decide(pid, row)
+                if len(pending) >= INSERT_CHUNK:
+                    self.flush()
+        self.flush()
+        self.counts["rows"] = rows
+        self.counts["not_in_trial"] = not_in_trial
+        return self.report()
+
+    def decide(self, pid: int, row: ExportRow) -> None:
+        """One row of an allocated participant."""
+        assert row.benefit_start is not None  # a row without errors has its start date
+        end = row.benefit_end
+        withdrawn = self.withdrawn.get(pid)
+        if withdrawn is not None and (end or row.benefit_start) > withdrawn:
+            self.reject(row.line, WITHDRAWN_REASON)
+            return
+        if end is None:
+            self.counts["matched"] += 1
+            self.reentry_if_new_spell(pid, row)
+            return
+        if not row.local_reason:
+            self.reject(row.line, "the benefit ended but the export gives no reason")
+            return
+        mapped = self.map_reason(row.local_reason, row.new_municipality)
+        if mapped.kind == "rejected":
+            self.reject(row.line, mapped.reason or f"local code {mapped.local_code} is refused")
+            return
+        self.counts["matched"] += 1
+        if mapped.kind == "unmapped":
+            self.unmapped[row.local_reason] += 1
+            self.hold(pid, row, end)
+            return
+        held_id = self.held.pop((pid, row.local_reason, end), None)
+        if held_id is not None:
+            self.released.append(held_id)
+        self.reentry_if_new_spell(pid, row)
+        if mapped.kind == "transfer":
+            self.transfer(pid, row, end, mapped)
+        else:
+            self.exit(pid, row, end, mapped)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected.append({"line": line, "reason": reason})
+
+    def reentry_if_new_spell(self, pid: int, row: ExportRow) -> None:
+        current = self.exits.get(pid)
+        assert row.benefit_start is not None
+        if current is not None and row.benefit_start > current[0]:
+            if self.add(pid, "reentry", row.benefit_start, row):
+                self.counts["reentries"] += 1
+            self.exits.pop(pid, None)
+
+    def exit(self, pid: int, row: ExportRow, end: date, mapped: MappedReason) -> None:
+        local = mapped.local_code
+        if (pid, "exit", end, local) in self.recorded:
+            return  # seen before: the export repeats ends of earlier months
+        new: Exit = (end, mapped.bus_code, local)
+        current = self.exits.get(pid)
+        if current == new:
+            return
+        if current is None:
+            self.add(pid, "exit", end, row, bus_code=mapped.bus_code, local_code=local,
+                     mapping_version=mapped.mapping_version)  # fmt: skip
+            self.exits[pid] = new
+            self.counts["exits"] += 1
+            self.exits_by_code[mapped.bus_code or ""] += 1
+        else:
+            self.correct(pid, row, current, new, mapped.mapping_version)
+
+    def transfer(self, pid: int, row: ExportRow, end: date, mapped: MappedReason) -> None:
+        local = mapped.local_code
+        if (pid, "transfer_within_site", end, local) in self.recorded:
+            return
+        current = self.exits.get(pid)
+        if current is not None:
+            # The same spell was recorded as an exit: the move stayed inside the site after all.
+            self.correct(pid, row, current, (end, None, local), mapped.mapping_version)
+            return
+        if self.add(pid, "transfer_within_site", end, row, local_code=local,
+                    mapping_version=mapped.mapping_version):  # fmt: skip
+            self.counts["transfers_within_site"] += 1
+
+    def correct(
+        self, pid: int, row: ExportRow, previous: Exit, new: Exit, mapping_version: str
+    ) -> None:
+        added = self.add(
+            pid, "correction", new[0], row, bus_code=new[1], local_code=new[2],
+            previous_date=previous[0], previous_bus_code=previous[1],
+            previous_local_code=previous[2], mapping_version=mapping_version,
+        )  # fmt: skip
+        if added:
+            self.counts["corrections"] += 1
+            if new[1] is None:
+                self.exits.pop(pid, None)
+            else:
+                self.exits[pid] = new
+
+    def add(self, pid: int, kind: str, day: date, row: ExportRow, **values: Any) -> bool:
+        """Queue an event unless this participant already has it; True when queued."""
+        key = (pid, kind, day, values.get("local_code", ""))
+        if key in self.recorded:
+            return False
+        self.recorded.add(key)
+        event = {
+            "participant_id": pid,
+            "site_id": self.site.id,
+            "kind": kind,
+            "event_date": day,
+            "bus_code": None,
+            "local_code": "",
+            "new_municipality": row.new_municipality if kind == "transfer_within_site" else None,
+            "previous_date": None,
+            "previous_bus_code": None,
+            "previous_local_code": None,
+            "mapping_version": self.plugin.mapping_version,
+            "batch_id": self.batch.id,
+            "line": row.line,
+            "created_at": self.now,
+        }
+        event.update(values)
+        self.pending_events.append(event)
+        return True
+
+    def hold(self, pid: int, row: ExportRow, end: date) -> None:
+        key = (pid, row.local_reason or "", end)
+        if key in self.held:
+            return
+        self.held[key] = None
+        assert row.benefit_start is not None
+        self.pending_held.append(
+            {
+                "site_id": self.site.id,
+                "participant_id": pid,
+                "batch_id": self.batch.id,
+                "line": row.line,
+                "local_code": row.local_reason,
+                "new_municipality": row.new_municipality,
+                "benefit_start": row.benefit_start,
+                "benefit_end": end,
+                "mapping_version": self.plugin.mapping_version,
+                "created_at": self.now,
+            }
+        )
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the queued rows with one executemany per table (Core, not ORM objects)."""
+        if self.pending_events:
+            db.session.execute(OutcomeEvent.__table__.insert(), self.pending_events)
+            self.pending_events.clear()
+        if self.pending_held:
+            db.session.execute(HeldRow.__table__.insert(), self.pending_held)
+            self.pending_held.clear()
+        if self.released:
+            db.session.execute(
+                update(HeldRow)
+                .where(HeldRow.id.in_(self.released))
+                .values(released_batch_id=self.batch.id)
+            )
+            self.released = []
+
+    def report(self) -> dict[str, Any]:
+        report = empty_report()
+        report.update(
+            batch=self.batch.id,
+            rows=self.counts["rows"],
+            matched=self.counts["matched"],
+            not_in_trial=self.counts["not_in_trial"],
+            exits=self.counts["exits"],
+            exits_by_code=dict(sorted(self.exits_by_code.items())),
+            transfers_within_site=self.counts["transfers_within_site"],
+            reentries=self.counts["reentries"],
+            corrections=self.counts["corrections"],
+            rejected=self.rejected,
+            unmapped=dict(sorted(self.unmapped.items())),
+        )
+        return report

@@ -1,0 +1,147 @@
+"""Registering participants: the BSN is validated and replaced by its pseudonym at once."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from fiptrial.errors import Conflict, field_error
+from fiptrial.extensions import db
+from fiptrial.models import Participant, Site
+from fiptrial.services import audit
+from fiptrial.services.eligibility import assess, stratum_key
+from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
+from fiptrial.services.transaction import unit_of_work
+
+SEXES = ("male", "female")
+EDUCATION_LEVELS = (  # the report's Table 3.2
+    "unknown",
+    "no_primary",
+    "primary",
+    "vbo_vmbo",
+    "mbo_havo_vwo",
+    "hbo",
+    "wo",
+)
+BIRTH_REGIONS = (  # the report's Table 3.3
+    "netherlands",
+    "europe",  # including Turkey and the former Soviet Union
+    "middle_east",
+    "asia",
+    "africa",
+    "south_america",
+    "oceania",
+    "unknown",
+)
+
+
+def find_by_bsn(site: Site, bsn: str) -> Participant | None:
+    pseudonym = pseudonymise(site.trial.code, normalise_bsn(bsn))
+    return (
+        db.session.query(Participant)
+        .filter_by(trial_id=site.trial_id, pseudonym=pseudonym)
+        .one_or_none()
+    )
+
+
+def _duplicate(existing_id: int) -> Conflict:
+    return Conflict(
+        "this BSN is already registered in the trial",
+        code="duplicate_participant",
+        existing_id=existing_id,
+    )
+
+
+def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
+    """Register one client; 409 naming the existing id when the BSN is already in the trial."""
+    trial = site.trial
+    bsn = normalise_bsn(data["bsn"])
+    pseudonym = pseudonymise(trial.code, bsn)
+    municipality = data.get("municipality")
+    if municipality:
+        municipality = municipality.upper()
+        if not municipality.startswith("GM"):
+            municipality = "GM" + municipality.zfill(4)
+        if site.municipalities and municipality not in site.municipalities:
+            raise field_error(
+                "municipality",
+                f"{municipality} is not a member of site {site.code} "
+                f"({', '.join(site.municipalities)})",
+            )
+    if data["sex"] not in SEXES:
+        raise field_error("sex", f"must be one of {', '.join(SEXES)}")
+    for field, allowed in (
+        ("education", EDUCATION_LEVELS),
+        ("country_of_birth_region", BIRTH_REGIONS),
+    ):
+        if data.get(field) and data[field] not in allowed:
+            raise field_error(field, f"must be one of {', '.join(allowed)}")
+    registered_on: date = data.get("registered_on") or date.today()
+    if registered_on > date.today():
+        raise field_error("registered_on", "lies in the future")
+    assessment = assess(
+        trial,
+        birth_date=data["birth_date"],
+        benefit_start=data["benefit_start"],
+        registered_on=registered_on,
+    )
+    participant = Participant(
+        trial_id=trial.id,
+        site_id=site.id,
+        pseudonym=pseudonym,
+        birth_date=data["birth_date"],
+        sex=data["sex"],
+        benefit_start=data["benefit_start"],
+        municipality=municipality,
+        education=data.get("education"),
+        country_of_birth_region=data.get("country_of_birth_region"),
+        registered_on=registered_on,
+        age_band=assessment.age_band,
+        benefit_duration_band=assessment.benefit_duration_band,
+        stratum=stratum_key(
+            trial,
+            site,
+            age_band=assessment.age_band,
+            duration_band=assessment.benefit_duration_band,
+            sex=data["sex"],
+        ),
+        eligible=assessment.eligible,
+        ineligible_reasons=assessment.reasons,
+        pension_age_date=assessment.pension_age_date,
+        registered_by=actor,
+    )
+    try:
+        with unit_of_work():
+            existing = (
+                db.session.query(Participant.id)
+                .filter_by(trial_id=trial.id, pseudonym=pseudonym)
+                .scalar()
+            )
+            if existing is not None:
+                raise _duplicate(existing)
+            db.session.add(participant)
+            db.session.flush()
+            audit.record(
+                "participant.registered",
+                actor=actor,
+                entity="participant",
+                entity_id=participant.id,
+                site=site.code,
+                data={
+                    "stratum": participant.stratum,
+                    "eligible": participant.eligible,
+                    "ineligible_reasons": participant.ineligible_reasons,
+                },
+            )
+    except IntegrityError:
+        existing = (
+            db.session.query(Participant.id)
+            .filter_by(trial_id=trial.id, pseudonym=pseudonym)
+            .scalar()
+        )
+        if existing is None:
+            raise
+        raise _duplicate(existing) from None
+    return participant

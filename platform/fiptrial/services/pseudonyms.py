@@ -1,0 +1,41 @@
+"""BSN validation and pseudonymisation.
+
+There are only about 9 x 10^7 valid BSNs, so a plain hash is reversible by enumeration. The
+pseudonym is HMAC-SHA256 under a key that lives outside the database (``FIPTRIAL_PSEUDONYM_KEY``
+or the instance key file), diversified per trial so that pseudonyms cannot be linked across
+trials (NEN 7524's separation of domains). The BSN itself is never stored or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import current_app
+from stdnum.exceptions import ValidationError
+from stdnum.nl import bsn as stdnum_bsn
+
+from fiptrial.errors import field_error
+
+
+def normalise_bsn(raw: str | int, *, field: str = "bsn") -> str:
+    """Return the 9-digit BSN (restoring a leading zero Excel dropped) or raise a 422."""
+    text = str(raw).strip().replace(" ", "").replace(".", "").replace("-", "")
+    if text.isdigit() and len(text) == 8:
+        text = "0" + text
+    try:
+        return str(stdnum_bsn.validate(text))
+    except ValidationError:
+        raise field_error(field, "is not a valid BSN (9 digits passing the elfproef)") from None
+
+
+def trial_key(trial_code: str, key: str | None = None) -> bytes:
+    """The per-trial pseudonym key, derived from the platform key."""
+    master = (key if key is not None else current_app.config["PSEUDONYM_KEY"]).encode()
+    return hmac.new(master, b"fiptrial-trial:" + trial_code.encode(), hashlib.sha256).digest()
+
+
+def pseudonymise(trial_code: str, bsn: str, *, key: bytes | None = None) -> str:
+    """Keyed pseudonym (hex) of an already normalised BSN within one trial."""
+    derived = key if key is not None else trial_key(trial_code)
+    return hmac.new(derived, bsn.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,105 @@
+"""API tokens: random, shown once, stored only as their SHA-256.
+
+A token has 256 bits of entropy, so a fast hash is enough to make the stored value useless to
+an attacker (passwords, with little entropy, get argon2 instead; see services.passwords).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from fiptrial.errors import NotFound, Unauthorized, field_error
+from fiptrial.extensions import db
+from fiptrial.models import ApiToken, Site, User
+from fiptrial.models.identity import ROLES, SITE_ROLES
+from fiptrial.services import audit
+from fiptrial.services.access import Principal
+from fiptrial.services.transaction import unit_of_work
+
+TOKEN_PREFIX = "fip_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    *,
+    role: str,
+    site: Site | None,
+    user: User | None = None,
+    label: str = "",
+    actor: str,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns the stored row and the token, which is never shown again."""
+    if role not in ROLES:
+        raise field_error("role", f"must be one of {', '.join(ROLES)}")
+    if role in SITE_ROLES and site is None:
+        raise field_error("site", f"a {role} token needs a site")
+    if role not in SITE_ROLES and site is not None:
+        raise field_error("site", f"a {role} token covers all sites; give no site")
+    if role == "client_manager" and (user is None or user.role != "client_manager"):
+        raise field_error("user", "a client_manager token belongs to a client manager user")
+    if user is not None and site is not None and user.site_id != site.id:
+        raise field_error("user", "the user belongs to another site")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with unit_of_work():
+        row = ApiToken(
+            token_hash=token_hash(token),
+            prefix=token[:12],
+            role=role,
+            site_id=site.id if site else None,
+            user_id=user.id if user else None,
+            label=label,
+            created_by=actor,
+        )
+        db.session.add(row)
+        db.session.flush()
+        audit.record(
+            "token.created",
+            actor=actor,
+            entity="api_token",
+            entity_id=row.id,
+            site=site.code if site else None,
+            data={
+                "role": role,
+                "prefix": row.prefix,
+                "label": label,
+                "user": user.username if user else None,
+            },
+        )
+    return row, token
+
+
+def revoke_token(token_id: int, *, actor: str) -> ApiToken:
+    with unit_of_work():
+        row = db.session.get(ApiToken, token_id)
+        if row is None:
+            raise NotFound(f"token {token_id} does not exist")
+        if row.revoked_at is None:
+            row.revoked_at = datetime.now(UTC)
+            audit.record(
+                "token.revoked",
+                actor=actor,
+                entity="api_token",
+                entity_id=row.id,
+                data={"prefix": row.prefix},
+            )
+    return row
+
+
+def authenticate(token: str | None) -> Principal:
+    """The principal behind a bearer token; 401 for a missing, unknown or revoked token."""
+    if not token:
+        raise Unauthorized("an API token is required (Authorization: Bearer <token>)")
+    row = db.session.query(ApiToken).filter_by(token_hash=token_hash(token)).one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("the API token is unknown or revoked", code="invalid_token")
+    return Principal(
+        role=row.role,
+        actor=f"token:{row.prefix}",
+        site_id=row.site_id,
+        user_id=row.user_id,
+    )

@@ -1,0 +1,44 @@
+"""One unit of work per public service call: all of it is committed, or none of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Query
+
+from fiptrial.extensions import db
+
+T = TypeVar("T")
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Any]:
+    """Commit on success, roll back on any error, so nothing is ever half-written."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def locked(query: Query[T]) -> Query[T]:
+    """``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite already holds its write lock.
+
+    ``populate_existing`` makes the locked read overwrite any copy of the row the session
+    already holds, so decisions are taken on the row as it is now, under the lock.
+    """
+    return query.with_for_update().populate_existing()
+
+
+def insert_ignoring_conflict(model: Any, values: dict[str, Any], keys: list[str]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on both databases: get-or-create without races."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=keys)
+    db.session.execute(statement)

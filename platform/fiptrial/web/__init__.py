@@ -1,0 +1,151 @@
+"""Server-rendered pages for site staff and the research team.
+
+:func:`register_web` sets up everything the pages need, so that ``create_app`` only calls it:
+Flask-Login (sessions that expire after ``SESSION_LIFETIME_MINUTES`` without activity),
+Flask-WTF's CSRF check on every form (the bearer-token API under ``/api/`` is exempt: a token
+in a header cannot be sent by another site's form), Flask-Babel (Dutch by default, English
+available), and security headers with a strict Content-Security-Policy: no inline scripts or
+styles, everything from ``static/``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, Response, redirect, request, session, url_for
+from flask_babel import Babel, refresh
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+LANGUAGES = ("nl", "en")
+DEFAULT_LANGUAGE = "nl"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def select_language() -> str:
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def format_date(value: date | datetime | None) -> str:
+    """Dates on screen as dd-mm-jjjj, whatever the language."""
+    if value is None:
+        return "–"
+    return value.strftime("%d-%m-%Y")
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return "–"
+    return value.strftime("%d-%m-%Y %H:%M")
+
+
+def register_web(app: Flask) -> None:
+    app.config.setdefault("SESSION_LIFETIME_MINUTES", 30)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own expiry bounds it
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, for the pages only
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Amsterdam")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        minutes=int(app.config["SESSION_LIFETIME_MINUTES"])
+    )
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(seconds=0))
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_language)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page explains itself
+    login_manager.session_protection = "strong"
+
+    from fiptrial.web.common import ROLE_NAMES, WebUser
+
+    @login_manager.user_loader
+    def _load(user_id: str) -> WebUser | None:
+        return WebUser.load(user_id)
+
+    @app.before_request
+    def _expire_and_protect() -> Any:
+        refresh()  # the language is chosen per request, never cached across requests
+        if request.path.startswith("/api/"):
+            return None  # bearer tokens, no cookies: neither sessions nor CSRF apply
+        now = datetime.now(UTC).timestamp()
+        seen = session.get("seen")
+        lifetime = app.permanent_session_lifetime.total_seconds()
+        if seen is not None and now - float(seen) > lifetime and current_user.is_authenticated:
+            logout_user()
+            session.clear()
+            session["expired"] = True
+            return redirect(url_for("auth.login", next=request.full_path))
+        if current_user.is_authenticated:
+            session.permanent = True
+            session["seen"] = now
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            csrf.protect()
+        return None
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(error: CSRFError) -> Any:
+        from fiptrial.web.common import render_error
+
+        return render_error(400, "csrf")
+
+    app.jinja_env.filters["datum"] = format_date
+    app.jinja_env.filters["datumtijd"] = format_datetime
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["ROLE_NAMES"] = ROLE_NAMES
+    app.register_blueprint(
+        Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
+    )
+
+    from fiptrial.web import auth, manager, research, site
+
+    for module in (auth, site, research, manager):
+        app.register_blueprint(module.bp)
+
+    @app.get("/")
+    def index() -> Any:
+        """Each role starts on its own page."""
+        from fiptrial.web.common import home_for
+
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return redirect(home_for(current_user))

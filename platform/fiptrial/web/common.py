@@ -1,0 +1,185 @@
+"""What every page shares: the logged-in user, their Principal, role checks and error pages.
+
+Views never decide access themselves: they build the :class:`~fiptrial.services.access.Principal`
+of the logged-in user and ask :mod:`fiptrial.services.access`, exactly as the API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from fiptrial.errors import Forbidden, NotFound, PlatformError
+from fiptrial.services import access
+from fiptrial.services.access import Principal
+
+
+@dataclass
+class WebUser:
+    """The logged-in user as Flask-Login sees it: a detached copy, never a live ORM row."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    site_id: int | None
+    site_code: str | None
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def from_user(cls, user: Any) -> WebUser:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name or user.username,
+            role=user.role,
+            site_id=user.site_id,
+            site_code=user.site.code if user.site else None,
+        )
+
+    @classmethod
+    def load(cls, user_id: str) -> WebUser | None:
+        from fiptrial.services.users import load_user
+
+        try:
+            user = load_user(int(user_id))
+        except ValueError:
+            return None
+        return cls.from_user(user) if user is not None else None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(
+            role=self.role, actor=f"user:{self.username}", site_id=self.site_id, user_id=self.id
+        )
+
+
+ROLE_NAMES = {
+    "research_admin": _l("onderzoeksbeheerder"),
+    "site_coordinator": _l("locatiecoördinator"),
+    "client_manager": _l("klantmanager"),
+    "analyst": _l("analist"),
+}
+
+
+def principal() -> Principal:
+    return current_user.principal  # type: ignore[no-any-return]
+
+
+def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Log in first, then the role must be allowed ``action`` (403 page otherwise)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            access.authorise(principal(), action)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def home_for(user: WebUser) -> str:
+    if user.role == access.CLIENT_MANAGER:
+        return url_for("manager.agenda")
+    if user.role == access.COORDINATOR and user.site_code:
+        return url_for("site.participants", site_code=user.site_code)
+    return url_for("research.overview")
+
+
+ERROR_TEXT = {
+    400: (_l("Verzoek geweigerd"), _l("Het formulier kon niet worden verwerkt.")),
+    403: (_l("Geen toegang"), _l("Uw rol geeft geen toegang tot deze pagina.")),
+    404: (_l("Niet gevonden"),
+          _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie.")),
+    409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),
+    422: (_l("Niet verwerkt"), _l("De invoer kon niet worden verwerkt.")),
+}
+
+
+def render_error(status: int, kind: str = "", message: str = "") -> tuple[str, int]:
+    title, text = ERROR_TEXT.get(status, (_l("Fout"), _l("Er ging iets mis.")))
+    if kind == "csrf":
+        title = _("Formulier verlopen of ongeldig")
+        text = _("Het formulier had geen geldige beveiligingscode. Laad de pagina opnieuw "
+                 "en probeer het nog eens.")
+    return render_template("errors/error.html", status=status, title=str(title),
+                           text=str(text), message=message), status
+
+
+def install_error_pages(bp: Blueprint) -> None:
+    """Service errors raised inside ``bp`` become calm HTML pages, not the API's JSON."""
+
+    @bp.errorhandler(PlatformError)
+    def _platform_error(error: PlatformError) -> Any:
+        if isinstance(error, NotFound):
+            return render_error(404)
+        if isinstance(error, Forbidden):
+            return render_error(403)
+        return render_error(error.status, message=dutch_message(error.message))
+
+
+# Service messages are English; the pages speak plain Dutch. Unknown messages pass through.
+DUTCH_FRAGMENTS = [
+    ("lies in the future", "ligt in de toekomst"),
+    ("is not a valid BSN (9 digits passing the elfproef)",
+     "is geen geldig BSN (9 cijfers die voldoen aan de elfproef)"),
+    ("is not a valid BSN", "is geen geldig BSN"),
+    ("this BSN is already registered in the trial", "dit BSN is al ingeschreven in het onderzoek"),
+    ("is not a member of site", "hoort niet bij locatie"),
+    ("lies before the last consent event", "ligt vóór de laatste toestemmingsregistratie"),
+    ("consent was withdrawn; a withdrawal is final",
+     "de toestemming is ingetrokken; intrekken is definitief"),
+    ("no consent form version", "onbekende versie van het toestemmingsformulier"),
+    ("is valid only from", "geldt pas vanaf"),
+    ("must lie between 0 and", "moet liggen tussen 0 en"),
+    ("the site has no eligible unallocated participants to allocate",
+     "er zijn geen geschikte deelnemers zonder toewijzing om te loten"),
+    ("already allocated", "heeft al een toewijzing"),
+    ("must be one of", "kies een van"),
+    ("in a Zelen design consent is asked only of participants randomised to FIP",
+     "in een Zelen-opzet wordt alleen FIP-deelnemers om toestemming gevraagd"),
+]
+
+
+def dutch_message(message: str) -> str:
+    for english, dutch in DUTCH_FRAGMENTS:
+        message = message.replace(english, dutch)
+    return message
+
+
+def apply_service_error(form: FlaskForm, error: PlatformError,
+                        field_map: dict[str, str] | None = None,
+                        default_field: str | None = None) -> None:
+    """Put a service's 422 next to the form field it names; otherwise next to
+    ``default_field`` or, without one, above the whole form."""
+    placed = False
+    for name, messages in error.fields.items():
+        target = (field_map or {}).get(name, name)
+        field = getattr(form, target, None)
+        if field is not None and hasattr(field, "errors"):
+            errors = list(field.errors)
+            errors.extend(dutch_message(m) for m in messages)
+            field.errors = errors
+            placed = True
+    if not placed and default_field is not None:
+        field = getattr(form, default_field)
+        field.errors = [*field.errors, dutch_message(error.message)]
+    elif not placed:
+        form.form_errors.append(dutch_message(error.message))

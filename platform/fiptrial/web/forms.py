@@ -1,0 +1,185 @@
+"""The pages' forms (Flask-WTF: every one carries its CSRF token). Messages in plain Dutch."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    Field,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
+
+try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms
+    SelectChoice = None
+
+
+def options(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """Select options as this WTForms version wants them."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+REQUIRED = _l("Vul dit veld in.")
+DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y")
+
+
+def parse_dutch_date(text: str) -> date | None:
+    """dd-mm-jjjj (or ISO, or dd/mm/jjjj) to a date; None when it is not a date."""
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+class DutchDateField(Field):
+    """A date typed as dd-mm-jjjj (ISO jjjj-mm-dd is accepted too), shown as dd-mm-jjjj."""
+
+    widget = TextInput()
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        render_kw = kwargs.pop("render_kw", {}) or {}
+        render_kw.setdefault("placeholder", "dd-mm-jjjj")
+        render_kw.setdefault("inputmode", "numeric")
+        render_kw.setdefault("autocomplete", "off")
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.strftime("%d-%m-%Y") if isinstance(self.data, date) else ""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        self.data = parse_dutch_date(valuelist[0])
+        if self.data is None:
+            raise ValueError(str(_l("Schrijf de datum als dd-mm-jjjj, bijvoorbeeld 17-05-1980.")))
+
+
+def valid_bsn(_form: FlaskForm, field: Field) -> None:
+    """The elfproef, before the service sees it, so the error shows with the others."""
+    from wtforms.validators import ValidationError
+
+    from fiptrial.errors import PlatformError
+    from fiptrial.services.pseudonyms import normalise_bsn
+
+    if not field.data:
+        return
+    try:
+        normalise_bsn(field.data)
+    except PlatformError:
+        raise ValidationError(
+            str(_l("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."))
+        ) from None
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Gebruikersnaam"), validators=[DataRequired(REQUIRED)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Wachtwoord"), validators=[DataRequired(REQUIRED)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Inloggen"))
+
+
+class LanguageForm(FlaskForm):
+    lang = SelectField(_l("Taal"), choices=options([("nl", "Nederlands"), ("en", "English")]))
+    submit = SubmitField(_l("Wijzig taal"))
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField(_l("Uitloggen"))
+
+
+SEX_CHOICES = options([("", _l("— kies —")), ("female", _l("vrouw")), ("male", _l("man"))])
+
+
+class ParticipantForm(FlaskForm):
+    bsn = StringField(_l("BSN"), validators=[DataRequired(REQUIRED), Length(min=8, max=9,
+                      message=_l("Een BSN heeft 9 cijfers.")), valid_bsn],
+                      render_kw={"inputmode": "numeric", "autocomplete": "off"},
+                      description=_l("Wordt direct vervangen door een pseudoniem en niet "
+                                     "opgeslagen."))
+    birth_date = DutchDateField(_l("Geboortedatum"), validators=[InputRequired(REQUIRED)])
+    sex = SelectField(_l("Geslacht"), choices=SEX_CHOICES,
+                      validators=[DataRequired(_l("Kies een geslacht."))])
+    benefit_start = DutchDateField(_l("Begindatum uitkering"),
+                                   validators=[InputRequired(REQUIRED)])
+    municipality = SelectField(_l("Gemeente"), choices=[], validate_choice=False,
+                               validators=[Optional()])
+    registered_on = DutchDateField(_l("Datum inschrijving"), validators=[Optional()],
+                                   description=_l("Leeg laten voor vandaag."))
+    submit = SubmitField(_l("Deelnemer inschrijven"))
+
+
+CONSENT_CHOICES = options([("given", _l("gegeven")), ("declined", _l("geweigerd")),
+                           ("withdrawn", _l("ingetrokken"))])
+
+
+class ConsentForm(FlaskForm):
+    status = SelectField(_l("Toestemming"), choices=CONSENT_CHOICES)
+    version = SelectField(_l("Versie toestemmingsformulier"), choices=[], validate_choice=False,
+                          validators=[DataRequired(REQUIRED)])
+    on = DutchDateField(_l("Datum"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Toestemming vastleggen"))
+
+
+class CohortForm(FlaskForm):
+    fip = IntegerField(_l("Aantal FIP-plaatsen"),
+                       validators=[InputRequired(REQUIRED),
+                                   NumberRange(min=0,
+                                               message=_l("Vul een getal van 0 of meer in."))])
+    confirm = BooleanField(_l("Ik begrijp dat de loting definitief is en niet kan worden "
+                              "overgedaan."),
+                           validators=[DataRequired(_l("Bevestig dat u wilt loten."))])
+    submit = SubmitField(_l("Loting uitvoeren"))
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Exportbestand"), validators=[FileRequired(_l("Kies een bestand."))])
+    submit = SubmitField(_l("Bestand inlezen"))
+
+
+class VerifyForm(FlaskForm):
+    submit = SubmitField(_l("Controleer de audittrail"))
+
+
+MISSED_REASON_CHOICES = options([
+    ("", _l("— kies —")), ("no_show", _l("niet verschenen")),
+    ("cancelled_by_client", _l("afgezegd door de cliënt")),
+    ("cancelled_by_manager", _l("afgezegd door de klantmanager")), ("ill", _l("ziek")),
+    ("other", _l("anders")),
+])
+
+
+class ConversationEntryForm(FlaskForm):
+    """The quick form's fixed fields; life domains, agreements and interventions are rows that
+    the view reads from the request (see ``manager.conversation_data``)."""
+
+    held_on = DutchDateField(_l("Datum van het gesprek"), validators=[InputRequired(REQUIRED)])
+    status = SelectField(_l("Is het gesprek gehouden?"),
+                         choices=options([("held", _l("ja, gehouden")),
+                                          ("missed", _l("nee, niet doorgegaan"))]))
+    duration_minutes = IntegerField(_l("Duur in minuten"), validators=[Optional(), NumberRange(
+        min=1, max=480, message=_l("Vul een duur tussen 1 en 480 minuten in."))])
+    missed_reason = SelectField(_l("Reden als het niet doorging"),
+                                choices=MISSED_REASON_CHOICES, validators=[Optional()])
+    notes = StringField(_l("Korte notitie (blijft bij de gemeente)"),
+                        validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Gesprek opslaan"))

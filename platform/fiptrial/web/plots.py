@@ -1,0 +1,69 @@
+"""Plots for the monitoring pages, drawn on the server as PNG (matplotlib's Agg backend).
+
+Figures are built with :class:`matplotlib.figure.Figure` rather than pyplot, so that no global
+state is shared between requests handled in parallel. Arm colours are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+
+from matplotlib.figure import Figure
+
+from fiptrial.web.queries import SiteMonitoring
+
+ARM_COLOURS = {"fip": "#d4700a", "control": "#2f6fab"}
+
+
+def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
+    """Two panels: cumulative enrolment by month, and allocations per stratum by arm."""
+    figure = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
+    enrolment, balance = figure.subplots(1, 2, width_ratios=[1, 1.4])
+
+    if data.enrolment:
+        labels_x = [f"{m:%m-%Y}" for m, _ in data.enrolment]
+        cumulative = [c for _, c in data.enrolment]
+        monthly = [c - (cumulative[i - 1] if i else 0) for i, c in enumerate(cumulative)]
+        positions = list(range(len(labels_x)))
+        enrolment.bar(positions, monthly, color="#9fb7d1", label=labels["per_month"])
+        enrolment.plot(positions, cumulative, "o-", color="#154273", linewidth=2,
+                       label=labels["cumulative"])
+        enrolment.set_xticks(positions, labels_x, rotation=30)
+        enrolment.set_ylim(bottom=0)
+        enrolment.legend(loc="upper left")
+    else:
+        enrolment.text(0.5, 0.5, labels["empty"], ha="center", va="center",
+                       transform=enrolment.transAxes)
+    enrolment.set_title(labels["enrolment_title"])
+    enrolment.set_xlabel(labels["month"])
+    enrolment.set_ylabel(labels["registered"])
+    enrolment.grid(axis="y", alpha=0.3)
+
+    strata = data.strata[-20:]  # a readable number of bars; the table below has them all
+    if strata:
+        names = [_short(s.stratum) for s in strata]
+        fip = [s.fip for s in strata]
+        control = [s.control for s in strata]
+        positions = range(len(strata))
+        balance.barh(positions, fip, color=ARM_COLOURS["fip"], label="FIP")
+        balance.barh(positions, control, left=fip, color=ARM_COLOURS["control"],
+                     label=labels["control"])
+        balance.set_yticks(list(positions), names, fontsize=8)
+        balance.invert_yaxis()
+        balance.legend(loc="lower right")
+    else:
+        balance.text(0.5, 0.5, labels["empty"], ha="center", va="center",
+                     transform=balance.transAxes)
+    balance.set_title(labels["balance_title"])
+    balance.set_xlabel(labels["participants"])
+    balance.grid(axis="x", alpha=0.3)
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _short(stratum: str) -> str:
+    """'site=bw|age_band=35-44|benefit_duration_band=12-35' -> '35-44 · 12-35'."""
+    parts = [part.split("=", 1)[-1] for part in stratum.split("|") if not part.startswith("site=")]
+    return " · ".join(parts) or stratum

@@ -1,0 +1,243 @@
+"""The site coordinator's pages: participants, registration, consent, randomisation, imports.
+
+Every URL names its site; :func:`load_site` resolves it through ``access.visible_site``, so a
+coordinator who types another site's code gets the same 404 as for a site that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from fiptrial.errors import Forbidden, NotFound, PlatformError
+from fiptrial.extensions import db
+from fiptrial.models import ConsentForm, Site
+from fiptrial.services import access, consent, randomisation, trials
+from fiptrial.services import participants as participant_service
+from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
+from fiptrial.web import backends
+from fiptrial.web.common import apply_service_error, install_error_pages, principal, requires
+from fiptrial.web.forms import CohortForm, ParticipantForm, UploadForm, options
+from fiptrial.web.forms import ConsentForm as ConsentEntryForm
+from fiptrial.web.queries import ParticipantFilters, list_participants, site_allocations
+
+bp = Blueprint("site", __name__, template_folder="templates", url_prefix="/locatie/<site_code>")
+install_error_pages(bp)
+
+# Client managers work from their own caseload (agenda, participant page), not the site lists.
+SITE_LIST_ROLES = (access.ADMIN, access.COORDINATOR, access.ANALYST)
+
+
+def load_site(site_code: str) -> Site:
+    return access.visible_site(principal(), trials.get_site(site_code))
+
+
+def site_page(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``requires(action)``, the site lists' roles, and the site resolved for the principal."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(site_code: str, **kwargs: Any) -> Any:
+            if principal().role not in SITE_LIST_ROLES:
+                raise Forbidden("site lists are for coordinators and the research team")
+            return view(load_site(site_code), **kwargs)
+
+        return requires(action)(wrapper)
+
+    return decorate
+
+
+@bp.get("/deelnemers")
+@site_page("participant.list")
+def participants(site: Site) -> Any:
+    filters = ParticipantFilters(
+        query=request.args.get("q", "")[:64],
+        arm=request.args.get("arm", ""),
+        eligible=request.args.get("geschikt", ""),
+        consent=request.args.get("toestemming", ""),
+        page=request.args.get("pagina", 1, type=int) or 1,
+    )
+    pseudonym, search_error = None, None
+    digits = filters.query.replace(" ", "").replace(".", "")
+    if digits.isdigit() and len(digits) >= 8:
+        try:
+            pseudonym = pseudonymise(site.trial.code, normalise_bsn(digits, field="q"))
+        except PlatformError:
+            search_error = _("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef).")
+            pseudonym = ""
+    page = list_participants(site, filters, pseudonym_for_bsn=pseudonym)
+    return render_template("site/participants.html", site=site, page=page, filters=filters,
+                           search_error=search_error)
+
+
+@bp.route("/deelnemers/nieuw", methods=["GET", "POST"])
+@site_page("participant.register")
+def register(site: Site) -> Any:
+    form = ParticipantForm()
+    form.municipality.choices = options([("", _("— kies —"))]
+                                        + [(m, m) for m in site.municipalities])
+    if form.validate_on_submit():
+        data = {
+            "bsn": form.bsn.data,
+            "birth_date": form.birth_date.data,
+            "sex": form.sex.data,
+            "benefit_start": form.benefit_start.data,
+            "municipality": form.municipality.data or None,
+            "registered_on": form.registered_on.data or date.today(),
+        }
+        try:
+            participant = participant_service.register(site, data, actor=principal().actor)
+        except PlatformError as error:
+            if error.code == "duplicate_participant":
+                form.bsn.errors = [_("Dit BSN is al ingeschreven in het onderzoek "
+                                     "(deelnemer %(id)s).", id=error.extra.get("existing_id"))]
+            else:
+                apply_service_error(form, error)
+        else:
+            flash(_("Deelnemer %(id)s is ingeschreven.", id=participant.id), "success")
+            return redirect(url_for(".participant", site_code=site.code, pid=participant.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("site/register.html", site=site, form=form), status
+
+
+def _site_participant(site: Site, pid: int) -> Any:
+    participant = access.visible_participant(principal(), pid)
+    if participant.site_id != site.id:
+        raise NotFound(f"participant {pid} does not exist")
+    return participant
+
+
+def _consent_form(site: Site) -> ConsentEntryForm:
+    form = ConsentEntryForm()
+    versions = (db.session.query(ConsentForm).filter_by(trial_id=site.trial_id)
+                .order_by(ConsentForm.valid_from.desc()).all())
+    form.version.choices = options([(v.version, v.version) for v in versions])
+    if not form.is_submitted():
+        form.on.data = date.today()
+    return form
+
+
+@bp.get("/deelnemers/<int:pid>")
+@site_page("participant.read")
+def participant(site: Site, pid: int) -> Any:
+    return _render_participant(site, _site_participant(site, pid), _consent_form(site))
+
+
+def _render_participant(site: Site, person: Any, form: ConsentEntryForm,
+                        status: int = 200) -> Any:
+    return render_template(
+        "site/participant.html", site=site, person=person,
+        allocation=randomisation.existing_allocation(person.id),
+        consent_events=consent.history(person), consent_state=consent.current_state(person),
+        form=form, outcomes=backends.participant_outcomes(person),
+    ), status
+
+
+@bp.post("/deelnemers/<int:pid>/toestemming")
+@site_page("consent.record")
+def record_consent(site: Site, pid: int) -> Any:
+    person = _site_participant(site, pid)
+    form = _consent_form(site)
+    if form.validate_on_submit():
+        try:
+            consent.record(person, status=form.status.data, version=form.version.data,
+                           on=form.on.data, actor=principal().actor)
+        except PlatformError as error:
+            apply_service_error(form, error, {"date": "on"})
+        else:
+            flash(_("Toestemming is vastgelegd."), "success")
+            return redirect(url_for(".participant", site_code=site.code, pid=pid))
+    return _render_participant(site, person, form, 422)
+
+
+@bp.route("/loting", methods=["GET", "POST"])
+@site_page("cohort.create")
+def cohort(site: Site) -> Any:
+    caseload = randomisation.cohort_caseload(site)
+    places = backends.site_fip_capacity(site)
+    form = CohortForm()
+    if not form.is_submitted():
+        form.fip.data = min(places, len(caseload)) if places else None
+    if form.validate_on_submit():
+        try:
+            done = randomisation.allocate_cohort(site.id, form.fip.data, actor=principal().actor)
+        except PlatformError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("De loting is uitgevoerd: %(fip)s van %(n)s deelnemers naar FIP.",
+                    fip=done.fip, n=done.caseload), "success")
+            return redirect(url_for(".allocations", site_code=site.code))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("site/cohort.html", site=site, form=form, caseload=len(caseload),
+                           places=places), status
+
+
+@bp.get("/toewijzingen")
+@site_page("allocation.list")
+def allocations(site: Site) -> Any:
+    rows, total, pages = site_allocations(site, page=request.args.get("pagina", 1, type=int))
+    page = min(max(1, request.args.get("pagina", 1, type=int) or 1), pages)
+    return render_template("site/allocations.html", site=site, rows=rows, total=total,
+                           pages=pages, page=page)
+
+
+IMPORT_KINDS = {"deelnemers": "participants", "uitkomsten": "outcomes"}
+
+
+def _render_imports(site: Site, forms: dict[str, UploadForm] | None = None,
+                    status: int = 200) -> Any:
+    forms = forms or {}
+    return render_template(
+        "site/imports.html", site=site,
+        caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
+        outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
+        **backends.import_context(site),
+    ), status
+
+
+@bp.get("/bestanden")
+@site_page("import.read")
+def imports(site: Site) -> Any:
+    return _render_imports(site)
+
+
+@bp.post("/bestanden/<kind>")
+@site_page("import.create")
+def upload(site: Site, kind: str) -> Any:
+    """Read an uploaded export through the site's plugin and show its report."""
+    if kind not in IMPORT_KINDS or not backends.imports_available():
+        raise NotFound("no such import")
+    service_kind = IMPORT_KINDS[kind]
+    form = UploadForm(prefix=service_kind)
+    if form.validate_on_submit():
+        try:
+            report = backends.run_import(site, service_kind, form.file.data.stream,
+                                         actor=principal().actor)
+        except PlatformError as error:
+            apply_service_error(form, error, default_field="file")
+        else:
+            if report.get("duplicate_of") is not None:
+                flash(_("Dit bestand is al eerder ingelezen met dezelfde mapping; er is niets "
+                        "veranderd. Hieronder staat het verslag van de eerdere keer."), "info")
+                return redirect(url_for(".import_report", site_code=site.code,
+                                        batch_id=report["duplicate_of"]))
+            flash(_("Het bestand is ingelezen."), "success")
+            return redirect(url_for(".import_report", site_code=site.code,
+                                    batch_id=report["batch"]))
+    return _render_imports(site, {service_kind: form}, 422)
+
+
+@bp.get("/bestanden/<int:batch_id>")
+@site_page("import.read")
+def import_report(site: Site, batch_id: int) -> Any:
+    batch = backends.import_batch(site, batch_id) if backends.imports_available() else None
+    if batch is None:
+        raise NotFound(f"import batch {batch_id} does not exist")
+    return render_template("site/import_report.html", site=site, batch=batch,
+                           report=batch.report or {})
+

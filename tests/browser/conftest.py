@@ -1,0 +1,157 @@
+"""A real server, a real browser: the platform on a free loopback port, driven by Chromium.
+
+The server is the app factory's WSGI app under werkzeug's threaded server, on a fresh SQLite
+database holding a small synthetic demo (the demo users included) plus a few participants with
+known BSNs, so that the outcome journey can refer to them. Chromium is Debian's package
+(/usr/bin/chromium, see tools/ensure-chromium); Playwright never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+
+from web_support import valid_bsns
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+DEMO_PASSWORD = "fip-demo-2027"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    known_bsns: list[str] = field(default_factory=list)
+
+    def run(self, fn: Any) -> Any:
+        """Run ``fn()`` inside the server's app context (for set-up and checks)."""
+        with self.app.app_context():
+            return fn()
+
+
+def _seed(app: Any) -> list[str]:
+    """The small demo, and four allocated Brabantse Wal participants with known BSNs."""
+    from flask_migrate import upgrade
+
+    from fiptrial.demo import create_demo
+    from fiptrial.services import consent, randomisation
+    from fiptrial.services.participants import register
+    from fiptrial.services.trials import get_site
+
+    with app.app_context():
+        upgrade()
+        create_demo(participants=60)
+        site = get_site("brabantse_wal")
+        bsns = valid_bsns(300_000_000)
+        known = []
+        for _ in range(4):
+            bsn = next(bsns)
+            person = register(site, {"bsn": bsn, "birth_date": date(1979, 3, 4), "sex": "male",
+                                     "benefit_start": date(2019, 6, 1),
+                                     "municipality": "GM0748",
+                                     "registered_on": date(2026, 11, 2)}, actor="test")
+            consent.record(person, status="given", version="2026-1", on=date(2026, 11, 2),
+                           actor="test")
+            randomisation.allocate(person.id, actor="test")
+            known.append(bsn)
+        from fiptrial.extensions import db
+
+        db.session.remove()
+        return known
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from werkzeug.serving import make_server
+
+    from fiptrial import create_app
+
+    folder = tmp_path_factory.mktemp("browser")
+    os.environ.setdefault("FIPTRIAL_INSTANCE_PATH", str(folder))
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'fiptrial.sqlite'}",
+        "SECRET_KEY": "browser-test-secret",
+        "PSEUDONYM_KEY": "browser-test-pseudonym-key",
+    })
+    known = _seed(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, known)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run tools/ensure-chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Journey:
+    """One person's browser tab; remembers CSP violations and saves the last page."""
+
+    def __init__(self, browser: Any, server: LiveServer, name: str) -> None:
+        self.server = server
+        self.name = name
+        self.context = browser.new_context(locale="nl-NL", viewport={"width": 1280,
+                                                                     "height": 900})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.console_errors: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(
+            m.text))
+
+    def go(self, path: str) -> Any:
+        return self.page.goto(self.server.url + path)
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.go("/inloggen")
+        self.page.get_by_label("Gebruikersnaam").fill(username)
+        self.page.get_by_label("Wachtwoord").fill(password)
+        self.page.get_by_role("button", name="Inloggen").click()
+        self.page.wait_for_load_state()
+
+    def finish(self) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}.png"), full_page=True)
+        self.context.close()
+
+
+@pytest.fixture
+def journey(chromium: Any, live_server: LiveServer,
+            request: pytest.FixtureRequest) -> Iterator[Any]:
+    journeys: list[Journey] = []
+
+    def start(name: str | None = None) -> Journey:
+        j = Journey(chromium, live_server, name or request.node.name)
+        journeys.append(j)
+        return j
+
+    yield start
+    for j in journeys:
+        j.finish()
+        csp = [e for e in j.console_errors if "Content Security Policy" in e]
+        assert not csp, f"CSP violations: {csp}"

@@ -1,0 +1,177 @@
+"""The issue's journeys in headless Chromium, each as its role. Screenshots: test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from web_support import ExportRow, bw_export, valid_bsns
+
+pytestmark = pytest.mark.browser
+
+
+def _imports_installed() -> bool:
+    try:
+        import fiptrial.services.imports  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("username", "heading"),
+    [("admin", "Onderzoek en locaties"), ("coordinator", "Deelnemers van ISD Brabantse Wal"),
+     ("analist", "Onderzoek en locaties"), ("klantmanager", None)],
+)
+def test_each_role_logs_in(journey: Any, username: str, heading: str | None) -> None:
+    tab = journey(f"login-{username}")
+    tab.login(username)
+    expect(tab.page.get_by_role("button", name="Uitloggen")).to_be_visible()
+    if heading:
+        expect(tab.page.get_by_role("heading", level=1)).to_have_text(heading)
+
+
+def test_wrong_password_is_explained_next_to_the_field(journey: Any) -> None:
+    tab = journey("login-wrong-password")
+    tab.login("coordinator", "niet-het-goede-wachtwoord")
+    expect(tab.page.locator("#password-error")).to_have_text(
+        "Gebruikersnaam of wachtwoord is onjuist.")
+    expect(tab.page.get_by_label("Wachtwoord")).to_have_attribute("aria-invalid", "true")
+
+
+@pytest.mark.skipif(not _imports_installed(), reason="waiting for the imports back end (issue 3)")
+def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
+    journey: Any, tmp_path: Any
+) -> None:
+    tab = journey("coordinator-caseload-randomisation")
+    bsns = valid_bsns(400_000_000)
+    export = tmp_path / "clienten-november.csv"
+    export.write_bytes(bw_export([ExportRow(next(bsns), start=date(2021, 3, 1))
+                                  for _ in range(3)]))
+    tab.login("coordinator")
+    tab.page.get_by_role("link", name="Bestanden inlezen").click()
+    tab.page.locator("#participants-file").set_input_files(str(export))
+    tab.page.get_by_role("button", name="Bestand inlezen").first.click()
+    expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Verslag: cliëntbestand")
+    expect(tab.page.locator("table").first).to_contain_text("nieuw ingeschreven")
+
+    # The new clients need consent before a consent-first cohort randomisation.
+    tab.page.get_by_role("link", name="Deelnemers").first.click()
+    tab.page.get_by_label("Toestemming").select_option("none")
+    tab.page.get_by_label("Geschikt").select_option("yes")
+    tab.page.get_by_role("button", name="Filteren").click()
+    expect(tab.page.get_by_role("status")).to_contain_text("3 deelnemers gevonden")
+    for _ in range(3):
+        tab.page.locator("tbody tr a").first.click()
+        tab.page.get_by_label("Datum", exact=True).fill(date.today().strftime("%d-%m-%Y"))
+        tab.page.get_by_role("button", name="Toestemming vastleggen").click()
+        expect(tab.page.get_by_role("status").first).to_contain_text("Toestemming is vastgelegd")
+        tab.page.go_back()
+        tab.page.go_back()
+        tab.page.reload()
+
+    tab.page.get_by_role("link", name="Loting").click()
+    expect(tab.page.locator(".card .figure").first).to_have_text("3")
+    tab.page.get_by_label("Aantal FIP-plaatsen").fill("1")
+    tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
+    tab.page.get_by_role("button", name="Loting uitvoeren").click()
+    expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
+    expect(tab.page.locator(".notice-success")).to_contain_text("1 van 3 deelnemers naar FIP")
+
+
+@pytest.mark.skipif(not _imports_installed(), reason="waiting for the imports back end (issue 3)")
+def test_coordinator_uploads_outcomes_and_sees_the_unknown_code(
+    journey: Any, live_server: Any, tmp_path: Any
+) -> None:
+    tab = journey("coordinator-outcomes-unknown-code")
+    known = live_server.known_bsns
+    export = tmp_path / "uitkomsten-november.csv"
+    export.write_bytes(bw_export([
+        ExportRow(known[0], birth=date(1979, 3, 4), sex="M", start=date(2019, 6, 1),
+                  end=date(2026, 11, 16), reason="ARB"),
+        ExportRow(known[1], birth=date(1979, 3, 4), sex="M", start=date(2019, 6, 1),
+                  end=date(2026, 11, 17), reason="QQQ"),
+    ]))
+    tab.login("coordinator")
+    tab.page.get_by_role("link", name="Bestanden inlezen").click()
+    tab.page.locator("#outcomes-file").set_input_files(str(export))
+    tab.page.locator("form").filter(has=tab.page.locator("#outcomes-file")).get_by_role(
+        "button", name="Bestand inlezen").click()
+    expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Verslag: uitkomstbestand")
+    flagged = tab.page.get_by_role("alert")
+    expect(flagged).to_contain_text("Onbekende redencodes")
+    expect(flagged).to_contain_text("QQQ")
+
+
+@pytest.mark.skip(reason="waiting for the conversation pages on the issue 5 back end")
+def test_client_manager_records_a_conversation_and_finds_it_in_the_history(
+    journey: Any,
+) -> None:
+    tab = journey("client-manager-conversation")
+    tab.login("klantmanager")
+    tab.page.get_by_role("link", name="Agenda").click()
+    tab.page.locator("tbody tr a").first.click()
+    tab.page.get_by_role("link", name="Gesprek vastleggen").click()
+    tab.page.get_by_label("Werk").check()
+    tab.page.get_by_role("button", name="Gesprek opslaan").click()
+    expect(tab.page.locator("table.history")).to_contain_text("gehouden")
+
+
+@pytest.mark.skip(reason="waiting for the platform's analysis export (issue 4)")
+def test_analyst_opens_the_pooled_report_with_plots(journey: Any) -> None:
+    tab = journey("analyst-pooled-report")
+    tab.login("analist")
+    tab.page.get_by_role("link", name="Gepoold rapport").click()
+    expect(tab.page.locator("img.plot").first).to_be_visible()
+
+
+def test_coordinator_cannot_open_another_sites_pages(journey: Any) -> None:
+    tab = journey("coordinator-other-site")
+    tab.login("coordinator")
+    for path in ("/locatie/breda/deelnemers", "/onderzoek/monitoring/tilburg",
+                 "/locatie/breda/loting"):
+        response = tab.go(path)
+        assert response.status == 404
+        expect(tab.page.get_by_role("heading", level=1)).to_have_text("Niet gevonden")
+
+
+def test_a_form_without_its_csrf_token_is_refused(journey: Any) -> None:
+    tab = journey("form-without-csrf")
+    tab.login("coordinator")
+    tab.page.get_by_role("link", name="Inschrijven").click()
+    tab.page.locator("form.stack input[name=csrf_token]").evaluate("e => e.remove()")
+    tab.page.get_by_label("BSN").fill("999998523")
+    tab.page.get_by_label("Geboortedatum").fill("17-05-1980")
+    tab.page.get_by_label("Geslacht").select_option("female")
+    tab.page.get_by_label("Begindatum uitkering").fill("01-01-2020")
+    tab.page.get_by_role("button", name="Deelnemer inschrijven").click()
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text(
+        "Formulier verlopen of ongeldig")
+
+
+def test_monitoring_plot_is_rendered(journey: Any) -> None:
+    tab = journey("coordinator-monitoring")
+    tab.login("coordinator")
+    tab.page.get_by_role("link", name="Monitoring").click()
+    plot = tab.page.locator("img.plot")
+    expect(plot).to_be_visible()
+    expect(plot).to_have_js_property("complete", True)
+    assert plot.evaluate("img => img.naturalWidth") > 0
+
+
+def test_keyboard_only_login(journey: Any) -> None:
+    tab = journey("keyboard-login")
+    tab.go("/inloggen")
+    expect(tab.page.get_by_label("Gebruikersnaam")).to_be_focused()  # autofocus
+    tab.page.keyboard.type("analist")
+    tab.page.keyboard.press("Tab")
+    tab.page.keyboard.type("fip-demo-2027")
+    tab.page.keyboard.press("Enter")
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text("Onderzoek en locaties")
+    tab.page.keyboard.press("Tab")  # the skip link comes first on every page
+    expect(tab.page.locator(".skip-link")).to_be_focused()
+    tab.page.keyboard.press("Enter")
+    expect(tab.page.locator("#inhoud")).to_be_focused()

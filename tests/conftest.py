@@ -1,0 +1,254 @@
+"""Fixtures for the platform's tests: an app on a throwaway database, on SQLite and PostgreSQL.
+
+Every database test runs twice: on SQLite (a copy of a migrated template file) and on the real
+PostgreSQL server (marker ``postgresql``; a database migrated once per session and emptied
+between tests). Without a reachable server the PostgreSQL runs are skipped, except under
+CI=true, where they fail: CI must never pass on SQLite alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+POSTGRES_SERVER_URL = os.environ.get(
+    "FIPTRIAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TEST_KEYS = {"SECRET_KEY": "test-secret", "PSEUDONYM_KEY": "test-pseudonym-key"}
+# National test BSNs of RvIG and the public examples (shared/domain/README.md).
+TEST_BSNS = ["999998523", "999998535", "999993653", "999990019", "123456782", "111222333"]
+
+
+def make_app(database_url: str, **extra: Any) -> Flask:
+    from fiptrial import create_app
+
+    return create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **TEST_KEYS, **extra}
+    )
+
+
+def migrate(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+# --- SQLite -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    app = make_app(f"sqlite:///{path}")
+    migrate(app)
+    with app.app_context():
+        from fiptrial.extensions import db
+
+        db.engine.dispose()
+    return path
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def postgres_reachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as error:
+        return str(error).splitlines()[0]
+
+
+def require_postgres() -> None:
+    problem = postgres_reachable()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is not reachable under CI=true: {problem}")
+    pytest.skip(f"PostgreSQL is not reachable: {problem}")
+
+
+def postgres_database_url(name: str) -> str:
+    return POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def recreate_postgres_database(name: str) -> str:
+    admin = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return postgres_database_url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = recreate_postgres_database(f"fiptrial_test_{worker}_{os.getpid()}")
+    migrate(make_app(url))
+    yield url
+    admin = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def empty_postgres(url: str) -> None:
+    """Empty every table (audit triggers bypassed as a superuser may) and reset the chain."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(
+            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+        )
+        connection.execute(
+            text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
+            {"h": "0" * 64},
+        )
+    engine.dispose()
+
+
+# --- The app ----------------------------------------------------------------------------------
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "fiptrial.sqlite"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = make_app(database_url)
+    with application.app_context():
+        yield application
+        from fiptrial.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+# --- Builders ---------------------------------------------------------------------------------
+
+
+class TrialBuilder:
+    """Sets up trials, sites and participants through the services, as an operator would."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._bsn = 100000000
+
+    def trial(self, code: str = "t1", **overrides: Any) -> Any:
+        from fiptrial.services import consent, trials
+
+        data = {
+            "code": code,
+            "name": "Test trial",
+            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
+            "method": "permuted_blocks",
+            "block_multipliers": [1, 2],
+            "stratify_by": ["site", "age_band", "benefit_duration_band"],
+            "consent_design": "consent_first",
+            "followup_years": 3,
+        }
+        data.update(overrides)
+        trial = trials.create_trial(data, actor="test")
+        consent.register_form(
+            trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False, actor="test"
+        )
+        return trial
+
+    def site(
+        self, trial: Any, code: str = "bw", plugin: str = "brabantse_wal", **extra: Any
+    ) -> Any:
+        from fiptrial.services import trials
+
+        return trials.add_site(trial, {"code": code, "plugin": plugin, **extra}, actor="test")
+
+    def next_bsn(self) -> str:
+        """A fresh valid BSN (elfproef) for each call."""
+        from stdnum.nl import bsn
+
+        while True:
+            self._bsn += 1
+            candidate = str(self._bsn).zfill(9)
+            if bsn.is_valid(candidate):
+                return candidate
+
+    def participant(self, site: Any, *, consent_given: bool = True, **overrides: Any) -> Any:
+        from fiptrial.services import consent, participants
+
+        data = {
+            "bsn": self.next_bsn(),
+            "birth_date": date(1980, 5, 17),
+            "sex": "female",
+            "benefit_start": date(2020, 1, 1),
+            "registered_on": date(2026, 11, 2),
+        }
+        data.update(overrides)
+        participant = participants.register(site, data, actor="test")
+        if consent_given and participant.eligible and site.trial.consent_design == "consent_first":
+            consent.record(
+                participant, status="given", version="v1", on=date(2026, 11, 2), actor="test"
+            )
+        return participant
+
+    def token(self, role: str, site: Any = None, user: Any = None) -> str:
+        from fiptrial.services.tokens import create_token
+
+        return create_token(role=role, site=site, user=user, actor="test")[1]
+
+
+@pytest.fixture
+def build(app: Flask) -> TrialBuilder:
+    return TrialBuilder(app)
+
+
+@pytest.fixture
+def bearer() -> Any:
+    """``bearer(token)`` gives the Authorization header of an API call."""
+    return lambda token: {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,153 @@
+"""Every API endpoint, every role, own site and another site.
+
+Allowed roles come from services.access.PERMISSIONS. A role that may never do something gets
+403; a site role asking about another site gets 404 (its records' existence is not revealed);
+a request that passes the access check may still fail on its content (409, 422), which is fine
+here. A new endpoint that is missing from ENDPOINTS fails ``test_every_endpoint_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from fiptrial.services.access import PERMISSIONS
+
+ROLES = ["research_admin", "site_coordinator", "client_manager", "analyst"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # {site}, {participant}, {allocation} are filled in per case
+    action: str
+    site_scoped: bool
+    body: dict[str, Any] | None = None
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/api/v1/trials", "trial.create", False,
+             {"code": "new-trial", "name": "New"}),
+    Endpoint("GET", "/api/v1/trials", "trial.read", False),
+    Endpoint("GET", "/api/v1/trials/t1", "trial.read", False),
+    Endpoint("POST", "/api/v1/trials/t1/sites", "site.create", False,
+             {"code": "third", "plugin": "template", "municipalities": ["GM0855"]}),
+    Endpoint("POST", "/api/v1/trials/t1/consent-forms", "consent_form.create", False,
+             {"version": "v9", "valid_from": "2026-01-01"}),
+    Endpoint("GET", "/api/v1/trials/t1/consent-forms", "trial.read", False),
+    Endpoint("GET", "/api/v1/sites/{site}", "site.read", True),
+    Endpoint("POST", "/api/v1/sites/{site}/participants", "participant.register", True,
+             {"bsn": "999993653", "birth_date": "1980-01-01", "sex": "male",
+              "benefit_start": "2020-01-01"}),
+    Endpoint("GET", "/api/v1/sites/{site}/participants", "participant.list", True),
+    Endpoint("POST", "/api/v1/sites/{site}/cohort-allocation", "cohort.create", True,
+             {"fip": 999999}),
+    Endpoint("GET", "/api/v1/sites/{site}/allocations", "allocation.list", True),
+    Endpoint("GET", "/api/v1/participants/{participant}", "participant.read", True),
+    Endpoint("POST", "/api/v1/participants/{participant}/consents", "consent.record", True,
+             {"status": "given", "version": "nope", "date": "2026-11-02"}),
+    Endpoint("GET", "/api/v1/participants/{participant}/consents", "consent.read", True),
+    Endpoint("POST", "/api/v1/participants/{participant}/allocation", "allocation.create", True),
+    Endpoint("GET", "/api/v1/participants/{participant}/allocation", "allocation.read", True),
+    Endpoint("POST", "/api/v1/allocations/{allocation}/corrections", "allocation.correct", True,
+             {"reason": "x"}),
+    Endpoint("GET", "/api/v1/audit/verify", "audit.verify", False),
+    # Analysis (issue 4): the pooled report and the data freezes of a trial.
+    Endpoint("GET", "/api/v1/trials/t1/analysis", "analysis.read", False),
+    Endpoint("GET", "/api/v1/trials/t1/freezes", "analysis.read", False),
+    # Imports (issue 3): a JSON body carries no file, so allowed roles get 422, never 403/404.
+    Endpoint("POST", "/api/v1/sites/{site}/participant-imports", "import.create", True),
+    Endpoint("POST", "/api/v1/sites/{site}/outcome-imports", "import.create", True),
+    Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
+    Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
+]
+
+
+@pytest.fixture
+def world(build: Any) -> dict[str, Any]:
+    from fiptrial.services import randomisation
+
+    trial = build.trial("t1")
+    own = build.site(trial, "bw", "brabantse_wal")
+    other = build.site(trial, "other", "template", municipalities=["GM0758"])
+    people = {"own": build.participant(own), "other": build.participant(other)}
+    allocations = {
+        scope: randomisation.allocate(person.id, actor="test") for scope, person in people.items()
+    }
+    from fiptrial.extensions import db
+    from fiptrial.models import User
+
+    manager = User(username="km", role="client_manager", site_id=own.id)
+    db.session.add(manager)
+    db.session.commit()
+    tokens = {
+        "research_admin": build.token("research_admin"),
+        "analyst": build.token("analyst"),
+        "site_coordinator": build.token("site_coordinator", site=own),
+        "client_manager": build.token("client_manager", site=own, user=manager),
+    }
+    return {"sites": {"own": own, "other": other}, "people": people,
+            "allocations": allocations, "tokens": tokens}
+
+
+def fill(endpoint: Endpoint, world: dict[str, Any], scope: str) -> str:
+    return endpoint.path.format(
+        site=world["sites"][scope].code,
+        participant=world["people"][scope].id,
+        allocation=world["allocations"][scope].id,
+    )
+
+
+def call(client: Any, endpoint: Endpoint, path: str, headers: dict[str, str]) -> Any:
+    return client.open(path, method=endpoint.method, headers=headers, json=endpoint.body)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(client: Any, world: dict[str, Any], bearer: Any, role: str) -> None:
+    headers = bearer(world["tokens"][role])
+    site_bound = role in ("site_coordinator", "client_manager")
+    for endpoint in ENDPOINTS:
+        allowed = role in PERMISSIONS[endpoint.action]
+        for scope in ("own", "other") if endpoint.site_scoped else ("own",):
+            status = call(client, endpoint, fill(endpoint, world, scope), headers).status_code
+            where = f"{role} {endpoint.method} {endpoint.path} ({scope} site): {status}"
+            if not allowed:
+                assert status == 403, where
+            elif endpoint.site_scoped and site_bound and scope == "other":
+                assert status == 404, where
+            elif (role == "client_manager" and "{participant}" in endpoint.path):
+                assert status == 404, where  # not in this client manager's caseload
+            else:
+                assert status not in (401, 403, 404, 405) and status < 500, where
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+def test_unknown_and_revoked_tokens_get_401(client: Any, world: dict[str, Any], bearer: Any,
+                                            endpoint: Endpoint) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ApiToken
+    from fiptrial.services.tokens import revoke_token
+
+    path = fill(endpoint, world, "own")
+    assert call(client, endpoint, path, {}).status_code == 401
+    assert call(client, endpoint, path, bearer("fip_not-a-token")).status_code == 401
+    analyst = db.session.query(ApiToken).filter_by(role="analyst").one()
+    revoke_token(analyst.id, actor="test")
+    assert call(client, endpoint, path, bearer(world["tokens"]["analyst"])).status_code == 401
+
+
+def test_every_endpoint_is_in_the_matrix(app: Any) -> None:
+    covered = {(e.method, e.path.replace("{site}", "<site_code>")
+                .replace("{participant}", "<int:participant_id>")
+                .replace("{allocation}", "<int:allocation_id>")
+                .replace("/t1", "/<trial_code>")) for e in ENDPOINTS}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.rule == "/api/v1/openapi.json":
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            if (method, rule.rule) not in covered:
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, f"endpoints without access tests: {missing}"

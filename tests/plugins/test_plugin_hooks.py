@@ -1,0 +1,125 @@
+"""One test per hook (``test_hook_<name>``), and the rules that keep the hooks documented.
+
+As in Datasette: a new hook without a ``test_hook_<name>`` here, without a docstring, or
+missing from the generated reference page fails the suite.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+
+from fiptrial.plugins import ExportRow, MappedReason, ReasonMapping, SitePluginInfo, hookdocs
+from fiptrial.plugins.manager import DEFAULTS_NAME, PROBE_SITE, PluginHost, build_plugin_manager
+
+HOOKS = list(hookdocs.hook_specs())
+
+
+def test_hook_site_plugin_info(host_with):
+    host = host_with("fixture_site")
+    answers = host.pm.hook.site_plugin_info()
+    assert answers == [SitePluginInfo("fixture_site", "1.0", "Fixture site", ("GM0748", "GM0851"),
+                                      "test.1")]  # fmt: skip
+
+
+def test_hook_reason_mapping(host_with):
+    pm = host_with("fixture_site").pm
+    mapping = pm.hook.reason_mapping(site_plugin="fixture_site")
+    assert isinstance(mapping, ReasonMapping)
+    assert mapping.version == "test.1"
+    assert mapping.get("VRH").bus_code == "32"
+    assert pm.hook.reason_mapping(site_plugin=PROBE_SITE) is None
+
+
+def test_hook_read_export(host_with, fixture_plugin):
+    pm = host_with("fixture_site").pm
+    source = (fixture_plugin("fixture_site").HERE / "fixture_export.csv").open("rb")
+    with source:
+        rows = list(pm.hook.read_export(site_plugin="fixture_site", source=source))
+    assert all(isinstance(row, ExportRow) for row in rows)
+    assert [row.line for row in rows] == [2, 3, 4, 5]
+    assert rows[2].local_reason == "VRH"
+    assert rows[2].new_municipality == "GM0748"
+    assert pm.hook.read_export(site_plugin=PROBE_SITE, source=io.BytesIO()) is None
+
+
+def test_hook_map_reason(host_with):
+    host = host_with("fixture_site")
+    mapping = host["fixture_site"].mapping
+    members = ("GM0748", "GM0851")
+
+    def call(code, new=None):
+        return host.pm.hook.map_reason(
+            site_plugin="fixture_site",
+            local_code=code,
+            new_municipality=new,
+            site_municipalities=members,
+            mapping=mapping,
+        )
+
+    assert call("WRK") == MappedReason("exit", "WRK", "11", "test.1")
+    assert call("VRH", "GM0851") == MappedReason("transfer", "VRH", None, "test.1")
+    assert call("VRH", "GM0599") == MappedReason("exit", "VRH", "32", "test.1")
+    assert call("WRK", "GM0851").kind == "exit"  # only a move can be a transfer
+    assert call("51").kind == "rejected"
+    assert call("NEW").kind == "unmapped"
+    assert call("BTL") == MappedReason("exit", "BTL", "33", "test.1")  # the plugin's own answer
+
+
+def test_hook_sample_export(host_with):
+    pm = host_with("fixture_site").pm
+    sample = pm.hook.sample_export(site_plugin="fixture_site")
+    assert sample.name == "fixture_export.csv"
+    assert pm.hook.sample_export(site_plugin=PROBE_SITE) is None
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_plugin_hooks_have_tests(hook):
+    assert f"test_hook_{hook}" in vars(sys.modules[__name__]), f"hook {hook} has no test"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_plugin_hooks_are_documented(hook):
+    spec = hookdocs.hook_specs()[hook]
+    doc = " ".join((spec.__doc__ or "").split())  # as one line: wrapping must not matter
+    assert len(doc.strip()) > 80, f"hook {hook} has no real docstring"
+    assert "Receives" in doc and "Returns" in doc, f"{hook}: say what it receives and returns"
+    if hookdocs.is_firstresult(spec):
+        assert "first non-``None`` result wins" in doc
+    else:
+        assert "collected" in doc
+
+
+def test_hook_reference_page_is_current():
+    assert hookdocs.DOC_PATH.read_text(encoding="utf-8") == hookdocs.render(), (
+        "plugin-hooks.md is out of date: run python -m fiptrial.plugins.hookdocs"
+    )
+    for hook in HOOKS:
+        assert f"\n## {hook}\n" in hookdocs.render()
+
+
+def test_every_hook_is_known_to_the_manager():
+    pm = build_plugin_manager(entry_points=False)
+    specified = {name for name in vars(pm.hook) if not name.startswith("_")}
+    assert specified == set(HOOKS)
+    assert pm.get_plugin(DEFAULTS_NAME) is not None
+
+
+def test_site_plugin_handle_calls_the_hooks_with_its_name(fixture_site, tmp_path):
+    assert isinstance(fixture_site, object)
+    path = tmp_path / "export.csv"
+    path.write_bytes((fixture_site.sample_export()).read_bytes())
+    rows = list(fixture_site.read_export(path))  # a path: the host opens and closes it
+    assert len(rows) == 4
+    mapper = fixture_site.reason_mapper()
+    assert mapper("VRH", "GM0748").kind == "transfer"
+    assert mapper("VRH", "GM0748") is mapper("VRH", "GM0748")  # memoised
+    assert fixture_site.reason_mapper(["GM0599"])("VRH", "GM0748").kind == "exit"
+
+
+def test_host_is_iterable_by_name(host_with):
+    host: PluginHost = host_with("fixture_site")
+    assert [site.name for site in host] == ["fixture_site"]
+    assert len(host) == 1

@@ -1,0 +1,198 @@
+"""The plugin manager: build order, check_pending, and refusing broken plugins at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pluggy
+import pytest
+from flask import Flask
+
+from fiptrial.plugins import hookspecs, manager
+from fiptrial.plugins.manager import (
+    DEFAULTS_NAME,
+    EXTENSION_KEY,
+    PluginHost,
+    SitePluginError,
+    build_plugin_manager,
+    get_site_plugin,
+    init_plugins,
+    list_site_plugins,
+)
+
+
+def test_defaults_are_registered_first_and_called_last(fixture_plugin):
+    pm = build_plugin_manager(
+        entry_points=False,
+        plugins={
+            "fixture_site": fixture_plugin("fixture_site"),
+            "wrap_mapping": fixture_plugin("wrap_mapping"),
+        },
+    )
+    names = [name for name, _ in pm.list_name_plugin()]
+    assert names == [DEFAULTS_NAME, "fixture_site", "wrap_mapping"]
+    # pluggy calls the last registered first: the default is the fallback.
+    called = [impl.plugin_name for impl in reversed(pm.hook.map_reason.get_hookimpls())]
+    assert called == ["wrap_mapping", "fixture_site", DEFAULTS_NAME]
+    site = PluginHost(pm)["fixture_site"]
+    assert site.map_reason("WRK").bus_code == "13"  # wrap_mapping answered first
+    assert site.map_reason("BTL").bus_code == "33"  # fixture_site's own answer
+    assert site.map_reason("VRH", "GM0748").kind == "transfer"  # the platform default
+
+
+def test_installed_plugins_load_through_the_entry_point_group():
+    host = PluginHost(build_plugin_manager())
+    assert {"brabantse_wal", "template"} <= set(host.sites)
+    assert host["brabantse_wal"].distribution.startswith("fiptrial-brabantse-wal ")
+
+
+def test_loading_one_entry_point_by_name():
+    pm = build_plugin_manager(entry_points="template")
+    assert [name for name, _ in pm.list_name_plugin()] == [DEFAULTS_NAME, "template"]
+
+
+def test_misspelt_hook_fails_check_pending_naming_the_plugin(fixture_plugin):
+    with pytest.raises(SitePluginError) as caught:
+        build_plugin_manager(
+            entry_points=False, plugins={"misspelt_hook": fixture_plugin("misspelt_hook")}
+        )
+    assert "misspelt_hook" in caught.value.problems
+    assert "read_exprot" in str(caught.value)
+
+
+def test_hook_with_unknown_argument_is_refused(fixture_plugin):
+    with pytest.raises(SitePluginError) as caught:
+        build_plugin_manager(
+            entry_points=False, plugins={"wrong_arguments": fixture_plugin("wrong_arguments")}
+        )
+    assert "wrong_arguments" in caught.value.problems
+    assert "municipality" in str(caught.value)
+
+
+def test_broken_mapping_stops_start_up_naming_plugin_and_codes(host_with):
+    with pytest.raises(SitePluginError) as caught:
+        host_with("broken_mapping")
+    messages = caught.value.problems["broken_mapping"]
+    text = str(caught.value)
+    assert "site plugin 'broken_mapping': local code 'FOO' maps to unknown shared code '42'" in text
+    assert any("duplicate local code 'ARB'" in m for m in messages)
+    assert any("invalid municipality code '0851'" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("members", "fragment"),
+    [
+        (("GM748",), "invalid municipality code 'GM748'"),
+        (("GM0000",), "invalid municipality code 'GM0000'"),
+        (("gm0748",), "invalid municipality code 'gm0748'"),
+        (("GM0748", "GM0748"), "municipality GM0748 is listed twice"),
+    ],
+)
+def test_invalid_member_municipalities_are_refused(fixture_plugin, members, fragment):
+    module = _with_info(fixture_plugin("fixture_site"), municipalities=members)
+    with pytest.raises(SitePluginError, match=fragment):
+        PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
+
+
+def test_mapping_version_must_match_the_info(fixture_plugin):
+    module = _with_info(fixture_plugin("fixture_site"), mapping_version="test.0")
+    with pytest.raises(SitePluginError, match=r"info says mapping version 'test\.0'"):
+        PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
+
+
+def _with_info(module, **changes):
+    """The fixture module with its info hook answering ``changes`` on top of the original."""
+    info = dataclasses.replace(module.site_plugin_info(), **changes)
+    module.site_plugin_info = hookspecs.hookimpl(lambda: info)
+    return module
+
+
+def test_plugin_answering_for_every_site_is_refused(host_with):
+    with pytest.raises(SitePluginError) as caught:
+        host_with("greedy_site")
+    text = str(caught.value)
+    assert "reason_mapping answers for another site" in text
+    assert "read_export is a generator function" in text
+
+
+def test_info_name_must_be_the_registered_name(host_with):
+    with pytest.raises(SitePluginError, match="registered as 'misnamed_site' but its info says"):
+        host_with("misnamed_site")
+
+
+def test_two_sites_claiming_one_municipality_are_both_refused(host_with):
+    with pytest.raises(SitePluginError) as caught:
+        host_with("fixture_site", "neighbour_site")
+    assert set(caught.value.problems) == {"fixture_site", "neighbour_site"}
+    assert "GM0748 is also claimed by neighbour_site" in str(caught.value)
+
+
+def test_non_strict_host_keeps_good_plugins_and_reports_broken_ones(host_with):
+    host = host_with("fixture_site", "broken_mapping", strict=False)
+    assert list(host.sites) == ["fixture_site"]
+    assert {p.check for p in host.problems["broken_mapping"]} >= {
+        "shared_codes",
+        "local_codes_unique",
+        "municipalities",
+    }
+
+
+def test_flask_app_exposes_the_host(fixture_plugin):
+    app = Flask("plugin-test")
+    app.config.update(
+        PLUGINS_LOAD_ENTRY_POINTS=False,
+        PLUGINS_EXTRA={"fixture_site": fixture_plugin("fixture_site")},
+    )
+    init_plugins(app)
+    assert isinstance(app.extensions[EXTENSION_KEY], PluginHost)
+    with app.app_context():
+        site = get_site_plugin("fixture_site")
+        assert site is not None
+        assert (site.name, site.version, site.site_name) == ("fixture_site", "1.0", "Fixture site")
+        assert site.municipalities == ("GM0748", "GM0851")
+        assert site.mapping_version == "test.1"
+        assert get_site_plugin("nope") is None
+        assert [s.name for s in list_site_plugins()] == ["fixture_site"]
+
+
+def test_flask_start_up_stops_on_a_broken_plugin(fixture_plugin):
+    app = Flask("plugin-test")
+    app.config.update(
+        PLUGINS_LOAD_ENTRY_POINTS=False,
+        PLUGINS_EXTRA={"broken_mapping": fixture_plugin("broken_mapping")},
+    )
+    with pytest.raises(SitePluginError, match="broken_mapping"):
+        init_plugins(app)
+
+
+def test_pluggy_manager_is_the_real_thing():
+    pm = build_plugin_manager(entry_points=False)
+    assert isinstance(pm, pluggy.PluginManager)
+    assert pm.project_name == hookspecs.PROJECT_NAME
+
+
+def test_a_plugin_that_cannot_be_imported_is_named():
+    with pytest.raises(SitePluginError) as caught:
+        build_plugin_manager(entry_points=False, plugins={"gone": "fiptrial_no_such_module"})
+    assert "cannot be loaded" in caught.value.problems["gone"][0]
+
+
+def test_one_name_from_two_distributions_is_refused(monkeypatch):
+    class EntryPoint:
+        group, name = manager.ENTRY_POINT_GROUP, "twin"
+
+    class Distribution:
+        entry_points = (EntryPoint(),)
+
+        def __init__(self, name):
+            self.metadata = {"Name": name}
+
+    monkeypatch.setattr(
+        manager.metadata, "distributions", lambda: [Distribution("a"), Distribution("b")]
+    )
+    manager._entry_point_names.cache_clear()
+    try:
+        with pytest.raises(SitePluginError, match="registered by several distributions: a, b"):
+            build_plugin_manager()
+    finally:
+        manager._entry_point_names.cache_clear()

@@ -1,0 +1,71 @@
+"""Helpers for the web tests: users of each role at two sites, and logging in through the form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from web_support import PASSWORD, csrf_token
+
+
+@dataclass
+class Staff:
+    trial: Any
+    bw: Any
+    breda: Any
+
+
+@pytest.fixture
+def staff(build: Any) -> Staff:
+    """A trial with sites bw and breda, and one user of each role (password PASSWORD)."""
+    from fiptrial.services.users import create_user
+
+    trial = build.trial()
+    bw = build.site(trial, code="bw", plugin="brabantse_wal")
+    breda = build.site(trial, code="breda", plugin="template", municipalities=["GM0758"])
+    for username, role, site in (
+        ("beheer", "research_admin", None),
+        ("coord", "site_coordinator", bw),
+        ("coordbreda", "site_coordinator", breda),
+        ("km", "client_manager", bw),
+        ("analyse", "analyst", None),
+    ):
+        create_user(username=username, role=role, password=PASSWORD, site=site, actor="test")
+    return Staff(trial, bw, breda)
+
+
+class Browser:
+    """Logs in through the real form, CSRF token included, like a person would."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        page = self.client.get("/inloggen")
+        return self.client.post(
+            "/inloggen",
+            data={"csrf_token": csrf_token(page.text), "username": username,
+                  "password": password},
+        )
+
+    def post_form(self, url: str, data: dict[str, Any], *, form_page: str | None = None) -> Any:
+        page = self.client.get(form_page or url)
+        return self.client.post(url, data={"csrf_token": csrf_token(page.text), **data})
+
+
+@pytest.fixture
+def web(client: FlaskClient) -> Browser:
+    return Browser(client)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its production cost makes every test user take a noticeable moment."""
+    from argon2 import PasswordHasher
+
+    from fiptrial.services import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                             parallelism=1))
