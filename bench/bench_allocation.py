@@ -115,9 +115,10 @@ def _trial() -> dict[str, Any]:
 
 def _templates(site: Any) -> list[dict[str, Any]]:
     """Register one real participant per stratum; bulk rows copy its computed fields."""
+    from stdnum.nl import bsn
+
     from fiptrial.models import Participant
     from fiptrial.services import participants
-    from stdnum.nl import bsn
 
     rows = []
     number = 100_000_000
@@ -145,9 +146,10 @@ def _next_id(connection: Any, table: Any) -> int:
 
 def _add_participants(template: dict[str, Any], count: int) -> list[int]:
     """Bulk-insert ``count`` eligible, consented participants like ``template``; their ids."""
+    from sqlalchemy import insert
+
     from fiptrial.extensions import db
     from fiptrial.models import ConsentEvent, Participant
-    from sqlalchemy import insert
 
     now = datetime.now(UTC)
     with db.engine.begin() as connection:
@@ -170,12 +172,13 @@ def _add_participants(template: dict[str, Any], count: int) -> list[int]:
 
 def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
     """``count`` allocations in the template's stratum, as the service would have left them."""
+    from sqlalchemy import insert, update
+
     from fiptrial.extensions import db
     from fiptrial.models import Allocation, AuditEntry, AuditHead, RandomisationBlock, StratumState
     from fiptrial.services.audit import canonical_json, chain_hash, entry_content
     from fiptrial.services.random_source import new_seed, seed_commitment
     from fiptrial.services.randomisation import derive_block
-    from sqlalchemy import insert, update
 
     template = setup["templates"][0]
     stratum = template["stratum"]
@@ -308,10 +311,11 @@ def measure_cost_ratio(template_db: Path) -> dict[str, float]:
 
 def _check_consistent(expected: int) -> None:
     """The timed allocations continued the bulk-inserted ones: no gap, no reused slot."""
+    from sqlalchemy import func
+
     from fiptrial.extensions import db
     from fiptrial.models import Allocation, StratumState
     from fiptrial.services.audit import verify_chain
-    from sqlalchemy import func
 
     state = db.session.query(StratumState).filter(StratumState.allocated >= expected).one()
     sequences = db.session.query(func.count(Allocation.id), func.max(Allocation.sequence),

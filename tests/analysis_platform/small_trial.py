@@ -59,11 +59,17 @@ class Outcomes:
         self.line += 1
         db.session.add(
             OutcomeEvent(
-                participant_id=participant.id, site_id=self.site.id, kind=kind, event_date=day,
-                bus_code=bus, local_code=local or f"L{self.line}", mapping_version="1",
+                participant_id=participant.id,
+                site_id=self.site.id,
+                kind=kind,
+                event_date=day,
+                bus_code=bus,
+                local_code=local or f"L{self.line}",
+                mapping_version="1",
                 previous_date=previous[0] if previous else None,
                 previous_bus_code=previous[1] if previous else None,
-                batch_id=self.batch.id, line=self.line,
+                batch_id=self.batch.id,
+                line=self.line,
             )
         )
         db.session.flush()

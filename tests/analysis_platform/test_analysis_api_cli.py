@@ -25,9 +25,13 @@ def test_analysis_is_served_to_admins_and_analysts(
     report = response.get_json()
     assert report["arms"]["fip"]["net_ratio"] == pytest.approx(1 / 3)
     assert report["arms"]["control"]["net_ratio"] == pytest.approx(1 / 2)
-    assert report["export"] == {"trial": "t1", "cutoff": CUTOFF.isoformat(), "participants": 10,
-                                "excluded_randomised_in_error": 1,
-                                "analysis_version": report["export"]["analysis_version"]}
+    assert report["export"] == {
+        "trial": "t1",
+        "cutoff": CUTOFF.isoformat(),
+        "participants": 10,
+        "excluded_randomised_in_error": 1,
+        "analysis_version": report["export"]["analysis_version"],
+    }
 
 
 @pytest.mark.parametrize("role", ["site_coordinator", "client_manager"])
@@ -62,7 +66,10 @@ def test_freezes_are_listed(client: Any, build: Any, bearer: Any,
     assert listed.status_code == 200
     (only,) = listed.get_json()
     assert (only["id"], only["export_sha256"], only["participants"]) == (
-        freeze.id, freeze.export_sha256, 10)
+        freeze.id,
+        freeze.export_sha256,
+        10,
+    )
 
 
 def test_cli_export_analyse_freeze_and_verify(
@@ -99,6 +106,12 @@ def test_cli_export_analyse_freeze_and_verify(
     result = runner.invoke(args=["freeze", "export", str(freeze_id), str(stored)])
     assert result.exit_code == 0, result.output
     assert stored.read_bytes() == out.read_bytes()
+
+    dta = tmp_path / "t1.dta"  # the format follows the suffix when --format is not given
+    result = runner.invoke(args=["export", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),
+                                 str(dta)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert dta.read_bytes()[:11] == b"<stata_dta>"
 
     result = runner.invoke(args=["export", "--trial", "nope", str(out)])
     assert result.exit_code == 1 and "does not exist" in result.output

@@ -108,7 +108,8 @@ def test_a_later_cutoff_sees_later_events_and_an_earlier_one_does_not(
 
 
 def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
-    small_trial: dict[str, Any], tmp_path: Path,
+    small_trial: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     """Net ratios by hand from EXPECTED: FIP 4 participants, 2 exits of which 1 pension age,
     so 1 / 3; control 6 participants, 3 exits, none for pension age, so 3 / 6. Pearson's

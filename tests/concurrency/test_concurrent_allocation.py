@@ -1,9 +1,10 @@
 """Allocation and registration under real concurrency, on SQLite and on PostgreSQL.
 
 The racers are separate PROCESSES (multiprocessing, spawn context), each with its own app and
-engine on the same database, meeting at a barrier so their requests collide; on SQLite the
-same-participant race is also run with threads of one process, each with its own app. What must
-hold, whatever the interleaving:
+engine on the same database, meeting at a barrier so their requests collide; the
+same-participant race is also run with threads of one process, each with its own app. Every
+test runs on SQLite and on PostgreSQL (the ``app`` fixture). What must hold, whatever the
+interleaving:
 
 * one participant asked for by everybody at once gets exactly one allocation; every other
   request gets 409 ``already_allocated`` carrying that same allocation;
@@ -11,6 +12,8 @@ hold, whatever the interleaving:
   skipped, every arm is the one its block slot holds, and each arm stays within one block of
   its exact share (1:4);
 * the same BSN registered at once gives one 201 and 409s naming the existing id;
+* a site's cohort allocation racing single allocations of its participants neither fails nor
+  deadlocks: whoever locks a participant first allocates them;
 * the audit chain verifies afterwards and every allocation re-derives from its recorded seed.
 """
 
@@ -29,6 +32,9 @@ import concurrency_workers as workers
 import pytest
 from flask import Flask
 
+# Spawned racers each import the platform and build an app: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 WORKERS = 4
 RESULT_TIMEOUT_SECONDS = 240
 
@@ -39,7 +45,7 @@ YOUNGER = {"birth_date": date(1990, 3, 9), "benefit_start": date(2025, 1, 1)}  #
 # --- Running the racers -------------------------------------------------------------------------
 
 
-def _collect(results: Any, count: int, alive: Callable[[], bool]) -> list[dict[str, Any]]:
+def _collect(results: Any, count: int, alive: Callable[[], Any]) -> list[dict[str, Any]]:
     outcomes: list[dict[str, Any]] = []
     errors: list[str] = []
     for _ in range(count):
@@ -233,8 +239,8 @@ def test_same_participant_in_threads(app: Flask, build: Any) -> None:
     site = build.site(trial)
     participant_ids = [build.participant(site, **OLDER).id for _ in range(8)]
     release_database()
-    # Flask app factories are not thread-safe: build the racers' apps here, one after another.
     url = app.config["SQLALCHEMY_DATABASE_URI"]
+    # Flask app factories are not thread-safe: build the racers' apps here, one after another.
     apps = [workers.build_app(url, keys_of(app)) for _ in range(WORKERS)]
     try:
         outcomes = race_threads(
@@ -320,3 +326,64 @@ def test_same_bsn_registered_in_parallel_processes(app: Flask, build: Any) -> No
     from fiptrial.services.audit import verify_chain
 
     assert verify_chain().ok
+
+
+def test_cohort_allocation_racing_single_allocations(app: Flask, build: Any) -> None:
+    """A site's cohort allocation while its participants are also allocated one by one.
+
+    Whoever comes first allocates a participant; the other side leaves them out (the cohort)
+    or gets 409 with the cohort's allocation (a single request). Nothing fails, nothing is
+    allocated twice, the cohort sends exactly ``fip`` of its own allocations to FIP, and the
+    strata's sequences stay unbroken.
+    """
+    from fiptrial.extensions import db
+    from fiptrial.models import Allocation, CohortRandomisation
+
+    trial = build.trial()
+    trial_id = trial.id
+    site = build.site(trial)
+    site_id = site.id
+    people = [build.participant(site, **OLDER) for _ in range(30)]
+    people += [build.participant(site, **YOUNGER) for _ in range(10)]
+    participant_ids = [p.id for p in people]
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    release_database()
+
+    rng = random.Random(20160101)
+    tasks: list[dict[str, Any]] = [{"cohort": site_id, "fip": 8}]
+    for _ in range(WORKERS - 1):
+        tasks.append({"participants": rng.sample(participant_ids, 15)})
+    outcomes = race_processes(workers.cohort_or_allocate,
+                              [(url, keys_of(app), task) for task in tasks])
+
+    errors = [o["error"] for o in outcomes if o["outcome"] == "error"]
+    assert not errors, "\n".join(errors)
+    [cohort_outcome] = [o for o in outcomes if "participant" not in o]
+    assert cohort_outcome["outcome"] == "cohort", cohort_outcome
+    rows = {a.participant_id: a for a in db.session.query(Allocation).filter_by(trial_id=trial_id)}
+    assert sorted(rows) == sorted(participant_ids)
+    for outcome in outcomes:
+        if "participant" not in outcome:
+            continue
+        stored = rows[outcome["participant"]]
+        if outcome["outcome"] == "allocated":
+            assert outcome["allocation"]["id"] == stored.id and stored.cohort_id is None
+        else:
+            assert (outcome["status"], outcome["code"]) == (409, "already_allocated"), outcome
+            assert outcome["allocation"]["id"] == stored.id
+
+    cohort = db.session.get(CohortRandomisation, cohort_outcome["cohort"])
+    mine = [a for a in rows.values() if a.cohort_id == cohort.id]
+    assert len(mine) == cohort.caseload
+    assert sorted(a.participant_id for a in mine) == sorted(
+        pid for entry in cohort.per_stratum.values() for pid in entry["participants"]
+    )
+    assert Counter(a.arm for a in mine)["fip"] == cohort.fip == 8
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for allocation in rows.values():
+        by_stratum[allocation.stratum].append(allocation.sequence)
+    for stratum, sequences in by_stratum.items():
+        assert sorted(sequences) == list(range(1, len(sequences) + 1)), stratum
+    slots = [(a.block_id, a.block_position) for a in rows.values() if a.block_id is not None]
+    assert len(slots) == len(set(slots))
+    check_audit_and_derivation(trial_id)

@@ -364,6 +364,8 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
     leaked = [b for b in bsns if re.search(rf"(?<![0-9A-Fa-f]){b}(?![0-9A-Fa-f])", dump)]
     assert leaked == [], f"BSNs found in the database dump: {leaked}"
 
+    log = server.log.read_text(errors="replace")
+    assert "Traceback" not in log and "[CRITICAL]" not in log, log[-5000:]
     assert time.monotonic() - started < 120
 
 

@@ -1,8 +1,11 @@
-"""Helpers for the conversation tests (imported by name: tests have no packages): sites with client managers and FIP participants.
+"""Helpers for the conversation tests: sites with client managers and FIP participants.
 
-``fip_site`` registers participants through the platform's own services for small numbers;
+Imported by module name (the tests folders are not packages).
+
+``FipBuilder.site`` makes a trial and site with client managers through the services;
 ``bulk_fip`` inserts participants and FIP allocations directly, for the planning tests that
-need hundreds of FIP clients and do not test registration or randomisation.
+need hundreds of FIP clients and do not test registration or randomisation; ``planned_site``
+does both, assigns the clients by load and plans their conversations.
 """
 
 from __future__ import annotations

@@ -192,3 +192,28 @@ def test_assignment_by_load_fills_free_places_evenly(fip: Any) -> None:
     fip.bulk_fip(site, 10)
     more = caseload.assign_by_load(site, on=START, actor="test")
     assert len(more) == 5, "only the free places are filled"
+
+
+def test_moving_through_the_api(fip: Any, build: Any, client: Any, bearer: Any) -> None:
+    from datetime import timedelta
+
+    from fiptrial.services.planning import is_working_day
+
+    site = fip.planned_site(4)
+    pid = client_of(managers()[0])
+    token = build.token("site_coordinator", site=site)
+    second = conversations_of(pid)[1]
+    new_date = second.planned_date + timedelta(days=7)
+    while not is_working_day(new_date):
+        new_date += timedelta(days=1)
+    answer = client.post(f"/api/v1/participants/{pid}/plan/moves",
+                         json={"sequence": 2, "date": new_date.isoformat()},
+                         headers=bearer(token))
+    assert answer.status_code == 200, answer.get_json()
+    plan = answer.get_json()
+    assert plan[1]["date"] == new_date.isoformat()
+    assert plan[1]["date"] < plan[2]["date"] < plan[3]["date"]
+    answer = client.post(f"/api/v1/participants/{pid}/plan/moves",
+                         json={"sequence": 9, "date": new_date.isoformat()},
+                         headers=bearer(token))
+    assert answer.status_code == 422 and "sequence" in answer.get_json()["error"]["fields"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -35,8 +36,8 @@ def test_plan_for_two_managers_and_360_clients(fip: Any) -> None:
         assert [c.sequence for c in conversations] == [1, 2, 3, 4]
         assert [c.minutes for c in conversations] == [60, 45, 45, 45]
         days = [c.planned_date for c in conversations]
-        assert START <= days[0] and days[-1] < end, "all four within the intervention year"
-        gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+        assert days[0] >= START and days[-1] < end, "all four within the intervention year"
+        gaps = [(b - a).days for a, b in itertools.pairwise(days)]
         assert all(70 <= gap <= 112 for gap in gaps), f"about a quarter apart: {gaps}"
     for row in rows:
         assert row.planned_date.weekday() < 5
@@ -105,7 +106,7 @@ def test_conversations_per_year_and_years_are_configurable(fip: Any) -> None:
         days = [c.planned_date for c in conversations_of(pid)]
         assert len(days) == 12
         assert days[-1] < date(2028, 11, 2)
-        assert all(40 <= (b - a).days <= 80 for a, b in zip(days, days[1:], strict=False))
+        assert all(40 <= (b - a).days <= 80 for a, b in itertools.pairwise(days))
 
 
 def test_core_plans_linearly_without_database() -> None:
@@ -127,7 +128,7 @@ def test_missed_conversation_replans_what_follows_and_keeps_held(fip: Any) -> No
     from fiptrial.models import Participant
 
     participant = db.session.get(Participant, pid)
-    first, second, third, fourth = conversations_of(pid)
+    first, second, _third, _fourth = conversations_of(pid)
     conversations.record(participant, {"date": first.planned_date, "status": "held",
                                        "duration_minutes": 55}, actor="km",
                          today=date(2027, 12, 31))

@@ -62,6 +62,17 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/sites/{site}/outcome-imports", "import.create", True),
     Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
+    # Conversations (issue 5): the world's participants have no plan, so moves answer 422.
+    Endpoint("POST", "/api/v1/participants/{participant}/conversations", "conversation.record",
+             True, {"date": "2026-11-02", "duration_minutes": 30}),
+    Endpoint("GET", "/api/v1/participants/{participant}/conversations", "conversation.read",
+             True),
+    Endpoint("GET", "/api/v1/participants/{participant}/plan", "plan.read", True),
+    Endpoint("POST", "/api/v1/participants/{participant}/plan/moves", "conversation.record",
+             True, {"sequence": 2, "date": "2027-01-04"}),
+    Endpoint("GET", "/api/v1/client-managers/{manager}/agenda", "plan.read", False),
+    Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "plan.read", False),
+    Endpoint("GET", "/api/v1/sites/{site}/fidelity", "conversation.read", True),
 ]
 
 
@@ -89,7 +100,7 @@ def world(build: Any) -> dict[str, Any]:
         "client_manager": build.token("client_manager", site=own, user=manager),
     }
     return {"sites": {"own": own, "other": other}, "people": people,
-            "allocations": allocations, "tokens": tokens}
+            "allocations": allocations, "tokens": tokens, "manager": manager}
 
 
 def fill(endpoint: Endpoint, world: dict[str, Any], scope: str) -> str:
@@ -97,6 +108,7 @@ def fill(endpoint: Endpoint, world: dict[str, Any], scope: str) -> str:
         site=world["sites"][scope].code,
         participant=world["people"][scope].id,
         allocation=world["allocations"][scope].id,
+        manager=world["manager"].id,
     )
 
 
@@ -142,6 +154,7 @@ def test_every_endpoint_is_in_the_matrix(app: Any) -> None:
     covered = {(e.method, e.path.replace("{site}", "<site_code>")
                 .replace("{participant}", "<int:participant_id>")
                 .replace("{allocation}", "<int:allocation_id>")
+                .replace("{manager}", "<int:manager_id>")
                 .replace("/t1", "/<trial_code>")) for e in ENDPOINTS}
     missing = []
     for rule in app.url_map.iter_rules():

@@ -271,3 +271,18 @@ def test_outcome_import_closes_the_waiting_followup_round(
 
     round_ = db.session.query(FollowupRound).one()
     assert (round_.status, round_.batch_id) == ("received", str(report["batch"]))
+
+
+def test_upload_over_the_size_limit_is_422_naming_the_file(
+    app: Any, enrol: Any, bw_site: Any, upload: Any
+) -> None:
+    person = enrol()
+    app.config["IMPORT_MAX_BYTES"] = 100
+    data = export_bytes([Line(person[1])] * 5)
+    assert len(data) > 100
+
+    response = upload("outcome", "bw", data)
+
+    assert response.status_code == 422
+    assert "file" in response.get_json()["error"]["fields"]
+    assert db.session.query(ImportBatch).count() == 0

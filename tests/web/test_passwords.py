@@ -107,3 +107,25 @@ def test_user_creation_is_audited(build: Any) -> None:
     entry = db.session.query(AuditEntry).filter_by(action="user.created").one()
     assert json.loads(entry.data)["role"] == "analyst"
     assert "paars" not in entry.data
+
+
+def test_set_password_lifts_a_lock_out_and_list_shows_users(build: Any, runner: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from fiptrial.extensions import db
+    from fiptrial.services.users import authenticate, create_user, find_user
+
+    create_user(username="ana", role="analyst", password="paars-fietspad-onder-de-brug",
+                actor="test")
+    user = find_user("ana")
+    user.failed_logins, user.locked_until = 5, datetime.now(UTC) + timedelta(minutes=10)
+    db.session.commit()
+    listing = runner.invoke(args=["user", "list"])
+    assert "ana\tanalyst\t-\tactive, locked until" in listing.output
+    result = runner.invoke(args=["user", "set-password", "--username", "ana", "--password",
+                                 "groene-tram-naar-het-station"])
+    assert result.exit_code == 0, result.output
+    assert authenticate("ana", "groene-tram-naar-het-station").username == "ana"
+    weak = runner.invoke(args=["user", "set-password", "--username", "ana", "--password",
+                               "ana-wachtwoord-123"])
+    assert weak.exit_code == 1 and "user name" in weak.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from web_support import csrf_token
 
 
@@ -30,6 +31,12 @@ def test_monitoring_shows_balance_and_consent(staff: Any, web: Any, build: Any) 
     assert page.status_code == 200
     assert "grafiek.png" in page.text
     assert f">{len(people) + 1}<" in page.text  # registered
+    try:
+        import fiptrial.services.fidelity  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert "Uitvoering van FIP" in page.text
     plot = web.client.get("/onderzoek/monitoring/bw/grafiek.png")
     assert plot.status_code == 200
     assert plot.headers["Content-Type"] == "image/png"
@@ -50,16 +57,33 @@ def test_audit_verification(staff: Any, web: Any) -> None:
     assert "De keten is intact" in response.text
 
 
-def test_pages_whose_back_end_is_missing_show_a_placeholder_not_an_error(
-    staff: Any, web: Any
-) -> None:
+@pytest.mark.parametrize("breda_fip", [3, 0])  # 0: a site with one arm only
+def test_pooled_report_with_its_figures(staff: Any, web: Any, build: Any,
+                                        breda_fip: int) -> None:
+    pytest.importorskip("fiptrial.services.exports")
+    from fiptrial.services import randomisation
+
+    for site in (staff.bw, staff.breda):
+        for _ in range(6):
+            build.participant(site)
+    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
+    randomisation.allocate_cohort(staff.breda.id, breda_fip, actor="test")
     web.login("analyse")
-    assert web.client.get("/onderzoek/rapport").status_code == 200
-    web.client.post("/uitloggen", data={"csrf_token": csrf_token(
-        web.client.get("/onderzoek/").text)})
-    web.login("km")
-    assert web.client.get("/klantmanager/agenda").status_code == 200
-    assert web.client.get("/klantmanager/achterstand").status_code == 200
+    page = web.client.get("/onderzoek/rapport")
+    assert page.status_code == 200
+    assert "Primaire analyse" in page.text
+    for name in ("consort", "exits", "forest", "survival", "incidence"):
+        url = f"/onderzoek/rapport/t1/{name}.png"
+        assert url in page.text
+        figure = web.client.get(url)
+        assert figure.status_code == 200 and figure.data[:4] == b"\x89PNG", name
+    assert web.client.get("/onderzoek/rapport/t1/onzin.png").status_code == 404
+
+
+def test_pooled_report_is_for_the_research_team_only(staff: Any, web: Any) -> None:
+    web.login("coord")
+    assert web.client.get("/onderzoek/rapport").status_code == 403
+    assert web.client.get("/onderzoek/rapport/t1/forest.png").status_code == 403
 
 
 def test_demo_creates_the_four_web_users(app: Any) -> None:
@@ -71,3 +95,67 @@ def test_demo_creates_the_four_web_users(app: Any) -> None:
              for name in ("admin", "coordinator", "klantmanager", "analist")}
     assert roles == {"admin": "research_admin", "coordinator": "site_coordinator",
                      "klantmanager": "client_manager", "analist": "analyst"}
+
+
+def _allocated_trial(staff: Any, build: Any) -> None:
+    from fiptrial.services import randomisation
+
+    for site in (staff.bw, staff.breda):
+        for _ in range(6):
+            build.participant(site)
+    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
+    randomisation.allocate_cohort(staff.breda.id, 3, actor="test")
+
+
+def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any) -> None:
+    pytest.importorskip("fiptrial.services.exports")
+    import io
+    import zipfile
+
+    from fiptrial.extensions import db
+    from fiptrial.models import AuditEntry
+
+    _allocated_trial(staff, build)
+    web.login("analyse")
+    page = web.client.get("/onderzoek/exports")
+    response = web.client.post("/onderzoek/exports", data={
+        "csrf_token": csrf_token(page.text), "onderzoek": "t1", "export-fmt": "csv",
+        "export-submit": "y"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert any(name.endswith(".csv") for name in names) and len(names) == 3
+    assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
+
+
+def test_make_a_data_freeze(staff: Any, web: Any, build: Any) -> None:
+    pytest.importorskip("fiptrial.services.freezes")
+    _allocated_trial(staff, build)
+    web.login("beheer")
+    page = web.client.get("/onderzoek/exports")
+    response = web.client.post("/onderzoek/exports", data={
+        "csrf_token": csrf_token(page.text), "onderzoek": "t1", "freeze-submit": "y"})
+    assert response.status_code == 302, response.text
+    listing = web.client.get(response.headers["Location"])
+    assert "Bevriezing 1 is opgeslagen (12 deelnemers)" in listing.text
+
+
+def test_exports_are_not_for_site_staff(staff: Any, web: Any) -> None:
+    web.login("coord")
+    assert web.client.get("/onderzoek/exports").status_code == 403
+
+
+def test_follow_up_rounds_on_the_import_page(staff: Any, web: Any) -> None:
+    pytest.importorskip("fiptrial.services.followup")
+    from datetime import date
+
+    from fiptrial.extensions import db
+    from fiptrial.models import FollowupRound
+
+    db.session.add(FollowupRound(site_id=staff.bw.id, period="2026-10",
+                                 opened_on=date(2026, 11, 1), deadline=date(2026, 11, 15),
+                                 status="late"))
+    db.session.commit()
+    web.login("coord")
+    page = web.client.get("/locatie/bw/bestanden")
+    assert "10-2026" in page.text and "te laat" in page.text

@@ -92,3 +92,18 @@ def test_analyst_may_not_register_or_randomise(staff: Any, web: Any) -> None:
     web.login("analyse")
     assert web.client.get("/locatie/bw/deelnemers/nieuw").status_code == 403
     assert web.client.get("/locatie/bw/loting").status_code == 403
+
+
+def test_unknown_pages_get_a_calm_page_and_the_api_keeps_json(staff: Any, client: Any) -> None:
+    page = client.get("/bestaat-niet")
+    assert page.status_code == 404 and "Niet gevonden" in page.text
+    api = client.get("/api/v1/bestaat-niet")
+    assert api.is_json and "error" in api.get_json()
+
+
+def test_an_api_404_stays_json_for_a_token_holder(staff: Any, client: Any, build: Any,
+                                                  bearer: Any) -> None:
+    token = build.token("research_admin")
+    response = client.get("/api/v1/bestaat-niet", headers=bearer(token))
+    assert response.status_code == 404
+    assert response.get_json()["error"]["status"] == 404

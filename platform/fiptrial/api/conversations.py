@@ -10,10 +10,10 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from fiptrial.api.auth import principal, requires
-from fiptrial.errors import NotFound
+from fiptrial.errors import NotFound, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ConversationRecord, PlannedConversation, Site, User
-from fiptrial.services import conversations, fidelity, planning
+from fiptrial.services import conversations, fidelity, followup, planning
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 
@@ -112,6 +112,7 @@ class AgendaArgsSchema(Schema):
 
 
 class MoveSchema(Schema):
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
     date = fields.Date(required=True)
 
 
@@ -148,17 +149,32 @@ def participant_plan(participant_id: int) -> list[PlannedConversation]:
             .order_by(PlannedConversation.sequence).all())
 
 
-@blp.post("/planned-conversations/<int:conversation_id>/move")
+@blp.post("/participants/<int:participant_id>/plan/moves")
 @requires("conversation.record")
 @blp.arguments(MoveSchema)
-@blp.response(200, PlannedConversationSchema)
-def move(data: dict[str, Any], conversation_id: int) -> PlannedConversation:
+@blp.response(200, PlannedConversationSchema(many=True))
+def move(data: dict[str, Any], participant_id: int) -> list[PlannedConversation]:
+    """Move an open conversation (by its sequence) to another working day; what follows is
+    re-planned, held and missed conversations stay. Answers the participant's new plan."""
     who = principal()
-    conversation = db.session.get(PlannedConversation, conversation_id)
+    participant = visible_participant(who, participant_id)
+    conversation = db.session.query(PlannedConversation).filter_by(
+        participant_id=participant.id, sequence=data["sequence"]).one_or_none()
     if conversation is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    visible_participant(who, conversation.participant_id)
-    return planning.move_conversation(conversation_id, data["date"], actor=who.actor)
+        raise field_error("sequence", "the participant has no planned conversation with it")
+    planning.move_conversation(conversation.id, data["date"], actor=who.actor)
+    return (db.session.query(PlannedConversation).filter_by(participant_id=participant.id)
+            .order_by(PlannedConversation.sequence).all())
+
+
+def _visible_manager(who: Any, manager_id: int) -> User:
+    """A client manager sees only themselves; site roles their own site; 404 otherwise."""
+    manager = db.session.get(User, manager_id)
+    if (manager is None or manager.role != CLIENT_MANAGER
+            or (who.role == CLIENT_MANAGER and who.user_id != manager_id)
+            or (manager.site is not None and not can_see_site(who, manager.site))):
+        raise NotFound(f"client manager {manager_id} does not exist")
+    return manager
 
 
 @blp.get("/client-managers/<int:manager_id>/agenda")
@@ -168,14 +184,28 @@ def move(data: dict[str, Any], conversation_id: int) -> PlannedConversation:
 def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
     """A client manager's planned conversations; a client manager sees only their own."""
     who = principal()
-    manager = db.session.get(User, manager_id)
-    if (manager is None or manager.role != CLIENT_MANAGER
-            or (who.role == CLIENT_MANAGER and who.user_id != manager_id)
-            or (manager.site is not None and not can_see_site(who, manager.site))):
-        raise NotFound(f"client manager {manager_id} does not exist")
+    _visible_manager(who, manager_id)
     first = args.get("from_") or date.today()
     last = args.get("to") or first + timedelta(days=6)
     return planning.agenda(manager_id, first, last)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    data = fields.Dict()
+    created_at = fields.DateTime()
+
+
+@blp.get("/client-managers/<int:manager_id>/notifications")
+@requires("plan.read")
+@blp.response(200, NotificationSchema(many=True))
+def notifications(manager_id: int) -> list[Any]:
+    """The weekly agendas, overdue lists and AOW notices stored for one client manager."""
+    who = principal()
+    manager = _visible_manager(who, manager_id)
+    return followup.notifications_for(manager)
 
 
 @blp.get("/sites/<site_code>/fidelity")

@@ -42,7 +42,12 @@ UPLOAD_DOC = {
                 }
             }
         },
-    }
+    },
+    "responses": {
+        "201": {"description": "Imported: the report (counts, rejected lines, unmapped codes)"},
+        "200": {"description": "The same file was imported before: duplicate_of names it"},
+        "422": {"description": "No file, or a file that cannot be read; nothing changed"},
+    },
 }
 
 

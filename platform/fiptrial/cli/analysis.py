@@ -24,17 +24,24 @@ def _cutoff(value: datetime | None) -> date | None:
 
 @click.command("export")
 @click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="csv, sav (SPSS) or dta (Stata); default from OUT's suffix, else csv.",
+)
 @click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 @reports_errors
-def export_command(trial_code: str, fmt: str, cutoff: datetime | None, out: Path) -> None:
+def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, out: Path) -> None:
     """Write the pseudonymised analysis export of TRIAL to OUT, with its codebook and CONSORT
     sidecar next to it (the CSV is the input of ``python -m fiptrial_analysis report``)."""
     from fiptrial.services.exports import export_trial
     from fiptrial.services.trials import get_trial
 
+    suffix = out.suffix.lstrip(".").lower()
+    fmt = fmt or (suffix if suffix in FORMATS else "csv")
     export, written = export_trial(
         get_trial(trial_code), out, fmt, actor=OPERATOR, cutoff=_cutoff(cutoff)
     )
@@ -47,8 +54,12 @@ def export_command(trial_code: str, fmt: str, cutoff: datetime | None, out: Path
 @click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
 @click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (the default).")
-@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the self-contained HTML report to this file.")
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the self-contained HTML report to this file.",
+)
 @with_appcontext
 @reports_errors
 def analyse_command(

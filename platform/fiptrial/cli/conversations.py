@@ -48,6 +48,53 @@ def client_manager_assign(site_code: str, on: object) -> None:
     click.echo(json.dumps({"assigned": len(assigned)}))
 
 
+@client_manager_cli.command("reassign")
+@click.option("--participant", "participant_id", type=int, required=True)
+@click.option("--to", "username", required=True, help="The new client manager's user name.")
+@click.option("--reason", required=True,
+              type=click.Choice(["leave", "workload", "client_request", "manager_left",
+                                 "other"]))
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None)
+@reports_errors
+def client_manager_reassign(participant_id: int, username: str, reason: str,
+                            on: object) -> None:
+    """Give a participant another fixed client manager; the old assignment is kept."""
+    from fiptrial.extensions import db
+    from fiptrial.models import User
+    from fiptrial.services.caseload import reassign
+
+    user = db.session.query(User).filter_by(username=username).one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user called {username!r}")
+    day = on.date() if on else date.today()  # type: ignore[attr-defined]
+    row = reassign(participant_id, user.id, reason=reason, on=day, actor=OPERATOR)
+    click.echo(f"Participant {participant_id} now has client manager {username} "
+               f"from {row.assigned_on}.")
+
+
+@click.command("plan-rules")
+@click.option("--trial", "trial_code", required=True)
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="e.g. --set conversations_per_year=6; re-plans the open conversations.")
+@reports_errors
+def plan_rules(trial_code: str, settings: tuple[str, ...]) -> None:
+    """Show a trial's planning rules, or change them and re-plan what is still open."""
+    from fiptrial.services import planning
+    from fiptrial.services.trials import get_trial
+
+    trial = get_trial(trial_code)
+    if settings:
+        changes: dict[str, int] = {}
+        for setting in settings:
+            name, _, value = setting.partition("=")
+            if not value.strip().lstrip("-").isdigit():
+                raise click.ClickException(f"{name}: give a whole number, not {value!r}")
+            changes[name.strip()] = int(value)
+        counts = planning.reconfigure_trial(trial, changes, actor=OPERATOR)
+        click.echo(json.dumps({"replanned": counts}))
+    click.echo(json.dumps(planning.PlanRules.of(trial).__dict__))
+
+
 @click.command("plan")
 @click.option("--site", "site_code", required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as a JSON list.")
@@ -123,4 +170,4 @@ def jobs_run(job_id: str) -> None:
     click.echo(json.dumps(run_job(job_id), default=str))
 
 
-COMMANDS = (client_manager_cli, scheduler_cli, jobs_cli, plan, fidelity)
+COMMANDS = (client_manager_cli, scheduler_cli, jobs_cli, plan, plan_rules, fidelity)

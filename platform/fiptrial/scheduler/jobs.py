@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,7 +162,8 @@ def desired_jobs() -> list[JobSpec]:
             continue
         end = trial.start_date + relativedelta(years=trial.followup_years, days=7)
         jobs.append(JobSpec(
-            f"data_freeze:{trial.code}", f"Freeze the data of {trial.code} after each follow-up year",
+            f"data_freeze:{trial.code}",
+            f"Freeze the data of {trial.code} after each follow-up year",
             data_freeze_for(trial.id), freeze_key_for(trial.id),
             {"hour": 5, "minute": 0, "start_date": trial.start_date.isoformat(),
              "end_date": end.isoformat()},
@@ -213,7 +214,7 @@ def execute(spec: JobSpec, today: date | None = None) -> dict[str, Any]:
             run = db.session.get(JobRun, run_id)
             run.outcome, run.counts, run.message = outcome, counts, message
             run.finished_at = datetime.now(UTC)
-    except Exception as error:  # noqa: BLE001 - recorded, then the scheduler carries on
+    except Exception as error:
         with unit_of_work():
             run = db.session.get(JobRun, run_id)
             run.outcome = "error"
@@ -245,7 +246,7 @@ def describe_jobs() -> list[dict[str, Any]]:
         for job_id, next_run in db.session.execute(
                 text("SELECT id, next_run_time FROM apscheduler_jobs")):
             next_runs[job_id] = next_run
-    except Exception:  # noqa: BLE001 - no job store yet: nothing scheduled
+    except Exception:
         db.session.rollback()
     rows = []
     for spec in desired_jobs():

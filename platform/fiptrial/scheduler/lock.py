@@ -65,7 +65,7 @@ class AdvisoryLock:
         try:
             self._connection.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - a broken connection means the lock is gone
+        except Exception:
             self._connection = None
             return False
 

@@ -68,6 +68,9 @@ def cron_trigger(spec: jobs.JobSpec) -> CronTrigger:
 def reconcile_jobs(scheduler: BaseScheduler) -> dict[str, int]:
     """Make the stored jobs equal to :func:`jobs.desired_jobs` (call in an app context)."""
     desired = {spec.id: spec for spec in jobs.desired_jobs()}
+    # End the session's transaction first: on SQLite every transaction holds the write lock
+    # (BEGIN IMMEDIATE), and the job store writes through a connection of its own.
+    db.session.rollback()
     added = replaced = removed = 0
     for job in scheduler.get_jobs():
         if job.id != RECONCILE_JOB and job.id not in desired:
@@ -137,8 +140,8 @@ def run_scheduler(app: Flask, *, once: bool = False,
                           minutes=RECONCILE_MINUTES, id=RECONCILE_JOB, replace_existing=True,
                           next_run_time=_now(), coalesce=True, max_instances=1)
         if deadline is not None:
-            timer = threading.Timer(max(deadline - time.monotonic(), 0),
-                                    lambda: scheduler.shutdown(wait=True))
+            timer = threading.Timer(max(deadline - time.monotonic(), 0), _stop_when_running,
+                                    args=(scheduler,))
             timer.daemon = True
             timer.start()
         try:
@@ -148,6 +151,13 @@ def run_scheduler(app: Flask, *, once: bool = False,
         return {"holder": lock.holder, "ran": True, "interrupted": interrupted}
     finally:
         lock.release()
+
+
+def _stop_when_running(scheduler: BaseScheduler) -> None:
+    """Stop the scheduler (for ``--for-seconds``), waiting until it has started first."""
+    while not scheduler.running:
+        time.sleep(0.1)
+    scheduler.shutdown(wait=True)
 
 
 def _now() -> Any:

@@ -145,7 +145,8 @@ def assign_by_load(
             db.session.execute(CaseloadAssignment.__table__.insert(), rows)
         audit.record("caseload.assigned", actor=actor, entity="site", entity_id=site.id,
                      site=site.code,
-                     data={"assigned": len(assigned), "left_unassigned": len(pending) - len(assigned),
+                     data={"assigned": len(assigned),
+                           "left_unassigned": len(pending) - len(assigned),
                            "per_manager": {str(m): loads.get(m, 0) for m in free}})
     return assigned
 

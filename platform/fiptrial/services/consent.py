@@ -15,7 +15,7 @@ from fiptrial.errors import Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, ConsentEvent, ConsentForm, Participant, Trial
 from fiptrial.services import audit
-from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.transaction import locked, unit_of_work
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
 CONSENT_DESIGNS = ("consent_first", "zelen")
@@ -111,6 +111,8 @@ def record(
 ) -> ConsentEvent:
     """Append a consent event after checking that it makes sense in the trial's design."""
     with unit_of_work():
+        # Serialise with allocation: a withdrawal must not slip past a running allocation.
+        participant = locked(db.session.query(Participant).filter_by(id=participant.id)).one()
         trial = participant.trial
         if status not in CONSENT_STATUSES:
             raise field_error("status", f"must be one of {', '.join(CONSENT_STATUSES)}")

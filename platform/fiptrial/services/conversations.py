@@ -102,7 +102,8 @@ def _planned_for(participant_id: int, planned_id: int | None) -> PlannedConversa
     if planned_id is not None:
         planned = locked(query.filter_by(id=planned_id)).one_or_none()
         if planned is None:
-            raise field_error("planned_conversation_id", "is not a conversation of this participant")
+            raise field_error("planned_conversation_id",
+                              "is not a conversation of this participant")
         if planned.record_id is not None:
             raise Conflict("this planned conversation has already been recorded",
                            code="already_recorded")

@@ -70,35 +70,62 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("participant", "Study number",
-             "The platform's participant number; not the pseudonym, never a BSN."),
+    Variable(
+        "participant",
+        "Study number",
+        "The platform's participant number; not the pseudonym, never a BSN.",
+    ),
     Variable("site", "Randomisation site", "Code of the site (municipality or service)."),
-    Variable("arm", "Allocated arm", "Arm of allocation (intention to treat).",
-             "fip; control (sav/dta: 1 = fip, 2 = control)"),
+    Variable(
+        "arm",
+        "Allocated arm",
+        "Arm of allocation (intention to treat).",
+        "fip; control (sav/dta: 1 = fip, 2 = control)",
+    ),
     Variable("allocated_on", "Date of allocation", "Date the participant was randomised."),
-    Variable("followup_end", "End of follow-up",
-             "Earliest of allocation + the trial's follow-up years, the data cut-off and the "
-             "date consent was withdrawn."),
-    Variable("exit_date", "Date the benefit ended",
-             "First exit within follow-up after applying corrections; empty while on benefit. "
-             "Transfers within the site are not exits."),
-    Variable("exit_code", "Reason the benefit ended (BUS kenmerk 34)",
-             "BUS code of that exit; empty while on benefit.",
-             "two-digit BUS code (sav/dta: the code as a number, labelled)"),
+    Variable(
+        "followup_end",
+        "End of follow-up",
+        "Earliest of allocation + the trial's follow-up years, the data cut-off and the "
+        "date consent was withdrawn.",
+    ),
+    Variable(
+        "exit_date",
+        "Date the benefit ended",
+        "First exit within follow-up after applying corrections; empty while on benefit. "
+        "Transfers within the site are not exits.",
+    ),
+    Variable(
+        "exit_code",
+        "Reason the benefit ended (BUS kenmerk 34)",
+        "BUS code of that exit; empty while on benefit.",
+        "two-digit BUS code (sav/dta: the code as a number, labelled)",
+    ),
     Variable("stratum", "Randomisation stratum", "Stratum key used by the randomisation."),
     Variable("age_band", "Age band at registration", "Age band at registration."),
-    Variable("benefit_duration_band", "Benefit duration band at registration",
-             "Months on benefit at registration, banded."),
+    Variable(
+        "benefit_duration_band",
+        "Benefit duration band at registration",
+        "Months on benefit at registration, banded.",
+    ),
     Variable("sex", "Sex", "Sex as registered.", "male; female (sav/dta: 1 = male, 2 = female)"),
-    Variable("consent_status", "Consent status at the cut-off",
-             "Last consent event dated on or before the cut-off; withdrawn is final.",
-             "given; declined; withdrawn; empty when none (Zelen control)"),
-    Variable("conversations_held", "FIP conversations held",
-             "Conversations recorded as held between allocation and the end of follow-up; 0 in "
-             "control."),
-    Variable("client_manager", "Client manager number",
-             "Number of the participant's first client manager (the FIP cluster); empty in "
-             "control and when not yet assigned. A number, never a name."),
+    Variable(
+        "consent_status",
+        "Consent status at the cut-off",
+        "Last consent event dated on or before the cut-off; withdrawn is final.",
+        "given; declined; withdrawn; empty when none (Zelen control)",
+    ),
+    Variable(
+        "conversations_held",
+        "FIP conversations held",
+        "Conversations recorded as held between allocation and the end of follow-up; 0 in control.",
+    ),
+    Variable(
+        "client_manager",
+        "Client manager number",
+        "Number of the participant's first client manager (the FIP cluster); empty in "
+        "control and when not yet assigned. A number, never a name.",
+    ),
 )
 EXPORT_COLUMNS: tuple[str, ...] = tuple(v.name for v in VARIABLES)
 
@@ -106,8 +133,10 @@ EXPORT_COLUMNS: tuple[str, ...] = tuple(v.name for v in VARIABLES)
 @cache
 def bus_labels() -> dict[str, str]:
     """BUS code -> English label, from the platform's own copy of the national list."""
-    text = resources.files("fiptrial.data").joinpath("termination_categories.csv").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("fiptrial.data")
+        .joinpath("termination_categories.csv")
+        .read_text(encoding="utf-8")
     )
     return {row["bus_code"]: row["label_en"] for row in csv.DictReader(io.StringIO(text))}
 
@@ -187,6 +216,13 @@ def followup_end(
 EventRow = tuple[str, date, str | None, date | None, str | None]
 
 
+def _corrected_exit(exits: list[list[Any] | None], current: int | None, previous: list[Any]
+                    ) -> int | None:  # fmt: skip
+    """Index of the exit a correction names (the current one first); else the current exit."""
+    candidates = ([current] if current is not None else []) + list(range(len(exits)))
+    return next((i for i in candidates if exits[i] == previous), current)
+
+
 def resolve_exits(events: Iterable[EventRow]) -> list[tuple[date, str]]:
     """Replay outcome events in recorded order; the exits that stand, sorted by date.
 
@@ -203,14 +239,7 @@ def resolve_exits(events: Iterable[EventRow]) -> list[tuple[date, str]]:
         elif kind == "reentry":
             current = None
         elif kind == "correction":
-            target = next(
-                (
-                    i
-                    for i in ([current] if current is not None else []) + list(range(len(exits)))
-                    if exits[i] is not None and exits[i] == [previous_date, previous_bus]
-                ),
-                current,
-            )
+            target = _corrected_exit(exits, current, [previous_date, previous_bus])
             if target is None or exits[target] is None:
                 if bus is not None:
                     exits.append([day, bus])
@@ -476,7 +505,7 @@ def _write_statistical(export: AnalysisExport, path: Path, fmt: str) -> None:
     import pyreadstat
 
     frame = _dataframe(export, fmt)
-    labels = {v.name: v.label for v in VARIABLES}
+    labels: dict[str, str | None] = {v.name: v.label for v in VARIABLES}
     file_label = f"FIP trial {export.trial}, cut-off {export.cutoff.isoformat()}"
     formats = {name: DATE_ENCODING[fmt][2] for name in DATE_COLUMNS}
     widths = {"participant": 10, "arm": 1, "exit_code": 2, "sex": 1, "conversations_held": 4,

@@ -10,7 +10,10 @@ Definitions (stated once, used by the API, the analysis export and the dashboard
 - open: still to happen (planned or overdue);
 - first_year_share: of the FIP participants with a plan, the share with at least
   ``ceil(0.75 * conversations_per_year)`` (3 of 4) conversations held in the first year of
-  their plan.
+  their plan (participants whose first year is still running count as not (yet) met).
+
+Per client manager, conversations count for the manager who had them planned; a participant
+(and the first-year share) counts for the manager of their latest planned conversation.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ def site_fidelity(site: Site) -> SiteFidelity:
         .join(User, User.id == PlannedConversation.client_manager_id)
         .outerjoin(ConversationRecord, ConversationRecord.id == PlannedConversation.record_id)
         .where(PlannedConversation.site_id == site.id)
+        .order_by(PlannedConversation.participant_id, PlannedConversation.sequence)
     )
     per_participant: dict[int, Figures] = defaultdict(Figures)
     per_manager: dict[str, Figures] = defaultdict(Figures)
@@ -93,7 +97,7 @@ def site_fidelity(site: Site) -> SiteFidelity:
     for pid, username, status, planned_date, held_on in rows:
         if status == CANCELLED:
             continue
-        manager_of.setdefault(pid, username)
+        manager_of[pid] = username  # a participant counts for their latest manager
         for figures in (per_participant[pid], per_manager[username]):
             figures.planned += 1
             if status == HELD:

@@ -151,7 +151,8 @@ def weekly_agendas(today: date) -> dict[str, int]:
     year, week, _ = today.isocalendar()
     week_end = today + timedelta(days=7)
     stored = 0
-    managers = db.session.query(User).filter_by(role="client_manager", active=True).order_by(User.id)
+    managers = (db.session.query(User).filter_by(role="client_manager", active=True)
+                .order_by(User.id))
     for manager in managers:
         coming = db.session.execute(
             select(PlannedConversation.participant_id, PlannedConversation.planned_date,

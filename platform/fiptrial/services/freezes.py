@@ -179,15 +179,22 @@ def _differences(stored: Any, rerun: Any, path: str = "$", limit: int = 20) -> l
 
 def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
     """Recompute both hashes and re-run the report on the stored export; read-only."""
-    export_ok = sha256(freeze.export_csv) == freeze.export_sha256
-    report_ok = sha256(freeze.report_json) == freeze.report_sha256
-    common = {
-        "freeze_id": freeze.id,
-        "export_hash_ok": export_ok,
-        "report_hash_ok": report_ok,
-        "analysis_version_stored": freeze.analysis_version,
-        "analysis_version_now": analysis_version(),
-    }
+
+    def result(
+        identical: bool, reproduced: bool, differences: list[str], error: str | None = None
+    ) -> FreezeVerification:
+        return FreezeVerification(
+            freeze_id=freeze.id,
+            export_hash_ok=sha256(freeze.export_csv) == freeze.export_sha256,
+            report_hash_ok=sha256(freeze.report_json) == freeze.report_sha256,
+            identical=identical,
+            reproduced=reproduced,
+            analysis_version_stored=freeze.analysis_version,
+            analysis_version_now=analysis_version(),
+            differences=differences,
+            error=error,
+        )
+
     try:
         rerun = report_from_csv(
             bytes(freeze.export_csv).decode("utf-8"),
@@ -195,11 +202,9 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
             consort=json.loads(freeze.consort_json),
         )
     except Exception as error:  # the stored export no longer analyses: report, never raise
-        return FreezeVerification(identical=False, reproduced=False, error=str(error), **common)
+        return result(False, False, [], str(error))
     rerun_json = canonical_json(rerun)
     if rerun_json == freeze.report_json:
-        return FreezeVerification(identical=True, reproduced=True, **common)
+        return result(True, True, [])
     differences = _differences(json.loads(freeze.report_json), json.loads(rerun_json))
-    return FreezeVerification(
-        identical=False, reproduced=not differences, differences=differences, **common
-    )
+    return result(False, not differences, differences)

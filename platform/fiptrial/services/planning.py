@@ -21,6 +21,7 @@ union-find "next free day" structure (amortised near O(1)), and writes with bulk
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -134,7 +135,7 @@ class WorkingCalendar:
                     self._on_or_after[waiting] = len(self.days)
                 pending = []
                 self.days.append(day)
-        for waiting in pending + [span]:
+        for waiting in [*pending, span]:
             self._on_or_after[waiting] = len(self.days)  # past the end: no working day
 
     def __len__(self) -> int:
@@ -160,7 +161,7 @@ class ManagerAgenda:
     near-constant however full the agenda is.
     """
 
-    __slots__ = ("count", "minutes", "_next", "rules")
+    __slots__ = ("_next", "count", "minutes", "rules")
 
     def __init__(self, ndays: int, rules: PlanRules) -> None:
         self.rules = rules
@@ -276,6 +277,23 @@ def plan_clients(
     and client ``i`` of ``n`` starts ``i / n`` of a step in, so each manager's days fill evenly
     and conversation ``k`` targets working day ``start + offset + k * step``.
     """
+    # A national plan creates millions of small objects and no reference cycles: pausing the
+    # cyclic garbage collector meanwhile saves about a third of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan_clients(clients, rules, calendar, agendas)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _plan_clients(
+    clients: Sequence[ClientToPlan],
+    rules: PlanRules,
+    calendar: WorkingCalendar,
+    agendas: dict[int, ManagerAgenda],
+) -> list[Slot]:
     by_manager: dict[int, list[ClientToPlan]] = defaultdict(list)
     for client in clients:
         by_manager[client.manager_id].append(client)
@@ -357,7 +375,7 @@ def _load_agendas(
         select(PlannedConversation.client_manager_id, PlannedConversation.planned_date,
                func.count(), func.sum(PlannedConversation.minutes))
         .where(PlannedConversation.client_manager_id.in_(ids),
-               PlannedConversation.status.in_(OPEN_STATUSES + ("held",)),
+               PlannedConversation.status.in_((*OPEN_STATUSES, "held")),
                PlannedConversation.planned_date >= calendar.days[0],
                PlannedConversation.planned_date <= calendar.days[-1])
         .group_by(PlannedConversation.client_manager_id, PlannedConversation.planned_date)
@@ -532,7 +550,7 @@ def move_conversation(conversation_id: int, new_date: date, *, actor: str,
             select(func.count(), func.coalesce(func.sum(PlannedConversation.minutes), 0)).where(
                 PlannedConversation.client_manager_id == conversation.client_manager_id,
                 PlannedConversation.planned_date == new_date,
-                PlannedConversation.status.in_(OPEN_STATUSES + ("held",)),
+                PlannedConversation.status.in_((*OPEN_STATUSES, "held")),
                 PlannedConversation.id != conversation.id,
             )
         ).one()
@@ -606,19 +624,14 @@ def mark_overdue(today: date) -> dict[str, int]:
             PlannedConversation.status == OVERDUE, PlannedConversation.planned_date < cutoff
         )).order_by(PlannedConversation.participant_id, PlannedConversation.sequence).all()
     )
-    replanned = 0
-    seen: set[int] = set()
+    last_missed: dict[int, int] = {}
     for conversation in lapsed:
         conversation.status = "missed"
+        last_missed[conversation.participant_id] = max(
+            last_missed.get(conversation.participant_id, 0), conversation.sequence)
     db.session.flush()
-    for conversation in lapsed:
-        if conversation.participant_id in seen:
-            continue
-        seen.add(conversation.participant_id)
-        last_missed = max(c.sequence for c in lapsed
-                          if c.participant_id == conversation.participant_id)
-        replanned += replan_following(conversation.participant_id, last_missed, today,
-                                      catch_up=True)
+    replanned = sum(replan_following(pid, sequence, today, catch_up=True)
+                    for pid, sequence in last_missed.items())
     return {"overdue": int(overdue or 0), "missed": len(lapsed), "replanned": replanned}
 
 

@@ -15,7 +15,8 @@ Three ways to allocate, all concealed until the moment of allocation and all re-
   (misfits) to strata drawn at random with probability proportional to their remainders.
 
 Concurrency: each allocation locks the participant row, then (minimisation only) the trial
-row, then the stratum's ``StratumState`` row, then the audit head, always in that order, so
+row, then the stratum's ``StratumState`` row, then the audit head, always in that order (a
+cohort allocation locks its site first, then its participants by id, then the same), so
 requests never deadlock, never allocate a participant twice and never use or skip a slot of a
 block twice. The unique index on ``allocation.participant_id`` is the last line of defence.
 Allocation cost does not depend on the number of earlier allocations: nothing scans them.
@@ -437,6 +438,33 @@ def cohort_caseload(site: Site) -> list[Participant]:
     return allowed
 
 
+LOCK_CHUNK = 1000  # ids per IN list (SQLite's bound-parameter limit; PostgreSQL is indifferent)
+
+
+def _lock_cohort_caseload(site: Site) -> list[Participant]:
+    """The cohort's caseload with its participant rows locked, in the order single allocations
+    lock (participants first, by id), then checked again: a participant allocated by a request
+    that held its row before us is left out instead of failing the whole cohort on the unique
+    index. On SQLite the transaction already holds the write lock and nothing changes."""
+    candidates = cohort_caseload(site)
+    ids = [p.id for p in candidates]
+    taken: set[int] = set()
+    for start in range(0, len(ids), LOCK_CHUNK):
+        chunk = ids[start : start + LOCK_CHUNK]
+        locked(
+            db.session.query(Participant.id)
+            .filter(Participant.id.in_(chunk))
+            .order_by(Participant.id)
+        ).all()
+        taken.update(
+            pid
+            for (pid,) in db.session.query(Allocation.participant_id).filter(
+                Allocation.participant_id.in_(chunk)
+            )
+        )
+    return [p for p in candidates if p.id not in taken]
+
+
 def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> CohortRandomisation:
     """Allocate a site's current eligible caseload at once, exactly ``fip`` of them to FIP.
 
@@ -444,6 +472,9 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
     caseload; a site without client managers must give ``fip``.
     """
     with unit_of_work():
+        # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
+        # the foreign-key checks of single allocations inserting rows of this site, which
+        # would deadlock with the participant locks taken below.
         site = locked(db.session.query(Site).filter_by(id=site_id)).one_or_none()
         if site is None:
             raise NotFound(f"site {site_id} does not exist")
@@ -452,9 +483,9 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         if "fip" not in arms or len(arms) != 2:
             raise Unprocessable("cohort allocation needs exactly the arms fip and control")
         other_arm = next(arm for arm in arms if arm != "fip")
+        caseload = _lock_cohort_caseload(site)
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
-        caseload = cohort_caseload(site)
         if not caseload:
             raise Unprocessable("the site has no eligible unallocated participants to allocate")
         if fip is None:
@@ -470,6 +501,9 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:
             by_stratum[participant.stratum].append(participant.id)
+        # Strata before the audit head, as in allocate(): taking the head first deadlocked
+        # against a single allocation holding a stratum and waiting for the head.
+        states = {stratum: _stratum_state(trial.id, stratum) for stratum in sorted(by_stratum)}
         seed = new_seed()
         chosen = derive_cohort(seed, by_stratum, fip)
         cohort = CohortRandomisation(
@@ -496,7 +530,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         fip_ids = {pid for ids in chosen.values() for pid in ids}
         participants = {p.id: p for p in caseload}
         for stratum in sorted(by_stratum):
-            state = _stratum_state(trial.id, stratum)
+            state = states[stratum]
             for pid in by_stratum[stratum]:
                 arm = "fip" if pid in fip_ids else other_arm
                 _store_allocation(

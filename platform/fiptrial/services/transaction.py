@@ -25,12 +25,15 @@ def unit_of_work() -> Iterator[Any]:
 
 
 def locked(query: Query[T]) -> Query[T]:
-    """``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite already holds its write lock.
+    """``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL; SQLite already holds its write lock.
 
+    ``NO KEY`` still excludes every other locker of the row, but lets inserts that merely
+    reference it (foreign-key checks take ``KEY SHARE``) go on, which is what kept a cohort
+    allocation and single allocations of the same site from deadlocking.
     ``populate_existing`` makes the locked read overwrite any copy of the row the session
     already holds, so decisions are taken on the row as it is now, under the lock.
     """
-    return query.with_for_update().populate_existing()
+    return query.with_for_update(key_share=True).populate_existing()
 
 
 def insert_ignoring_conflict(model: Any, values: dict[str, Any], keys: list[str]) -> None:

@@ -9,6 +9,7 @@ single failed logins are not (the counter holds them), so the trail is not flood
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from fiptrial.errors import Unauthorized, field_error
 from fiptrial.extensions import db
@@ -179,14 +180,20 @@ def load_user(user_id: int) -> User | None:
 
 # The demo's web users (README-demo-users.md). Demo only: the password is public.
 DEMO_PASSWORD = "fip-demo-2027"
+class DemoUser(NamedTuple):
+    username: str
+    role: str
+    site: str | None
+    display_name: str
+    capacity: int | None = None
+
+
 DEMO_USERS = (
-    {"username": "admin", "role": "research_admin", "site": None,
-     "display_name": "Demo onderzoeksbeheerder"},
-    {"username": "coordinator", "role": "site_coordinator", "site": "brabantse_wal",
-     "display_name": "Demo coördinator Brabantse Wal"},
-    {"username": "klantmanager", "role": "client_manager", "site": "brabantse_wal",
-     "display_name": "Demo klantmanager Brabantse Wal", "capacity": 180},
-    {"username": "analist", "role": "analyst", "site": None, "display_name": "Demo analist"},
+    DemoUser("admin", "research_admin", None, "Demo onderzoeksbeheerder"),
+    DemoUser("coordinator", "site_coordinator", "brabantse_wal", "Demo coördinator Brabantse Wal"),
+    DemoUser("klantmanager", "client_manager", "brabantse_wal", "Demo klantmanager Brabantse Wal",
+             180),
+    DemoUser("analist", "analyst", None, "Demo analist"),
 )
 
 
@@ -194,13 +201,13 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
     """Create the demo users that do not exist yet (sites by code)."""
     created = []
     for spec in DEMO_USERS:
-        if find_user(spec["username"]) is not None:
+        if find_user(spec.username) is not None:
             continue
-        site = sites.get(spec["site"]) if spec["site"] else None
-        if spec["site"] and site is None:
+        site = sites.get(spec.site) if spec.site else None
+        if spec.site and site is None:
             continue
         created.append(create_user(
-            username=spec["username"], role=spec["role"], password=DEMO_PASSWORD, site=site,
-            display_name=spec["display_name"], capacity=spec.get("capacity"), actor=actor,
+            username=spec.username, role=spec.role, password=DEMO_PASSWORD, site=site,
+            display_name=spec.display_name, capacity=spec.capacity, actor=actor,
         ))
     return created

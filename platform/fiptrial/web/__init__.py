@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, redirect, request, session, url_for
 from flask_babel import Babel, refresh
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -68,6 +69,28 @@ def format_datetime(value: datetime | None) -> str:
     return value.strftime("%d-%m-%Y %H:%M")
 
 
+STRATUM_FACTORS = {
+    "age_band": (_l("leeftijd"), _l("jr")),
+    "benefit_duration_band": (_l("in uitkering"), _l("mnd")),
+    "sex": (_l("geslacht"), ""),
+}
+
+
+def format_stratum(stratum: str | None) -> str:
+    """'site=bw|age_band=45-54|benefit_duration_band=60+' -> 'leeftijd 45-54 jr · in
+    uitkering 60+ mnd' (the site is on the page already)."""
+    if not stratum:
+        return "–"
+    parts = []
+    for part in stratum.split("|"):
+        factor, _, level = part.partition("=")
+        if factor == "site":
+            continue
+        label, unit = STRATUM_FACTORS.get(factor, (factor, ""))
+        parts.append(f"{label} {level} {unit}".strip())  # lazy strings: translated here
+    return " · ".join(parts) or stratum
+
+
 def register_web(app: Flask) -> None:
     app.config.setdefault("SESSION_LIFETIME_MINUTES", 30)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own expiry bounds it
@@ -97,19 +120,23 @@ def register_web(app: Flask) -> None:
     @app.before_request
     def _expire_and_protect() -> Any:
         refresh()  # the language is chosen per request, never cached across requests
-        if request.path.startswith("/api/"):
-            return None  # bearer tokens, no cookies: neither sessions nor CSRF apply
-        now = datetime.now(UTC).timestamp()
-        seen = session.get("seen")
-        lifetime = app.permanent_session_lifetime.total_seconds()
-        if seen is not None and now - float(seen) > lifetime and current_user.is_authenticated:
-            logout_user()
-            session.clear()
-            session["expired"] = True
-            return redirect(url_for("auth.login", next=request.full_path))
-        if current_user.is_authenticated:
-            session.permanent = True
-            session["seen"] = now
+        if request.path.startswith(("/api/", "/static/")):
+            # The API uses bearer tokens, no cookies: neither sessions nor CSRF apply. Static
+            # files must not touch the session either: a stylesheet or icon answered in
+            # parallel with a form post would otherwise send back an older session cookie.
+            return None
+        if "_user_id" in session:
+            now = datetime.now(UTC).timestamp()
+            seen = session.get("seen")
+            lifetime = app.permanent_session_lifetime.total_seconds()
+            if seen is not None and now - float(seen) > lifetime:
+                logout_user()
+                session.clear()
+                session["expired"] = True
+                return redirect(url_for("auth.login", next=request.full_path))
+            if current_user.is_authenticated:
+                session.permanent = True
+                session["seen"] = now
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
             csrf.protect()
         return None
@@ -122,6 +149,18 @@ def register_web(app: Flask) -> None:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _page_not_found(error: Any) -> Any:
+        """A calm Dutch page for a mistyped address; the API keeps its JSON errors."""
+        if request.path.startswith("/api/"):
+            from fiptrial.extensions import api
+
+            return api.handle_http_exception(error)
+        from fiptrial.web.common import render_error
+
+        return render_error(error.code or 404)
+
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError) -> Any:
         from fiptrial.web.common import render_error
@@ -130,6 +169,7 @@ def register_web(app: Flask) -> None:
 
     app.jinja_env.filters["datum"] = format_date
     app.jinja_env.filters["datumtijd"] = format_datetime
+    app.jinja_env.filters["stratum"] = format_stratum
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["ROLE_NAMES"] = ROLE_NAMES
     app.register_blueprint(

@@ -106,6 +106,7 @@ def home_for(user: WebUser) -> str:
 ERROR_TEXT = {
     400: (_l("Verzoek geweigerd"), _l("Het formulier kon niet worden verwerkt.")),
     403: (_l("Geen toegang"), _l("Uw rol geeft geen toegang tot deze pagina.")),
+    405: (_l("Niet toegestaan"), _l("Deze pagina kan zo niet worden gebruikt.")),
     404: (_l("Niet gevonden"),
           _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie.")),
     409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),

@@ -183,3 +183,14 @@ class ConversationEntryForm(FlaskForm):
     notes = StringField(_l("Korte notitie (blijft bij de gemeente)"),
                         validators=[Optional(), Length(max=4000)])
     submit = SubmitField(_l("Gesprek opslaan"))
+
+
+class ExportForm(FlaskForm):
+    fmt = SelectField(_l("Formaat"), choices=options([
+        ("csv", _l("CSV (invoer van het rapport)")), ("sav", _l("SPSS (.sav)")),
+        ("dta", _l("Stata (.dta)"))]))
+    submit = SubmitField(_l("Export downloaden"))
+
+
+class FreezeForm(FlaskForm):
+    submit = SubmitField(_l("Gegevens nu bevriezen"))

@@ -71,6 +71,8 @@ def participant(pid: int) -> Any:
     person = access.visible_participant(principal(), pid)
     return render_template("manager/participant.html", person=person,
                            status_labels=STATUS_LABELS, responsible=RESPONSIBLE_LABELS,
+                           domain_labels=backends.life_domain_labels(),
+                           intervention_types=backends.intervention_labels(),
                            **backends.conversation_history(person))
 
 

@@ -44,11 +44,11 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         names = [_short(s.stratum) for s in strata]
         fip = [s.fip for s in strata]
         control = [s.control for s in strata]
-        positions = range(len(strata))
-        balance.barh(positions, fip, color=ARM_COLOURS["fip"], label="FIP")
-        balance.barh(positions, control, left=fip, color=ARM_COLOURS["control"],
+        rows = list(range(len(strata)))
+        balance.barh(rows, fip, color=ARM_COLOURS["fip"], label="FIP")
+        balance.barh(rows, control, left=fip, color=ARM_COLOURS["control"],
                      label=labels["control"])
-        balance.set_yticks(list(positions), names, fontsize=8)
+        balance.set_yticks(rows, names, fontsize=8)
         balance.invert_yaxis()
         balance.legend(loc="lower right")
     else:

@@ -143,7 +143,7 @@ def _render_participant(site: Site, person: Any, form: ConsentEntryForm,
 def record_consent(site: Site, pid: int) -> Any:
     person = _site_participant(site, pid)
     form = _consent_form(site)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and form.on.data is not None:
         try:
             consent.record(person, status=form.status.data, version=form.version.data,
                            on=form.on.data, actor=principal().actor)
@@ -196,6 +196,7 @@ def _render_imports(site: Site, forms: dict[str, UploadForm] | None = None,
         "site/imports.html", site=site,
         caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
         outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
+        rounds=backends.followup_rounds(site), today=date.today(),
         **backends.import_context(site),
     ), status
 

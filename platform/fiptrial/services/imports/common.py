@@ -61,9 +61,9 @@ class ExportFile:
                     size += len(chunk)
             yield cls(path, digest.hexdigest(), size)
             return
-        handle, name = tempfile.mkstemp(prefix="fiptrial-import-", suffix=".export")
+        descriptor, name = tempfile.mkstemp(prefix="fiptrial-import-", suffix=".export")
         try:
-            with os.fdopen(handle, "wb") as spool:
+            with os.fdopen(descriptor, "wb") as spool:
                 digest = hashlib.sha256()
                 size = 0
                 while chunk := source.read(CHUNK_BYTES):

@@ -1,0 +1,44 @@
+"""Background work that a web request started and a person follows on a status page.
+
+An upload of a large export must not keep the request (and the person's screen) waiting, so
+the web page spools the file, records an :class:`ImportTask` and runs the import in a thread.
+The row is what the status page reads: its state, how far the import got and, when done, the
+batch whose report to show. ``updated_at`` doubles as the worker's heartbeat: a task still
+``running`` whose heartbeat is old belongs to a worker that was killed (see
+:mod:`fiptrial.services.import_tasks`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fiptrial.extensions import db
+from fiptrial.models.base import created_at_column, utcnow
+from fiptrial.models.trial import Site
+
+TASK_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportTask(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "import_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "participants" or "outcomes"
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    # The batch whose report to show: the new one, or the earlier one of an identical file.
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), nullable=True)
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")  # as the user named it
+    spool_name: Mapped[str] = mapped_column(String(255))  # the file under instance/uploads
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 nullable=False)
+
+    site: Mapped[Site] = relationship()
