@@ -28,7 +28,7 @@ run: install
 	$(BIN)/fiptrial demo --if-empty
 	$(BIN)/fiptrial run --host 127.0.0.1 --port $(PORT)
 
-test: install browser
+test: install browser lint
 	tools/ensure-postgres
 	$(BIN)/python -m pytest -p no:cacheprovider
 
@@ -37,8 +37,8 @@ bench: install
 	$(BIN)/python bench/run.py
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

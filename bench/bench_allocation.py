@@ -103,11 +103,17 @@ def _trial() -> dict[str, Any]:
         },
         actor="bench",
     )
-    consent.register_form(trial, version="v1", valid_from=date(2020, 1, 1),
-                          requires_reconsent=False, actor="bench")
+    consent.register_form(
+        trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False, actor="bench"
+    )
     site = trials.add_site(trial, {"code": "bw", "plugin": "brabantse_wal"}, actor="bench")
-    setup = {"trial_id": trial.id, "site_id": site.id, "site_code": site.code,
-             "ratios": site.ratios(), "multipliers": list(trial.block_multipliers)}
+    setup = {
+        "trial_id": trial.id,
+        "site_id": site.id,
+        "site_code": site.code,
+        "ratios": site.ratios(),
+        "multipliers": list(trial.block_multipliers),
+    }
     setup["templates"] = _templates(site)
     db.session.remove()
     return setup
@@ -128,8 +134,13 @@ def _templates(site: Any) -> list[dict[str, Any]]:
             number += 1
         participant = participants.register(
             site,
-            {"bsn": str(number), "birth_date": birth_date, "sex": "female",
-             "benefit_start": benefit_start, "registered_on": REGISTERED_ON},
+            {
+                "bsn": str(number),
+                "birth_date": birth_date,
+                "sex": "female",
+                "benefit_start": benefit_start,
+                "registered_on": REGISTERED_ON,
+            },
             actor="bench",
         )
         assert participant.eligible, participant.ineligible_reasons
@@ -156,17 +167,34 @@ def _add_participants(template: dict[str, Any], count: int) -> list[int]:
         first = _next_id(connection, Participant.__table__)
         ids = list(range(first, first + count))
         for start in range(0, count, BATCH):
-            chunk = ids[start:start + BATCH]
-            connection.execute(insert(Participant.__table__), [
-                {**template, "id": pid, "pseudonym": f"{pid:064x}", "registered_by": "bench",
-                 "created_at": now}
-                for pid in chunk
-            ])
-            connection.execute(insert(ConsentEvent.__table__), [
-                {"participant_id": pid, "status": "given", "form_version": "v1",
-                 "date": REGISTERED_ON, "recorded_by": "bench", "recorded_at": now}
-                for pid in chunk
-            ])
+            chunk = ids[start : start + BATCH]
+            connection.execute(
+                insert(Participant.__table__),
+                [
+                    {
+                        **template,
+                        "id": pid,
+                        "pseudonym": f"{pid:064x}",
+                        "registered_by": "bench",
+                        "created_at": now,
+                    }
+                    for pid in chunk
+                ],
+            )
+            connection.execute(
+                insert(ConsentEvent.__table__),
+                [
+                    {
+                        "participant_id": pid,
+                        "status": "given",
+                        "form_version": "v1",
+                        "date": REGISTERED_ON,
+                        "recorded_by": "bench",
+                        "recorded_at": now,
+                    }
+                    for pid in chunk
+                ],
+            )
     return ids
 
 
@@ -201,9 +229,15 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
             nonlocal last_id, last_hash
             last_id += 1
             entry = AuditEntry(
-                id=last_id, recorded_at=now.isoformat(timespec="microseconds"), actor="bench",
-                action=action, entity=entity, entity_id=str(entity_id), site=site_code,
-                data=canonical_json(data), prev_hash=last_hash,
+                id=last_id,
+                recorded_at=now.isoformat(timespec="microseconds"),
+                actor="bench",
+                action=action,
+                entity=entity,
+                entity_id=str(entity_id),
+                site=site_code,
+                data=canonical_json(data),
+                prev_hash=last_hash,
             )
             entry.hash = last_hash = chain_hash(entry.prev_hash, entry_content(entry))
             audit.append({c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns})
@@ -214,35 +248,84 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
                 arms = derive_block(seed, ratios, multipliers)
                 block_id += 1
                 position = 0
-                blocks.append({"id": block_id, "trial_id": trial_id, "stratum": stratum,
-                               "number": len(blocks) + 1, "seed": seed, "ratios": ratios,
-                               "multipliers": multipliers, "arms": arms, "created_at": now})
-                append_audit("randomisation.block_committed", "randomisation_block", block_id,
-                             {"stratum": stratum, "number": len(blocks), "size": len(arms),
-                              "seed_sha256": seed_commitment(seed)})
+                blocks.append(
+                    {
+                        "id": block_id,
+                        "trial_id": trial_id,
+                        "stratum": stratum,
+                        "number": len(blocks) + 1,
+                        "seed": seed,
+                        "ratios": ratios,
+                        "multipliers": multipliers,
+                        "arms": arms,
+                        "created_at": now,
+                    }
+                )
+                append_audit(
+                    "randomisation.block_committed",
+                    "randomisation_block",
+                    block_id,
+                    {
+                        "stratum": stratum,
+                        "number": len(blocks),
+                        "size": len(arms),
+                        "seed_sha256": seed_commitment(seed),
+                    },
+                )
             allocation_id += 1
-            allocations.append({
-                "id": allocation_id, "trial_id": trial_id, "site_id": site_id,
-                "participant_id": participant_id, "arm": arms[position], "stratum": stratum,
-                "sequence": sequence, "method": "permuted_blocks", "block_id": block_id,
-                "block_position": position, "cohort_id": None, "evidence": {},
-                "status": "active", "allocated_by": "bench", "allocated_at": now,
-            })
-            append_audit("allocation.created", "participant", participant_id,
-                         {"allocation": allocation_id, "arm": arms[position],
-                          "stratum": stratum, "sequence": sequence,
-                          "method": "permuted_blocks", "block_position": position})
+            allocations.append(
+                {
+                    "id": allocation_id,
+                    "trial_id": trial_id,
+                    "site_id": site_id,
+                    "participant_id": participant_id,
+                    "arm": arms[position],
+                    "stratum": stratum,
+                    "sequence": sequence,
+                    "method": "permuted_blocks",
+                    "block_id": block_id,
+                    "block_position": position,
+                    "cohort_id": None,
+                    "evidence": {},
+                    "status": "active",
+                    "allocated_by": "bench",
+                    "allocated_at": now,
+                }
+            )
+            append_audit(
+                "allocation.created",
+                "participant",
+                participant_id,
+                {
+                    "allocation": allocation_id,
+                    "arm": arms[position],
+                    "stratum": stratum,
+                    "sequence": sequence,
+                    "method": "permuted_blocks",
+                    "block_position": position,
+                },
+            )
             position += 1
-        for table, rows in ((RandomisationBlock, blocks), (Allocation, allocations),
-                            (AuditEntry, audit)):
+        for table, rows in (
+            (RandomisationBlock, blocks),
+            (Allocation, allocations),
+            (AuditEntry, audit),
+        ):
             for start in range(0, len(rows), BATCH):
-                connection.execute(insert(table.__table__), rows[start:start + BATCH])
-        connection.execute(insert(StratumState.__table__).values(
-            trial_id=trial_id, stratum=stratum, allocated=count, block_count=len(blocks),
-            block_id=block_id, block_position=position,
-        ))
-        connection.execute(update(AuditHead).where(AuditHead.id == 1).values(
-            last_id=last_id, last_hash=last_hash))
+                connection.execute(insert(table.__table__), rows[start : start + BATCH])
+        connection.execute(
+            insert(StratumState.__table__).values(
+                trial_id=trial_id,
+                stratum=stratum,
+                allocated=count,
+                block_count=len(blocks),
+                block_id=block_id,
+                block_position=position,
+            )
+        )
+        connection.execute(
+            update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash)
+        )
 
 
 def _allocate_timed(participant_ids: list[int]) -> list[float]:
@@ -280,8 +363,10 @@ def measure_throughput(template_db: Path) -> float:
 def measure_cost_ratio(template_db: Path) -> dict[str, float]:
     apps: dict[str, Any] = {}
     pending: dict[str, list[int]] = {}
-    with _database(template_db, "level_1k") as app_1k, \
-            _database(template_db, "level_100k") as app_100k:
+    with (
+        _database(template_db, "level_1k") as app_1k,
+        _database(template_db, "level_100k") as app_100k,
+    ):
         for level, app in (("1k", app_1k), ("100k", app_100k)):
             with app.app_context():
                 setup = _trial()
@@ -295,7 +380,7 @@ def measure_cost_ratio(template_db: Path) -> dict[str, float]:
         for round_number in range(ROUNDS):
             order = list(LEVELS) if round_number % 2 == 0 else list(reversed(LEVELS))
             for level in order:
-                batch = pending[level][round_number * per_round:(round_number + 1) * per_round]
+                batch = pending[level][round_number * per_round : (round_number + 1) * per_round]
                 with apps[level].app_context():
                     costs[level].extend(_allocate_timed(batch))
         for level, app in apps.items():
@@ -318,9 +403,15 @@ def _check_consistent(expected: int) -> None:
     from fiptrial.services.audit import verify_chain
 
     state = db.session.query(StratumState).filter(StratumState.allocated >= expected).one()
-    sequences = db.session.query(func.count(Allocation.id), func.max(Allocation.sequence),
-                                 func.count(func.distinct(Allocation.sequence))).filter(
-        Allocation.stratum == state.stratum).one()
+    sequences = (
+        db.session.query(
+            func.count(Allocation.id),
+            func.max(Allocation.sequence),
+            func.count(func.distinct(Allocation.sequence)),
+        )
+        .filter(Allocation.stratum == state.stratum)
+        .one()
+    )
     assert tuple(sequences) == (expected, expected, expected), sequences
     assert verify_chain().ok
     db.session.remove()

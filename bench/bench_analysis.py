@@ -23,6 +23,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+
 from fiptrial_analysis import build_report
 
 PARTICIPANTS = 400_000

@@ -45,30 +45,81 @@ def _site_with_clients(clients: int) -> Any:
     from fiptrial.models import Allocation, Participant, User
     from fiptrial.services import caseload, trials
 
-    trial = trials.create_trial({
-        "code": "bench", "name": "bench", "start_date": START, "method": "permuted_blocks",
-        "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 1}],
-        "block_multipliers": [1, 2], "stratify_by": ["site"], "consent_design": "consent_first",
-        "followup_years": 3,
-    }, actor="bench")
-    site = trials.add_site(trial, {"code": "bench", "plugin": "template",
-                                   "municipalities": ["GM0758"]}, actor="bench")
-    db.session.execute(User.__table__.insert(), [
-        {"username": f"km{n}", "display_name": f"km{n}", "role": "client_manager",
-         "site_id": site.id, "capacity": PER_MANAGER, "active": True, "failed_logins": 0}
-        for n in range(clients // PER_MANAGER)])
-    db.session.execute(Participant.__table__.insert(), [
-        {"trial_id": trial.id, "site_id": site.id, "pseudonym": f"{n:064x}",
-         "birth_date": date(1980, 1, 1), "sex": "female", "benefit_start": date(2020, 1, 1),
-         "registered_on": START, "age_band": "b", "benefit_duration_band": "b", "stratum": "s",
-         "eligible": True, "ineligible_reasons": [], "pension_age_date": date(2047, 1, 1),
-         "registered_by": "bench"} for n in range(clients)])
+    trial = trials.create_trial(
+        {
+            "code": "bench",
+            "name": "bench",
+            "start_date": START,
+            "method": "permuted_blocks",
+            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 1}],
+            "block_multipliers": [1, 2],
+            "stratify_by": ["site"],
+            "consent_design": "consent_first",
+            "followup_years": 3,
+        },
+        actor="bench",
+    )
+    site = trials.add_site(
+        trial, {"code": "bench", "plugin": "template", "municipalities": ["GM0758"]}, actor="bench"
+    )
+    db.session.execute(
+        User.__table__.insert(),
+        [
+            {
+                "username": f"km{n}",
+                "display_name": f"km{n}",
+                "role": "client_manager",
+                "site_id": site.id,
+                "capacity": PER_MANAGER,
+                "active": True,
+                "failed_logins": 0,
+            }
+            for n in range(clients // PER_MANAGER)
+        ],
+    )
+    db.session.execute(
+        Participant.__table__.insert(),
+        [
+            {
+                "trial_id": trial.id,
+                "site_id": site.id,
+                "pseudonym": f"{n:064x}",
+                "birth_date": date(1980, 1, 1),
+                "sex": "female",
+                "benefit_start": date(2020, 1, 1),
+                "registered_on": START,
+                "age_band": "b",
+                "benefit_duration_band": "b",
+                "stratum": "s",
+                "eligible": True,
+                "ineligible_reasons": [],
+                "pension_age_date": date(2047, 1, 1),
+                "registered_by": "bench",
+            }
+            for n in range(clients)
+        ],
+    )
     ids = [pid for (pid,) in db.session.query(Participant.id).order_by(Participant.id)]
     allocated_at = datetime(2026, 10, 30, tzinfo=UTC)
-    db.session.execute(Allocation.__table__.insert(), [
-        {"trial_id": trial.id, "site_id": site.id, "participant_id": pid, "arm": "fip",
-         "stratum": "s", "sequence": n, "method": "bench", "evidence": {}, "status": "active",
-         "allocated_by": "bench", "allocated_at": allocated_at} for n, pid in enumerate(ids)])
+    db.session.execute(
+        Allocation.__table__.insert(),
+        [
+            {
+                "trial_id": trial.id,
+                "site_id": site.id,
+                "participant_id": pid,
+                "arm": "fip",
+                "stratum": "s",
+                "sequence": n,
+                "method": "bench",
+                "evidence": {},
+                "status": "active",
+                "allocated_by": "bench",
+                "allocated_at": allocated_at,
+            }
+            for n, pid in enumerate(ids)
+        ],
+    )
     db.session.commit()
     caseload.assign_by_load(site, on=START, actor="bench")
     return site
@@ -83,8 +134,9 @@ def time_plan_site(clients: int) -> tuple[float, float]:
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
-                          "PSEUDONYM_KEY": "bench"})
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "PSEUDONYM_KEY": "bench"}
+        )
         with app.app_context():
             upgrade()
             site = _site_with_clients(clients)

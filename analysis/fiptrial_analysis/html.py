@@ -13,7 +13,7 @@ import math
 import textwrap
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -24,6 +24,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # One colour per arm everywhere (Okabe-Ito, readable for colour-blind readers).
 ARM_COLOURS = {"fip": "#0072B2", "control": "#E69F00"}
@@ -39,7 +42,7 @@ HTML_DPI = 200
 DISPLAY_PIXELS_PER_INCH = 100
 
 # Font sizes in points at the widths above: 10 pt is about 14 CSS pixels, 9 pt about 12.
-PLOT_STYLE = {
+PLOT_STYLE: dict[RcKeyType, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.titleweight": "bold",
@@ -63,6 +66,10 @@ def _styled(draw: Callable[[dict[str, Any]], Figure]) -> Callable[[dict[str, Any
             return draw(report)
 
     return wrapper
+
+
+# Figure legends placed outside the axes by the layout engine (matplotlib 3.7 and later).
+_OUTSIDE_LEGENDS = tuple(int(part) for part in matplotlib.__version__.split(".")[:2]) >= (3, 7)
 
 
 def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
@@ -283,7 +290,10 @@ def exits_figure(report: dict[str, Any]) -> Figure:
         "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
     )
     ax.set_title(EXITS_TITLE)
-    figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    if _OUTSIDE_LEGENDS:  # below the plot, clear of every bar
+        figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    else:
+        ax.legend(loc="best")
     return figure
 
 
@@ -384,8 +394,8 @@ def forest_figure(report: dict[str, Any]) -> Figure:
     def interval(y: float, estimate: float, lo: float | None, hi: float | None, diamond: bool):
         nonlocal clipped
         colour = POOLED_COLOUR if diamond else SITE_COLOUR
-        left = lo if _finite(lo) and lo >= floor else None
-        right = hi if _finite(hi) and hi <= ceiling else None
+        left = lo if lo is not None and _finite(lo) and lo >= floor else None
+        right = hi if hi is not None and _finite(hi) and hi <= ceiling else None
         x0, x1 = left if left is not None else low, right if right is not None else high
         point = min(max(estimate, low), high)
         if diamond:
@@ -415,7 +425,7 @@ def forest_figure(report: dict[str, Any]) -> Figure:
     for label in ax.get_yticklabels()[len(rows) :]:
         label.set_fontweight("bold")
     ax.set_ylim(len(labels) - 0.5, -0.5)
-    ax.tick_params(axis="y", length=0)
+    ax.tick_params(axis="y", length=0, pad=10)  # clear of an arrowhead at the left edge
     ax.spines["left"].set_visible(False)
     if clipped:
         notes.append(
@@ -652,6 +662,8 @@ def _exits_section(report: dict[str, Any]) -> str:
         for r in report["exits_by_code"]
         if r["fip"] or r["control"]
     ]
+    if not rows:
+        return ""  # the plot's place already says that there are no exits yet
     return _table(["BUS", "Reason", "FIP", "Control", "Left out of net ratio"], rows)
 
 

@@ -24,22 +24,41 @@ DEMO_START = date(2026, 11, 2)
 # Template-plugin demo sites: two real municipalities (CBS codes) with generated clients.
 DEMO_SITES = [
     {"code": "brabantse_wal", "plugin": "brabantse_wal", "name": "ISD Brabantse Wal"},
-    {"code": "breda", "plugin": "template", "name": "Gemeente Breda (demo)",
-     "municipalities": ["GM0758"]},
-    {"code": "tilburg", "plugin": "template", "name": "Gemeente Tilburg (demo)",
-     "municipalities": ["GM0855"]},
+    {
+        "code": "breda",
+        "plugin": "template",
+        "name": "Gemeente Breda (demo)",
+        "municipalities": ["GM0758"],
+    },
+    {
+        "code": "tilburg",
+        "plugin": "template",
+        "name": "Gemeente Tilburg (demo)",
+        "municipalities": ["GM0855"],
+    },
 ]
 SITE_SHARES = {"brabantse_wal": 0.6, "breda": 0.2, "tilburg": 0.2}
 BRABANTSE_WAL_FIP_PLACES = 360  # two client managers with 180 places each
 # (a small demo gives FIP at most a third of the caseload, so that there is a control group)
 
 EDUCATION_WEIGHTS = {  # Table 3.2, control group
-    "unknown": 535, "no_primary": 125, "primary": 316, "vbo_vmbo": 461,
-    "mbo_havo_vwo": 146, "hbo": 35, "wo": 7,
+    "unknown": 535,
+    "no_primary": 125,
+    "primary": 316,
+    "vbo_vmbo": 461,
+    "mbo_havo_vwo": 146,
+    "hbo": 35,
+    "wo": 7,
 }
 REGION_WEIGHTS = {  # Table 3.3, control group
-    "netherlands": 984, "europe": 198, "middle_east": 63, "asia": 46, "africa": 289,
-    "south_america": 43, "oceania": 1, "unknown": 1,
+    "netherlands": 984,
+    "europe": 198,
+    "middle_east": 63,
+    "asia": 46,
+    "africa": 289,
+    "south_america": 43,
+    "oceania": 1,
+    "unknown": 1,
 }
 
 
@@ -68,9 +87,9 @@ def synthetic_client(rng: random.Random, site: Site, registered_on: date) -> dic
         "benefit_start": benefit_start,
         "municipality": rng.choice(site.municipalities) if site.municipalities else None,
         "education": rng.choices(list(EDUCATION_WEIGHTS), list(EDUCATION_WEIGHTS.values()))[0],
-        "country_of_birth_region": rng.choices(
-            list(REGION_WEIGHTS), list(REGION_WEIGHTS.values())
-        )[0],
+        "country_of_birth_region": rng.choices(list(REGION_WEIGHTS), list(REGION_WEIGHTS.values()))[
+            0
+        ],
         "registered_on": registered_on,
     }
 
@@ -94,8 +113,11 @@ def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]
         actor=DEMO_ACTOR,
     )
     consent.register_form(
-        trial, version="2026-1", valid_from=DEMO_START - timedelta(days=30),
-        requires_reconsent=False, actor=DEMO_ACTOR,
+        trial,
+        version="2026-1",
+        valid_from=DEMO_START - timedelta(days=30),
+        requires_reconsent=False,
+        actor=DEMO_ACTOR,
     )
     sites = [trials.add_site(trial, dict(spec), actor=DEMO_ACTOR) for spec in DEMO_SITES]
     create_demo_users({site.code: site for site in sites}, actor=DEMO_ACTOR)  # web logins
@@ -105,8 +127,9 @@ def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]
             client = synthetic_client(rng, site, DEMO_START)
             participant = register_participant(site, client, actor=DEMO_ACTOR)
             if participant.eligible:
-                consent.record(participant, status="given", version="2026-1",
-                               on=DEMO_START, actor=DEMO_ACTOR)
+                consent.record(
+                    participant, status="given", version="2026-1", on=DEMO_START, actor=DEMO_ACTOR
+                )
             registered[site.code].append(participant.id)
     summary: dict[str, Any] = {"trial": trial.code, "synthetic": True, "sites": {}}
     for site in sites:
@@ -134,13 +157,20 @@ def _plan_conversations(site: Site) -> dict[str, int]:
 
     existing = len(caseload.client_managers(site.id))  # the web demo users may hold one
     for n in range(existing, DEMO_CLIENT_MANAGERS.get(site.code, 1)):
-        caseload.add_client_manager(site, f"km_{site.code}_{n + 1}", capacity=180,
-                                    display_name=f"Demo klantmanager {site.name} {n + 1}",
-                                    actor=DEMO_ACTOR)
+        caseload.add_client_manager(
+            site,
+            f"km_{site.code}_{n + 1}",
+            capacity=180,
+            display_name=f"Demo klantmanager {site.name} {n + 1}",
+            actor=DEMO_ACTOR,
+        )
     assigned = caseload.assign_by_load(site, on=DEMO_START, actor=DEMO_ACTOR)
     planned = planning.plan_site(site, actor=DEMO_ACTOR, starts_on=DEMO_START)
-    return {"client_managers": len(caseload.client_managers(site.id)),
-            "fip_assigned": len(assigned), "planned_conversations": planned["conversations"]}
+    return {
+        "client_managers": len(caseload.client_managers(site.id)),
+        "fip_assigned": len(assigned),
+        "planned_conversations": planned["conversations"],
+    }
 
 
 def _site_counts(site: Site) -> dict[str, int]:

@@ -6,6 +6,8 @@ column, so ``array(c(a, c, b, d), dim = c(2, 2))`` is our [[a, b], [c, d]].
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
+
 from fiptrial_analysis import (
     breslow_day,
     chi_square,
@@ -13,7 +15,6 @@ from fiptrial_analysis import (
     odds_ratio,
     risk_difference,
 )
-from numpy.testing import assert_allclose
 
 # R: UCBAdmissions (datasets), per department [[admitted male, rejected male],
 #                                              [admitted female, rejected female]].

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from fiptrial_analysis import odds_ratio, random_effects
 
 # metafor's dat.bcg (Colditz et al. 1994): tpos, tneg, cpos, cneg per trial.

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+
 from fiptrial_analysis import power_two_proportions, sample_size_two_proportions
 
 

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
+
 from fiptrial_analysis import (
     build_report,
     mantel_haenszel,

@@ -4,8 +4,9 @@ import csv
 
 import numpy as np
 import pytest
-from fiptrial_analysis import cumulative_incidence, kaplan_meier, log_rank
 from numpy.testing import assert_allclose
+
+from fiptrial_analysis import cumulative_incidence, kaplan_meier, log_rank
 
 # R survival::aml (= leukemia): weeks to relapse; status 0 = censored.
 AML_MAINTAINED = [(9, 1), (13, 1), (13, 0), (18, 1), (23, 1), (28, 0), (31, 1), (34, 1),

@@ -24,8 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 from web_support import valid_bsns
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 DEMO_PASSWORD = "fip-demo-2027"
 
@@ -59,12 +65,21 @@ def _seed(app: Any) -> list[str]:
         known = []
         for _ in range(4):
             bsn = next(bsns)
-            person = register(site, {"bsn": bsn, "birth_date": date(1979, 3, 4), "sex": "male",
-                                     "benefit_start": date(2019, 6, 1),
-                                     "municipality": "GM0748",
-                                     "registered_on": date(2026, 11, 2)}, actor="test")
-            consent.record(person, status="given", version="2026-1", on=date(2026, 11, 2),
-                           actor="test")
+            person = register(
+                site,
+                {
+                    "bsn": bsn,
+                    "birth_date": date(1979, 3, 4),
+                    "sex": "male",
+                    "benefit_start": date(2019, 6, 1),
+                    "municipality": "GM0748",
+                    "registered_on": date(2026, 11, 2),
+                },
+                actor="test",
+            )
+            consent.record(
+                person, status="given", version="2026-1", on=date(2026, 11, 2), actor="test"
+            )
             randomisation.allocate(person.id, actor="test")
             known.append(bsn)
         from fiptrial.extensions import db
@@ -81,11 +96,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
     folder = tmp_path_factory.mktemp("browser")
     os.environ.setdefault("FIPTRIAL_INSTANCE_PATH", str(folder))
-    app = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'fiptrial.sqlite'}",
-        "SECRET_KEY": "browser-test-secret",
-        "PSEUDONYM_KEY": "browser-test-pseudonym-key",
-    })
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'fiptrial.sqlite'}",
+            "SECRET_KEY": "browser-test-secret",
+            "PSEUDONYM_KEY": "browser-test-pseudonym-key",
+        }
+    )
     known = _seed(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -104,8 +121,9 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -116,13 +134,15 @@ class Journey:
     def __init__(self, browser: Any, server: LiveServer, name: str) -> None:
         self.server = server
         self.name = name
-        self.context = browser.new_context(locale="nl-NL", viewport={"width": 1280,
-                                                                     "height": 900})
+        self.context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.console_errors: list[str] = []
-        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(
-            m.text))
+        self.navigations: list[str] = []  # every page load, redirects included
+        self.page.on(
+            "request", lambda r: r.is_navigation_request() and self.navigations.append(r.url)
+        )
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
 
     def go(self, path: str) -> Any:
         return self.page.goto(self.server.url + path)
@@ -134,15 +154,19 @@ class Journey:
         self.page.get_by_role("button", name="Inloggen").click()
         self.page.wait_for_load_state()
 
-    def finish(self) -> None:
+    def artifact(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}.png"), full_page=True)
+        return ARTIFACTS / f"{name}.png"
+
+    def finish(self) -> None:
+        self.page.screenshot(path=str(self.artifact(self.name)), full_page=True)
         self.context.close()
 
 
 @pytest.fixture
-def journey(chromium: Any, live_server: LiveServer,
-            request: pytest.FixtureRequest) -> Iterator[Any]:
+def journey(
+    chromium: Any, live_server: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[Any]:
     journeys: list[Journey] = []
 
     def start(name: str | None = None) -> Journey:

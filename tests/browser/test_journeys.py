@@ -13,18 +13,14 @@ from web_support import ExportRow, bw_export, valid_bsns
 pytestmark = pytest.mark.browser
 
 
-def _imports_installed() -> bool:
-    try:
-        import fiptrial.services.imports  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize(
     ("username", "heading"),
-    [("admin", "Onderzoek en locaties"), ("coordinator", "Deelnemers van ISD Brabantse Wal"),
-     ("analist", "Onderzoek en locaties"), ("klantmanager", None)],
+    [
+        ("admin", "Onderzoek en locaties"),
+        ("coordinator", "Deelnemers van ISD Brabantse Wal"),
+        ("analist", "Onderzoek en locaties"),
+        ("klantmanager", None),
+    ],
 )
 def test_each_role_logs_in(journey: Any, username: str, heading: str | None) -> None:
     tab = journey(f"login-{username}")
@@ -38,24 +34,26 @@ def test_wrong_password_is_explained_next_to_the_field(journey: Any) -> None:
     tab = journey("login-wrong-password")
     tab.login("coordinator", "niet-het-goede-wachtwoord")
     expect(tab.page.locator("#password-error")).to_have_text(
-        "Gebruikersnaam of wachtwoord is onjuist.")
+        "Gebruikersnaam of wachtwoord is onjuist."
+    )
     expect(tab.page.get_by_label("Wachtwoord")).to_have_attribute("aria-invalid", "true")
 
 
-@pytest.mark.skipif(not _imports_installed(), reason="waiting for the imports back end (issue 3)")
 def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     journey: Any, tmp_path: Any
 ) -> None:
     tab = journey("coordinator-caseload-randomisation")
     bsns = valid_bsns(400_000_000)
     export = tmp_path / "clienten-november.csv"
-    export.write_bytes(bw_export([ExportRow(next(bsns), start=date(2021, 3, 1))
-                                  for _ in range(3)]))
+    export.write_bytes(bw_export([ExportRow(next(bsns), start=date(2021, 3, 1)) for _ in range(3)]))
     tab.login("coordinator")
     tab.page.get_by_role("link", name="Bestanden inlezen").click()
     tab.page.locator("#participants-file").set_input_files(str(export))
     tab.page.get_by_role("button", name="Bestand inlezen").first.click()
+    # The upload answers with the import's status page, which leads on to the report.
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Verslag: cliëntbestand")
+    assert any("/bestanden/taak/" in url for url in tab.navigations), tab.navigations
+    expect(tab.page.get_by_role("status").first).to_contain_text("Het bestand is ingelezen")
     expect(tab.page.locator("table").first).to_contain_text("nieuw ingeschreven")
 
     # The new clients need consent before a consent-first cohort randomisation.
@@ -82,40 +80,102 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     expect(tab.page.locator(".notice-success")).to_contain_text("1 van 3 deelnemers naar FIP")
 
 
-@pytest.mark.skipif(not _imports_installed(), reason="waiting for the imports back end (issue 3)")
 def test_coordinator_uploads_outcomes_and_sees_the_unknown_code(
     journey: Any, live_server: Any, tmp_path: Any
 ) -> None:
     tab = journey("coordinator-outcomes-unknown-code")
     known = live_server.known_bsns
     export = tmp_path / "uitkomsten-november.csv"
-    export.write_bytes(bw_export([
-        ExportRow(known[0], birth=date(1979, 3, 4), sex="M", start=date(2019, 6, 1),
-                  end=date(2026, 11, 16), reason="ARB"),
-        ExportRow(known[1], birth=date(1979, 3, 4), sex="M", start=date(2019, 6, 1),
-                  end=date(2026, 11, 17), reason="QQQ"),
-    ]))
+    export.write_bytes(
+        bw_export(
+            [
+                ExportRow(
+                    known[0],
+                    birth=date(1979, 3, 4),
+                    sex="M",
+                    start=date(2019, 6, 1),
+                    end=date(2026, 11, 16),
+                    reason="ARB",
+                ),
+                ExportRow(
+                    known[1],
+                    birth=date(1979, 3, 4),
+                    sex="M",
+                    start=date(2019, 6, 1),
+                    end=date(2026, 11, 17),
+                    reason="QQQ",
+                ),
+            ]
+        )
+    )
     tab.login("coordinator")
     tab.page.get_by_role("link", name="Bestanden inlezen").click()
     tab.page.locator("#outcomes-file").set_input_files(str(export))
     tab.page.locator("form").filter(has=tab.page.locator("#outcomes-file")).get_by_role(
-        "button", name="Bestand inlezen").click()
+        "button", name="Bestand inlezen"
+    ).click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Verslag: uitkomstbestand")
+    assert any("/bestanden/taak/" in url for url in tab.navigations), tab.navigations
     flagged = tab.page.get_by_role("alert")
     expect(flagged).to_contain_text("Onbekende redencodes")
     expect(flagged).to_contain_text("QQQ")
 
 
-def _conversations_installed() -> bool:
-    try:
-        import fiptrial.services.conversations  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def test_status_page_follows_a_running_import_to_its_report(journey: Any, live_server: Any) -> None:
+    """A long import: the status page shows the rows read so far and, through its script
+    (no inline script: the CSP forbids it), moves on to the report once the import is done."""
+    import io
+
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+    from fiptrial.services import imports
+    from fiptrial.services.trials import get_site
+
+    bsns = valid_bsns(700_000_000)
+
+    def running_task() -> tuple[int, int]:
+        site = get_site("brabantse_wal")
+        report = imports.import_participants(
+            site,
+            io.BytesIO(bw_export([ExportRow(next(bsns)) for _ in range(2)])),
+            actor="user:coordinator",
+        )
+        task = ImportTask(
+            site_id=site.id,
+            kind="participants",
+            status="running",
+            rows_done=25000,
+            duplicate=False,
+            filename="heel-groot.csv",
+            spool_name="import-journey.upload",
+            created_by="user:coordinator",
+        )
+        db.session.add(task)
+        db.session.commit()
+        ids = task.id, report["batch"]
+        db.session.remove()
+        return ids
+
+    def finish(task_id: int, batch_id: int) -> None:
+        task = db.session.get(ImportTask, task_id)
+        task.status, task.batch_id, task.rows_done = "done", batch_id, 25002
+        db.session.commit()
+        db.session.remove()
+
+    task_id, batch_id = live_server.run(running_task)
+    tab = journey("coordinator-import-status")
+    tab.login("coordinator")
+    tab.go(f"/locatie/brabantse_wal/bestanden/taak/{task_id}")
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text("Inlezen: cliëntbestand")
+    expect(tab.page.get_by_role("status").first).to_contain_text("25000 regels gelezen")
+    tab.page.screenshot(path=str(tab.artifact("coordinator-import-status-running")), full_page=True)
+    live_server.run(lambda: finish(task_id, batch_id))
+    expect(tab.page.get_by_role("heading", level=1)).to_contain_text(
+        "Verslag: cliëntbestand", timeout=10_000
+    )
+    expect(tab.page.get_by_role("status").first).to_contain_text("Het bestand is ingelezen")
 
 
-@pytest.mark.skipif(not _conversations_installed(),
-                    reason="waiting for the conversations back end (issue 5)")
 def test_client_manager_records_a_conversation_and_finds_it_in_the_history(
     journey: Any,
 ) -> None:
@@ -137,17 +197,6 @@ def test_client_manager_records_a_conversation_and_finds_it_in_the_history(
     expect(history).to_contain_text("Sollicitatiebrief naar de bakker sturen")
 
 
-def _analysis_installed() -> bool:
-    try:
-        import fiptrial.services.exports  # noqa: F401
-        import fiptrial_analysis  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _analysis_installed(),
-                    reason="waiting for the platform's analysis export (issue 4)")
 def test_analyst_opens_the_pooled_report_with_plots(journey: Any) -> None:
     tab = journey("analyst-pooled-report")
     tab.login("analist")
@@ -163,8 +212,11 @@ def test_analyst_opens_the_pooled_report_with_plots(journey: Any) -> None:
 def test_coordinator_cannot_open_another_sites_pages(journey: Any) -> None:
     tab = journey("coordinator-other-site")
     tab.login("coordinator")
-    for path in ("/locatie/breda/deelnemers", "/onderzoek/monitoring/tilburg",
-                 "/locatie/breda/loting"):
+    for path in (
+        "/locatie/breda/deelnemers",
+        "/onderzoek/monitoring/tilburg",
+        "/locatie/breda/loting",
+    ):
         response = tab.go(path)
         assert response.status == 404
         expect(tab.page.get_by_role("heading", level=1)).to_have_text("Niet gevonden")
@@ -180,8 +232,7 @@ def test_a_form_without_its_csrf_token_is_refused(journey: Any) -> None:
     tab.page.get_by_label("Geslacht").select_option("female")
     tab.page.get_by_label("Begindatum uitkering").fill("01-01-2020")
     tab.page.get_by_role("button", name="Deelnemer inschrijven").click()
-    expect(tab.page.get_by_role("heading", level=1)).to_have_text(
-        "Formulier verlopen of ongeldig")
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text("Formulier verlopen of ongeldig")
 
 
 def test_monitoring_plot_is_rendered(journey: Any) -> None:
@@ -219,5 +270,6 @@ def test_english_is_one_choice_away(journey: Any) -> None:
     tab.page.get_by_label("Password").fill("fip-demo-2027")
     tab.page.get_by_role("button", name="Log in").click()
     expect(tab.page.get_by_role("heading", level=1)).to_have_text(
-        "Participants of ISD Brabantse Wal")
+        "Participants of ISD Brabantse Wal"
+    )
     expect(tab.page.locator("tbody tr td").nth(1)).to_have_text(re.compile(r"\d\d-\d\d-\d{4}"))

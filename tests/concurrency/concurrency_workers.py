@@ -115,10 +115,16 @@ def register_rounds(
         outcomes = []
         for body in rounds:
             barrier.wait(BARRIER_TIMEOUT_SECONDS)
-            response = client.post(f"/api/v1/sites/{site_code}/participants", json=body,
-                                   headers=headers)
-            outcomes.append({"bsn": body["bsn"], "status": response.status_code,
-                             "body": response.get_json(silent=True)})
+            response = client.post(
+                f"/api/v1/sites/{site_code}/participants", json=body, headers=headers
+            )
+            outcomes.append(
+                {
+                    "bsn": body["bsn"],
+                    "status": response.status_code,
+                    "body": response.get_json(silent=True),
+                }
+            )
         with app.app_context():
             from fiptrial.extensions import db
 
@@ -151,12 +157,19 @@ def cohort_or_allocate(
             barrier.wait(BARRIER_TIMEOUT_SECONDS)
             if "cohort" in task:
                 try:
-                    cohort = randomisation.allocate_cohort(task["cohort"], task["fip"],
-                                                           actor=f"worker-{worker}")
+                    cohort = randomisation.allocate_cohort(
+                        task["cohort"], task["fip"], actor=f"worker-{worker}"
+                    )
                     outcomes.append({"outcome": "cohort", "cohort": cohort.id})
                 except PlatformError as error:
-                    outcomes.append({"outcome": "refused", "status": error.status,
-                                     "code": error.code, "message": error.message})
+                    outcomes.append(
+                        {
+                            "outcome": "refused",
+                            "status": error.status,
+                            "code": error.code,
+                            "message": error.message,
+                        }
+                    )
                 except Exception:
                     outcomes.append({"outcome": "error", "error": traceback.format_exc()})
                 finally:

@@ -52,8 +52,10 @@ def _collect(results: Any, count: int, alive: Callable[[], Any]) -> list[dict[st
         try:
             worker, worker_outcomes, error = results.get(timeout=RESULT_TIMEOUT_SECONDS)
         except queue.Empty:
-            pytest.fail(f"a racer gave no result within {RESULT_TIMEOUT_SECONDS} s "
-                        f"(still running: {alive()})")
+            pytest.fail(
+                f"a racer gave no result within {RESULT_TIMEOUT_SECONDS} s "
+                f"(still running: {alive()})"
+            )
         if error:
             errors.append(f"worker {worker}:\n{error}")
         outcomes.extend(worker_outcomes)
@@ -74,8 +76,7 @@ def race_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]])
     for process in processes:
         process.start()
     try:
-        return _collect(results, len(processes),
-                        lambda: [p.pid for p in processes if p.is_alive()])
+        return _collect(results, len(processes), lambda: [p.pid for p in processes if p.is_alive()])
     finally:
         for process in processes:
             process.join(timeout=30)
@@ -95,8 +96,7 @@ def race_threads(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -
     for thread in threads:
         thread.start()
     try:
-        return _collect(results, len(threads),
-                        lambda: [t.name for t in threads if t.is_alive()])
+        return _collect(results, len(threads), lambda: [t.name for t in threads if t.is_alive()])
     finally:
         for thread in threads:
             thread.join(timeout=30)
@@ -156,7 +156,9 @@ def check_strata(trial_id: int, expected: dict[int, dict]) -> None:
     for row in rows:
         summary = expected[row.participant_id]
         assert (row.id, row.arm, row.sequence) == (
-            summary["id"], summary["arm"], summary["sequence"]
+            summary["id"],
+            summary["arm"],
+            summary["sequence"],
         )
     blocks = {b.id: b for b in db.session.query(RandomisationBlock).filter_by(trial_id=trial_id)}
     states = {s.stratum: s for s in db.session.query(StratumState).filter_by(trial_id=trial_id)}
@@ -278,8 +280,9 @@ def test_one_stratum_allocated_concurrently(app: Flask, build: Any) -> None:
     for each in queues:
         rng.shuffle(each)
 
-    outcomes = race_processes(workers.allocate_rounds,
-                              [(url, keys_of(app), [each]) for each in queues])
+    outcomes = race_processes(
+        workers.allocate_rounds, [(url, keys_of(app), [each]) for each in queues]
+    )
 
     allocated = check_exactly_one_allocation_each(outcomes, 2)
     assert set(allocated) == set(participant_ids)
@@ -303,8 +306,9 @@ def test_same_bsn_registered_in_parallel_processes(app: Flask, build: Any) -> No
         for bsn in bsns
     ]
 
-    outcomes = race_processes(workers.register_rounds,
-                              [(url, keys_of(app), "bw", token, rounds)] * WORKERS)
+    outcomes = race_processes(
+        workers.register_rounds, [(url, keys_of(app), "bw", token, rounds)] * WORKERS
+    )
 
     by_bsn: dict[str, list[dict]] = defaultdict(list)
     for outcome in outcomes:
@@ -353,8 +357,9 @@ def test_cohort_allocation_racing_single_allocations(app: Flask, build: Any) -> 
     tasks: list[dict[str, Any]] = [{"cohort": site_id, "fip": 8}]
     for _ in range(WORKERS - 1):
         tasks.append({"participants": rng.sample(participant_ids, 15)})
-    outcomes = race_processes(workers.cohort_or_allocate,
-                              [(url, keys_of(app), task) for task in tasks])
+    outcomes = race_processes(
+        workers.cohort_or_allocate, [(url, keys_of(app), task) for task in tasks]
+    )
 
     errors = [o["error"] for o in outcomes if o["outcome"] == "error"]
     assert not errors, "\n".join(errors)

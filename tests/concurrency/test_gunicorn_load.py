@@ -69,12 +69,17 @@ class Server:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [str(BIN / "fiptrial"), *args], cwd=ROOT, env=self.env, capture_output=True,
-            text=True, timeout=120,
+            [str(BIN / "fiptrial"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"fiptrial {' '.join(args)} failed:\n{result.stdout}\n"
-                                 f"{result.stderr}")
+            raise AssertionError(
+                f"fiptrial {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
     def token(self, *args: str) -> str:
@@ -139,9 +144,22 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         server.cli("db", "upgrade")
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-                 "--timeout", "60", "--graceful-timeout", "10", "wsgi:app"],
-                cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                [
+                    str(BIN / "gunicorn"),
+                    "-w",
+                    str(WORKERS),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "60",
+                    "--graceful-timeout",
+                    "10",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
         _wait_until_up(server.base, process, log)
         yield server
@@ -171,8 +189,13 @@ class Clients:
         session = getattr(self.local, "session", None)
         if session is None:
             session = self.local.session = requests.Session()
-        response = session.request(method, self.base + path, json=body, timeout=REQUEST_TIMEOUT,
-                                   headers={"Authorization": f"Bearer {token}"})
+        response = session.request(
+            method,
+            self.base + path,
+            json=body,
+            timeout=REQUEST_TIMEOUT,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         with self.lock:
             self.statuses[response.status_code] += 1
         return response
@@ -211,21 +234,36 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
     call = clients.call
 
     trial = "loadtest"
-    response = call("POST", "/api/v1/trials", admin, {
-        "code": trial, "name": "Load test",
-        "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-        "method": "permuted_blocks", "block_multipliers": [1, 2],
-        "stratify_by": ["site", "age_band", "benefit_duration_band"],
-        "consent_design": "consent_first",
-    })
+    response = call(
+        "POST",
+        "/api/v1/trials",
+        admin,
+        {
+            "code": trial,
+            "name": "Load test",
+            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
+            "method": "permuted_blocks",
+            "block_multipliers": [1, 2],
+            "stratify_by": ["site", "age_band", "benefit_duration_band"],
+            "consent_design": "consent_first",
+        },
+    )
     assert response.status_code == 201, response.text
     sites = {"north": "brabantse_wal", "south": _second_plugin()}
     for code, plugin in sites.items():
-        response = call("POST", f"/api/v1/trials/{trial}/sites", admin,
-                        {"code": code, "name": f"Site {code}", "plugin": plugin})
+        response = call(
+            "POST",
+            f"/api/v1/trials/{trial}/sites",
+            admin,
+            {"code": code, "name": f"Site {code}", "plugin": plugin},
+        )
         assert response.status_code == 201, response.text
-    response = call("POST", f"/api/v1/trials/{trial}/consent-forms", admin,
-                    {"version": "v1", "valid_from": "2026-01-01"})
+    response = call(
+        "POST",
+        f"/api/v1/trials/{trial}/consent-forms",
+        admin,
+        {"version": "v1", "valid_from": "2026-01-01"},
+    )
     assert response.status_code == 201, response.text
     coordinator = server.token("--role", "site_coordinator", "--site", "north")
 
@@ -239,10 +277,17 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
 
     def register(index: int) -> dict[str, Any]:
         site, birth_date, benefit_start = people[index]
-        response = call("POST", f"/api/v1/sites/{site}/participants", admin, {
-            "bsn": bsns[index], "birth_date": birth_date.isoformat(), "sex": "female",
-            "benefit_start": benefit_start.isoformat(),
-        })
+        response = call(
+            "POST",
+            f"/api/v1/sites/{site}/participants",
+            admin,
+            {
+                "bsn": bsns[index],
+                "birth_date": birth_date.isoformat(),
+                "sex": "female",
+                "benefit_start": benefit_start.isoformat(),
+            },
+        )
         assert response.status_code == 201, response.text
         return {"site": site, **response.json()}
 
@@ -252,8 +297,12 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
     assert len(eligible) == len(sites) * len(PEOPLE) * PER_STRATUM and len(ineligible) == 2
 
     def give_consent(participant: dict[str, Any]) -> None:
-        response = call("POST", f"/api/v1/participants/{participant['id']}/consents", admin,
-                        {"status": "given", "version": "v1", "date": TODAY.isoformat()})
+        response = call(
+            "POST",
+            f"/api/v1/participants/{participant['id']}/consents",
+            admin,
+            {"status": "given", "version": "v1", "date": TODAY.isoformat()},
+        )
         assert response.status_code == 201, response.text
 
     clients.run_all([lambda p=p: give_consent(p) for p in eligible])
@@ -282,7 +331,8 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
         created, refused = attempts[0][1], attempts[1][1]["error"]
         assert refused["code"] == "already_allocated"
         assert (refused["allocation"]["arm"], refused["allocation"]["sequence"]) == (
-            created["arm"], created["sequence"]
+            created["arm"],
+            created["sequence"],
         )
         assert created["stratum"] == participant["stratum"]
         allocations[participant["id"]] = created
@@ -338,18 +388,25 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
     engine = create_engine(server.database_url)
     try:
         with engine.begin() as connection:
-            target = connection.execute(text(
-                "SELECT id FROM audit_entry WHERE action = 'allocation.created' "
-                "AND data LIKE '%\"arm\":\"control\"%' ORDER BY id LIMIT 1 OFFSET 5"
-            )).scalar_one()
+            target = connection.execute(
+                text(
+                    "SELECT id FROM audit_entry WHERE action = 'allocation.created' "
+                    'AND data LIKE \'%"arm":"control"%\' ORDER BY id LIMIT 1 OFFSET 5'
+                )
+            ).scalar_one()
         with pytest.raises(Exception, match="append-only"), engine.begin() as connection:
-            connection.execute(text("UPDATE audit_entry SET actor = 'x' WHERE id = :id"),
-                               {"id": target})
+            connection.execute(
+                text("UPDATE audit_entry SET actor = 'x' WHERE id = :id"), {"id": target}
+            )
         with engine.begin() as connection:
             connection.execute(text("SET LOCAL session_replication_role = replica"))
-            changed = connection.execute(text(
-                "UPDATE audit_entry SET data = replace(data, '\"arm\":\"control\"', "
-                "'\"arm\":\"fip\"') WHERE id = :id"), {"id": target}).rowcount
+            changed = connection.execute(
+                text(
+                    'UPDATE audit_entry SET data = replace(data, \'"arm":"control"\', '
+                    '\'"arm":"fip"\') WHERE id = :id'
+                ),
+                {"id": target},
+            ).rowcount
             assert changed == 1
     finally:
         engine.dispose()
@@ -374,17 +431,27 @@ def _dump(database_url: str) -> str:
     libpq_url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
     pg_dump = "/usr/bin/pg_dump" if Path("/usr/bin/pg_dump").exists() else shutil.which("pg_dump")
     if pg_dump:
-        result = subprocess.run([pg_dump, "--no-owner", "--dbname", libpq_url],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [pg_dump, "--no-owner", "--dbname", libpq_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
     engine = create_engine(database_url)
     try:
         with engine.connect() as connection:
-            tables = connection.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+            tables = (
+                connection.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                )
+                .scalars()
+                .all()
+            )
             return "\n".join(
-                repr(row) for table in tables
+                repr(row)
+                for table in tables
                 for row in connection.execute(text(f'SELECT * FROM "{table}"'))
             )
     finally:

@@ -11,4 +11,3 @@ from conversation_helpers import FipBuilder
 @pytest.fixture
 def fip(build: Any) -> FipBuilder:
     return FipBuilder(build)
-

@@ -21,8 +21,15 @@ class FipBuilder:
         self.build = build
         self._seq = 0
 
-    def site(self, *, managers: int = 2, capacity: int = 180, code: str = "bw",
-             closing_days: list[str] | None = None, **trial_overrides: Any) -> Any:
+    def site(
+        self,
+        *,
+        managers: int = 2,
+        capacity: int = 180,
+        code: str = "bw",
+        closing_days: list[str] | None = None,
+        **trial_overrides: Any,
+    ) -> Any:
         from fiptrial.extensions import db
         from fiptrial.services.caseload import add_client_manager
 
@@ -43,23 +50,51 @@ class FipBuilder:
         rows = []
         for _ in range(count):
             self._seq += 1
-            rows.append({
-                "trial_id": site.trial_id, "site_id": site.id,
-                "pseudonym": f"{self._seq:064x}", "birth_date": date(1980, 1, 1),
-                "sex": "female", "benefit_start": date(2020, 1, 1), "registered_on": START,
-                "age_band": "45-54", "benefit_duration_band": "60+", "stratum": "s",
-                "eligible": True, "ineligible_reasons": [], "pension_age_date": date(2047, 4, 1),
-                "registered_by": "test",
-            })
+            rows.append(
+                {
+                    "trial_id": site.trial_id,
+                    "site_id": site.id,
+                    "pseudonym": f"{self._seq:064x}",
+                    "birth_date": date(1980, 1, 1),
+                    "sex": "female",
+                    "benefit_start": date(2020, 1, 1),
+                    "registered_on": START,
+                    "age_band": "45-54",
+                    "benefit_duration_band": "60+",
+                    "stratum": "s",
+                    "eligible": True,
+                    "ineligible_reasons": [],
+                    "pension_age_date": date(2047, 4, 1),
+                    "registered_by": "test",
+                }
+            )
         db.session.execute(Participant.__table__.insert(), rows)
-        ids = [pid for (pid,) in db.session.query(Participant.id).filter(
-            Participant.site_id == site.id).order_by(Participant.id).all()][-count:]
-        db.session.execute(Allocation.__table__.insert(), [
-            {"trial_id": site.trial_id, "site_id": site.id, "participant_id": pid, "arm": arm,
-             "stratum": "s", "sequence": i + 1, "method": "test", "evidence": {},
-             "status": "active", "allocated_by": "test",
-             "allocated_at": datetime(2026, 10, 30, 12, 0, tzinfo=UTC)}
-            for i, pid in enumerate(ids)])
+        ids = [
+            pid
+            for (pid,) in db.session.query(Participant.id)
+            .filter(Participant.site_id == site.id)
+            .order_by(Participant.id)
+            .all()
+        ][-count:]
+        db.session.execute(
+            Allocation.__table__.insert(),
+            [
+                {
+                    "trial_id": site.trial_id,
+                    "site_id": site.id,
+                    "participant_id": pid,
+                    "arm": arm,
+                    "stratum": "s",
+                    "sequence": i + 1,
+                    "method": "test",
+                    "evidence": {},
+                    "status": "active",
+                    "allocated_by": "test",
+                    "allocated_at": datetime(2026, 10, 30, 12, 0, tzinfo=UTC),
+                }
+                for i, pid in enumerate(ids)
+            ],
+        )
         db.session.commit()
         return ids
 
@@ -77,5 +112,9 @@ def conversations_of(participant_id: int) -> list[Any]:
     from fiptrial.extensions import db
     from fiptrial.models import PlannedConversation
 
-    return (db.session.query(PlannedConversation).filter_by(participant_id=participant_id)
-            .order_by(PlannedConversation.sequence).all())
+    return (
+        db.session.query(PlannedConversation)
+        .filter_by(participant_id=participant_id)
+        .order_by(PlannedConversation.sequence)
+        .all()
+    )

@@ -12,28 +12,50 @@ from fiptrial.models import User
 def test_client_manager_add_and_plan_json(fip: Any, runner: Any) -> None:
     site = fip.site(managers=0)
     for name in ("km_a", "km_b"):
-        result = runner.invoke(args=["client-manager", "add", "--site", site.code,
-                                     "--username", name, "--capacity", "5"])
+        result = runner.invoke(
+            args=[
+                "client-manager",
+                "add",
+                "--site",
+                site.code,
+                "--username",
+                name,
+                "--capacity",
+                "5",
+            ]
+        )
         assert result.exit_code == 0, result.output
     assert "10 FIP places" in result.output
     assert db.session.query(User).filter_by(role="client_manager").count() == 2
     fip.bulk_fip(site, 8)
-    result = runner.invoke(args=["plan", "--site", site.code, "--create", "--start",
-                                 "2026-11-02", "--json"])
+    result = runner.invoke(
+        args=["plan", "--site", site.code, "--create", "--start", "2026-11-02", "--json"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert len(rows) == 32
-    assert set(rows[0]) == {"participant", "client_manager", "date", "minutes", "sequence",
-                            "status"}
+    assert set(rows[0]) == {
+        "participant",
+        "client_manager",
+        "date",
+        "minutes",
+        "sequence",
+        "status",
+    }
     assert {r["client_manager"] for r in rows} == {"km_a", "km_b"}
     assert sorted(r["sequence"] for r in rows if r["participant"] == rows[0]["participant"]) == [
-        1, 2, 3, 4]
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 def test_client_manager_add_rejects_a_duplicate(fip: Any, runner: Any) -> None:
     site = fip.site(managers=1)
-    result = runner.invoke(args=["client-manager", "add", "--site", site.code,
-                                 "--username", f"{site.code}_km1"])
+    result = runner.invoke(
+        args=["client-manager", "add", "--site", site.code, "--username", f"{site.code}_km1"]
+    )
     assert result.exit_code == 1
     assert "already exists" in result.output
 
@@ -55,8 +77,13 @@ def test_jobs_list_shows_every_job(fip: Any, runner: Any) -> None:
     result = runner.invoke(args=["jobs", "list"])
     assert result.exit_code == 0, result.output
     jobs = [json.loads(line)["job"] for line in result.output.splitlines()]
-    assert {"nightly_overdue", "weekly_agenda", "aow_watch", "followup_rounds:bw",
-            "data_freeze:t1"} <= set(jobs)
+    assert {
+        "nightly_overdue",
+        "weekly_agenda",
+        "aow_watch",
+        "followup_rounds:bw",
+        "data_freeze:t1",
+    } <= set(jobs)
 
 
 def test_reassign_and_plan_rules_commands(fip: Any, runner: Any) -> None:
@@ -65,16 +92,27 @@ def test_reassign_and_plan_rules_commands(fip: Any, runner: Any) -> None:
     fip.planned_site(4)
     assignment = db.session.query(CaseloadAssignment).filter_by(client_manager_id=1).first()
     pid = assignment.participant_id
-    result = runner.invoke(args=["client-manager", "reassign", "--participant", str(pid),
-                                 "--to", "bw_km2", "--reason", "workload", "--date",
-                                 "2027-01-04"])
+    result = runner.invoke(
+        args=[
+            "client-manager",
+            "reassign",
+            "--participant",
+            str(pid),
+            "--to",
+            "bw_km2",
+            "--reason",
+            "workload",
+            "--date",
+            "2027-01-04",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert db.session.query(CaseloadAssignment).filter_by(participant_id=pid).count() == 2
-    result = runner.invoke(args=["plan-rules", "--trial", "t1", "--set",
-                                 "conversations_per_year=x"])
+    result = runner.invoke(
+        args=["plan-rules", "--trial", "t1", "--set", "conversations_per_year=x"]
+    )
     assert result.exit_code == 1 and "whole number" in result.output
-    result = runner.invoke(args=["plan-rules", "--trial", "t1", "--set",
-                                 "conversations_per_day=0"])
+    result = runner.invoke(args=["plan-rules", "--trial", "t1", "--set", "conversations_per_day=0"])
     assert result.exit_code == 1 and "conversations_per_day" in result.output
     result = runner.invoke(args=["plan-rules", "--trial", "t1"])
     assert json.loads(result.output)["conversations_per_year"] == 4

@@ -39,13 +39,23 @@ def test_fidelity_matches_the_records(fip: Any, client: Any, build: Any, bearer:
 
     figures = fidelity.site_fidelity(site)
     per = figures.per_participant
-    assert per[a].to_dict() | {} == {"planned": 4, "held": 4, "held_in_window": 4, "missed": 0,
-                                     "open": 0, "participants": 1, "first_year_met": 1,
-                                     "first_year_share": 1.0}
+    assert per[a].to_dict() | {} == {
+        "planned": 4,
+        "held": 4,
+        "held_in_window": 4,
+        "missed": 0,
+        "open": 0,
+        "participants": 1,
+        "first_year_met": 1,
+        "first_year_share": 1.0,
+    }
     assert (per[b].held, per[b].held_in_window, per[b].missed, per[b].first_year_met) == (
-        3, 2, 1, 1)
-    assert (per[c].held, per[c].held_in_window, per[c].open, per[c].first_year_met) == (
-        2, 2, 2, 0)
+        3,
+        2,
+        1,
+        1,
+    )
+    assert (per[c].held, per[c].held_in_window, per[c].open, per[c].first_year_met) == (2, 2, 2, 0)
     total = figures.total
     assert total.planned == 24 and total.participants == 6
     assert total.held == 9 and total.held_in_window == 8 and total.missed == 1
@@ -54,8 +64,9 @@ def test_fidelity_matches_the_records(fip: Any, client: Any, build: Any, bearer:
     assert sum(m.held for m in figures.per_client_manager.values()) == 9
     assert fidelity.conversations_held(site)[a] == 4
 
-    answer = client.get(f"/api/v1/sites/{site.code}/fidelity",
-                        headers=bearer(build.token("analyst")))
+    answer = client.get(
+        f"/api/v1/sites/{site.code}/fidelity", headers=bearer(build.token("analyst"))
+    )
     assert answer.status_code == 200
     body = answer.get_json()
     assert (body["held"], body["held_in_window"], body["missed"]) == (9, 8, 1)

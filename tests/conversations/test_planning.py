@@ -14,8 +14,16 @@ from fiptrial.extensions import db
 from fiptrial.models import CaseloadAssignment, PlannedConversation
 from fiptrial.services import planning
 
-CLOSED = {date(2026, 12, 25), date(2026, 12, 26), date(2027, 1, 1), date(2027, 4, 27),
-          date(2027, 5, 5), date(2027, 5, 6), date(2027, 5, 17), date(2027, 3, 29)}
+CLOSED = {
+    date(2026, 12, 25),
+    date(2026, 12, 26),
+    date(2027, 1, 1),
+    date(2027, 4, 27),
+    date(2027, 5, 5),
+    date(2027, 5, 6),
+    date(2027, 5, 17),
+    date(2027, 3, 29),
+}
 SITE_CLOSING_DAY = "2027-02-15"  # a Monday, the site's own closing day
 
 
@@ -53,8 +61,9 @@ def test_plan_for_two_managers_and_360_clients(fip: Any) -> None:
     load = Counter(a.client_manager_id for a in db.session.query(CaseloadAssignment))
     assert sorted(load.values()) == [180, 180]
     for manager_id in load:
-        per_quarter = Counter((r.planned_date - START).days // 92 for r in rows
-                              if r.client_manager_id == manager_id)
+        per_quarter = Counter(
+            (r.planned_date - START).days // 92 for r in rows if r.client_manager_id == manager_id
+        )
         assert all(170 <= n <= 190 for n in per_quarter.values() if n), per_quarter
 
 
@@ -129,14 +138,20 @@ def test_missed_conversation_replans_what_follows_and_keeps_held(fip: Any) -> No
 
     participant = db.session.get(Participant, pid)
     first, second, _third, _fourth = conversations_of(pid)
-    conversations.record(participant, {"date": first.planned_date, "status": "held",
-                                       "duration_minutes": 55}, actor="km",
-                         today=date(2027, 12, 31))
+    conversations.record(
+        participant,
+        {"date": first.planned_date, "status": "held", "duration_minutes": 55},
+        actor="km",
+        today=date(2027, 12, 31),
+    )
     before = {c.sequence: c.planned_date for c in conversations_of(pid)}
     missed_on = second.planned_date
-    conversations.record(participant, {"date": missed_on, "status": "missed",
-                                       "missed_reason": "no_show"}, actor="km",
-                         today=date(2027, 12, 31))
+    conversations.record(
+        participant,
+        {"date": missed_on, "status": "missed", "missed_reason": "no_show"},
+        actor="km",
+        today=date(2027, 12, 31),
+    )
     after = conversations_of(pid)
     assert after[0].status == "held" and after[0].planned_date == before[1]
     assert after[1].status == "missed" and after[1].planned_date == before[2]
@@ -157,9 +172,12 @@ def test_moving_a_conversation_replans_only_what_follows(fip: Any) -> None:
     from fiptrial.models import Participant
 
     first, second, _, _ = conversations_of(pid)
-    conversations.record(db.session.get(Participant, pid),
-                         {"date": first.planned_date, "duration_minutes": 60}, actor="km",
-                         today=date(2027, 12, 31))
+    conversations.record(
+        db.session.get(Participant, pid),
+        {"date": first.planned_date, "duration_minutes": 60},
+        actor="km",
+        today=date(2027, 12, 31),
+    )
     held_date = first.planned_date
     new_date = second.planned_date + timedelta(days=21)
     while not planning.is_working_day(new_date):
@@ -193,8 +211,7 @@ def test_nightly_marks_overdue_then_missed_and_is_idempotent(fip: Any) -> None:
     past = [r for r in all_planned() if r.sequence == 1]
     assert first["overdue"] > 0 and first["missed"] > 0
     assert statuses["missed"] == first["missed"]
-    assert all(r.status in ("overdue", "missed") for r in past
-               if r.first_planned_date < today)
+    assert all(r.status in ("overdue", "missed") for r in past if r.first_planned_date < today)
     snapshot = sorted((r.id, r.status, r.planned_date) for r in all_planned())
     planning.mark_overdue(today)
     db.session.commit()
@@ -208,20 +225,23 @@ def test_reconfiguring_the_trial_replans_open_conversations(fip: Any) -> None:
     from fiptrial.services import conversations
 
     first = conversations_of(pid)[0]
-    conversations.record(db.session.get(Participant, pid),
-                         {"date": first.planned_date, "duration_minutes": 60}, actor="km",
-                         today=date(2027, 12, 31))
+    conversations.record(
+        db.session.get(Participant, pid),
+        {"date": first.planned_date, "duration_minutes": 60},
+        actor="km",
+        today=date(2027, 12, 31),
+    )
     today = first.planned_date + timedelta(days=1)
-    counts = planning.reconfigure_trial(site.trial, {"conversations_per_year": 6},
-                                        actor="admin", today=today)
+    counts = planning.reconfigure_trial(
+        site.trial, {"conversations_per_year": 6}, actor="admin", today=today
+    )
     assert counts["participants"] == 20
     after = conversations_of(pid)
     assert [c.sequence for c in after] == [1, 2, 3, 4, 5, 6]
     assert after[0].status == "held" and after[0].planned_date == first.planned_date
     assert all(c.planned_date >= today for c in after[1:])
     assert after[-1].planned_date < date(2027, 11, 2)
-    assert max(Counter((r.client_manager_id, r.planned_date)
-                       for r in all_planned()).values()) <= 3
+    assert max(Counter((r.client_manager_id, r.planned_date) for r in all_planned()).values()) <= 3
 
 
 def test_reconfiguring_with_a_bad_value_names_the_field(fip: Any) -> None:

@@ -26,10 +26,15 @@ FIPTRIAL = [sys.executable, "-c", "from fiptrial.cli import main; main()"]
 
 def cli_env(app: Flask, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                "FIPTRIAL_SECRET_KEY": "test-secret",
-                "FIPTRIAL_PSEUDONYM_KEY": "test-pseudonym-key",
-                "FIPTRIAL_INSTANCE_PATH": "/tmp/fiptrial-scheduler-test-instance", **extra})
+    env.update(
+        {
+            "FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "FIPTRIAL_SECRET_KEY": "test-secret",
+            "FIPTRIAL_PSEUDONYM_KEY": "test-pseudonym-key",
+            "FIPTRIAL_INSTANCE_PATH": "/tmp/fiptrial-scheduler-test-instance",
+            **extra,
+        }
+    )
     return env
 
 
@@ -68,9 +73,16 @@ def test_two_scheduler_processes_run_each_job_once(app: Flask, fip: Any) -> None
     fip.planned_site(12)
     db.session.commit()
     env = cli_env(app, FIPTRIAL_JOB_TEST_PAUSE_SECONDS="1")
-    processes = [subprocess.Popen([*FIPTRIAL, "scheduler", "run", "--once"], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
+    processes = [
+        subprocess.Popen(
+            [*FIPTRIAL, "scheduler", "run", "--once"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=180) for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
@@ -88,16 +100,21 @@ def test_two_scheduler_processes_run_each_job_once(app: Flask, fip: Any) -> None
 def test_killed_job_leaves_no_half_done_work(app: Flask, fip: Any) -> None:
     fip.planned_site(30)
     db.session.commit()
-    process = subprocess.Popen([*FIPTRIAL, "jobs", "run", "nightly_overdue"],
-                               env=cli_env(app, FIPTRIAL_JOB_TEST_PAUSE_SECONDS="60"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*FIPTRIAL, "jobs", "run", "nightly_overdue"],
+        env=cli_env(app, FIPTRIAL_JOB_TEST_PAUSE_SECONDS="60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     reader = outside_reader(app)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with reader.connect() as connection:
-                running = connection.execute(text(
-                    "SELECT count(*) FROM job_run WHERE outcome = 'running'")).scalar()
+                running = connection.execute(
+                    text("SELECT count(*) FROM job_run WHERE outcome = 'running'")
+                ).scalar()
             if running:
                 break
             time.sleep(0.2)
@@ -106,8 +123,9 @@ def test_killed_job_leaves_no_half_done_work(app: Flask, fip: Any) -> None:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         with reader.connect() as connection:
-            touched = connection.execute(text(
-                "SELECT count(*) FROM planned_conversation WHERE status <> 'planned'")).scalar()
+            touched = connection.execute(
+                text("SELECT count(*) FROM planned_conversation WHERE status <> 'planned'")
+            ).scalar()
             outcome = connection.execute(text("SELECT outcome FROM job_run")).scalar()
         assert touched == 0, "a killed job leaves none of its work behind"
         assert outcome == "running"
@@ -122,13 +140,17 @@ def test_killed_job_leaves_no_half_done_work(app: Flask, fip: Any) -> None:
     result = run_scheduler(app, once=True)
     assert result["interrupted"] == 1
     db.session.expire_all()
-    outcomes = sorted(r.outcome for r in db.session.query(JobRun).filter_by(
-        job_id="nightly_overdue"))
+    outcomes = sorted(
+        r.outcome for r in db.session.query(JobRun).filter_by(job_id="nightly_overdue")
+    )
     assert outcomes == ["interrupted", "ok"]
     from fiptrial.models import PlannedConversation
 
-    changed = db.session.query(PlannedConversation).filter(
-        PlannedConversation.status != "planned").count()
+    changed = (
+        db.session.query(PlannedConversation)
+        .filter(PlannedConversation.status != "planned")
+        .count()
+    )
     assert changed > 0, "the restarted job did the work (conversations before today)"
 
 
@@ -145,23 +167,31 @@ def test_a_period_runs_once_and_work_is_idempotent(app: Flask, fip: Any) -> None
     assert db.session.query(Notification).count() == stored
 
 
-def test_a_client_manager_reads_only_their_notifications(app: Flask, fip: Any, build: Any,
-                                                         client: Any, bearer: Any) -> None:
+def test_a_client_manager_reads_only_their_notifications(
+    app: Flask, fip: Any, build: Any, client: Any, bearer: Any
+) -> None:
     from fiptrial.models import PlannedConversation, User
 
     site = fip.planned_site(12)
     mine, theirs = db.session.query(User).filter_by(role="client_manager").order_by(User.id)
-    some_day = db.session.query(PlannedConversation.planned_date).filter_by(
-        client_manager_id=mine.id).order_by(PlannedConversation.planned_date.desc()).first()[0]
+    some_day = (
+        db.session.query(PlannedConversation.planned_date)
+        .filter_by(client_manager_id=mine.id)
+        .order_by(PlannedConversation.planned_date.desc())
+        .first()[0]
+    )
     jobs.run_job("weekly_agenda", some_day)
     token = build.token("client_manager", site=site, user=mine)
-    answer = client.get(f"/api/v1/client-managers/{mine.id}/notifications",
-                        headers=bearer(token))
+    answer = client.get(f"/api/v1/client-managers/{mine.id}/notifications", headers=bearer(token))
     assert answer.status_code == 200
     assert [n["kind"] for n in answer.get_json()] == ["weekly_agenda"]
     assert answer.get_json()[0]["data"]["conversations"], "next week's agenda is listed"
-    assert client.get(f"/api/v1/client-managers/{theirs.id}/notifications",
-                      headers=bearer(token)).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/client-managers/{theirs.id}/notifications", headers=bearer(token)
+        ).status_code
+        == 404
+    )
 
 
 def test_followup_rounds_open_flag_and_receive(app: Flask, fip: Any) -> None:

@@ -28,31 +28,60 @@ class Endpoint:
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/api/v1/trials", "trial.create", False,
-             {"code": "new-trial", "name": "New"}),
+    Endpoint("POST", "/api/v1/trials", "trial.create", False, {"code": "new-trial", "name": "New"}),
     Endpoint("GET", "/api/v1/trials", "trial.read", False),
     Endpoint("GET", "/api/v1/trials/t1", "trial.read", False),
-    Endpoint("POST", "/api/v1/trials/t1/sites", "site.create", False,
-             {"code": "third", "plugin": "template", "municipalities": ["GM0855"]}),
-    Endpoint("POST", "/api/v1/trials/t1/consent-forms", "consent_form.create", False,
-             {"version": "v9", "valid_from": "2026-01-01"}),
+    Endpoint(
+        "POST",
+        "/api/v1/trials/t1/sites",
+        "site.create",
+        False,
+        {"code": "third", "plugin": "template", "municipalities": ["GM0855"]},
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/trials/t1/consent-forms",
+        "consent_form.create",
+        False,
+        {"version": "v9", "valid_from": "2026-01-01"},
+    ),
     Endpoint("GET", "/api/v1/trials/t1/consent-forms", "trial.read", False),
     Endpoint("GET", "/api/v1/sites/{site}", "site.read", True),
-    Endpoint("POST", "/api/v1/sites/{site}/participants", "participant.register", True,
-             {"bsn": "999993653", "birth_date": "1980-01-01", "sex": "male",
-              "benefit_start": "2020-01-01"}),
+    Endpoint(
+        "POST",
+        "/api/v1/sites/{site}/participants",
+        "participant.register",
+        True,
+        {
+            "bsn": "999993653",
+            "birth_date": "1980-01-01",
+            "sex": "male",
+            "benefit_start": "2020-01-01",
+        },
+    ),
     Endpoint("GET", "/api/v1/sites/{site}/participants", "participant.list", True),
-    Endpoint("POST", "/api/v1/sites/{site}/cohort-allocation", "cohort.create", True,
-             {"fip": 999999}),
+    Endpoint(
+        "POST", "/api/v1/sites/{site}/cohort-allocation", "cohort.create", True, {"fip": 999999}
+    ),
     Endpoint("GET", "/api/v1/sites/{site}/allocations", "allocation.list", True),
     Endpoint("GET", "/api/v1/participants/{participant}", "participant.read", True),
-    Endpoint("POST", "/api/v1/participants/{participant}/consents", "consent.record", True,
-             {"status": "given", "version": "nope", "date": "2026-11-02"}),
+    Endpoint(
+        "POST",
+        "/api/v1/participants/{participant}/consents",
+        "consent.record",
+        True,
+        {"status": "given", "version": "nope", "date": "2026-11-02"},
+    ),
     Endpoint("GET", "/api/v1/participants/{participant}/consents", "consent.read", True),
     Endpoint("POST", "/api/v1/participants/{participant}/allocation", "allocation.create", True),
     Endpoint("GET", "/api/v1/participants/{participant}/allocation", "allocation.read", True),
-    Endpoint("POST", "/api/v1/allocations/{allocation}/corrections", "allocation.correct", True,
-             {"reason": "x"}),
+    Endpoint(
+        "POST",
+        "/api/v1/allocations/{allocation}/corrections",
+        "allocation.correct",
+        True,
+        {"reason": "x"},
+    ),
     Endpoint("GET", "/api/v1/audit/verify", "audit.verify", False),
     # Analysis (issue 4): the pooled report and the data freezes of a trial.
     Endpoint("GET", "/api/v1/trials/t1/analysis", "analysis.read", False),
@@ -63,13 +92,22 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
     # Conversations (issue 5): the world's participants have no plan, so moves answer 422.
-    Endpoint("POST", "/api/v1/participants/{participant}/conversations", "conversation.record",
-             True, {"date": "2026-11-02", "duration_minutes": 30}),
-    Endpoint("GET", "/api/v1/participants/{participant}/conversations", "conversation.read",
-             True),
+    Endpoint(
+        "POST",
+        "/api/v1/participants/{participant}/conversations",
+        "conversation.record",
+        True,
+        {"date": "2026-11-02", "duration_minutes": 30},
+    ),
+    Endpoint("GET", "/api/v1/participants/{participant}/conversations", "conversation.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/plan", "plan.read", True),
-    Endpoint("POST", "/api/v1/participants/{participant}/plan/moves", "conversation.record",
-             True, {"sequence": 2, "date": "2027-01-04"}),
+    Endpoint(
+        "POST",
+        "/api/v1/participants/{participant}/plan/moves",
+        "conversation.record",
+        True,
+        {"sequence": 2, "date": "2027-01-04"},
+    ),
     Endpoint("GET", "/api/v1/client-managers/{manager}/agenda", "plan.read", False),
     Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "plan.read", False),
     Endpoint("GET", "/api/v1/sites/{site}/fidelity", "conversation.read", True),
@@ -99,8 +137,13 @@ def world(build: Any) -> dict[str, Any]:
         "site_coordinator": build.token("site_coordinator", site=own),
         "client_manager": build.token("client_manager", site=own, user=manager),
     }
-    return {"sites": {"own": own, "other": other}, "people": people,
-            "allocations": allocations, "tokens": tokens, "manager": manager}
+    return {
+        "sites": {"own": own, "other": other},
+        "people": people,
+        "allocations": allocations,
+        "tokens": tokens,
+        "manager": manager,
+    }
 
 
 def fill(endpoint: Endpoint, world: dict[str, Any], scope: str) -> str:
@@ -129,15 +172,16 @@ def test_access_matrix(client: Any, world: dict[str, Any], bearer: Any, role: st
                 assert status == 403, where
             elif endpoint.site_scoped and site_bound and scope == "other":
                 assert status == 404, where
-            elif (role == "client_manager" and "{participant}" in endpoint.path):
+            elif role == "client_manager" and "{participant}" in endpoint.path:
                 assert status == 404, where  # not in this client manager's caseload
             else:
                 assert status not in (401, 403, 404, 405) and status < 500, where
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
-def test_unknown_and_revoked_tokens_get_401(client: Any, world: dict[str, Any], bearer: Any,
-                                            endpoint: Endpoint) -> None:
+def test_unknown_and_revoked_tokens_get_401(
+    client: Any, world: dict[str, Any], bearer: Any, endpoint: Endpoint
+) -> None:
     from fiptrial.extensions import db
     from fiptrial.models import ApiToken
     from fiptrial.services.tokens import revoke_token
@@ -151,11 +195,17 @@ def test_unknown_and_revoked_tokens_get_401(client: Any, world: dict[str, Any], 
 
 
 def test_every_endpoint_is_in_the_matrix(app: Any) -> None:
-    covered = {(e.method, e.path.replace("{site}", "<site_code>")
-                .replace("{participant}", "<int:participant_id>")
-                .replace("{allocation}", "<int:allocation_id>")
-                .replace("{manager}", "<int:manager_id>")
-                .replace("/t1", "/<trial_code>")) for e in ENDPOINTS}
+    covered = {
+        (
+            e.method,
+            e.path.replace("{site}", "<site_code>")
+            .replace("{participant}", "<int:participant_id>")
+            .replace("{allocation}", "<int:allocation_id>")
+            .replace("{manager}", "<int:manager_id>")
+            .replace("/t1", "/<trial_code>"),
+        )
+        for e in ENDPOINTS
+    }
     missing = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.rule == "/api/v1/openapi.json":

@@ -142,3 +142,23 @@ def test_openapi_document_lists_the_fixed_paths(client: Any) -> None:
 def test_health(client: Any) -> None:
     response = client.get("/health")
     assert response.status_code == 200 and response.json["status"] == "ok"
+
+
+def test_allocations_are_paged_with_a_next_link(client: Any, build: Any, bearer: Any) -> None:
+    from fiptrial.services import randomisation
+
+    site = build.site(build.trial())
+    ids = [
+        randomisation.allocate(build.participant(site).id, actor="t").participant_id
+        for _ in range(5)
+    ]
+    headers = bearer(build.token("research_admin"))
+    seen, url = [], "/api/v1/sites/bw/allocations?limit=2"
+    while url:
+        page = client.get(url, headers=headers)
+        assert page.status_code == 200 and len(page.json["items"]) <= 2
+        seen += [item["participant"] for item in page.json["items"]]
+        url = page.json["next"]
+    assert seen == ids
+    too_big = client.get("/api/v1/sites/bw/allocations?limit=1001", headers=headers)
+    assert too_big.status_code == 422 and "limit" in str(too_big.json["error"]["fields"])

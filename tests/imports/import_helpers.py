@@ -25,8 +25,18 @@ class Line:
     new: str | None = None
 
     def text(self, number: int) -> str:
-        fields = [str(100000 + number), self.bsn, self.birth, self.sex, self.municipality,
-                  self.start, self.end or "", self.reason or "", "", self.new or ""]
+        fields = [
+            str(100000 + number),
+            self.bsn,
+            self.birth,
+            self.sex,
+            self.municipality,
+            self.start,
+            self.end or "",
+            self.reason or "",
+            "",
+            self.new or "",
+        ]
         return ";".join(fields)
 
 

@@ -25,14 +25,36 @@ OUTSIDER_BSNS = ("999998523", "999998535", "12345672")  # the last lost its lead
 def realistic_export(enrol: Any) -> tuple[list[tuple[Line, str]], dict[str, Any]]:
     """Lines with the outcome each must have: running, exit:<BUS>, transfer, unmapped:<code>,
     rejected or not_in_trial."""
-    names = ("running", "running_moved", "work", "sick", "historic", "move_in", "move_out",
-             "unknown", "bad_date", "old_code", "withdrawn", "before_withdrawal")
+    names = (
+        "running",
+        "running_moved",
+        "work",
+        "sick",
+        "historic",
+        "move_in",
+        "move_out",
+        "unknown",
+        "bad_date",
+        "old_code",
+        "withdrawn",
+        "before_withdrawal",
+    )
     people = {name: enrol() for name in names}
     people["unallocated"] = enrol(allocate=False)
-    consent.record(people["withdrawn"][0], status="withdrawn", version="v1",
-                   on=date(2026, 11, 10), actor="test")
-    consent.record(people["before_withdrawal"][0], status="withdrawn", version="v1",
-                   on=date(2026, 11, 15), actor="test")
+    consent.record(
+        people["withdrawn"][0],
+        status="withdrawn",
+        version="v1",
+        on=date(2026, 11, 10),
+        actor="test",
+    )
+    consent.record(
+        people["before_withdrawal"][0],
+        status="withdrawn",
+        version="v1",
+        on=date(2026, 11, 15),
+        actor="test",
+    )
 
     def bsn(name: str) -> str:
         return people[name][1]
@@ -103,7 +125,9 @@ def test_realistic_export_exact_counts_and_second_import_adds_nothing(
 
     events = db.session.query(OutcomeEvent).all()
     assert Counter(e.kind for e in events) == {
-        "exit": expected["exits"], "transfer_within_site": expected["transfers_within_site"]}
+        "exit": expected["exits"],
+        "transfer_within_site": expected["transfers_within_site"],
+    }
     assert all(e.batch_id == batch.id and e.mapping_version == "2026.1" for e in events)
     move_in = next(e for e in events if e.kind == "transfer_within_site")
     assert move_in.participant_id == people["move_in"][0].id
@@ -160,12 +184,22 @@ def test_later_export_records_corrections_and_reentries_keeping_both_values(
     assert [e["kind"] for e in events] == ["correction", "exit"]  # date order: 04-11, 05-11
     correction = events[0]
     assert (correction["event_date"], correction["bus_code"], correction["local_code"]) == (
-        "2026-11-04", "19", "INK")
-    assert (correction["previous_date"], correction["previous_bus_code"],
-            correction["previous_local_code"]) == ("2026-11-05", "11", "ARB")
+        "2026-11-04",
+        "19",
+        "INK",
+    )
+    assert (
+        correction["previous_date"],
+        correction["previous_bus_code"],
+        correction["previous_local_code"],
+    ) == ("2026-11-05", "11", "ARB")
     assert events[1]["bus_code"] == "11"  # the original exit is kept, not overwritten
-    kinds = [e["kind"] for e in client.get(
-        f"/api/v1/participants/{sick[0].id}/outcomes", headers=headers).get_json()]
+    kinds = [
+        e["kind"]
+        for e in client.get(
+            f"/api/v1/participants/{sick[0].id}/outcomes", headers=headers
+        ).get_json()
+    ]
     assert kinds == ["exit", "reentry"]
 
 
@@ -179,8 +213,12 @@ def test_new_mapping_version_picks_up_held_rows_without_duplicates(
     from fiptrial.services.imports import common
 
     held, done = enrol(), enrol()
-    data = export_bytes([Line(held[1], end="09-11-2026", reason="XYZ"),
-                         Line(done[1], end="05-11-2026", reason="ARB")])
+    data = export_bytes(
+        [
+            Line(held[1], end="09-11-2026", reason="XYZ"),
+            Line(done[1], end="05-11-2026", reason="ARB"),
+        ]
+    )
     first = upload("outcome", "bw", data).get_json()
     assert first["unmapped"] == {"XYZ": 1} and first["exits"] == 1
     plugin = get_site_plugin("brabantse_wal")
@@ -223,16 +261,24 @@ def test_unreadable_file_is_422_and_changes_nothing(
     assert db.session.query(AuditEntry).count() == audit_before
 
 
-def test_missing_file_field_is_422_naming_it(app: Any, bw_site: Any, client: Any, build: Any,
-                                             bearer: Any) -> None:
-    response = client.post("/api/v1/sites/bw/outcome-imports",
-                           headers=bearer(build.token("research_admin")), data={})
+def test_missing_file_field_is_422_naming_it(
+    app: Any, bw_site: Any, client: Any, build: Any, bearer: Any
+) -> None:
+    response = client.post(
+        "/api/v1/sites/bw/outcome-imports", headers=bearer(build.token("research_admin")), data={}
+    )
     assert response.status_code == 422
     assert "file" in response.get_json()["error"]["fields"]
 
 
 def test_batches_are_listed_and_cli_prints_the_report(
-    app: Any, enrol: Any, bw_site: Any, runner: Any, tmp_path: Any, client: Any, build: Any,
+    app: Any,
+    enrol: Any,
+    bw_site: Any,
+    runner: Any,
+    tmp_path: Any,
+    client: Any,
+    build: Any,
     bearer: Any,
 ) -> None:
     person = enrol()
@@ -246,8 +292,9 @@ def test_batches_are_listed_and_cli_prints_the_report(
     assert (report["exits"], report["exits_by_code"]) == (1, {"04": 1})
     again = json.loads(runner.invoke(args=["import-outcomes", "--site", "bw", str(path)]).output)
     assert again["duplicate_of"] == report["batch"]
-    listed = client.get("/api/v1/sites/bw/outcome-imports",
-                        headers=bearer(build.token("analyst"))).get_json()
+    listed = client.get(
+        "/api/v1/sites/bw/outcome-imports", headers=bearer(build.token("analyst"))
+    ).get_json()
     assert [b["id"] for b in listed] == [report["batch"]]
     assert listed[0]["file_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert listed[0]["report"]["exits"] == 1
@@ -262,9 +309,15 @@ def test_outcome_import_closes_the_waiting_followup_round(
 
     person = enrol()
     today = date.today()
-    db.session.add(FollowupRound(site_id=bw_site.id, period=f"{today:%Y-%m}",
-                                 opened_on=today - timedelta(days=3),
-                                 deadline=today + timedelta(days=10), status="open"))
+    db.session.add(
+        FollowupRound(
+            site_id=bw_site.id,
+            period=f"{today:%Y-%m}",
+            opened_on=today - timedelta(days=3),
+            deadline=today + timedelta(days=10),
+            status="open",
+        )
+    )
     db.session.commit()
 
     report = upload("outcome", "bw", export_bytes([Line(person[1])])).get_json()

@@ -37,8 +37,17 @@ def test_running_benefits_are_registered_with_exact_counts_and_once(
 
     assert response.status_code == 201, response.get_json()
     report = response.get_json()
-    assert {k: report[k] for k in ("rows", "registered", "already_registered", "ineligible",
-                                   "ended_benefits_skipped", "duplicate_of")} == {
+    assert {
+        k: report[k]
+        for k in (
+            "rows",
+            "registered",
+            "already_registered",
+            "ineligible",
+            "ended_benefits_skipped",
+            "duplicate_of",
+        )
+    } == {
         "rows": len(lines),
         "registered": tags.count("registered") + tags.count("ineligible"),
         "already_registered": tags.count("already"),
@@ -47,7 +56,8 @@ def test_running_benefits_are_registered_with_exact_counts_and_once(
         "duplicate_of": None,
     }
     assert [r["line"] for r in report["rejected"]] == [
-        n + 2 for n, tag in enumerate(tags) if tag == "rejected"]
+        n + 2 for n, tag in enumerate(tags) if tag == "rejected"
+    ]
     assert "GM0599" in report["rejected"][1]["reason"]
     assert db.session.query(Participant).count() == before + report["registered"]
     trial = bw_site.trial
@@ -74,8 +84,9 @@ def test_cli_import_participants_prints_the_report(
     app: Any, build: Any, bw_site: Any, runner: Any, tmp_path: Any
 ) -> None:
     path = tmp_path / "enrolment.csv"
-    path.write_bytes(export_bytes([Line(build.next_bsn()), Line(build.next_bsn())],
-                                  encoding="utf-8-sig"))
+    path.write_bytes(
+        export_bytes([Line(build.next_bsn()), Line(build.next_bsn())], encoding="utf-8-sig")
+    )
 
     result = runner.invoke(args=["import-participants", "--site", "bw", str(path)])
 
@@ -91,8 +102,7 @@ def test_unknown_site_is_a_clear_cli_error(app: Any, runner: Any, tmp_path: Any)
 
 
 def test_the_importers_pseudonyms_are_the_cores(app: Any) -> None:
-    from fiptrial.services.imports.common import pseudonymiser
-    from fiptrial.services.pseudonyms import trial_key
+    from fiptrial.services.pseudonyms import pseudonymiser, trial_key
 
     fast = pseudonymiser(trial_key("t1"))
     for bsn in ("999998523", "999993653", "012345672", "111222333"):

@@ -50,8 +50,12 @@ def oracle(data: bytes, allocated: set[str], trial_code: str, faulty: set[int]) 
             counts["transfers_within_site"] += 1
         else:
             exits[TABLE[code]] += 1
-    return {"counts": counts, "exits_by_code": dict(sorted(exits.items())),
-            "unmapped": dict(unmapped), "rejected": rejected}
+    return {
+        "counts": counts,
+        "exits_by_code": dict(sorted(exits.items())),
+        "unmapped": dict(unmapped),
+        "rejected": rejected,
+    }
 
 
 def test_enrol_allocate_and_import_outcomes_of_a_synthetic_export(
@@ -70,12 +74,14 @@ def test_enrol_allocate_and_import_outcomes_of_a_synthetic_export(
     allocated = {
         pseudonym
         for (pseudonym,) in db.session.query(Participant.pseudonym).join(
-            Allocation, Allocation.participant_id == Participant.id)
+            Allocation, Allocation.participant_id == Participant.id
+        )
     }
     assert len(allocated) == eligible
     outcomes = io.BytesIO()
-    summary = write_export(outcomes, ROWS, seed=SEED, exit_share=0.3, unknown_codes=3,
-                           bad_bsns=2, bad_dates=2)
+    summary = write_export(
+        outcomes, ROWS, seed=SEED, exit_share=0.3, unknown_codes=3, bad_bsns=2, bad_dates=2
+    )
     data = outcomes.getvalue()
     faulty = set(summary.bad_bsn_lines) | set(summary.bad_date_lines)
     expected = oracle(data, allocated, trial.code, faulty)

@@ -46,8 +46,7 @@ class Browser:
         page = self.client.get("/inloggen")
         return self.client.post(
             "/inloggen",
-            data={"csrf_token": csrf_token(page.text), "username": username,
-                  "password": password},
+            data={"csrf_token": csrf_token(page.text), "username": username, "password": password},
         )
 
     def post_form(self, url: str, data: dict[str, Any], *, form_page: str | None = None) -> Any:
@@ -67,5 +66,6 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from fiptrial.services import passwords
 
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
-                                                             parallelism=1))
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )

@@ -96,8 +96,9 @@ def test_login_without_csrf_token_is_refused(staff: Any, client: Any) -> None:
 
 def test_form_with_a_forged_csrf_token_is_refused(staff: Any, web: Any) -> None:
     web.login("coord")
-    response = web.client.post("/locatie/bw/loting",
-                               data={"csrf_token": "forged", "fip": "1", "confirm": "y"})
+    response = web.client.post(
+        "/locatie/bw/loting", data={"csrf_token": "forged", "fip": "1", "confirm": "y"}
+    )
     assert response.status_code == 400
 
 
@@ -119,13 +120,15 @@ def test_session_expires_after_inactivity(staff: Any, web: Any, app: Any) -> Non
     assert "sessie is verlopen" in web.client.get("/inloggen").text
 
 
-def test_session_cookie_is_permanent_with_the_configured_lifetime(staff: Any, web: Any,
-                                                                   app: Any) -> None:
+def test_session_cookie_is_permanent_with_the_configured_lifetime(
+    staff: Any, web: Any, app: Any
+) -> None:
     response = web.login("coord")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert app.permanent_session_lifetime == timedelta(
-        minutes=app.config["SESSION_LIFETIME_MINUTES"])
+        minutes=app.config["SESSION_LIFETIME_MINUTES"]
+    )
 
 
 def test_logout_needs_a_post_with_csrf(staff: Any, web: Any) -> None:
@@ -139,8 +142,10 @@ def test_logout_needs_a_post_with_csrf(staff: Any, web: Any) -> None:
 
 def test_next_never_leads_to_another_site(staff: Any, client: Any) -> None:
     page = client.get("/inloggen")
-    response = client.post("/inloggen?next=https://kwaad.example/", data={
-        "csrf_token": csrf_token(page.text), "username": "coord", "password": PASSWORD})
+    response = client.post(
+        "/inloggen?next=https://kwaad.example/",
+        data={"csrf_token": csrf_token(page.text), "username": "coord", "password": PASSWORD},
+    )
     assert response.headers["Location"] == "/locatie/bw/deelnemers"
 
 
@@ -174,8 +179,9 @@ def test_static_css_is_served(client: Any) -> None:
 def test_english_is_available(staff: Any, client: Any) -> None:
     page = client.get("/inloggen")
     assert "Gebruikersnaam" in page.text and 'lang="nl"' in page.text
-    client.post("/taal", data={"csrf_token": csrf_token(page.text), "lang": "en",
-                               "back": "/inloggen"})
+    client.post(
+        "/taal", data={"csrf_token": csrf_token(page.text), "lang": "en", "back": "/inloggen"}
+    )
     english = client.get("/inloggen")
     assert 'lang="en"' in english.text
     assert "User name" in english.text and "Gebruikersnaam" not in english.text

@@ -1,15 +1,26 @@
-"""Uploading the caseload and outcome exports and reading their reports (issue 3's importer)."""
+"""Uploading the caseload and outcome exports: the import runs in the background, the upload
+answers with a status page, and the status page leads on to the import report."""
 
 from __future__ import annotations
 
 import io
-from datetime import date
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from web_support import ExportRow, bw_export, csrf_token, valid_bsns
 
-pytest.importorskip("fiptrial.services.imports")
+STATUS_URL = re.compile(r"^/locatie/(\w+)/bestanden/taak/(\d+)$")
+
+
+@pytest.fixture(autouse=True)
+def instance_folder(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test spools its uploads into its own instance folder."""
+    folder = tmp_path / "instance"
+    monkeypatch.setattr(app, "instance_path", str(folder))
+    return folder
 
 
 def _upload(web: Any, kind: str, content: bytes, name: str = "export.csv") -> Any:
@@ -22,6 +33,33 @@ def _upload(web: Any, kind: str, content: bytes, name: str = "export.csv") -> An
     )
 
 
+def _wait_for_task(response: Any) -> tuple[str, int]:
+    """The upload answered with the status page; wait for the worker thread to finish.
+
+    The test's own session first lets go of its transaction: on SQLite it would hold the
+    write lock that the worker needs (a person's requests each get a fresh session).
+    """
+    from fiptrial.extensions import db
+    from fiptrial.services import import_tasks
+
+    assert response.status_code == 302, response.text
+    match = STATUS_URL.match(response.headers["Location"])
+    assert match, response.headers["Location"]
+    task_id = int(match.group(2))
+    db.session.rollback()
+    assert import_tasks.wait(task_id, timeout=120), "the import did not finish"
+    return response.headers["Location"], task_id
+
+
+def _report(web: Any, response: Any) -> Any:
+    """Follow the status page of a finished import to its report."""
+    status_url, _task_id = _wait_for_task(response)
+    status = web.client.get(status_url)
+    assert status.status_code == 302, status.text
+    assert re.match(r"^/locatie/bw/bestanden/\d+$", status.headers["Location"])
+    return web.client.get(status.headers["Location"])
+
+
 def _plugin_installed() -> None:
     from fiptrial.plugins.manager import get_site_plugin
 
@@ -29,24 +67,113 @@ def _plugin_installed() -> None:
         pytest.skip("the brabantse_wal plugin is not installed")
 
 
-def test_caseload_upload_registers_and_reports(staff: Any, web: Any) -> None:
+def test_caseload_upload_registers_and_reports(staff: Any, web: Any, instance_folder: Path) -> None:
     from fiptrial.extensions import db
-    from fiptrial.models import Participant
+    from fiptrial.models import ImportTask, Participant
 
     _plugin_installed()
     bsns = valid_bsns()
     rows = [ExportRow(next(bsns)) for _ in range(5)]
     rows.append(ExportRow("123456789"))  # fails the elfproef
     web.login("coord")
-    response = _upload(web, "deelnemers", bw_export(rows))
-    assert response.status_code == 302, response.text
-    report = web.client.get(response.headers["Location"])
+    response = _upload(web, "deelnemers", bw_export(rows), name="clienten-november.csv")
+    report = _report(web, response)
     assert report.status_code == 200
-    assert db.session.query(Participant).filter_by(site_id=staff.bw.id).count() == 5
+    assert "Het bestand is ingelezen." in report.text
     assert "Afgekeurde regels" in report.text
+    assert db.session.query(Participant).filter_by(site_id=staff.bw.id).count() == 5
+    task = db.session.query(ImportTask).one()
+    assert (task.status, task.rows_done, task.created_by) == ("done", 6, "user:coord")
+    assert task.filename == "clienten-november.csv"
+    uploads = instance_folder / "uploads"
+    assert uploads.stat().st_mode & 0o777 == 0o700
+    assert list(uploads.iterdir()) == []  # the spooled file is gone once the task ended
     again = _upload(web, "deelnemers", bw_export(rows))
-    assert again.status_code == 302
-    assert "al eerder ingelezen" in web.client.get(again.headers["Location"]).text
+    assert "al eerder ingelezen" in _report(web, again).text
+
+
+def test_status_page_and_its_endpoint(
+    staff: Any, web: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is reported after every row here: on PostgreSQL each count is written to the
+    task row through its own connection while the import's transaction is open."""
+    _plugin_installed()
+    monkeypatch.setattr("fiptrial.services.imports.participants.PROGRESS_ROWS", 1)
+    bsns = valid_bsns(500_000_000)
+    web.login("coord")
+    response = _upload(web, "deelnemers", bw_export([ExportRow(next(bsns)) for _ in range(3)]))
+    status_url, _task_id = _wait_for_task(response)
+    answer = web.client.get(f"{status_url}.json")
+    assert answer.status_code == 200
+    assert answer.get_json() == {"status": "done", "rows_done": 3, "finished": True}
+
+
+def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
+    """A task the worker is still on: the page refreshes itself through the script, and says
+    how far the import got; no inline script (the CSP forbids it)."""
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    task = ImportTask(
+        site_id=staff.bw.id,
+        kind="outcomes",
+        status="running",
+        rows_done=15000,
+        duplicate=False,
+        filename="groot.csv",
+        spool_name="import-x.upload",
+        created_by="user:coord",
+    )
+    db.session.add(task)
+    db.session.commit()
+    web.login("coord")
+    page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
+    assert page.status_code == 200
+    assert "15000 regels gelezen" in page.text
+    assert f'data-import-status="/locatie/bw/bestanden/taak/{task.id}.json"' in page.text
+    assert "<script" not in page.text.split("</head>", 1)[1]
+    assert web.client.get(f"/locatie/bw/bestanden/taak/{task.id}.json").get_json() == {
+        "status": "running",
+        "rows_done": 15000,
+        "finished": False,
+    }
+    listing = web.client.get("/locatie/bw/bestanden")
+    assert f"/locatie/bw/bestanden/taak/{task.id}" in listing.text and "bezig" in listing.text
+
+
+def test_a_task_whose_worker_died_is_shown_as_interrupted(
+    staff: Any, web: Any, instance_folder: Path
+) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+    from fiptrial.services import import_tasks
+
+    spooled = import_tasks.upload_folder() / "import-dead.upload"
+    spooled.write_bytes(b"half")
+    stale = datetime.now(UTC) - import_tasks.STALE_AFTER - timedelta(minutes=1)
+    task = ImportTask(
+        site_id=staff.bw.id,
+        kind="outcomes",
+        status="running",
+        rows_done=0,
+        duplicate=False,
+        filename="dood.csv",
+        spool_name=spooled.name,
+        created_by="user:coord",
+        created_at=stale,
+        updated_at=stale,
+    )
+    db.session.add(task)
+    db.session.commit()
+    web.login("coord")
+    page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
+    assert page.status_code == 422
+    assert "onderbroken" in page.text and "Er is niets opgeslagen" in page.text
+    assert not spooled.exists()
+    assert (
+        web.client.get(f"/locatie/bw/bestanden/taak/{task.id}.json").get_json()["status"]
+        == "interrupted"
+    )
 
 
 def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) -> None:
@@ -58,29 +185,55 @@ def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) ->
     for bsn in people:
         build.participant(staff.bw, bsn=bsn)
     randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
-    rows = [ExportRow(people[0], end=date(2026, 11, 10), reason="ARB"),
-            ExportRow(people[1], end=date(2026, 11, 12), reason="XYZ")]
+    rows = [
+        ExportRow(people[0], end=date(2026, 11, 10), reason="ARB"),
+        ExportRow(people[1], end=date(2026, 11, 12), reason="XYZ"),
+    ]
     web.login("coord")
-    response = _upload(web, "uitkomsten", bw_export(rows))
-    assert response.status_code == 302, response.text
-    report = web.client.get(response.headers["Location"]).text
+    report = _report(web, _upload(web, "uitkomsten", bw_export(rows))).text
     assert "Onbekende redencodes" in report
     assert "<strong>XYZ</strong>" in report
 
 
-def test_unreadable_file_error_sits_next_to_the_file_field(staff: Any, web: Any) -> None:
+def test_an_unreadable_file_fails_in_plain_dutch(
+    staff: Any, web: Any, instance_folder: Path
+) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportBatch, ImportTask
+
     _plugin_installed()
     web.login("coord")
-    response = _upload(web, "uitkomsten", b"dit;is;geen;export\n1;2;3;4\n")
+    status_url, _task_id = _wait_for_task(
+        _upload(web, "uitkomsten", b"dit;is;geen;export\n1;2;3;4\n")
+    )
+    page = web.client.get(status_url)
+    assert page.status_code == 422
+    assert 'id="file-error"' in page.text
+    assert "mist in de kopregel de kolom(men)" in page.text
+    assert db.session.query(ImportBatch).count() == 0  # nothing half-written
+    assert db.session.query(ImportTask).one().status == "failed"
+    assert list((instance_folder / "uploads").iterdir()) == []
+    assert "niet ingelezen" in web.client.get("/locatie/bw/bestanden").text
+
+
+def test_a_too_large_file_is_refused_next_to_the_file_field(staff: Any, web: Any, app: Any) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    app.config["IMPORT_MAX_BYTES"] = 1024 * 1024
+    web.login("coord")
+    response = _upload(web, "uitkomsten", b"x" * (1024 * 1024 + 1))
     assert response.status_code == 422
-    assert 'id="outcomes-file-error"' in response.text
+    assert 'id="outcomes-file-error"' in response.text and "is groter dan 1 MB" in response.text
+    assert db.session.query(ImportTask).count() == 0
 
 
 def test_upload_without_a_file(staff: Any, web: Any) -> None:
     web.login("coord")
     page = web.client.get("/locatie/bw/bestanden")
-    response = web.client.post("/locatie/bw/bestanden/uitkomsten",
-                               data={"csrf_token": csrf_token(page.text)})
+    response = web.client.post(
+        "/locatie/bw/bestanden/uitkomsten", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 422
     assert "Kies een bestand." in response.text
 
@@ -89,3 +242,86 @@ def test_other_sites_batches_are_hidden(staff: Any, web: Any) -> None:
     web.login("coord")
     assert web.client.get("/locatie/bw/bestanden/999").status_code == 404
     assert web.client.get("/locatie/breda/bestanden").status_code == 404
+
+
+def test_a_task_is_visible_only_to_who_may_read_its_sites_imports(staff: Any, web: Any) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    task = ImportTask(
+        site_id=staff.bw.id,
+        kind="participants",
+        status="failed",
+        error="the import stopped because of an unexpected error; nothing was saved",
+        duplicate=False,
+        rows_done=0,
+        spool_name="import-y.upload",
+        created_by="user:coord",
+    )
+    db.session.add(task)
+    db.session.commit()
+    own, other = f"/locatie/bw/bestanden/taak/{task.id}", f"/locatie/breda/bestanden/taak/{task.id}"
+    web.login("coordbreda")
+    for url in (own, f"{own}.json", other, f"{other}.json"):
+        assert web.client.get(url).status_code == 404, url
+    web.client.post(
+        "/uitloggen",
+        data={"csrf_token": csrf_token(web.client.get("/locatie/breda/bestanden").text)},
+    )
+    web.login("analyse")  # the research team may read every site's imports
+    page = web.client.get(own)
+    assert page.status_code == 422 and "onverwachte fout" in page.text
+    assert web.client.get(other).status_code == 404  # the task belongs to bw
+    web.client.post("/uitloggen", data={"csrf_token": csrf_token(page.text)})
+    web.login("km")  # client managers have no site lists
+    assert web.client.get(own).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["participants", "outcomes"])
+def test_imports_report_their_progress(
+    staff: Any, build: Any, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The optional ``progress`` callback of both imports sees the rows read so far."""
+    from fiptrial.services import imports
+
+    _plugin_installed()
+    monkeypatch.setattr(f"fiptrial.services.imports.{kind}.PROGRESS_ROWS", 2)
+    bsns = valid_bsns(600_000_000)
+    seen: list[int] = []
+    run = imports.import_participants if kind == "participants" else imports.import_outcomes
+    report = run(
+        staff.bw,
+        io.BytesIO(bw_export([ExportRow(next(bsns)) for _ in range(5)])),
+        actor="test",
+        progress=seen.append,
+    )
+    assert report["rows"] == 5
+    assert seen == [2, 4]
+
+
+def test_progress_reaches_the_row_on_postgresql_and_memory_on_sqlite(staff: Any) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+    from fiptrial.services import import_tasks
+
+    task = ImportTask(
+        site_id=staff.bw.id,
+        kind="outcomes",
+        status="running",
+        rows_done=0,
+        duplicate=False,
+        spool_name="import-z.upload",
+        created_by="user:coord",
+    )
+    db.session.add(task)
+    db.session.commit()
+    task_id = task.id
+    db.session.rollback()  # let go of SQLite's write lock, as a request's session would
+    try:
+        import_tasks._progress_recorder(task_id)(7000)
+        stored = db.session.get(ImportTask, task_id)
+        expected = 0 if db.engine.dialect.name == "sqlite" else 7000
+        assert stored.rows_done == expected
+        assert import_tasks.describe(stored).rows_done == 7000
+    finally:
+        import_tasks._live.pop(task_id, None)

@@ -1,4 +1,4 @@
-"""Research overview, monitoring with its server-side plot, audit verification, placeholders."""
+"""Research overview, monitoring with its server-side plot, audit, pooled report, exports."""
 
 from __future__ import annotations
 
@@ -31,12 +31,7 @@ def test_monitoring_shows_balance_and_consent(staff: Any, web: Any, build: Any) 
     assert page.status_code == 200
     assert "grafiek.png" in page.text
     assert f">{len(people) + 1}<" in page.text  # registered
-    try:
-        import fiptrial.services.fidelity  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        assert "Uitvoering van FIP" in page.text
+    assert "Uitvoering van FIP" in page.text
     plot = web.client.get("/onderzoek/monitoring/bw/grafiek.png")
     assert plot.status_code == 200
     assert plot.headers["Content-Type"] == "image/png"
@@ -58,9 +53,7 @@ def test_audit_verification(staff: Any, web: Any) -> None:
 
 
 @pytest.mark.parametrize("breda_fip", [3, 0])  # 0: a site with one arm only
-def test_pooled_report_with_its_figures(staff: Any, web: Any, build: Any,
-                                        breda_fip: int) -> None:
-    pytest.importorskip("fiptrial.services.exports")
+def test_pooled_report_with_its_figures(staff: Any, web: Any, build: Any, breda_fip: int) -> None:
     from fiptrial.services import randomisation
 
     for site in (staff.bw, staff.breda):
@@ -91,10 +84,16 @@ def test_demo_creates_the_four_web_users(app: Any) -> None:
     from fiptrial.services.users import DEMO_PASSWORD, authenticate
 
     create_demo(participants=40)
-    roles = {name: authenticate(name, DEMO_PASSWORD).role
-             for name in ("admin", "coordinator", "klantmanager", "analist")}
-    assert roles == {"admin": "research_admin", "coordinator": "site_coordinator",
-                     "klantmanager": "client_manager", "analist": "analyst"}
+    roles = {
+        name: authenticate(name, DEMO_PASSWORD).role
+        for name in ("admin", "coordinator", "klantmanager", "analist")
+    }
+    assert roles == {
+        "admin": "research_admin",
+        "coordinator": "site_coordinator",
+        "klantmanager": "client_manager",
+        "analist": "analyst",
+    }
 
 
 def _allocated_trial(staff: Any, build: Any) -> None:
@@ -108,7 +107,6 @@ def _allocated_trial(staff: Any, build: Any) -> None:
 
 
 def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any) -> None:
-    pytest.importorskip("fiptrial.services.exports")
     import io
     import zipfile
 
@@ -118,9 +116,15 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     _allocated_trial(staff, build)
     web.login("analyse")
     page = web.client.get("/onderzoek/exports")
-    response = web.client.post("/onderzoek/exports", data={
-        "csrf_token": csrf_token(page.text), "onderzoek": "t1", "export-fmt": "csv",
-        "export-submit": "y"})
+    response = web.client.post(
+        "/onderzoek/exports",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "onderzoek": "t1",
+            "export-fmt": "csv",
+            "export-submit": "y",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
@@ -129,12 +133,13 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
 
 
 def test_make_a_data_freeze(staff: Any, web: Any, build: Any) -> None:
-    pytest.importorskip("fiptrial.services.freezes")
     _allocated_trial(staff, build)
     web.login("beheer")
     page = web.client.get("/onderzoek/exports")
-    response = web.client.post("/onderzoek/exports", data={
-        "csrf_token": csrf_token(page.text), "onderzoek": "t1", "freeze-submit": "y"})
+    response = web.client.post(
+        "/onderzoek/exports",
+        data={"csrf_token": csrf_token(page.text), "onderzoek": "t1", "freeze-submit": "y"},
+    )
     assert response.status_code == 302, response.text
     listing = web.client.get(response.headers["Location"])
     assert "Bevriezing 1 is opgeslagen (12 deelnemers)" in listing.text
@@ -146,15 +151,20 @@ def test_exports_are_not_for_site_staff(staff: Any, web: Any) -> None:
 
 
 def test_follow_up_rounds_on_the_import_page(staff: Any, web: Any) -> None:
-    pytest.importorskip("fiptrial.services.followup")
     from datetime import date
 
     from fiptrial.extensions import db
     from fiptrial.models import FollowupRound
 
-    db.session.add(FollowupRound(site_id=staff.bw.id, period="2026-10",
-                                 opened_on=date(2026, 11, 1), deadline=date(2026, 11, 15),
-                                 status="late"))
+    db.session.add(
+        FollowupRound(
+            site_id=staff.bw.id,
+            period="2026-10",
+            opened_on=date(2026, 11, 1),
+            deadline=date(2026, 11, 15),
+            status="late",
+        )
+    )
     db.session.commit()
     web.login("coord")
     page = web.client.get("/locatie/bw/bestanden")

@@ -60,8 +60,9 @@ def test_coordinator_cannot_post_to_another_site(staff: Any, web: Any) -> None:
 
     web.login("coord")
     token = csrf_token(web.client.get("/locatie/bw/loting").text)
-    response = web.client.post("/locatie/breda/loting",
-                               data={"csrf_token": token, "fip": "1", "confirm": "y"})
+    response = web.client.post(
+        "/locatie/breda/loting", data={"csrf_token": token, "fip": "1", "confirm": "y"}
+    )
     assert response.status_code == 404
 
 
@@ -80,8 +81,9 @@ def test_client_manager_has_no_site_lists(staff: Any, web: Any) -> None:
 
 
 @pytest.mark.parametrize("username", ["beheer", "analyse"])
-def test_research_team_sees_every_site(staff: Any, web: Any, people: dict[str, Any],
-                                      username: str) -> None:
+def test_research_team_sees_every_site(
+    staff: Any, web: Any, people: dict[str, Any], username: str
+) -> None:
     web.login(username)
     for code in ("bw", "breda"):
         assert web.client.get(f"/locatie/{code}/deelnemers").status_code == 200
@@ -101,8 +103,9 @@ def test_unknown_pages_get_a_calm_page_and_the_api_keeps_json(staff: Any, client
     assert api.is_json and "error" in api.get_json()
 
 
-def test_an_api_404_stays_json_for_a_token_holder(staff: Any, client: Any, build: Any,
-                                                  bearer: Any) -> None:
+def test_an_api_404_stays_json_for_a_token_holder(
+    staff: Any, client: Any, build: Any, bearer: Any
+) -> None:
     token = build.token("research_admin")
     response = client.get("/api/v1/bestaat-niet", headers=bearer(token))
     assert response.status_code == 404

@@ -9,8 +9,14 @@ from web_support import csrf_token
 
 
 def _register(web: Any, **overrides: str) -> Any:
-    data = {"bsn": "999998523", "birth_date": "17-05-1980", "sex": "female",
-            "benefit_start": "01-01-2020", "municipality": "", "registered_on": "02-11-2026"}
+    data = {
+        "bsn": "999998523",
+        "birth_date": "17-05-1980",
+        "sex": "female",
+        "benefit_start": "01-01-2020",
+        "municipality": "",
+        "registered_on": "02-11-2026",
+    }
     data.update(overrides)
     return web.post_form("/locatie/bw/deelnemers/nieuw", data)
 
@@ -73,8 +79,10 @@ def test_filters(staff: Any, web: Any, build: Any) -> None:
     build.participant(staff.bw, birth_date=date(1950, 1, 1))  # past pension age: not eligible
     web.login("coord")
     assert "2 deelnemers gevonden" in web.client.get("/locatie/bw/deelnemers?geschikt=yes").text
-    assert "1 deelnemers gevonden" in web.client.get(
-        "/locatie/bw/deelnemers?geschikt=yes&toestemming=none").text
+    assert (
+        "1 deelnemers gevonden"
+        in web.client.get("/locatie/bw/deelnemers?geschikt=yes&toestemming=none").text
+    )
     assert "3 deelnemers gevonden" in web.client.get("/locatie/bw/deelnemers?arm=none").text
 
 
@@ -85,9 +93,15 @@ def test_record_consent(staff: Any, web: Any, build: Any) -> None:
     web.login("coord")
     url = f"/locatie/bw/deelnemers/{person.id}"
     page = web.client.get(url)
-    response = web.client.post(f"{url}/toestemming", data={
-        "csrf_token": csrf_token(page.text), "status": "given", "version": "v1",
-        "on": "03-11-2026"})
+    response = web.client.post(
+        f"{url}/toestemming",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "status": "given",
+            "version": "v1",
+            "on": "03-11-2026",
+        },
+    )
     assert response.status_code == 302
     assert consent.current_state(person).status == "given"
     assert "03-11-2026" in web.client.get(url).text
@@ -98,9 +112,15 @@ def test_consent_error_next_to_the_date(staff: Any, web: Any, build: Any) -> Non
     web.login("coord")
     url = f"/locatie/bw/deelnemers/{person.id}"
     page = web.client.get(url)
-    response = web.client.post(f"{url}/toestemming", data={
-        "csrf_token": csrf_token(page.text), "status": "withdrawn", "version": "v1",
-        "on": "01-01-2026"})
+    response = web.client.post(
+        f"{url}/toestemming",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "status": "withdrawn",
+            "version": "v1",
+            "on": "01-01-2026",
+        },
+    )
     assert response.status_code == 422
     assert 'id="on-error"' in response.text
     assert "vóór de laatste toestemmingsregistratie" in response.text
@@ -115,14 +135,18 @@ def test_cohort_randomisation_and_allocations(staff: Any, web: Any, build: Any) 
     web.login("coord")
     page = web.client.get("/locatie/bw/loting")
     assert "10" in page.text
-    refused = web.client.post("/locatie/bw/loting",
-                              data={"csrf_token": csrf_token(page.text), "fip": "3"})
+    refused = web.client.post(
+        "/locatie/bw/loting", data={"csrf_token": csrf_token(page.text), "fip": "3"}
+    )
     assert refused.status_code == 422 and 'id="confirm-error"' in refused.text
-    too_many = web.client.post("/locatie/bw/loting", data={
-        "csrf_token": csrf_token(page.text), "fip": "11", "confirm": "y"})
+    too_many = web.client.post(
+        "/locatie/bw/loting",
+        data={"csrf_token": csrf_token(page.text), "fip": "11", "confirm": "y"},
+    )
     assert too_many.status_code == 422 and "moet liggen tussen 0 en" in too_many.text
-    done = web.client.post("/locatie/bw/loting", data={
-        "csrf_token": csrf_token(page.text), "fip": "3", "confirm": "y"})
+    done = web.client.post(
+        "/locatie/bw/loting", data={"csrf_token": csrf_token(page.text), "fip": "3", "confirm": "y"}
+    )
     assert done.status_code == 302
     assert db.session.query(Allocation).filter_by(arm="fip").count() == 3
     listing = web.client.get(done.headers["Location"])
@@ -131,8 +155,7 @@ def test_cohort_randomisation_and_allocations(staff: Any, web: Any, build: Any) 
     assert db.session.query(Allocation).first().allocated_by == "user:coord"
 
 
-def test_cohort_default_is_the_client_managers_capacity(staff: Any, web: Any,
-                                                         build: Any) -> None:
+def test_cohort_default_is_the_client_managers_capacity(staff: Any, web: Any, build: Any) -> None:
     for _ in range(4):
         build.participant(staff.bw)
     web.login("coord")

@@ -49,9 +49,20 @@ def bw_export(rows: Iterable[ExportRow]) -> bytes:
     """A Brabantse Wal client export (';', Windows-1252, dd-mm-jjjj) with the given rows."""
     lines = [BW_HEADER]
     for number, row in enumerate(rows, start=1):
-        lines.append(";".join([
-            str(number), row.bsn, f"{row.birth:%d-%m-%Y}", row.sex, row.municipality,
-            f"{row.start:%d-%m-%Y}", f"{row.end:%d-%m-%Y}" if row.end else "", row.reason,
-            "", row.new_municipality,
-        ]))
+        lines.append(
+            ";".join(
+                [
+                    str(number),
+                    row.bsn,
+                    f"{row.birth:%d-%m-%Y}",
+                    row.sex,
+                    row.municipality,
+                    f"{row.start:%d-%m-%Y}",
+                    f"{row.end:%d-%m-%Y}" if row.end else "",
+                    row.reason,
+                    "",
+                    row.new_municipality,
+                ]
+            )
+        )
     return ("\r\n".join(lines) + "\r\n").encode("cp1252")

@@ -17,8 +17,12 @@ from fiptrial.services import conversations, fidelity, followup, planning
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 
-blp = Blueprint("conversations", __name__, url_prefix="/api/v1",
-                description="FIP conversations, agendas and fidelity")
+blp = Blueprint(
+    "conversations",
+    __name__,
+    url_prefix="/api/v1",
+    description="FIP conversations, agendas and fidelity",
+)
 
 
 class DomainSchema(Schema):
@@ -27,8 +31,11 @@ class DomainSchema(Schema):
 
 
 class AgreementCreateSchema(Schema):
-    description = fields.String(required=True, validate=validate.Length(min=1, max=2000),
-                                metadata={"description": "free text: stays at the site"})
+    description = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "free text: stays at the site"},
+    )
     responsible = fields.String(load_default="client", validate=validate.OneOf(RESPONSIBLE))
     due_on = fields.Date(load_default=None, allow_none=True)
 
@@ -40,8 +47,7 @@ class FollowupSchema(Schema):
 
 class InterventionStartSchema(Schema):
     type = fields.String(required=True)
-    provider = fields.String(load_default=None, allow_none=True,
-                             validate=validate.Length(max=200))
+    provider = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     start = fields.Date(required=True)
     end = fields.Date(load_default=None, allow_none=True)
 
@@ -55,17 +61,23 @@ class ConversationCreateSchema(Schema):
     date = fields.Date(required=True)
     status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
     planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
-    duration_minutes = fields.Integer(load_default=None, allow_none=True,
-                                      validate=validate.Range(min=1, max=480))
-    missed_reason = fields.String(load_default=None, allow_none=True,
-                                  validate=validate.OneOf(MISSED_REASONS))
+    duration_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
+    )
+    missed_reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(MISSED_REASONS)
+    )
     domains = fields.List(fields.Nested(DomainSchema), load_default=list)
     agreements = fields.List(fields.Nested(AgreementCreateSchema), load_default=list)
     agreement_followups = fields.List(fields.Nested(FollowupSchema), load_default=list)
     interventions_started = fields.List(fields.Nested(InterventionStartSchema), load_default=list)
     interventions_ended = fields.List(fields.Nested(InterventionEndSchema), load_default=list)
-    notes = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000),
-                          metadata={"description": "free text: stays at the site"})
+    notes = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=4000),
+        metadata={"description": "free text: stays at the site"},
+    )
 
 
 class AgreementSchema(Schema):
@@ -145,8 +157,12 @@ def list_conversations(participant_id: int) -> list[dict[str, Any]]:
 def participant_plan(participant_id: int) -> list[PlannedConversation]:
     who = principal()
     participant = visible_participant(who, participant_id)
-    return (db.session.query(PlannedConversation).filter_by(participant_id=participant.id)
-            .order_by(PlannedConversation.sequence).all())
+    return (
+        db.session.query(PlannedConversation)
+        .filter_by(participant_id=participant.id)
+        .order_by(PlannedConversation.sequence)
+        .all()
+    )
 
 
 @blp.post("/participants/<int:participant_id>/plan/moves")
@@ -158,21 +174,31 @@ def move(data: dict[str, Any], participant_id: int) -> list[PlannedConversation]
     re-planned, held and missed conversations stay. Answers the participant's new plan."""
     who = principal()
     participant = visible_participant(who, participant_id)
-    conversation = db.session.query(PlannedConversation).filter_by(
-        participant_id=participant.id, sequence=data["sequence"]).one_or_none()
+    conversation = (
+        db.session.query(PlannedConversation)
+        .filter_by(participant_id=participant.id, sequence=data["sequence"])
+        .one_or_none()
+    )
     if conversation is None:
         raise field_error("sequence", "the participant has no planned conversation with it")
     planning.move_conversation(conversation.id, data["date"], actor=who.actor)
-    return (db.session.query(PlannedConversation).filter_by(participant_id=participant.id)
-            .order_by(PlannedConversation.sequence).all())
+    return (
+        db.session.query(PlannedConversation)
+        .filter_by(participant_id=participant.id)
+        .order_by(PlannedConversation.sequence)
+        .all()
+    )
 
 
 def _visible_manager(who: Any, manager_id: int) -> User:
     """A client manager sees only themselves; site roles their own site; 404 otherwise."""
     manager = db.session.get(User, manager_id)
-    if (manager is None or manager.role != CLIENT_MANAGER
-            or (who.role == CLIENT_MANAGER and who.user_id != manager_id)
-            or (manager.site is not None and not can_see_site(who, manager.site))):
+    if (
+        manager is None
+        or manager.role != CLIENT_MANAGER
+        or (who.role == CLIENT_MANAGER and who.user_id != manager_id)
+        or (manager.site is not None and not can_see_site(who, manager.site))
+    ):
         raise NotFound(f"client manager {manager_id} does not exist")
     return manager
 

@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 
 from fiptrial.errors import PlatformError
 from fiptrial.extensions import db
+from fiptrial.models.identity import ROLES
 
 OPERATOR = "cli:operator"
 
@@ -38,8 +39,7 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True,
-              type=click.Choice(["research_admin", "site_coordinator", "client_manager", "analyst"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
@@ -57,8 +57,11 @@ def token_create(role: str, site_code: str | None, username: str | None, label: 
         if user is None:
             raise click.ClickException(f"no user called {username!r}")
     row, token = create_token(role=role, site=site, user=user, label=label, actor=OPERATOR)
-    click.echo(f"Created token {row.id} ({row.prefix}...) for role {role}"
-               + (f" at site {site_code}" if site_code else "") + ". It will not be shown again:")
+    click.echo(
+        f"Created token {row.id} ({row.prefix}...) for role {role}"
+        + (f" at site {site_code}" if site_code else "")
+        + ". It will not be shown again:"
+    )
     click.echo(token)
 
 
@@ -92,8 +95,7 @@ def audit_verify() -> None:
     report = verify_chain()
     click.echo(json.dumps(report.to_dict()))
     if not report.ok:
-        click.echo(f"Audit chain broken at entry {report.first_broken}: {report.problem}",
-                   err=True)
+        click.echo(f"Audit chain broken at entry {report.first_broken}: {report.problem}", err=True)
         sys.exit(1)
 
 
@@ -142,8 +144,9 @@ def _uniform_strata(trial: Any) -> dict[str, float]:
         "sex": ["male", "female"],
     }
     combos = product(*(levels[f] for f in trial.stratify_by))
-    return {"|".join(f"{f}={v}" for f, v in zip(trial.stratify_by, c, strict=True)): 1.0
-            for c in combos}
+    return {
+        "|".join(f"{f}={v}" for f, v in zip(trial.stratify_by, c, strict=True)): 1.0 for c in combos
+    }
 
 
 @randomisation_cli.command("verify")
@@ -183,6 +186,7 @@ def register_commands(app: Flask) -> None:
     for command in (token_cli, audit_cli, randomisation_cli, demo):
         app.cli.add_command(command)
     from fiptrial.cli.users import user_cli  # web users (issue 6)
+
     app.cli.add_command(user_cli)
     from fiptrial.cli.imports import add_import_commands  # issue 3: imports
 

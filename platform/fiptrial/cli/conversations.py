@@ -18,8 +18,13 @@ jobs_cli = AppGroup("jobs", help="Scheduled jobs and their runs.")
 @client_manager_cli.command("add")
 @click.option("--site", "site_code", required=True)
 @click.option("--username", required=True)
-@click.option("--capacity", type=click.IntRange(min=1), default=180, show_default=True,
-              help="FIP places (the report: 180 clients, 3 conversations a working day).")
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    default=180,
+    show_default=True,
+    help="FIP places (the report: 180 clients, 3 conversations a working day).",
+)
 @click.option("--name", "display_name", default="")
 @reports_errors
 def client_manager_add(site_code: str, username: str, capacity: int, display_name: str) -> None:
@@ -28,10 +33,13 @@ def client_manager_add(site_code: str, username: str, capacity: int, display_nam
     from fiptrial.services.trials import get_site
 
     site = get_site(site_code)
-    user = add_client_manager(site, username, capacity=capacity, display_name=display_name,
-                              actor=OPERATOR)
-    click.echo(f"Client manager {user.username} (id {user.id}) added to {site.code} with "
-               f"{capacity} places; the site now has {site_capacity(site.id)} FIP places.")
+    user = add_client_manager(
+        site, username, capacity=capacity, display_name=display_name, actor=OPERATOR
+    )
+    click.echo(
+        f"Client manager {user.username} (id {user.id}) added to {site.code} with "
+        f"{capacity} places; the site now has {site_capacity(site.id)} FIP places."
+    )
 
 
 @client_manager_cli.command("assign")
@@ -51,13 +59,14 @@ def client_manager_assign(site_code: str, on: object) -> None:
 @client_manager_cli.command("reassign")
 @click.option("--participant", "participant_id", type=int, required=True)
 @click.option("--to", "username", required=True, help="The new client manager's user name.")
-@click.option("--reason", required=True,
-              type=click.Choice(["leave", "workload", "client_request", "manager_left",
-                                 "other"]))
+@click.option(
+    "--reason",
+    required=True,
+    type=click.Choice(["leave", "workload", "client_request", "manager_left", "other"]),
+)
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None)
 @reports_errors
-def client_manager_reassign(participant_id: int, username: str, reason: str,
-                            on: object) -> None:
+def client_manager_reassign(participant_id: int, username: str, reason: str, on: object) -> None:
     """Give a participant another fixed client manager; the old assignment is kept."""
     from fiptrial.extensions import db
     from fiptrial.models import User
@@ -68,14 +77,20 @@ def client_manager_reassign(participant_id: int, username: str, reason: str,
         raise click.ClickException(f"no user called {username!r}")
     day = on.date() if on else date.today()  # type: ignore[attr-defined]
     row = reassign(participant_id, user.id, reason=reason, on=day, actor=OPERATOR)
-    click.echo(f"Participant {participant_id} now has client manager {username} "
-               f"from {row.assigned_on}.")
+    click.echo(
+        f"Participant {participant_id} now has client manager {username} from {row.assigned_on}."
+    )
 
 
 @click.command("plan-rules")
 @click.option("--trial", "trial_code", required=True)
-@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="e.g. --set conversations_per_year=6; re-plans the open conversations.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="e.g. --set conversations_per_year=6; re-plans the open conversations.",
+)
 @reports_errors
 def plan_rules(trial_code: str, settings: tuple[str, ...]) -> None:
     """Show a trial's planning rules, or change them and re-plan what is still open."""
@@ -98,10 +113,17 @@ def plan_rules(trial_code: str, settings: tuple[str, ...]) -> None:
 @click.command("plan")
 @click.option("--site", "site_code", required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as a JSON list.")
-@click.option("--create", is_flag=True,
-              help="First assign unassigned FIP participants and plan those without a plan.")
-@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Plan start with --create (default: the trial's start date).")
+@click.option(
+    "--create",
+    is_flag=True,
+    help="First assign unassigned FIP participants and plan those without a plan.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Plan start with --create (default: the trial's start date).",
+)
 @reports_errors
 def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
     """Show the site's conversation plan: participant, client manager, date, minutes..."""
@@ -118,8 +140,10 @@ def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
         click.echo(json.dumps(rows))
         return
     for row in rows:
-        click.echo(f"{row['date']}  {row['client_manager']:<20} participant {row['participant']:>7}"
-                   f"  #{row['sequence']}  {row['minutes']} min  {row['status']}")
+        click.echo(
+            f"{row['date']}  {row['client_manager']:<20} participant {row['participant']:>7}"
+            f"  #{row['sequence']}  {row['minutes']} min  {row['status']}"
+        )
     click.echo(f"{len(rows)} conversations")
 
 
@@ -131,23 +155,30 @@ def fidelity(site_code: str) -> None:
     from fiptrial.services.fidelity import site_fidelity
     from fiptrial.services.trials import get_site
 
-    click.echo(json.dumps(site_fidelity(get_site(site_code)).to_dict(participants=False),
-                          indent=2))
+    click.echo(json.dumps(site_fidelity(get_site(site_code)).to_dict(participants=False), indent=2))
 
 
 @scheduler_cli.command("run")
-@click.option("--once", is_flag=True,
-              help="Run every job once now (if this process holds the lock) and stop.")
-@click.option("--for-seconds", type=float, default=None,
-              help="Stop after this many seconds (for tests and maintenance windows).")
+@click.option(
+    "--once", is_flag=True, help="Run every job once now (if this process holds the lock) and stop."
+)
+@click.option(
+    "--for-seconds",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (for tests and maintenance windows).",
+)
 def scheduler_run(once: bool, for_seconds: float | None) -> None:
     """Run the scheduler. A second one waits, idle, until the first one stops."""
     from flask import current_app
 
     from fiptrial.scheduler.runner import run_scheduler
 
-    outcome = run_scheduler(current_app._get_current_object(),  # type: ignore[attr-defined]
-                            once=once, for_seconds=for_seconds)
+    outcome = run_scheduler(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        once=once,
+        for_seconds=for_seconds,
+    )
     click.echo(json.dumps(outcome))
 
 

@@ -18,20 +18,39 @@ user_cli = AppGroup("user", help="Create and list the people who log in to the w
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--name", "display_name", default="", help="Name shown on the pages.")
 @click.option("--capacity", type=int, default=None, help="FIP places (client managers).")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted when left out; at least 12 characters, not a common password.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted when left out; at least 12 characters, not a common password.",
+)
 @reports_errors
-def user_create(username: str, role: str, site_code: str | None, display_name: str,
-                capacity: int | None, password: str) -> None:
+def user_create(
+    username: str,
+    role: str,
+    site_code: str | None,
+    display_name: str,
+    capacity: int | None,
+    password: str,
+) -> None:
     """Create a user; weak passwords are refused with the rule they break."""
     from fiptrial.services.trials import get_site
     from fiptrial.services.users import create_user
 
     site = get_site(site_code) if site_code else None
-    user = create_user(username=username, role=role, password=password, site=site,
-                       display_name=display_name, capacity=capacity, actor=OPERATOR)
-    click.echo(f"Created user {user.username} ({role}"
-               + (f" at {site_code}" if site_code else "") + ").")
+    user = create_user(
+        username=username,
+        role=role,
+        password=password,
+        site=site,
+        display_name=display_name,
+        capacity=capacity,
+        actor=OPERATOR,
+    )
+    click.echo(
+        f"Created user {user.username} ({role}" + (f" at {site_code}" if site_code else "") + ")."
+    )
 
 
 @user_cli.command("set-password")

@@ -38,7 +38,8 @@ class ImportTask(db.Model):  # type: ignore[name-defined]
     spool_name: Mapped[str] = mapped_column(String(255))  # the file under instance/uploads
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, nullable=False
+    )
 
     site: Mapped[Site] = relationship()

@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select, text, update
@@ -33,8 +32,9 @@ from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.scheduler.lock import holder_name
 from fiptrial.services import followup, planning
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.timezone import TRIAL_TIMEZONE, local_today
 
-TIMEZONE = ZoneInfo("Europe/Amsterdam")
+TIMEZONE = TRIAL_TIMEZONE
 PAUSE_ENV = "FIPTRIAL_JOB_TEST_PAUSE_SECONDS"  # tests: sleep inside the work, before commit
 
 Work = Callable[[date], dict[str, Any]]
@@ -47,10 +47,6 @@ class JobSpec:
     work: Work
     key: Callable[[date], str]
     trigger: dict[str, Any] = field(default_factory=dict)  # APScheduler cron fields
-
-
-def local_today() -> date:
-    return datetime.now(TIMEZONE).date()
 
 
 def by_day(today: date) -> str:
@@ -70,8 +66,10 @@ def nightly_overdue(today: date) -> dict[str, Any]:
     withdrawn = select(ConsentEvent.participant_id).where(ConsentEvent.status == "withdrawn")
     cancelled = db.session.execute(
         update(PlannedConversation)
-        .where(PlannedConversation.status.in_(OPEN_STATUSES),
-               PlannedConversation.participant_id.in_(withdrawn))
+        .where(
+            PlannedConversation.status.in_(OPEN_STATUSES),
+            PlannedConversation.participant_id.in_(withdrawn),
+        )
         .values(status=CANCELLED)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -99,8 +97,9 @@ def freeze_year(trial: Trial, today: date) -> int:
     if trial.start_date is None:
         return 0
     years = 0
-    while (years < trial.followup_years
-           and trial.start_date + relativedelta(years=years + 1) <= today):
+    while (
+        years < trial.followup_years and trial.start_date + relativedelta(years=years + 1) <= today
+    ):
         years += 1
     return years
 
@@ -115,8 +114,11 @@ def data_freeze_for(trial_id: int) -> Work:
         try:
             freezes = importlib.import_module("fiptrial.services.freezes")
         except ImportError:
-            return {"_outcome": "skipped", "_message": "fiptrial.services.freezes is not "
-                    "installed yet", "year": freeze_year(trial, today)}
+            return {
+                "_outcome": "skipped",
+                "_message": "fiptrial.services.freezes is not installed yet",
+                "year": freeze_year(trial, today),
+            }
         result = freezes.freeze_trial(trial, "scheduler")
         return {"due": 1, "year": freeze_year(trial, today), "freeze": str(result)}
 
@@ -138,36 +140,66 @@ def freeze_key_for(trial_id: int) -> Callable[[date], str]:
 def desired_jobs() -> list[JobSpec]:
     """Every job the configuration asks for now, with its cron trigger."""
     jobs = [
-        JobSpec("nightly_overdue", "Mark overdue and missed conversations, re-plan what follows",
-                nightly_overdue, by_day, {"hour": 2, "minute": 0}),
-        JobSpec("weekly_agenda", "Per client manager: next week's agenda and the overdue list",
-                weekly_agenda, by_week, {"day_of_week": "mon", "hour": 6, "minute": 0}),
-        JobSpec("aow_watch", "Participants reaching the state pension age within 3 months",
-                aow_watch, by_day, {"hour": 4, "minute": 0}),
+        JobSpec(
+            "nightly_overdue",
+            "Mark overdue and missed conversations, re-plan what follows",
+            nightly_overdue,
+            by_day,
+            {"hour": 2, "minute": 0},
+        ),
+        JobSpec(
+            "weekly_agenda",
+            "Per client manager: next week's agenda and the overdue list",
+            weekly_agenda,
+            by_week,
+            {"day_of_week": "mon", "hour": 6, "minute": 0},
+        ),
+        JobSpec(
+            "aow_watch",
+            "Participants reaching the state pension age within 3 months",
+            aow_watch,
+            by_day,
+            {"hour": 4, "minute": 0},
+        ),
     ]
     for site in db.session.query(Site).order_by(Site.code):
         window = followup.followup_window(site)
         if window is None:
             continue
-        jobs.append(JobSpec(
-            f"followup_rounds:{site.code}",
-            f"Open the monthly outcome round of {site.code}; flag a late export",
-            followup_rounds_for(site.id), by_day,
-            {"hour": 3, "minute": 0, "start_date": window[0].isoformat(),
-             "end_date": (window[1] + relativedelta(months=1, days=EXPORT_GRACE_DAYS))
-             .isoformat()},
-        ))
+        jobs.append(
+            JobSpec(
+                f"followup_rounds:{site.code}",
+                f"Open the monthly outcome round of {site.code}; flag a late export",
+                followup_rounds_for(site.id),
+                by_day,
+                {
+                    "hour": 3,
+                    "minute": 0,
+                    "start_date": window[0].isoformat(),
+                    "end_date": (
+                        window[1] + relativedelta(months=1, days=EXPORT_GRACE_DAYS)
+                    ).isoformat(),
+                },
+            )
+        )
     for trial in db.session.query(Trial).order_by(Trial.code):
         if trial.start_date is None:
             continue
         end = trial.start_date + relativedelta(years=trial.followup_years, days=7)
-        jobs.append(JobSpec(
-            f"data_freeze:{trial.code}",
-            f"Freeze the data of {trial.code} after each follow-up year",
-            data_freeze_for(trial.id), freeze_key_for(trial.id),
-            {"hour": 5, "minute": 0, "start_date": trial.start_date.isoformat(),
-             "end_date": end.isoformat()},
-        ))
+        jobs.append(
+            JobSpec(
+                f"data_freeze:{trial.code}",
+                f"Freeze the data of {trial.code} after each follow-up year",
+                data_freeze_for(trial.id),
+                freeze_key_for(trial.id),
+                {
+                    "hour": 5,
+                    "minute": 0,
+                    "start_date": trial.start_date.isoformat(),
+                    "end_date": end.isoformat(),
+                },
+            )
+        )
     return jobs
 
 
@@ -195,12 +227,19 @@ def execute(spec: JobSpec, today: date | None = None) -> dict[str, Any]:
     today = today or local_today()
     with unit_of_work():
         key = spec.key(today)
-        done = db.session.query(JobRun.id).filter_by(
-            job_id=spec.id, run_key=key, outcome="ok").first()
+        done = (
+            db.session.query(JobRun.id).filter_by(job_id=spec.id, run_key=key, outcome="ok").first()
+        )
         if done is not None:
             return {"job": spec.id, "run_key": key, "outcome": "already_done"}
-        run = JobRun(job_id=spec.id, run_key=key, started_at=datetime.now(UTC),
-                     outcome="running", counts={}, host=holder_name())
+        run = JobRun(
+            job_id=spec.id,
+            run_key=key,
+            started_at=datetime.now(UTC),
+            outcome="running",
+            counts={},
+            host=holder_name(),
+        )
         db.session.add(run)
         db.session.flush()
         run_id = run.id
@@ -232,7 +271,8 @@ def mark_interrupted_runs() -> int:
     """At scheduler start: runs left "running" by a killed scheduler did nothing (rolled back)."""
     with unit_of_work():
         result = db.session.execute(
-            update(JobRun).where(JobRun.outcome == "running")
+            update(JobRun)
+            .where(JobRun.outcome == "running")
             .values(outcome="interrupted", finished_at=datetime.now(UTC))
             .execution_options(synchronize_session=False)
         )
@@ -244,25 +284,33 @@ def describe_jobs() -> list[dict[str, Any]]:
     next_runs: dict[str, float | None] = {}
     try:
         for job_id, next_run in db.session.execute(
-                text("SELECT id, next_run_time FROM apscheduler_jobs")):
+            text("SELECT id, next_run_time FROM apscheduler_jobs")
+        ):
             next_runs[job_id] = next_run
     except Exception:
         db.session.rollback()
     rows = []
     for spec in desired_jobs():
-        last = (db.session.query(JobRun).filter_by(job_id=spec.id)
-                .order_by(JobRun.id.desc()).first())
+        last = db.session.query(JobRun).filter_by(job_id=spec.id).order_by(JobRun.id.desc()).first()
         stamp = next_runs.get(spec.id)
-        rows.append({
-            "job": spec.id,
-            "description": spec.description,
-            "trigger": spec.trigger,
-            "next_run": (datetime.fromtimestamp(stamp, TIMEZONE).isoformat()
-                         if stamp else None),
-            "last_run": None if last is None else {
-                "run_key": last.run_key, "started": last.started_at,
-                "finished": last.finished_at, "outcome": last.outcome, "counts": last.counts,
-                "message": last.message},
-        })
+        rows.append(
+            {
+                "job": spec.id,
+                "description": spec.description,
+                "trigger": spec.trigger,
+                "next_run": (
+                    datetime.fromtimestamp(stamp, TIMEZONE).isoformat() if stamp else None
+                ),
+                "last_run": None
+                if last is None
+                else {
+                    "run_key": last.run_key,
+                    "started": last.started_at,
+                    "finished": last.finished_at,
+                    "outcome": last.outcome,
+                    "counts": last.counts,
+                    "message": last.message,
+                },
+            }
+        )
     return rows
-

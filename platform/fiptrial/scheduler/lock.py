@@ -17,6 +17,7 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from fiptrial.database import sqlite_write_intent
 from fiptrial.models import SchedulerLock
 
 ADVISORY_LOCK_KEY = 0x46495054_0005  # "FIPT", issue 5: fixed so every scheduler uses the same
@@ -51,8 +52,9 @@ class AdvisoryLock:
         if self._connection is not None:
             return True
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                 {"k": ADVISORY_LOCK_KEY}).scalar()
+        got = connection.execute(
+            text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}
+        ).scalar()
         if got:
             self._connection = connection
             return True
@@ -73,8 +75,9 @@ class AdvisoryLock:
         if self._connection is None:
             return
         try:
-            self._connection.execute(text("SELECT pg_advisory_unlock(:k)"),
-                                     {"k": ADVISORY_LOCK_KEY})
+            self._connection.execute(
+                text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY}
+            )
         finally:
             self._connection.close()
             self._connection = None
@@ -83,8 +86,9 @@ class AdvisoryLock:
 class RowLock:
     """SQLite: the ``scheduler_lock`` row, taken when absent, ours, or not refreshed lately."""
 
-    def __init__(self, engine: Engine, holder: str | None = None,
-                 stale_seconds: int = STALE_SECONDS) -> None:
+    def __init__(
+        self, engine: Engine, holder: str | None = None, stale_seconds: int = STALE_SECONDS
+    ) -> None:
         self.engine = engine
         self.holder = holder or holder_name()
         self.stale_seconds = stale_seconds
@@ -92,26 +96,30 @@ class RowLock:
 
     def acquire(self) -> bool:
         now = datetime.now(UTC)
-        with self.engine.begin() as connection:  # BEGIN IMMEDIATE: no two takers at once
+        with sqlite_write_intent(), self.engine.begin() as connection:  # no two takers at once
             row = connection.execute(
                 self.table.select().where(self.table.c.name == LOCK_NAME)
             ).first()
             if row is None:
-                connection.execute(self.table.insert().values(
-                    name=LOCK_NAME, holder=self.holder, heartbeat_at=now))
+                connection.execute(
+                    self.table.insert().values(name=LOCK_NAME, holder=self.holder, heartbeat_at=now)
+                )
                 return True
             beat = row.heartbeat_at
             if beat.tzinfo is None:
                 beat = beat.replace(tzinfo=UTC)
             if row.holder != self.holder and beat > now - timedelta(seconds=self.stale_seconds):
                 return False
-            connection.execute(self.table.update().where(self.table.c.name == LOCK_NAME)
-                               .values(holder=self.holder, heartbeat_at=now))
+            connection.execute(
+                self.table.update()
+                .where(self.table.c.name == LOCK_NAME)
+                .values(holder=self.holder, heartbeat_at=now)
+            )
             return True
 
     def still_held(self) -> bool:
         """Refresh the heartbeat; False when another process has taken the lock over."""
-        with self.engine.begin() as connection:
+        with sqlite_write_intent(), self.engine.begin() as connection:
             result = connection.execute(
                 self.table.update()
                 .where(self.table.c.name == LOCK_NAME, self.table.c.holder == self.holder)
@@ -120,9 +128,12 @@ class RowLock:
             return result.rowcount == 1
 
     def release(self) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(self.table.delete().where(
-                self.table.c.name == LOCK_NAME, self.table.c.holder == self.holder))
+        with sqlite_write_intent(), self.engine.begin() as connection:
+            connection.execute(
+                self.table.delete().where(
+                    self.table.c.name == LOCK_NAME, self.table.c.holder == self.holder
+                )
+            )
 
 
 def scheduler_lock(engine: Engine, holder: str | None = None) -> DatabaseLock:

@@ -81,9 +81,17 @@ def reconcile_jobs(scheduler: BaseScheduler) -> dict[str, int]:
         existing = scheduler.get_job(job_id)
         if existing is not None and repr(existing.trigger) == repr(trigger):
             continue
-        scheduler.add_job("fiptrial.scheduler.runner:scheduled", trigger=trigger, args=[job_id],
-                          id=job_id, name=spec.description, replace_existing=True,
-                          coalesce=True, max_instances=1, misfire_grace_time=6 * 3600)
+        scheduler.add_job(
+            "fiptrial.scheduler.runner:scheduled",
+            trigger=trigger,
+            args=[job_id],
+            id=job_id,
+            name=spec.description,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=6 * 3600,
+        )
         if existing is None:
             added += 1
         else:
@@ -91,8 +99,10 @@ def reconcile_jobs(scheduler: BaseScheduler) -> dict[str, int]:
     return {"added": added, "replaced": replaced, "removed": removed}
 
 
-def make_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = BlockingScheduler,
-                   ) -> BaseScheduler:
+def make_scheduler(
+    app: Flask,
+    scheduler_class: type[BaseScheduler] = BlockingScheduler,
+) -> BaseScheduler:
     with app.app_context():
         engine = db.engine
     return scheduler_class(
@@ -112,8 +122,9 @@ def _keep_lock(lock: DatabaseLock, scheduler: BaseScheduler, stop: threading.Eve
             return
 
 
-def run_scheduler(app: Flask, *, once: bool = False,
-                  for_seconds: float | None = None) -> dict[str, Any]:
+def run_scheduler(
+    app: Flask, *, once: bool = False, for_seconds: float | None = None
+) -> dict[str, Any]:
     """Hold the lock and run jobs until stopped; ``once`` runs every job now and returns."""
     deadline = time.monotonic() + for_seconds if for_seconds else None
     with app.app_context():
@@ -121,8 +132,11 @@ def run_scheduler(app: Flask, *, once: bool = False,
         db.session.remove()
     while not lock.acquire():
         if once or (deadline is not None and time.monotonic() >= deadline):
-            return {"holder": lock.holder, "ran": False,
-                    "reason": "another scheduler holds the lock"}
+            return {
+                "holder": lock.holder,
+                "ran": False,
+                "reason": "another scheduler holds the lock",
+            }
         time.sleep(STANDBY_POLL_SECONDS)
     try:
         with app.app_context():
@@ -130,18 +144,30 @@ def run_scheduler(app: Flask, *, once: bool = False,
             if once:
                 results = [jobs.execute(spec) for spec in jobs.desired_jobs()]
                 db.session.remove()
-                return {"holder": lock.holder, "ran": True, "interrupted": interrupted,
-                        "results": results}
+                return {
+                    "holder": lock.holder,
+                    "ran": True,
+                    "interrupted": interrupted,
+                    "results": results,
+                }
         scheduler = make_scheduler(app)
         _state.update(app=app, scheduler=scheduler)
         stop = threading.Event()
         threading.Thread(target=_keep_lock, args=(lock, scheduler, stop), daemon=True).start()
-        scheduler.add_job("fiptrial.scheduler.runner:reconcile", "interval",
-                          minutes=RECONCILE_MINUTES, id=RECONCILE_JOB, replace_existing=True,
-                          next_run_time=_now(), coalesce=True, max_instances=1)
+        scheduler.add_job(
+            "fiptrial.scheduler.runner:reconcile",
+            "interval",
+            minutes=RECONCILE_MINUTES,
+            id=RECONCILE_JOB,
+            replace_existing=True,
+            next_run_time=_now(),
+            coalesce=True,
+            max_instances=1,
+        )
         if deadline is not None:
-            timer = threading.Timer(max(deadline - time.monotonic(), 0), _stop_when_running,
-                                    args=(scheduler,))
+            timer = threading.Timer(
+                max(deadline - time.monotonic(), 0), _stop_when_running, args=(scheduler,)
+            )
             timer.daemon = True
             timer.start()
         try:

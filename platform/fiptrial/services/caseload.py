@@ -33,12 +33,24 @@ def add_client_manager(
     with unit_of_work():
         if db.session.query(User).filter_by(username=username).first():
             raise Conflict(f"a user called {username!r} already exists", code="duplicate_user")
-        user = User(username=username, display_name=display_name or username,
-                    role=CLIENT_MANAGER, site_id=site.id, capacity=capacity, active=True)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            role=CLIENT_MANAGER,
+            site_id=site.id,
+            capacity=capacity,
+            active=True,
+        )
         db.session.add(user)
         db.session.flush()
-        audit.record("client_manager.created", actor=actor, entity="app_user", entity_id=user.id,
-                     site=site.code, data={"username": username, "capacity": capacity})
+        audit.record(
+            "client_manager.created",
+            actor=actor,
+            entity="app_user",
+            entity_id=user.id,
+            site=site.code,
+            data={"username": username, "capacity": capacity},
+        )
     return user
 
 
@@ -87,9 +99,7 @@ def is_in_caseload(user_id: int, participant_id: int) -> bool:
 
 def unassigned_fip(site_id: int) -> list[int]:
     """FIP participants of the site (active allocation) without a current client manager."""
-    current = select(CaseloadAssignment.participant_id).where(
-        CaseloadAssignment.ended_on.is_(None)
-    )
+    current = select(CaseloadAssignment.participant_id).where(CaseloadAssignment.ended_on.is_(None))
     return list(
         db.session.scalars(
             select(Allocation.participant_id)
@@ -124,8 +134,9 @@ def assign_by_load(
         locked(db.session.query(Site).filter_by(id=site.id)).one()
         managers = client_managers(site.id)
         if not managers:
-            raise Unprocessable(f"site {site.code} has no client managers",
-                                code="no_client_managers")
+            raise Unprocessable(
+                f"site {site.code} has no client managers", code="no_client_managers"
+            )
         loads = current_loads(site.id)
         free = {m.id: m.capacity - loads.get(m.id, 0) for m in managers}
         pending = unassigned_fip(site.id) if participant_ids is None else list(participant_ids)
@@ -138,21 +149,40 @@ def assign_by_load(
             free[manager_id] -= 1
             loads[manager_id] = loads.get(manager_id, 0) + 1
             assigned[pid] = manager_id
-            rows.append({"participant_id": pid, "client_manager_id": manager_id,
-                         "site_id": site.id, "assigned_on": on, "reason": "initial",
-                         "assigned_by": actor})
+            rows.append(
+                {
+                    "participant_id": pid,
+                    "client_manager_id": manager_id,
+                    "site_id": site.id,
+                    "assigned_on": on,
+                    "reason": "initial",
+                    "assigned_by": actor,
+                }
+            )
         if rows:
             db.session.execute(CaseloadAssignment.__table__.insert(), rows)
-        audit.record("caseload.assigned", actor=actor, entity="site", entity_id=site.id,
-                     site=site.code,
-                     data={"assigned": len(assigned),
-                           "left_unassigned": len(pending) - len(assigned),
-                           "per_manager": {str(m): loads.get(m, 0) for m in free}})
+        audit.record(
+            "caseload.assigned",
+            actor=actor,
+            entity="site",
+            entity_id=site.id,
+            site=site.code,
+            data={
+                "assigned": len(assigned),
+                "left_unassigned": len(pending) - len(assigned),
+                "per_manager": {str(m): loads.get(m, 0) for m in free},
+            },
+        )
     return assigned
 
 
 def reassign(
-    participant_id: int, new_manager_id: int, *, reason: str, on: date, actor: str,
+    participant_id: int,
+    new_manager_id: int,
+    *,
+    reason: str,
+    on: date,
+    actor: str,
     reason_text: str | None = None,
 ) -> CaseloadAssignment:
     """Give a participant another fixed client manager from ``on``; the old row is kept.
@@ -169,8 +199,12 @@ def reassign(
         if participant is None:
             raise NotFound(f"participant {participant_id} does not exist")
         manager = db.session.get(User, new_manager_id)
-        if (manager is None or manager.role != CLIENT_MANAGER or not manager.active
-                or manager.site_id != participant.site_id):
+        if (
+            manager is None
+            or manager.role != CLIENT_MANAGER
+            or not manager.active
+            or manager.site_id != participant.site_id
+        ):
             raise field_error("client_manager", "must be an active client manager of the site")
         current = locked(
             db.session.query(CaseloadAssignment).filter_by(
@@ -178,24 +212,40 @@ def reassign(
             )
         ).one_or_none()
         if current is not None and current.client_manager_id == new_manager_id:
-            raise Conflict("the participant already has this client manager",
-                           code="same_client_manager")
+            raise Conflict(
+                "the participant already has this client manager", code="same_client_manager"
+            )
         if current is not None:
             if on < current.assigned_on:
                 raise field_error("date", "must not lie before the current assignment began")
             current.ended_on = on
             db.session.flush()
-        row = CaseloadAssignment(participant_id=participant_id, client_manager_id=new_manager_id,
-                                 site_id=participant.site_id, assigned_on=on, reason=reason,
-                                 reason_text=reason_text, assigned_by=actor)
+        row = CaseloadAssignment(
+            participant_id=participant_id,
+            client_manager_id=new_manager_id,
+            site_id=participant.site_id,
+            assigned_on=on,
+            reason=reason,
+            reason_text=reason_text,
+            assigned_by=actor,
+        )
         db.session.add(row)
         db.session.flush()
         moved = planning.move_open_conversations(participant, new_manager_id, from_date=on)
-        audit.record("caseload.reassigned", actor=actor, entity="participant",
-                     entity_id=participant_id, site=participant.site.code,
-                     data={"from": current.client_manager_id if current else None,
-                           "to": new_manager_id, "reason": reason, "on": on.isoformat(),
-                           "conversations_moved": moved})
+        audit.record(
+            "caseload.reassigned",
+            actor=actor,
+            entity="participant",
+            entity_id=participant_id,
+            site=participant.site.code,
+            data={
+                "from": current.client_manager_id if current else None,
+                "to": new_manager_id,
+                "reason": reason,
+                "on": on.isoformat(),
+                "conversations_moved": moved,
+            },
+        )
     return row
 
 

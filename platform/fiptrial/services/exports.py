@@ -30,7 +30,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -52,6 +52,7 @@ from fiptrial.models import (
 )
 from fiptrial.services import audit
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.timezone import local_date
 
 FORMATS = ("csv", "sav", "dta")
 EXCLUDED_STATUSES = ("randomised_in_error",)
@@ -266,7 +267,7 @@ def first_exit(
 
 
 def _as_date(value: Any) -> date:
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
+    return local_date(value) if isinstance(value, datetime) else value
 
 
 def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:

@@ -62,12 +62,13 @@ class SiteFidelity:
 
     def to_dict(self, *, participants: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "site": self.site, "window_days": self.window_days, **self.total.to_dict(),
+            "site": self.site,
+            "window_days": self.window_days,
+            **self.total.to_dict(),
             "per_client_manager": {k: v.to_dict() for k, v in self.per_client_manager.items()},
         }
         if participants:
-            data["per_participant"] = {str(k): v.to_dict()
-                                       for k, v in self.per_participant.items()}
+            data["per_participant"] = {str(k): v.to_dict() for k, v in self.per_participant.items()}
         return data
 
 
@@ -76,14 +77,21 @@ def site_fidelity(site: Site) -> SiteFidelity:
     plans = {
         pid: (starts_on, per_year)
         for pid, starts_on, per_year in db.session.execute(
-            select(ConversationPlan.participant_id, ConversationPlan.starts_on,
-                   ConversationPlan.conversations_per_year)
-            .where(ConversationPlan.site_id == site.id)
+            select(
+                ConversationPlan.participant_id,
+                ConversationPlan.starts_on,
+                ConversationPlan.conversations_per_year,
+            ).where(ConversationPlan.site_id == site.id)
         )
     }
     rows = db.session.execute(
-        select(PlannedConversation.participant_id, User.username, PlannedConversation.status,
-               PlannedConversation.planned_date, ConversationRecord.held_on)
+        select(
+            PlannedConversation.participant_id,
+            User.username,
+            PlannedConversation.status,
+            PlannedConversation.planned_date,
+            ConversationRecord.held_on,
+        )
         .join(User, User.id == PlannedConversation.client_manager_id)
         .outerjoin(ConversationRecord, ConversationRecord.id == PlannedConversation.record_id)
         .where(PlannedConversation.site_id == site.id)
@@ -121,11 +129,23 @@ def site_fidelity(site: Site) -> SiteFidelity:
         manager = per_manager[manager_of[pid]]
         manager.participants += 1
         manager.first_year_met += figures.first_year_met
-        for name in ("planned", "held", "held_in_window", "missed", "open", "participants",
-                     "first_year_met"):
+        for name in (
+            "planned",
+            "held",
+            "held_in_window",
+            "missed",
+            "open",
+            "participants",
+            "first_year_met",
+        ):
             setattr(total, name, getattr(total, name) + getattr(figures, name))
-    return SiteFidelity(site.code, WINDOW_DAYS, total, dict(sorted(per_manager.items())),
-                        dict(sorted(per_participant.items())))
+    return SiteFidelity(
+        site.code,
+        WINDOW_DAYS,
+        total,
+        dict(sorted(per_manager.items())),
+        dict(sorted(per_participant.items())),
+    )
 
 
 def conversations_held(site: Site) -> dict[int, int]:

@@ -35,13 +35,26 @@ EXPORT_DEADLINE_DAYS = 10  # the export of a month is due on the 10th of the nex
 AOW_WATCH_MONTHS = 3
 
 
-def notify(key: str, *, kind: str, title: str, data: dict[str, Any],
-           user_id: int | None = None, site_id: int | None = None) -> None:
+def notify(
+    key: str,
+    *,
+    kind: str,
+    title: str,
+    data: dict[str, Any],
+    user_id: int | None = None,
+    site_id: int | None = None,
+) -> None:
     """Store a notification once per ``key`` (INSERT ... ON CONFLICT DO NOTHING)."""
     insert_ignoring_conflict(
         Notification,
-        {"key": key, "kind": kind, "title": title, "data": data, "user_id": user_id,
-         "site_id": site_id},
+        {
+            "key": key,
+            "kind": kind,
+            "title": title,
+            "data": data,
+            "user_id": user_id,
+            "site_id": site_id,
+        },
         ["key"],
     )
 
@@ -75,32 +88,52 @@ def open_rounds(today: date, site_ids: list[int] | None = None) -> dict[str, int
         period_day = first_of_month - relativedelta(months=1)
         if window is not None and window[0] <= first_of_month and period_day < window[1]:
             period = period_of(period_day)
-            exists = db.session.query(FollowupRound.id).filter_by(
-                site_id=site.id, period=period).first()
+            exists = (
+                db.session.query(FollowupRound.id).filter_by(site_id=site.id, period=period).first()
+            )
             if exists is None:
                 insert_ignoring_conflict(
                     FollowupRound,
-                    {"site_id": site.id, "period": period, "opened_on": today,
-                     "deadline": first_of_month + timedelta(days=EXPORT_DEADLINE_DAYS - 1),
-                     "status": "open"},
+                    {
+                        "site_id": site.id,
+                        "period": period,
+                        "opened_on": today,
+                        "deadline": first_of_month + timedelta(days=EXPORT_DEADLINE_DAYS - 1),
+                        "status": "open",
+                    },
                     ["site_id", "period"],
                 )
                 opened += 1
-        late = locked(db.session.query(FollowupRound).filter(
-            FollowupRound.site_id == site.id, FollowupRound.status == "open",
-            FollowupRound.deadline < today)).all()
+        late = locked(
+            db.session.query(FollowupRound).filter(
+                FollowupRound.site_id == site.id,
+                FollowupRound.status == "open",
+                FollowupRound.deadline < today,
+            )
+        ).all()
         for round_ in late:
             round_.status = "late"
             round_.flagged_on = today
             flagged += 1
-            notify(f"export_late:{site.id}:{round_.period}", kind="export_late",
-                   title=f"Outcome export {round_.period} of {site.code} has not arrived",
-                   data={"site": site.code, "period": round_.period,
-                         "deadline": round_.deadline.isoformat()},
-                   site_id=site.id)
-            audit.record("followup.export_late", actor="scheduler", entity="followup_round",
-                         entity_id=round_.id, site=site.code,
-                         data={"period": round_.period, "deadline": round_.deadline.isoformat()})
+            notify(
+                f"export_late:{site.id}:{round_.period}",
+                kind="export_late",
+                title=f"Outcome export {round_.period} of {site.code} has not arrived",
+                data={
+                    "site": site.code,
+                    "period": round_.period,
+                    "deadline": round_.deadline.isoformat(),
+                },
+                site_id=site.id,
+            )
+            audit.record(
+                "followup.export_late",
+                actor="scheduler",
+                entity="followup_round",
+                entity_id=round_.id,
+                site=site.code,
+                data={"period": round_.period, "deadline": round_.deadline.isoformat()},
+            )
     db.session.flush()
     return {"opened": opened, "flagged": flagged}
 
@@ -119,20 +152,29 @@ def mark_export_received(site: Site | str, on_date: date, batch_id: str) -> Foll
             raise NotFound(f"site {site} does not exist")
         site = found
     round_ = (
-        locked(db.session.query(FollowupRound).filter(
-            FollowupRound.site_id == site.id, FollowupRound.status.in_(("open", "late")),
-            FollowupRound.opened_on <= on_date))
-        .order_by(FollowupRound.period.desc()).first()
+        locked(
+            db.session.query(FollowupRound).filter(
+                FollowupRound.site_id == site.id,
+                FollowupRound.status.in_(("open", "late")),
+                FollowupRound.opened_on <= on_date,
+            )
+        )
+        .order_by(FollowupRound.period.desc())
+        .first()
     )
     if round_ is None:
         return None
     round_.status = "received"
     round_.export_received_on = on_date
     round_.batch_id = batch_id
-    audit.record("followup.export_received", actor="import", entity="followup_round",
-                 entity_id=round_.id, site=site.code,
-                 data={"period": round_.period, "batch_id": batch_id,
-                       "on": on_date.isoformat()})
+    audit.record(
+        "followup.export_received",
+        actor="import",
+        entity="followup_round",
+        entity_id=round_.id,
+        site=site.code,
+        data={"period": round_.period, "batch_id": batch_id, "on": on_date.isoformat()},
+    )
     db.session.flush()
     return round_
 
@@ -151,38 +193,67 @@ def weekly_agendas(today: date) -> dict[str, int]:
     year, week, _ = today.isocalendar()
     week_end = today + timedelta(days=7)
     stored = 0
-    managers = (db.session.query(User).filter_by(role="client_manager", active=True)
-                .order_by(User.id))
+    managers = (
+        db.session.query(User).filter_by(role="client_manager", active=True).order_by(User.id)
+    )
     for manager in managers:
         coming = db.session.execute(
-            select(PlannedConversation.participant_id, PlannedConversation.planned_date,
-                   PlannedConversation.sequence, PlannedConversation.minutes)
-            .where(PlannedConversation.client_manager_id == manager.id,
-                   PlannedConversation.status.in_(OPEN_STATUSES),
-                   PlannedConversation.planned_date >= today,
-                   PlannedConversation.planned_date < week_end)
+            select(
+                PlannedConversation.participant_id,
+                PlannedConversation.planned_date,
+                PlannedConversation.sequence,
+                PlannedConversation.minutes,
+            )
+            .where(
+                PlannedConversation.client_manager_id == manager.id,
+                PlannedConversation.status.in_(OPEN_STATUSES),
+                PlannedConversation.planned_date >= today,
+                PlannedConversation.planned_date < week_end,
+            )
             .order_by(PlannedConversation.planned_date)
         ).all()
         overdue = db.session.execute(
-            select(PlannedConversation.participant_id, PlannedConversation.planned_date,
-                   PlannedConversation.sequence)
-            .where(PlannedConversation.client_manager_id == manager.id,
-                   PlannedConversation.status == OVERDUE)
+            select(
+                PlannedConversation.participant_id,
+                PlannedConversation.planned_date,
+                PlannedConversation.sequence,
+            )
+            .where(
+                PlannedConversation.client_manager_id == manager.id,
+                PlannedConversation.status == OVERDUE,
+            )
             .order_by(PlannedConversation.planned_date)
         ).all()
-        notify(f"agenda:{manager.id}:{year}-W{week:02d}", kind="weekly_agenda",
-               title=f"Your conversations in week {week}",
-               data={"from": today.isoformat(), "to": (week_end - timedelta(days=1)).isoformat(),
-                     "conversations": [{"participant": p, "date": d.isoformat(), "sequence": s,
-                                        "minutes": m} for p, d, s, m in coming]},
-               user_id=manager.id, site_id=manager.site_id)
+        notify(
+            f"agenda:{manager.id}:{year}-W{week:02d}",
+            kind="weekly_agenda",
+            title=f"Your conversations in week {week}",
+            data={
+                "from": today.isoformat(),
+                "to": (week_end - timedelta(days=1)).isoformat(),
+                "conversations": [
+                    {"participant": p, "date": d.isoformat(), "sequence": s, "minutes": m}
+                    for p, d, s, m in coming
+                ],
+            },
+            user_id=manager.id,
+            site_id=manager.site_id,
+        )
         stored += 1
         if overdue:
-            notify(f"overdue:{manager.id}:{year}-W{week:02d}", kind="overdue",
-                   title=f"{len(overdue)} overdue conversations",
-                   data={"conversations": [{"participant": p, "date": d.isoformat(),
-                                            "sequence": s} for p, d, s in overdue]},
-                   user_id=manager.id, site_id=manager.site_id)
+            notify(
+                f"overdue:{manager.id}:{year}-W{week:02d}",
+                kind="overdue",
+                title=f"{len(overdue)} overdue conversations",
+                data={
+                    "conversations": [
+                        {"participant": p, "date": d.isoformat(), "sequence": s}
+                        for p, d, s in overdue
+                    ]
+                },
+                user_id=manager.id,
+                site_id=manager.site_id,
+            )
             stored += 1
     return {"managers": managers.count(), "notifications": stored}
 
@@ -195,20 +266,33 @@ def aow_watch(today: date) -> dict[str, int]:
     """
     horizon = today + relativedelta(months=AOW_WATCH_MONTHS)
     rows = db.session.execute(
-        select(Participant.id, Participant.site_id, Participant.pension_age_date,
-               CaseloadAssignment.client_manager_id)
+        select(
+            Participant.id,
+            Participant.site_id,
+            Participant.pension_age_date,
+            CaseloadAssignment.client_manager_id,
+        )
         .join(Allocation, Allocation.participant_id == Participant.id)
-        .outerjoin(CaseloadAssignment,
-                   (CaseloadAssignment.participant_id == Participant.id)
-                   & CaseloadAssignment.ended_on.is_(None))
-        .where(Participant.pension_age_date >= today, Participant.pension_age_date <= horizon,
-               Allocation.status == "active")
+        .outerjoin(
+            CaseloadAssignment,
+            (CaseloadAssignment.participant_id == Participant.id)
+            & CaseloadAssignment.ended_on.is_(None),
+        )
+        .where(
+            Participant.pension_age_date >= today,
+            Participant.pension_age_date <= horizon,
+            Allocation.status == "active",
+        )
     ).all()
     for pid, site_id, pension_date, manager_id in rows:
-        notify(f"aow:{pid}", kind="aow_soon",
-               title="Participant reaches the state pension age within 3 months",
-               data={"participant": pid, "pension_age_date": pension_date.isoformat()},
-               user_id=manager_id, site_id=site_id)
+        notify(
+            f"aow:{pid}",
+            kind="aow_soon",
+            title="Participant reaches the state pension age within 3 months",
+            data={"participant": pid, "pension_age_date": pension_date.isoformat()},
+            user_id=manager_id,
+            site_id=site_id,
+        )
     return {"participants": len(rows)}
 
 

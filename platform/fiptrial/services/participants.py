@@ -54,6 +54,55 @@ def _duplicate(existing_id: int) -> Conflict:
     )
 
 
+def new_participant(
+    site: Site,
+    *,
+    pseudonym: str,
+    birth_date: date,
+    sex: str,
+    benefit_start: date,
+    registered_on: date,
+    actor: str,
+    municipality: str | None = None,
+    education: str | None = None,
+    country_of_birth_region: str | None = None,
+) -> Participant:
+    """The one place a participant is made: eligibility, bands and stratum decided and stored.
+
+    Not yet added to the session: :func:`register` adds one, the caseload import adds many.
+    Raises a 422 naming the field for impossible dates.
+    """
+    trial = site.trial
+    assessment = assess(
+        trial, birth_date=birth_date, benefit_start=benefit_start, registered_on=registered_on
+    )
+    return Participant(
+        trial_id=trial.id,
+        site_id=site.id,
+        pseudonym=pseudonym,
+        birth_date=birth_date,
+        sex=sex,
+        benefit_start=benefit_start,
+        municipality=municipality,
+        education=education,
+        country_of_birth_region=country_of_birth_region,
+        registered_on=registered_on,
+        age_band=assessment.age_band,
+        benefit_duration_band=assessment.benefit_duration_band,
+        stratum=stratum_key(
+            trial,
+            site,
+            age_band=assessment.age_band,
+            duration_band=assessment.benefit_duration_band,
+            sex=sex,
+        ),
+        eligible=assessment.eligible,
+        ineligible_reasons=assessment.reasons,
+        pension_age_date=assessment.pension_age_date,
+        registered_by=actor,
+    )
+
+
 def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     """Register one client; 409 naming the existing id when the BSN is already in the trial."""
     trial = site.trial
@@ -81,36 +130,17 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     registered_on: date = data.get("registered_on") or date.today()
     if registered_on > date.today():
         raise field_error("registered_on", "lies in the future")
-    assessment = assess(
-        trial,
-        birth_date=data["birth_date"],
-        benefit_start=data["benefit_start"],
-        registered_on=registered_on,
-    )
-    participant = Participant(
-        trial_id=trial.id,
-        site_id=site.id,
+    participant = new_participant(
+        site,
         pseudonym=pseudonym,
         birth_date=data["birth_date"],
         sex=data["sex"],
         benefit_start=data["benefit_start"],
+        registered_on=registered_on,
+        actor=actor,
         municipality=municipality,
         education=data.get("education"),
         country_of_birth_region=data.get("country_of_birth_region"),
-        registered_on=registered_on,
-        age_band=assessment.age_band,
-        benefit_duration_band=assessment.benefit_duration_band,
-        stratum=stratum_key(
-            trial,
-            site,
-            age_band=assessment.age_band,
-            duration_band=assessment.benefit_duration_band,
-            sex=data["sex"],
-        ),
-        eligible=assessment.eligible,
-        ineligible_reasons=assessment.reasons,
-        pension_age_date=assessment.pension_age_date,
-        registered_by=actor,
     )
     try:
         with unit_of_work():

@@ -52,8 +52,14 @@ from fiptrial.services.transaction import locked, unit_of_work
 
 CATCH_UP_DAYS = 14  # after a missed conversation, the next one is planned about 2 weeks later
 SLACK_DAYS = 120  # calendar days beyond the latest plan end kept in the capacity arrays
-PLAN_FIELDS = ("conversations_per_year", "intervention_years", "conversations_per_day",
-               "first_conversation_minutes", "later_conversation_minutes", "working_day_minutes")
+PLAN_FIELDS = (
+    "conversations_per_year",
+    "intervention_years",
+    "conversations_per_day",
+    "first_conversation_minutes",
+    "later_conversation_minutes",
+    "working_day_minutes",
+)
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,14 @@ class PlanRules:
 
 def validate_rules(values: dict[str, Any]) -> None:
     """422 naming the field when a planning parameter cannot give a workable plan."""
-    limits = {"conversations_per_year": (1, 52), "intervention_years": (1, 10),
-              "conversations_per_day": (1, 20), "first_conversation_minutes": (5, 480),
-              "later_conversation_minutes": (5, 480), "working_day_minutes": (15, 720)}
+    limits = {
+        "conversations_per_year": (1, 52),
+        "intervention_years": (1, 10),
+        "conversations_per_day": (1, 20),
+        "first_conversation_minutes": (5, 480),
+        "later_conversation_minutes": (5, 480),
+        "working_day_minutes": (15, 720),
+    }
     for name, value in values.items():
         if name not in limits:
             raise field_error(name, "is not a planning parameter")
@@ -129,8 +140,11 @@ class WorkingCalendar:
         for offset in range(span):
             day = first + timedelta(days=offset)
             pending.append(offset)
-            if (day.weekday() < 5 and day not in national_closing_days(day.year)
-                    and day not in local):
+            if (
+                day.weekday() < 5
+                and day not in national_closing_days(day.year)
+                and day not in local
+            ):
                 for waiting in pending:
                     self._on_or_after[waiting] = len(self.days)
                 pending = []
@@ -172,8 +186,10 @@ class ManagerAgenda:
     def _full(self, index: int) -> bool:
         rules = self.rules
         shortest = min(rules.first_conversation_minutes, rules.later_conversation_minutes)
-        return (self.count[index] >= rules.conversations_per_day
-                or self.minutes[index] + shortest > rules.working_day_minutes)
+        return (
+            self.count[index] >= rules.conversations_per_day
+            or self.minutes[index] + shortest > rules.working_day_minutes
+        )
 
     def _find(self, index: int) -> int:
         nxt = self._next
@@ -186,8 +202,10 @@ class ManagerAgenda:
 
     def fits(self, index: int, minutes: int) -> bool:
         rules = self.rules
-        return (self.count[index] < rules.conversations_per_day
-                and self.minutes[index] + minutes <= rules.working_day_minutes)
+        return (
+            self.count[index] < rules.conversations_per_day
+            and self.minutes[index] + minutes <= rules.working_day_minutes
+        )
 
     def book(self, index: int, minutes: int) -> None:
         self.count[index] += 1
@@ -221,8 +239,14 @@ class ManagerAgenda:
         return -1
 
 
-def place(agenda: ManagerAgenda, calendar: WorkingCalendar, target: date, minutes: int,
-          earliest: date, end: date) -> int:
+def place(
+    agenda: ManagerAgenda,
+    calendar: WorkingCalendar,
+    target: date,
+    minutes: int,
+    earliest: date,
+    end: date,
+) -> int:
     """Book the working day nearest after ``target`` (else before it) within [earliest, end)."""
     low = calendar.index_on_or_after(earliest.toordinal())
     limit = calendar.index_on_or_after(end.toordinal())
@@ -233,8 +257,9 @@ def place(agenda: ManagerAgenda, calendar: WorkingCalendar, target: date, minute
     if index < 0:  # the whole period is full: take the first day with room after it
         index = agenda.first_free(limit, minutes, len(calendar))
     if index < 0:
-        raise Unprocessable("no working day with room left in the planning horizon",
-                            code="agenda_full")
+        raise Unprocessable(
+            "no working day with room left in the planning horizon", code="agenda_full"
+        )
     agenda.book(index, minutes)
     return index
 
@@ -333,15 +358,22 @@ def _plan_clients(
     return slots
 
 
-def _fallback(agenda: ManagerAgenda, calendar: WorkingCalendar, target: int, minutes: int,
-              low: int, limit: int) -> int:
+def _fallback(
+    agenda: ManagerAgenda,
+    calendar: WorkingCalendar,
+    target: int,
+    minutes: int,
+    low: int,
+    limit: int,
+) -> int:
     """No room from ``target`` to the period's end: the nearest earlier day, else after it."""
     index = agenda.last_free(min(target, limit) - 1, minutes, low)
     if index < 0:
         index = agenda.first_free(limit, minutes, len(calendar))
     if index < 0:
-        raise Unprocessable("no working day with room left in the planning horizon",
-                            code="agenda_full")
+        raise Unprocessable(
+            "no working day with room left in the planning horizon", code="agenda_full"
+        )
     agenda.book(index, minutes)
     return index
 
@@ -363,7 +395,9 @@ def _site_calendar(site: Site, first: date, last: date) -> WorkingCalendar:
 
 
 def _load_agendas(
-    manager_ids: Iterable[int], calendar: WorkingCalendar, rules: PlanRules,
+    manager_ids: Iterable[int],
+    calendar: WorkingCalendar,
+    rules: PlanRules,
     exclude_ids: Sequence[int] = (),
 ) -> dict[int, ManagerAgenda]:
     """Fill each manager's capacity arrays with their open conversations: one grouped query."""
@@ -372,12 +406,18 @@ def _load_agendas(
     if not ids or not calendar.days:
         return agendas
     query = (
-        select(PlannedConversation.client_manager_id, PlannedConversation.planned_date,
-               func.count(), func.sum(PlannedConversation.minutes))
-        .where(PlannedConversation.client_manager_id.in_(ids),
-               PlannedConversation.status.in_((*OPEN_STATUSES, "held")),
-               PlannedConversation.planned_date >= calendar.days[0],
-               PlannedConversation.planned_date <= calendar.days[-1])
+        select(
+            PlannedConversation.client_manager_id,
+            PlannedConversation.planned_date,
+            func.count(),
+            func.sum(PlannedConversation.minutes),
+        )
+        .where(
+            PlannedConversation.client_manager_id.in_(ids),
+            PlannedConversation.status.in_((*OPEN_STATUSES, "held")),
+            PlannedConversation.planned_date >= calendar.days[0],
+            PlannedConversation.planned_date <= calendar.days[-1],
+        )
         .group_by(PlannedConversation.client_manager_id, PlannedConversation.planned_date)
     )
     if exclude_ids:
@@ -397,44 +437,72 @@ def _load_agendas(
 def clients_to_plan(site: Site, starts_on: date) -> list[ClientToPlan]:
     """The site's FIP participants with a client manager, no plan yet, and not withdrawn."""
     rows = db.session.execute(
-        select(CaseloadAssignment.participant_id, CaseloadAssignment.client_manager_id,
-               Allocation.allocated_at)
+        select(
+            CaseloadAssignment.participant_id,
+            CaseloadAssignment.client_manager_id,
+            Allocation.allocated_at,
+        )
         .join(Allocation, Allocation.participant_id == CaseloadAssignment.participant_id)
-        .outerjoin(ConversationPlan,
-                   ConversationPlan.participant_id == CaseloadAssignment.participant_id)
-        .where(CaseloadAssignment.site_id == site.id, CaseloadAssignment.ended_on.is_(None),
-               Allocation.arm == "fip", Allocation.status == "active",
-               ConversationPlan.id.is_(None))
+        .outerjoin(
+            ConversationPlan, ConversationPlan.participant_id == CaseloadAssignment.participant_id
+        )
+        .where(
+            CaseloadAssignment.site_id == site.id,
+            CaseloadAssignment.ended_on.is_(None),
+            Allocation.arm == "fip",
+            Allocation.status == "active",
+            ConversationPlan.id.is_(None),
+        )
         .order_by(CaseloadAssignment.participant_id)
     ).all()
     withdrawn = _withdrawn({pid for pid, _, _ in rows})
     return [
-        ClientToPlan(pid, manager_id, max(starts_on, allocated_at.date()) if allocated_at
-                     else starts_on)
-        for pid, manager_id, allocated_at in rows if pid not in withdrawn
+        ClientToPlan(
+            pid, manager_id, max(starts_on, allocated_at.date()) if allocated_at else starts_on
+        )
+        for pid, manager_id, allocated_at in rows
+        if pid not in withdrawn
     ]
 
 
-def write_plan(site: Site, slots: Sequence[Slot], clients: Sequence[ClientToPlan],
-               rules: PlanRules) -> None:
+def write_plan(
+    site: Site, slots: Sequence[Slot], clients: Sequence[ClientToPlan], rules: PlanRules
+) -> None:
     """Bulk-insert plans and conversations (executemany, no ORM objects per row)."""
     if not clients:
         return
     db.session.execute(
         ConversationPlan.__table__.insert(),
-        [{"participant_id": c.participant_id, "site_id": site.id, "starts_on": c.starts_on,
-          "ends_on": plan_period_end(c.starts_on, rules),
-          "conversations_per_year": rules.conversations_per_year,
-          "intervention_years": rules.intervention_years} for c in clients],
+        [
+            {
+                "participant_id": c.participant_id,
+                "site_id": site.id,
+                "starts_on": c.starts_on,
+                "ends_on": plan_period_end(c.starts_on, rules),
+                "conversations_per_year": rules.conversations_per_year,
+                "intervention_years": rules.intervention_years,
+            }
+            for c in clients
+        ],
     )
     batch = 20000
     for first in range(0, len(slots), batch):
         db.session.execute(
             PlannedConversation.__table__.insert(),
-            [{"participant_id": s.participant_id, "client_manager_id": s.manager_id,
-              "site_id": site.id, "sequence": s.sequence, "planned_date": s.day,
-              "first_planned_date": s.day, "minutes": s.minutes, "status": PLANNED,
-              "replanned_count": 0} for s in slots[first:first + batch]],
+            [
+                {
+                    "participant_id": s.participant_id,
+                    "client_manager_id": s.manager_id,
+                    "site_id": site.id,
+                    "sequence": s.sequence,
+                    "planned_date": s.day,
+                    "first_planned_date": s.day,
+                    "minutes": s.minutes,
+                    "status": PLANNED,
+                    "replanned_count": 0,
+                }
+                for s in slots[first : first + batch]
+            ],
         )
 
 
@@ -458,10 +526,18 @@ def plan_site(site: Site, *, actor: str, starts_on: date | None = None) -> dict[
         agendas = _load_agendas({c.manager_id for c in clients}, calendar, rules)
         slots = plan_clients(clients, rules, calendar, agendas)
         write_plan(site, slots, clients, rules)
-        audit.record("plan.created", actor=actor, entity="site", entity_id=site.id,
-                     site=site.code, data={"participants": len(clients),
-                                           "conversations": len(slots),
-                                           "starts_on": first.isoformat()})
+        audit.record(
+            "plan.created",
+            actor=actor,
+            entity="site",
+            entity_id=site.id,
+            site=site.code,
+            data={
+                "participants": len(clients),
+                "conversations": len(slots),
+                "starts_on": first.isoformat(),
+            },
+        )
     return {"participants": len(clients), "conversations": len(slots)}
 
 
@@ -485,8 +561,9 @@ def _spread(anchor: date, count: int, end: date, period: float, catch_up: bool) 
     return [anchor + timedelta(days=max(1, int((j + 1) * step))) for j in range(count)]
 
 
-def replan_following(participant_id: int, after_sequence: int, anchor: date, *,
-                     catch_up: bool) -> int:
+def replan_following(
+    participant_id: int, after_sequence: int, anchor: date, *, catch_up: bool
+) -> int:
     """Re-plan the open conversations after ``after_sequence``; the caller's transaction.
 
     Held and missed conversations never move; neither does anything before the anchor.
@@ -496,11 +573,15 @@ def replan_following(participant_id: int, after_sequence: int, anchor: date, *,
     if plan is None:
         return 0
     following = (
-        locked(db.session.query(PlannedConversation).filter(
-            PlannedConversation.participant_id == participant_id,
-            PlannedConversation.sequence > after_sequence,
-            PlannedConversation.status.in_(OPEN_STATUSES),
-        )).order_by(PlannedConversation.sequence).all()
+        locked(
+            db.session.query(PlannedConversation).filter(
+                PlannedConversation.participant_id == participant_id,
+                PlannedConversation.sequence > after_sequence,
+                PlannedConversation.status.in_(OPEN_STATUSES),
+            )
+        )
+        .order_by(PlannedConversation.sequence)
+        .all()
     )
     if not following:
         return 0
@@ -518,8 +599,14 @@ def replan_following(participant_id: int, after_sequence: int, anchor: date, *,
     agendas = _load_agendas(by_manager, calendar, rules, exclude_ids=[c.id for c in following])
     for conversation, target in zip(following, targets, strict=True):
         agenda = agendas[conversation.client_manager_id]
-        index = place(agenda, calendar, max(target, earliest), conversation.minutes, earliest,
-                      max(plan.ends_on, earliest + timedelta(days=1)))
+        index = place(
+            agenda,
+            calendar,
+            max(target, earliest),
+            conversation.minutes,
+            earliest,
+            max(plan.ends_on, earliest + timedelta(days=1)),
+        )
         conversation.planned_date = calendar.days[index]
         conversation.replanned_count += 1
         if conversation.status == OVERDUE:
@@ -529,19 +616,22 @@ def replan_following(participant_id: int, after_sequence: int, anchor: date, *,
     return len(following)
 
 
-def move_conversation(conversation_id: int, new_date: date, *, actor: str,
-                      manager_id: int | None = None) -> PlannedConversation:
+def move_conversation(
+    conversation_id: int, new_date: date, *, actor: str, manager_id: int | None = None
+) -> PlannedConversation:
     """Move one open conversation to ``new_date`` and re-plan those after it."""
     with unit_of_work():
         conversation = locked(
             db.session.query(PlannedConversation).filter_by(id=conversation_id)
         ).one_or_none()
-        if conversation is None or (manager_id is not None
-                                    and conversation.client_manager_id != manager_id):
+        if conversation is None or (
+            manager_id is not None and conversation.client_manager_id != manager_id
+        ):
             raise NotFound(f"conversation {conversation_id} does not exist")
         if conversation.status not in OPEN_STATUSES:
-            raise Conflict(f"a {conversation.status} conversation does not move",
-                           code="conversation_closed")
+            raise Conflict(
+                f"a {conversation.status} conversation does not move", code="conversation_closed"
+            )
         site = db.session.get(Site, conversation.site_id)
         rules = PlanRules.of(site.trial)
         if not is_working_day(new_date, site.closing_days or []):
@@ -554,36 +644,52 @@ def move_conversation(conversation_id: int, new_date: date, *, actor: str,
                 PlannedConversation.id != conversation.id,
             )
         ).one()
-        if (load[0] >= rules.conversations_per_day
-                or load[1] + conversation.minutes > rules.working_day_minutes):
+        if (
+            load[0] >= rules.conversations_per_day
+            or load[1] + conversation.minutes > rules.working_day_minutes
+        ):
             raise field_error("date", f"the client manager's agenda on {new_date} is full")
         previous = conversation.planned_date
         conversation.planned_date = new_date
         conversation.status = PLANNED
         conversation.replanned_count += 1
         db.session.flush()
-        moved = replan_following(conversation.participant_id, conversation.sequence, new_date,
-                                 catch_up=False)
-        audit.record("conversation.moved", actor=actor, entity="planned_conversation",
-                     entity_id=conversation.id, site=site.code,
-                     data={"from": previous.isoformat(), "to": new_date.isoformat(),
-                           "following_replanned": moved})
+        moved = replan_following(
+            conversation.participant_id, conversation.sequence, new_date, catch_up=False
+        )
+        audit.record(
+            "conversation.moved",
+            actor=actor,
+            entity="planned_conversation",
+            entity_id=conversation.id,
+            site=site.code,
+            data={
+                "from": previous.isoformat(),
+                "to": new_date.isoformat(),
+                "following_replanned": moved,
+            },
+        )
     return conversation
 
 
-def move_open_conversations(participant: Participant, new_manager_id: int, *,
-                            from_date: date) -> int:
+def move_open_conversations(
+    participant: Participant, new_manager_id: int, *, from_date: date
+) -> int:
     """Hand a participant's open conversations from ``from_date`` on to another manager.
 
     Dates stay where the new manager's agenda has room; otherwise the nearest day with room.
     Runs inside the caller's transaction (a reassignment).
     """
     conversations = (
-        locked(db.session.query(PlannedConversation).filter(
-            PlannedConversation.participant_id == participant.id,
-            PlannedConversation.status.in_(OPEN_STATUSES),
-            PlannedConversation.planned_date >= from_date,
-        )).order_by(PlannedConversation.sequence).all()
+        locked(
+            db.session.query(PlannedConversation).filter(
+                PlannedConversation.participant_id == participant.id,
+                PlannedConversation.status.in_(OPEN_STATUSES),
+                PlannedConversation.planned_date >= from_date,
+            )
+        )
+        .order_by(PlannedConversation.sequence)
+        .all()
     )
     if not conversations:
         return 0
@@ -595,9 +701,14 @@ def move_open_conversations(participant: Participant, new_manager_id: int, *,
     agenda = _load_agendas([new_manager_id], calendar, rules)[new_manager_id]
     earliest = from_date
     for conversation in conversations:
-        index = place(agenda, calendar, max(conversation.planned_date, earliest),
-                      conversation.minutes, earliest, max(plan.ends_on, earliest
-                                                          + timedelta(days=1)))
+        index = place(
+            agenda,
+            calendar,
+            max(conversation.planned_date, earliest),
+            conversation.minutes,
+            earliest,
+            max(plan.ends_on, earliest + timedelta(days=1)),
+        )
         conversation.planned_date = calendar.days[index]
         conversation.client_manager_id = new_manager_id
         earliest = conversation.planned_date + timedelta(days=1)
@@ -620,23 +731,31 @@ def mark_overdue(today: date) -> dict[str, int]:
     ).rowcount
     cutoff = today - timedelta(days=WINDOW_DAYS)
     lapsed = (
-        locked(db.session.query(PlannedConversation).filter(
-            PlannedConversation.status == OVERDUE, PlannedConversation.planned_date < cutoff
-        )).order_by(PlannedConversation.participant_id, PlannedConversation.sequence).all()
+        locked(
+            db.session.query(PlannedConversation).filter(
+                PlannedConversation.status == OVERDUE, PlannedConversation.planned_date < cutoff
+            )
+        )
+        .order_by(PlannedConversation.participant_id, PlannedConversation.sequence)
+        .all()
     )
     last_missed: dict[int, int] = {}
     for conversation in lapsed:
         conversation.status = "missed"
         last_missed[conversation.participant_id] = max(
-            last_missed.get(conversation.participant_id, 0), conversation.sequence)
+            last_missed.get(conversation.participant_id, 0), conversation.sequence
+        )
     db.session.flush()
-    replanned = sum(replan_following(pid, sequence, today, catch_up=True)
-                    for pid, sequence in last_missed.items())
+    replanned = sum(
+        replan_following(pid, sequence, today, catch_up=True)
+        for pid, sequence in last_missed.items()
+    )
     return {"overdue": int(overdue or 0), "missed": len(lapsed), "replanned": replanned}
 
 
-def reconfigure_trial(trial: Trial, changes: dict[str, Any], *, actor: str,
-                      today: date | None = None) -> dict[str, int]:
+def reconfigure_trial(
+    trial: Trial, changes: dict[str, Any], *, actor: str, today: date | None = None
+) -> dict[str, int]:
     """Change a trial's planning parameters and re-plan the open conversations to match.
 
     Held and missed conversations stay; open conversations from ``today`` on are dropped and
@@ -657,8 +776,13 @@ def reconfigure_trial(trial: Trial, changes: dict[str, Any], *, actor: str,
             done = _replan_site_with_rules(site, rules, today)
             counts["participants"] += done[0]
             counts["conversations"] += done[1]
-        audit.record("trial.plan_rules_changed", actor=actor, entity="trial", entity_id=trial.id,
-                     data={"before": before, "after": changes, **counts})
+        audit.record(
+            "trial.plan_rules_changed",
+            actor=actor,
+            entity="trial",
+            entity_id=trial.id,
+            data={"before": before, "after": changes, **counts},
+        )
     return counts
 
 
@@ -673,24 +797,35 @@ def _replan_site_with_rules(site: Site, rules: PlanRules, today: date) -> tuple[
             PlannedConversation.planned_date >= today,
         )
     ).all()
-    managers = dict(db.session.execute(
-        select(CaseloadAssignment.participant_id, CaseloadAssignment.client_manager_id).where(
-            CaseloadAssignment.site_id == site.id, CaseloadAssignment.ended_on.is_(None))
-    ).all())
+    managers = dict(
+        db.session.execute(
+            select(CaseloadAssignment.participant_id, CaseloadAssignment.client_manager_id).where(
+                CaseloadAssignment.site_id == site.id, CaseloadAssignment.ended_on.is_(None)
+            )
+        ).all()
+    )
     kept: dict[int, list[tuple[int, date]]] = defaultdict(list)
     for pid, sequence, day in db.session.execute(
-        select(PlannedConversation.participant_id, PlannedConversation.sequence,
-               PlannedConversation.planned_date).where(
+        select(
+            PlannedConversation.participant_id,
+            PlannedConversation.sequence,
+            PlannedConversation.planned_date,
+        ).where(
             PlannedConversation.site_id == site.id,
-            PlannedConversation.id.not_in(open_ids) if open_ids else True)
+            PlannedConversation.id.not_in(open_ids) if open_ids else True,
+        )
     ):
         kept[pid].append((sequence, day))
     if open_ids:
-        db.session.execute(PlannedConversation.__table__.delete().where(
-            PlannedConversation.id.in_(open_ids)))
+        db.session.execute(
+            PlannedConversation.__table__.delete().where(PlannedConversation.id.in_(open_ids))
+        )
     last = max(plan_period_end(p.starts_on, rules) for p in plans)
-    calendar = _site_calendar(site, min(today, min(p.starts_on for p in plans)),
-                              max(last, today) + timedelta(days=SLACK_DAYS))
+    calendar = _site_calendar(
+        site,
+        min(today, min(p.starts_on for p in plans)),
+        max(last, today) + timedelta(days=SLACK_DAYS),
+    )
     agendas = _load_agendas(set(managers.values()), calendar, rules)
     rows = []
     total = rules.conversations
@@ -705,22 +840,43 @@ def _replan_site_with_rules(site: Site, rules: PlanRules, today: date) -> tuple[
         if manager_id is None or remaining <= 0:
             continue
         period = (plan.ends_on - plan.starts_on).days / total
-        anchor = max(today - timedelta(days=1), done[-1][1] if done else plan.starts_on
-                     - timedelta(days=1))
-        targets = ([plan.starts_on + timedelta(days=int(k * period))
-                    for k in range(next_sequence - 1, total)] if not done
-                   else _spread(anchor, remaining, plan.ends_on, period, catch_up=False))
+        anchor = max(
+            today - timedelta(days=1), done[-1][1] if done else plan.starts_on - timedelta(days=1)
+        )
+        targets = (
+            [
+                plan.starts_on + timedelta(days=int(k * period))
+                for k in range(next_sequence - 1, total)
+            ]
+            if not done
+            else _spread(anchor, remaining, plan.ends_on, period, catch_up=False)
+        )
         earliest = max(anchor + timedelta(days=1), today)
         for offset, target in enumerate(targets):
             sequence = next_sequence + offset
             minutes = rules.minutes(sequence)
-            index = place(agendas[manager_id], calendar, max(target, earliest), minutes,
-                          earliest, max(plan.ends_on, earliest + timedelta(days=1)))
+            index = place(
+                agendas[manager_id],
+                calendar,
+                max(target, earliest),
+                minutes,
+                earliest,
+                max(plan.ends_on, earliest + timedelta(days=1)),
+            )
             day = calendar.days[index]
-            rows.append({"participant_id": plan.participant_id, "client_manager_id": manager_id,
-                         "site_id": site.id, "sequence": sequence, "planned_date": day,
-                         "first_planned_date": day, "minutes": minutes, "status": PLANNED,
-                         "replanned_count": 1})
+            rows.append(
+                {
+                    "participant_id": plan.participant_id,
+                    "client_manager_id": manager_id,
+                    "site_id": site.id,
+                    "sequence": sequence,
+                    "planned_date": day,
+                    "first_planned_date": day,
+                    "minutes": minutes,
+                    "status": PLANNED,
+                    "replanned_count": 1,
+                }
+            )
             earliest = day + timedelta(days=1)
     if rows:
         db.session.execute(PlannedConversation.__table__.insert(), rows)
@@ -733,25 +889,44 @@ def site_plan(site: Site) -> list[dict[str, Any]]:
     from fiptrial.models import User
 
     rows = db.session.execute(
-        select(PlannedConversation.participant_id, User.username,
-               PlannedConversation.planned_date, PlannedConversation.minutes,
-               PlannedConversation.sequence, PlannedConversation.status)
+        select(
+            PlannedConversation.participant_id,
+            User.username,
+            PlannedConversation.planned_date,
+            PlannedConversation.minutes,
+            PlannedConversation.sequence,
+            PlannedConversation.status,
+        )
         .join(User, User.id == PlannedConversation.client_manager_id)
         .where(PlannedConversation.site_id == site.id)
-        .order_by(PlannedConversation.planned_date, User.username,
-                  PlannedConversation.participant_id, PlannedConversation.sequence)
+        .order_by(
+            PlannedConversation.planned_date,
+            User.username,
+            PlannedConversation.participant_id,
+            PlannedConversation.sequence,
+        )
     )
-    return [{"participant": pid, "client_manager": username, "date": day.isoformat(),
-             "minutes": minutes, "sequence": sequence, "status": status}
-            for pid, username, day, minutes, sequence, status in rows]
+    return [
+        {
+            "participant": pid,
+            "client_manager": username,
+            "date": day.isoformat(),
+            "minutes": minutes,
+            "sequence": sequence,
+            "status": status,
+        }
+        for pid, username, day, minutes, sequence, status in rows
+    ]
 
 
 def agenda(manager_id: int, first: date, last: date) -> list[PlannedConversation]:
     return (
         db.session.query(PlannedConversation)
-        .filter(PlannedConversation.client_manager_id == manager_id,
-                PlannedConversation.planned_date >= first,
-                PlannedConversation.planned_date <= last)
+        .filter(
+            PlannedConversation.client_manager_id == manager_id,
+            PlannedConversation.planned_date >= first,
+            PlannedConversation.planned_date <= last,
+        )
         .order_by(PlannedConversation.planned_date, PlannedConversation.id)
         .all()
     )

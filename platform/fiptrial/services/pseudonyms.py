@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from flask import current_app
 from stdnum.exceptions import ValidationError
@@ -39,3 +40,21 @@ def pseudonymise(trial_code: str, bsn: str, *, key: bytes | None = None) -> str:
     """Keyed pseudonym (hex) of an already normalised BSN within one trial."""
     derived = key if key is not None else trial_key(trial_code)
     return hmac.new(derived, bsn.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonymiser(key: bytes) -> Callable[[str], str]:
+    """:func:`pseudonymise` for many BSNs under one trial key, faster.
+
+    The HMAC is keyed once and copied per BSN instead of re-keyed (which hashes the key pads
+    again): the same HMAC-SHA256, a third cheaper, which matters at a million rows. A test
+    checks that it gives exactly ``pseudonymise``'s pseudonyms.
+    """
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    copy = keyed.copy
+
+    def pseudonym(bsn: str) -> str:
+        mac = copy()
+        mac.update(bsn.encode())
+        return mac.hexdigest()
+
+    return pseudonym

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Query
 
+from fiptrial.database import sqlite_write_intent, write_intent_active
 from fiptrial.extensions import db
 
 T = TypeVar("T")
@@ -15,13 +16,25 @@ T = TypeVar("T")
 
 @contextmanager
 def unit_of_work() -> Iterator[Any]:
-    """Commit on success, roll back on any error, so nothing is ever half-written."""
-    try:
-        yield db.session
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    """Commit on success, roll back on any error, so nothing is ever half-written.
+
+    On SQLite the unit runs in a transaction that holds the write lock from its first statement
+    (see :mod:`fiptrial.database`). A read-only transaction the session may have open (a view
+    that loaded the site first) is ended first, so the unit never writes on a stale snapshot.
+    """
+    intent: AbstractContextManager[Any] = nullcontext()
+    if db.session.get_bind().dialect.name == "sqlite" and not write_intent_active():
+        session = db.session()  # the scoped session's current Session
+        if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+            session.commit()
+        intent = sqlite_write_intent()
+    with intent:
+        try:
+            yield db.session
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
 
 
 def locked(query: Query[T]) -> Query[T]:

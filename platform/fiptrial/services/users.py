@@ -75,12 +75,12 @@ def create_user(
 ) -> User:
     """Create a user after checking role, site and password strength (422 naming the field)."""
     username = username.strip().lower()
-    if not username or len(username) > USERNAME_MAX or not all(
-        c.isalnum() or c in "._-" for c in username
+    if (
+        not username
+        or len(username) > USERNAME_MAX
+        or not all(c.isalnum() or c in "._-" for c in username)
     ):
-        raise field_error(
-            "username", "use 1 to 80 letters, digits, dots, hyphens or underscores"
-        )
+        raise field_error("username", "use 1 to 80 letters, digits, dots, hyphens or underscores")
     if role not in ROLES:
         raise field_error("role", f"must be one of {', '.join(ROLES)}")
     if role in SITE_ROLES and site is None:
@@ -92,8 +92,9 @@ def create_user(
     check_strength(password, username=username)
     with unit_of_work():
         if db.session.query(User.id).filter_by(username=username).scalar() is not None:
-            raise field_error("username", f"the user {username!r} already exists",
-                              code="duplicate_user")
+            raise field_error(
+                "username", f"the user {username!r} already exists", code="duplicate_user"
+            )
         user = User(
             username=username,
             display_name=display_name or username,
@@ -126,8 +127,13 @@ def set_password(user_id: int, password: str, *, actor: str) -> User:
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         user.locked_until = None
-        audit.record("user.password_set", actor=actor, entity="user", entity_id=user.id,
-                     data={"username": user.username})
+        audit.record(
+            "user.password_set",
+            actor=actor,
+            entity="user",
+            entity_id=user.id,
+            data={"username": user.username},
+        )
     return user
 
 
@@ -155,8 +161,10 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
                     actor=f"user:{user.username}",
                     entity="user",
                     entity_id=user.id,
-                    data={"failed_logins": user.failed_logins,
-                          "until": user.locked_until.isoformat()},
+                    data={
+                        "failed_logins": user.failed_logins,
+                        "until": user.locked_until.isoformat(),
+                    },
                 )
                 locked_out = AccountLocked(user.locked_until)
             else:
@@ -180,6 +188,8 @@ def load_user(user_id: int) -> User | None:
 
 # The demo's web users (README-demo-users.md). Demo only: the password is public.
 DEMO_PASSWORD = "fip-demo-2027"
+
+
 class DemoUser(NamedTuple):
     username: str
     role: str
@@ -191,8 +201,9 @@ class DemoUser(NamedTuple):
 DEMO_USERS = (
     DemoUser("admin", "research_admin", None, "Demo onderzoeksbeheerder"),
     DemoUser("coordinator", "site_coordinator", "brabantse_wal", "Demo coördinator Brabantse Wal"),
-    DemoUser("klantmanager", "client_manager", "brabantse_wal", "Demo klantmanager Brabantse Wal",
-             180),
+    DemoUser(
+        "klantmanager", "client_manager", "brabantse_wal", "Demo klantmanager Brabantse Wal", 180
+    ),
     DemoUser("analist", "analyst", None, "Demo analist"),
 )
 
@@ -206,8 +217,15 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
         site = sites.get(spec.site) if spec.site else None
         if spec.site and site is None:
             continue
-        created.append(create_user(
-            username=spec.username, role=spec.role, password=DEMO_PASSWORD, site=site,
-            display_name=spec.display_name, capacity=spec.capacity, actor=actor,
-        ))
+        created.append(
+            create_user(
+                username=spec.username,
+                role=spec.role,
+                password=DEMO_PASSWORD,
+                site=site,
+                display_name=spec.display_name,
+                capacity=spec.capacity,
+                actor=actor,
+            )
+        )
     return created

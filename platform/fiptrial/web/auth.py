@@ -48,10 +48,14 @@ def login() -> Any:
             user = users.authenticate(form.username.data or "", form.password.data or "")
         except users.AccountLocked as locked:
             minutes = max(1, int((locked.until - datetime.now(UTC)).total_seconds() // 60) + 1)
-            form.form_errors.append(_(
-                "Dit account is tijdelijk geblokkeerd na te veel mislukte pogingen. "
-                "Probeer het over %(minutes)s minuten opnieuw of neem contact op met de "
-                "beheerder.", minutes=minutes))
+            form.form_errors.append(
+                _(
+                    "Dit account is tijdelijk geblokkeerd na te veel mislukte pogingen. "
+                    "Probeer het over %(minutes)s minuten opnieuw of neem contact op met de "
+                    "beheerder.",
+                    minutes=minutes,
+                )
+            )
         except users.LoginFailed:
             form.password.errors = [_("Gebruikersnaam of wachtwoord is onjuist.")]
         else:

@@ -107,8 +107,10 @@ ERROR_TEXT = {
     400: (_l("Verzoek geweigerd"), _l("Het formulier kon niet worden verwerkt.")),
     403: (_l("Geen toegang"), _l("Uw rol geeft geen toegang tot deze pagina.")),
     405: (_l("Niet toegestaan"), _l("Deze pagina kan zo niet worden gebruikt.")),
-    404: (_l("Niet gevonden"),
-          _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie.")),
+    404: (
+        _l("Niet gevonden"),
+        _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie."),
+    ),
     409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),
     422: (_l("Niet verwerkt"), _l("De invoer kon niet worden verwerkt.")),
 }
@@ -118,10 +120,13 @@ def render_error(status: int, kind: str = "", message: str = "") -> tuple[str, i
     title, text = ERROR_TEXT.get(status, (_l("Fout"), _l("Er ging iets mis.")))
     if kind == "csrf":
         title = _("Formulier verlopen of ongeldig")
-        text = _("Het formulier had geen geldige beveiligingscode. Laad de pagina opnieuw "
-                 "en probeer het nog eens.")
-    return render_template("errors/error.html", status=status, title=str(title),
-                           text=str(text), message=message), status
+        text = _(
+            "Het formulier had geen geldige beveiligingscode. Laad de pagina opnieuw "
+            "en probeer het nog eens."
+        )
+    return render_template(
+        "errors/error.html", status=status, title=str(title), text=str(text), message=message
+    ), status
 
 
 def install_error_pages(bp: Blueprint) -> None:
@@ -139,35 +144,60 @@ def install_error_pages(bp: Blueprint) -> None:
 # Service messages are English; the pages speak plain Dutch. Unknown messages pass through.
 DUTCH_FRAGMENTS = [
     ("lies in the future", "ligt in de toekomst"),
-    ("is not a valid BSN (9 digits passing the elfproef)",
-     "is geen geldig BSN (9 cijfers die voldoen aan de elfproef)"),
+    (
+        "is not a valid BSN (9 digits passing the elfproef)",
+        "is geen geldig BSN (9 cijfers die voldoen aan de elfproef)",
+    ),
     ("is not a valid BSN", "is geen geldig BSN"),
     ("this BSN is already registered in the trial", "dit BSN is al ingeschreven in het onderzoek"),
     ("is not a member of site", "hoort niet bij locatie"),
     ("lies before the last consent event", "ligt vóór de laatste toestemmingsregistratie"),
-    ("consent was withdrawn; a withdrawal is final",
-     "de toestemming is ingetrokken; intrekken is definitief"),
+    (
+        "consent was withdrawn; a withdrawal is final",
+        "de toestemming is ingetrokken; intrekken is definitief",
+    ),
     ("no consent form version", "onbekende versie van het toestemmingsformulier"),
     ("is valid only from", "geldt pas vanaf"),
     ("must lie between 0 and", "moet liggen tussen 0 en"),
-    ("the site has no eligible unallocated participants to allocate",
-     "er zijn geen geschikte deelnemers zonder toewijzing om te loten"),
+    (
+        "the site has no eligible unallocated participants to allocate",
+        "er zijn geen geschikte deelnemers zonder toewijzing om te loten",
+    ),
     ("already allocated", "heeft al een toewijzing"),
     ("must be one of", "kies een van"),
-    ("in a Zelen design consent is asked only of participants randomised to FIP",
-     "in een Zelen-opzet wordt alleen FIP-deelnemers om toestemming gevraagd"),
+    (
+        "in a Zelen design consent is asked only of participants randomised to FIP",
+        "in een Zelen-opzet wordt alleen FIP-deelnemers om toestemming gevraagd",
+    ),
+    (
+        "the import stopped because of an unexpected error; nothing was saved",
+        "het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen",
+    ),
+    ("is larger than", "is groter dan"),
+    ("header lacks the column(s)", "mist in de kopregel de kolom(men)"),
+    ("is empty: expected a header line", "is leeg: er hoort een kopregel in te staan"),
+    ("; expected", "; verwacht"),
+    (
+        "is a spreadsheet workbook, not a CSV file: save it as CSV",
+        "is een spreadsheet, geen CSV-bestand: sla het op als CSV",
+    ),
 ]
 
 
 def dutch_message(message: str) -> str:
     for english, dutch in DUTCH_FRAGMENTS:
         message = message.replace(english, dutch)
+    if message.startswith("the "):  # "the Brabantse Wal export mist ..." (plugin messages)
+        message = "de " + message[4:]
     return message
 
 
-def apply_service_error(form: FlaskForm, error: PlatformError,
-                        field_map: dict[str, str] | None = None,
-                        default_field: str | None = None) -> None:
+def apply_service_error(
+    form: FlaskForm,
+    error: PlatformError,
+    field_map: dict[str, str] | None = None,
+    default_field: str | None = None,
+) -> None:
     """Put a service's 422 next to the form field it names; otherwise next to
     ``default_field`` or, without one, above the whole form."""
     placed = False

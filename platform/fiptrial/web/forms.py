@@ -91,10 +91,16 @@ def valid_bsn(_form: FlaskForm, field: Field) -> None:
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Gebruikersnaam"), validators=[DataRequired(REQUIRED)],
-                           render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField(_l("Wachtwoord"), validators=[DataRequired(REQUIRED)],
-                             render_kw={"autocomplete": "current-password"})
+    username = StringField(
+        _l("Gebruikersnaam"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+    password = PasswordField(
+        _l("Wachtwoord"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "current-password"},
+    )
     submit = SubmitField(_l("Inloggen"))
 
 
@@ -111,43 +117,61 @@ SEX_CHOICES = options([("", _l("— kies —")), ("female", _l("vrouw")), ("male
 
 
 class ParticipantForm(FlaskForm):
-    bsn = StringField(_l("BSN"), validators=[DataRequired(REQUIRED), Length(min=8, max=9,
-                      message=_l("Een BSN heeft 9 cijfers.")), valid_bsn],
-                      render_kw={"inputmode": "numeric", "autocomplete": "off"},
-                      description=_l("Wordt direct vervangen door een pseudoniem en niet "
-                                     "opgeslagen."))
+    bsn = StringField(
+        _l("BSN"),
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=8, max=9, message=_l("Een BSN heeft 9 cijfers.")),
+            valid_bsn,
+        ],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"},
+        description=_l("Wordt direct vervangen door een pseudoniem en niet opgeslagen."),
+    )
     birth_date = DutchDateField(_l("Geboortedatum"), validators=[InputRequired(REQUIRED)])
-    sex = SelectField(_l("Geslacht"), choices=SEX_CHOICES,
-                      validators=[DataRequired(_l("Kies een geslacht."))])
-    benefit_start = DutchDateField(_l("Begindatum uitkering"),
-                                   validators=[InputRequired(REQUIRED)])
-    municipality = SelectField(_l("Gemeente"), choices=[], validate_choice=False,
-                               validators=[Optional()])
-    registered_on = DutchDateField(_l("Datum inschrijving"), validators=[Optional()],
-                                   description=_l("Leeg laten voor vandaag."))
+    sex = SelectField(
+        _l("Geslacht"), choices=SEX_CHOICES, validators=[DataRequired(_l("Kies een geslacht."))]
+    )
+    benefit_start = DutchDateField(_l("Begindatum uitkering"), validators=[InputRequired(REQUIRED)])
+    municipality = SelectField(
+        _l("Gemeente"), choices=[], validate_choice=False, validators=[Optional()]
+    )
+    registered_on = DutchDateField(
+        _l("Datum inschrijving"),
+        validators=[Optional()],
+        description=_l("Leeg laten voor vandaag."),
+    )
     submit = SubmitField(_l("Deelnemer inschrijven"))
 
 
-CONSENT_CHOICES = options([("given", _l("gegeven")), ("declined", _l("geweigerd")),
-                           ("withdrawn", _l("ingetrokken"))])
+CONSENT_CHOICES = options(
+    [("given", _l("gegeven")), ("declined", _l("geweigerd")), ("withdrawn", _l("ingetrokken"))]
+)
 
 
 class ConsentForm(FlaskForm):
     status = SelectField(_l("Toestemming"), choices=CONSENT_CHOICES)
-    version = SelectField(_l("Versie toestemmingsformulier"), choices=[], validate_choice=False,
-                          validators=[DataRequired(REQUIRED)])
+    version = SelectField(
+        _l("Versie toestemmingsformulier"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired(REQUIRED)],
+    )
     on = DutchDateField(_l("Datum"), validators=[InputRequired(REQUIRED)])
     submit = SubmitField(_l("Toestemming vastleggen"))
 
 
 class CohortForm(FlaskForm):
-    fip = IntegerField(_l("Aantal FIP-plaatsen"),
-                       validators=[InputRequired(REQUIRED),
-                                   NumberRange(min=0,
-                                               message=_l("Vul een getal van 0 of meer in."))])
-    confirm = BooleanField(_l("Ik begrijp dat de loting definitief is en niet kan worden "
-                              "overgedaan."),
-                           validators=[DataRequired(_l("Bevestig dat u wilt loten."))])
+    fip = IntegerField(
+        _l("Aantal FIP-plaatsen"),
+        validators=[
+            InputRequired(REQUIRED),
+            NumberRange(min=0, message=_l("Vul een getal van 0 of meer in.")),
+        ],
+    )
+    confirm = BooleanField(
+        _l("Ik begrijp dat de loting definitief is en niet kan worden overgedaan."),
+        validators=[DataRequired(_l("Bevestig dat u wilt loten."))],
+    )
     submit = SubmitField(_l("Loting uitvoeren"))
 
 
@@ -160,12 +184,16 @@ class VerifyForm(FlaskForm):
     submit = SubmitField(_l("Controleer de audittrail"))
 
 
-MISSED_REASON_CHOICES = options([
-    ("", _l("— kies —")), ("no_show", _l("niet verschenen")),
-    ("cancelled_by_client", _l("afgezegd door de cliënt")),
-    ("cancelled_by_manager", _l("afgezegd door de klantmanager")), ("ill", _l("ziek")),
-    ("other", _l("anders")),
-])
+MISSED_REASON_CHOICES = options(
+    [
+        ("", _l("— kies —")),
+        ("no_show", _l("niet verschenen")),
+        ("cancelled_by_client", _l("afgezegd door de cliënt")),
+        ("cancelled_by_manager", _l("afgezegd door de klantmanager")),
+        ("ill", _l("ziek")),
+        ("other", _l("anders")),
+    ]
+)
 
 
 class ConversationEntryForm(FlaskForm):
@@ -173,22 +201,37 @@ class ConversationEntryForm(FlaskForm):
     the view reads from the request (see ``manager.conversation_data``)."""
 
     held_on = DutchDateField(_l("Datum van het gesprek"), validators=[InputRequired(REQUIRED)])
-    status = SelectField(_l("Is het gesprek gehouden?"),
-                         choices=options([("held", _l("ja, gehouden")),
-                                          ("missed", _l("nee, niet doorgegaan"))]))
-    duration_minutes = IntegerField(_l("Duur in minuten"), validators=[Optional(), NumberRange(
-        min=1, max=480, message=_l("Vul een duur tussen 1 en 480 minuten in."))])
-    missed_reason = SelectField(_l("Reden als het niet doorging"),
-                                choices=MISSED_REASON_CHOICES, validators=[Optional()])
-    notes = StringField(_l("Korte notitie (blijft bij de gemeente)"),
-                        validators=[Optional(), Length(max=4000)])
+    status = SelectField(
+        _l("Is het gesprek gehouden?"),
+        choices=options([("held", _l("ja, gehouden")), ("missed", _l("nee, niet doorgegaan"))]),
+    )
+    duration_minutes = IntegerField(
+        _l("Duur in minuten"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=480, message=_l("Vul een duur tussen 1 en 480 minuten in.")),
+        ],
+    )
+    missed_reason = SelectField(
+        _l("Reden als het niet doorging"), choices=MISSED_REASON_CHOICES, validators=[Optional()]
+    )
+    notes = StringField(
+        _l("Korte notitie (blijft bij de gemeente)"), validators=[Optional(), Length(max=4000)]
+    )
     submit = SubmitField(_l("Gesprek opslaan"))
 
 
 class ExportForm(FlaskForm):
-    fmt = SelectField(_l("Formaat"), choices=options([
-        ("csv", _l("CSV (invoer van het rapport)")), ("sav", _l("SPSS (.sav)")),
-        ("dta", _l("Stata (.dta)"))]))
+    fmt = SelectField(
+        _l("Formaat"),
+        choices=options(
+            [
+                ("csv", _l("CSV (invoer van het rapport)")),
+                ("sav", _l("SPSS (.sav)")),
+                ("dta", _l("Stata (.dta)")),
+            ]
+        ),
+    )
     submit = SubmitField(_l("Export downloaden"))
 
 

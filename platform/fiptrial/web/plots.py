@@ -26,14 +26,16 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         monthly = [c - (cumulative[i - 1] if i else 0) for i, c in enumerate(cumulative)]
         positions = list(range(len(labels_x)))
         enrolment.bar(positions, monthly, color="#9fb7d1", label=labels["per_month"])
-        enrolment.plot(positions, cumulative, "o-", color="#154273", linewidth=2,
-                       label=labels["cumulative"])
+        enrolment.plot(
+            positions, cumulative, "o-", color="#154273", linewidth=2, label=labels["cumulative"]
+        )
         enrolment.set_xticks(positions, labels_x, rotation=30)
         enrolment.set_ylim(bottom=0)
         enrolment.legend(loc="upper left")
     else:
-        enrolment.text(0.5, 0.5, labels["empty"], ha="center", va="center",
-                       transform=enrolment.transAxes)
+        enrolment.text(
+            0.5, 0.5, labels["empty"], ha="center", va="center", transform=enrolment.transAxes
+        )
     enrolment.set_title(labels["enrolment_title"])
     enrolment.set_xlabel(labels["month"])
     enrolment.set_ylabel(labels["registered"])
@@ -46,14 +48,14 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         control = [s.control for s in strata]
         rows = list(range(len(strata)))
         balance.barh(rows, fip, color=ARM_COLOURS["fip"], label="FIP")
-        balance.barh(rows, control, left=fip, color=ARM_COLOURS["control"],
-                     label=labels["control"])
+        balance.barh(rows, control, left=fip, color=ARM_COLOURS["control"], label=labels["control"])
         balance.set_yticks(rows, names, fontsize=8)
         balance.invert_yaxis()
         balance.legend(loc="lower right")
     else:
-        balance.text(0.5, 0.5, labels["empty"], ha="center", va="center",
-                     transform=balance.transAxes)
+        balance.text(
+            0.5, 0.5, labels["empty"], ha="center", va="center", transform=balance.transAxes
+        )
     balance.set_title(labels["balance_title"])
     balance.set_xlabel(labels["participants"])
     balance.grid(axis="x", alpha=0.3)

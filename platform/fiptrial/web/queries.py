@@ -1,4 +1,4 @@
-"""Read-only queries behind the pages: lists with filters and the monitoring figures.
+"""Read-only queries behind the pages: lists with filters, monitoring figures, histories.
 
 Nothing here changes data; every change goes through a service. Each function takes a site
 that the caller already obtained through ``access.visible_site``, so scoping stays in one place.
@@ -14,7 +14,18 @@ from typing import Any
 from sqlalchemy import func, select
 
 from fiptrial.extensions import db
-from fiptrial.models import Allocation, ConsentEvent, Participant, Site
+from fiptrial.models import (
+    Agreement,
+    Allocation,
+    ConsentEvent,
+    FollowupRound,
+    ImportBatch,
+    Participant,
+    PlannedConversation,
+    Site,
+)
+from fiptrial.models.conversations import OPEN_STATUSES
+from fiptrial.services import conversations
 
 PAGE_SIZE = 50
 
@@ -57,8 +68,9 @@ def _latest_consent_subquery() -> Any:
     )
 
 
-def list_participants(site: Site, filters: ParticipantFilters, *,
-                      pseudonym_for_bsn: str | None = None) -> ParticipantPage:
+def list_participants(
+    site: Site, filters: ParticipantFilters, *, pseudonym_for_bsn: str | None = None
+) -> ParticipantPage:
     """One page of a site's participants; a BSN search matches on its pseudonym only."""
     consent = _latest_consent_subquery()
     query = (
@@ -94,12 +106,12 @@ def list_participants(site: Site, filters: ParticipantFilters, *,
     total = query.count()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
-    rows = (
-        query.order_by(Participant.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE).all()
-    )
+    rows = query.order_by(Participant.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE).all()
     return ParticipantPage(
         rows=[ParticipantRow(p, arm, status) for p, arm, status in rows],
-        total=total, page=page, pages=pages,
+        total=total,
+        page=page,
+        pages=pages,
     )
 
 
@@ -108,8 +120,12 @@ def site_allocations(site: Site, *, page: int = 1) -> tuple[list[Allocation], in
     total = query.count()
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
-    rows = (query.order_by(Allocation.sequence.desc(), Allocation.id.desc())
-            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE).all())
+    rows = (
+        query.order_by(Allocation.sequence.desc(), Allocation.id.desc())
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .all()
+    )
     return rows, total, pages
 
 
@@ -165,9 +181,7 @@ def site_monitoring(site: Site) -> SiteMonitoring:
         consent_counts[status] += count
     consent_counts["none"] = registered - sum(consent_counts.values())
     months: Counter[date] = Counter()
-    for (registered_on,) in db.session.query(Participant.registered_on).filter_by(
-        site_id=site.id
-    ):
+    for (registered_on,) in db.session.query(Participant.registered_on).filter_by(site_id=site.id):
         months[registered_on.replace(day=1)] += 1
     cumulative, running = [], 0
     for month in sorted(months):
@@ -182,8 +196,67 @@ def site_monitoring(site: Site) -> SiteMonitoring:
         allocated=sum(arms.values()),
         arms=dict(arms),
         expected_fip_share=expected,
-        strata=[StratumBalance(s, c.get("fip", 0), c.get("control", 0))
-                for s, c in sorted(per_stratum.items())],
+        strata=[
+            StratumBalance(s, c.get("fip", 0), c.get("control", 0))
+            for s, c in sorted(per_stratum.items())
+        ],
         consent=dict(consent_counts),
         enrolment=cumulative,
     )
+
+
+def site_import_batch(site: Site, batch_id: int) -> ImportBatch | None:
+    """One of the site's import batches (None when it belongs to another site)."""
+    batch = db.session.get(ImportBatch, batch_id)
+    return batch if batch is not None and batch.site_id == site.id else None
+
+
+def followup_rounds(site: Site, limit: int = 12) -> list[FollowupRound]:
+    """The site's follow-up rounds, newest first: has this month's export arrived?"""
+    return (
+        db.session.query(FollowupRound)
+        .filter_by(site_id=site.id)
+        .order_by(FollowupRound.period.desc())
+        .limit(limit)
+        .all()
+    )
+
+
+def overdue_conversations(manager_id: int | None, today: date) -> list[PlannedConversation]:
+    """Open conversations of one client manager whose date has passed, oldest first."""
+    return (
+        db.session.query(PlannedConversation)
+        .filter(
+            PlannedConversation.client_manager_id == (manager_id or 0),
+            PlannedConversation.status.in_(OPEN_STATUSES),
+            PlannedConversation.planned_date < today,
+        )
+        .order_by(PlannedConversation.planned_date, PlannedConversation.id)
+        .all()
+    )
+
+
+def conversation_history(participant: Participant) -> dict[str, Any]:
+    """Records (newest first), the plan, open agreements and running interventions."""
+    records = list(reversed(conversations.records(participant)))
+    plan = (
+        db.session.query(PlannedConversation)
+        .filter_by(participant_id=participant.id)
+        .order_by(PlannedConversation.sequence)
+        .all()
+    )
+    open_agreements = (
+        db.session.query(Agreement)
+        .filter_by(participant_id=participant.id, followup_record_id=None)
+        .order_by(Agreement.id)
+        .all()
+    )
+    interventions = conversations.interventions_of(participant.id)
+    return {
+        "records": records,
+        "plan": plan,
+        "next_planned": next((p for p in plan if p.status in OPEN_STATUSES), None),
+        "open_agreements": open_agreements,
+        "interventions": interventions,
+        "running_interventions": [i for i in interventions if i.ended_on is None],
+    }

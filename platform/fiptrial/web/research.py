@@ -15,9 +15,9 @@ from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
 from fiptrial.models import Site, Trial
 from fiptrial.plugins.manager import get_site_plugin
-from fiptrial.services import access, trials
+from fiptrial.services import access, fidelity, freezes, trials
 from fiptrial.services.audit import verify_chain
-from fiptrial.web import backends
+from fiptrial.web import analysis
 from fiptrial.web.common import (
     apply_service_error,
     dutch_message,
@@ -55,8 +55,9 @@ def overview() -> Any:
     all_trials = db.session.query(Trial).order_by(Trial.code).all()
     plugins = {site.id: _plugin_facts(site) for trial in all_trials for site in trial.sites}
     counts = {site.id: site_monitoring(site) for trial in all_trials for site in trial.sites}
-    return render_template("research/overview.html", trials=all_trials, plugins=plugins,
-                           counts=counts)
+    return render_template(
+        "research/overview.html", trials=all_trials, plugins=plugins, counts=counts
+    )
 
 
 def _monitored_site(site_code: str) -> Site:
@@ -69,8 +70,12 @@ def _monitored_site(site_code: str) -> Site:
 @requires("site.read")
 def monitoring(site_code: str) -> Any:
     site = _monitored_site(site_code)
-    return render_template("research/monitoring.html", site=site, data=site_monitoring(site),
-                           fidelity=backends.site_fidelity(site))
+    return render_template(
+        "research/monitoring.html",
+        site=site,
+        data=site_monitoring(site),
+        fidelity=fidelity.site_fidelity(site),
+    )
 
 
 @bp.get("/monitoring/<site_code>/grafiek.png")
@@ -103,31 +108,35 @@ def audit() -> Any:
 @bp.get("/rapport")
 @requires("analysis.read")
 def report() -> Any:
-    if not backends.analysis_available():
-        return render_template("research/report.html", available=False)
     all_trials = db.session.query(Trial).order_by(Trial.code).all()
     chosen = request.args.get("onderzoek") or (all_trials[0].code if all_trials else None)
     if chosen is None:
-        return render_template("research/report.html", available=True, trials=[], result=None)
+        return render_template("research/report.html", trials=[], result=None)
     trial = trials.get_trial(chosen)
     try:
-        result, problem = backends.pooled_report(trial.code), None
+        result, problem = analysis.pooled_report(trial.code), None
     except PlatformError as error:
         result, problem = None, dutch_message(error.message)
     except ValueError as error:  # fiptrial_analysis refuses data it cannot analyse (yet)
         result, problem = None, str(error)
-    return render_template("research/report.html", available=True, trials=all_trials,
-                           trial=trial, result=result, problem=problem,
-                           figures=backends.REPORT_FIGURES)
+    return render_template(
+        "research/report.html",
+        trials=all_trials,
+        trial=trial,
+        result=result,
+        problem=problem,
+        figures=analysis.REPORT_FIGURES,
+    )
 
 
 @bp.get("/rapport/<trial_code>/<name>.png")
 @requires("analysis.read")
 def report_figure(trial_code: str, name: str) -> Any:
-    if not backends.analysis_available() or name not in backends.REPORT_FIGURES:
+    if name not in analysis.REPORT_FIGURES:
         raise NotFound("no such figure")
-    png = backends.report_figure_png(backends.pooled_report(trials.get_trial(trial_code).code),
-                                     name)
+    png = analysis.report_figure_png(
+        analysis.pooled_report(trials.get_trial(trial_code).code), name
+    )
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
@@ -142,33 +151,44 @@ def _chosen_trial() -> Trial | None:
 @requires("export.create")
 def exports() -> Any:
     """Download the analysis export (CSV, SPSS, Stata) and make or list data freezes."""
-    if not backends.export_formats():
-        return render_template("research/exports.html", available=False)
     trial = _chosen_trial()
     export_form, freeze_form = ExportForm(prefix="export"), FreezeForm(prefix="freeze")
     if trial is not None and export_form.submit.data and export_form.validate_on_submit():
         try:
-            name, data = backends.export_zip(trial.code, export_form.fmt.data,
-                                             actor=principal().actor)
+            name, data = analysis.export_zip(
+                trial.code, export_form.fmt.data, actor=principal().actor
+            )
         except PlatformError as error:
             apply_service_error(export_form, error, {"format": "fmt"})
         else:
-            return Response(data, mimetype="application/zip", headers={
-                "Content-Disposition": f'attachment; filename="{name}"'})
+            return Response(
+                data,
+                mimetype="application/zip",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
     if trial is not None and freeze_form.submit.data and freeze_form.validate_on_submit():
         try:
-            made = backends.freeze(trial.code, actor=principal().actor)
+            made = freezes.describe(freezes.freeze_trial(trial, principal().actor))
         except PlatformError as error:
             freeze_form.form_errors.append(dutch_message(error.message))
         else:
-            flash(_("Bevriezing %(id)s is opgeslagen (%(n)s deelnemers).", id=made["id"],
-                    n=made["participants"]), "success")
+            flash(
+                _(
+                    "Bevriezing %(id)s is opgeslagen (%(n)s deelnemers).",
+                    id=made["id"],
+                    n=made["participants"],
+                ),
+                "success",
+            )
             return redirect(url_for(".exports", onderzoek=trial.code))
-    status = 422 if export_form.errors or export_form.form_errors or freeze_form.form_errors \
-        else 200
+    status = (
+        422 if export_form.errors or export_form.form_errors or freeze_form.form_errors else 200
+    )
     return render_template(
-        "research/exports.html", available=True, trial=trial,
+        "research/exports.html",
+        trial=trial,
         trials=db.session.query(Trial).order_by(Trial.code).all(),
-        export_form=export_form, freeze_form=freeze_form,
-        freezes=backends.list_freezes(trial.code) if trial else [],
+        export_form=export_form,
+        freeze_form=freeze_form,
+        freezes=[freezes.describe(f) for f in freezes.list_freezes(trial)] if trial else [],
     ), status

@@ -1,5 +1,8 @@
 """The site coordinator's pages: participants, registration, consent, randomisation, imports.
 
+An uploaded export is imported in the background (:mod:`fiptrial.services.import_tasks`): the
+upload answers at once with a status page that follows the import and moves on to its report.
+
 Every URL names its site; :func:`load_site` resolves it through ``access.visible_site``, so a
 coordinator who types another site's code gets the same 404 as for a site that does not exist.
 """
@@ -11,20 +14,32 @@ from datetime import date
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
 from fiptrial.models import ConsentForm, Site
-from fiptrial.services import access, consent, randomisation, trials
+from fiptrial.services import access, caseload, consent, import_tasks, randomisation, trials
+from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
-from fiptrial.web import backends
-from fiptrial.web.common import apply_service_error, install_error_pages, principal, requires
+from fiptrial.web.common import (
+    apply_service_error,
+    dutch_message,
+    install_error_pages,
+    principal,
+    requires,
+)
 from fiptrial.web.forms import CohortForm, ParticipantForm, UploadForm, options
 from fiptrial.web.forms import ConsentForm as ConsentEntryForm
-from fiptrial.web.queries import ParticipantFilters, list_participants, site_allocations
+from fiptrial.web.queries import (
+    ParticipantFilters,
+    followup_rounds,
+    list_participants,
+    site_allocations,
+    site_import_batch,
+)
 
 bp = Blueprint("site", __name__, template_folder="templates", url_prefix="/locatie/<site_code>")
 install_error_pages(bp)
@@ -71,16 +86,18 @@ def participants(site: Site) -> Any:
             search_error = _("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef).")
             pseudonym = ""
     page = list_participants(site, filters, pseudonym_for_bsn=pseudonym)
-    return render_template("site/participants.html", site=site, page=page, filters=filters,
-                           search_error=search_error)
+    return render_template(
+        "site/participants.html", site=site, page=page, filters=filters, search_error=search_error
+    )
 
 
 @bp.route("/deelnemers/nieuw", methods=["GET", "POST"])
 @site_page("participant.register")
 def register(site: Site) -> Any:
     form = ParticipantForm()
-    form.municipality.choices = options([("", _("— kies —"))]
-                                        + [(m, m) for m in site.municipalities])
+    form.municipality.choices = options(
+        [("", _("— kies —"))] + [(m, m) for m in site.municipalities]
+    )
     if form.validate_on_submit():
         data = {
             "bsn": form.bsn.data,
@@ -94,8 +111,12 @@ def register(site: Site) -> Any:
             participant = participant_service.register(site, data, actor=principal().actor)
         except PlatformError as error:
             if error.code == "duplicate_participant":
-                form.bsn.errors = [_("Dit BSN is al ingeschreven in het onderzoek "
-                                     "(deelnemer %(id)s).", id=error.extra.get("existing_id"))]
+                form.bsn.errors = [
+                    _(
+                        "Dit BSN is al ingeschreven in het onderzoek (deelnemer %(id)s).",
+                        id=error.extra.get("existing_id"),
+                    )
+                ]
             else:
                 apply_service_error(form, error)
         else:
@@ -114,8 +135,12 @@ def _site_participant(site: Site, pid: int) -> Any:
 
 def _consent_form(site: Site) -> ConsentEntryForm:
     form = ConsentEntryForm()
-    versions = (db.session.query(ConsentForm).filter_by(trial_id=site.trial_id)
-                .order_by(ConsentForm.valid_from.desc()).all())
+    versions = (
+        db.session.query(ConsentForm)
+        .filter_by(trial_id=site.trial_id)
+        .order_by(ConsentForm.valid_from.desc())
+        .all()
+    )
     form.version.choices = options([(v.version, v.version) for v in versions])
     if not form.is_submitted():
         form.on.data = date.today()
@@ -128,13 +153,16 @@ def participant(site: Site, pid: int) -> Any:
     return _render_participant(site, _site_participant(site, pid), _consent_form(site))
 
 
-def _render_participant(site: Site, person: Any, form: ConsentEntryForm,
-                        status: int = 200) -> Any:
+def _render_participant(site: Site, person: Any, form: ConsentEntryForm, status: int = 200) -> Any:
     return render_template(
-        "site/participant.html", site=site, person=person,
+        "site/participant.html",
+        site=site,
+        person=person,
         allocation=randomisation.existing_allocation(person.id),
-        consent_events=consent.history(person), consent_state=consent.current_state(person),
-        form=form, outcomes=backends.participant_outcomes(person),
+        consent_events=consent.history(person),
+        consent_state=consent.current_state(person),
+        form=form,
+        outcomes=import_service.participant_outcomes(person),
     ), status
 
 
@@ -145,8 +173,13 @@ def record_consent(site: Site, pid: int) -> Any:
     form = _consent_form(site)
     if form.validate_on_submit() and form.on.data is not None:
         try:
-            consent.record(person, status=form.status.data, version=form.version.data,
-                           on=form.on.data, actor=principal().actor)
+            consent.record(
+                person,
+                status=form.status.data,
+                version=form.version.data,
+                on=form.on.data,
+                actor=principal().actor,
+            )
         except PlatformError as error:
             apply_service_error(form, error, {"date": "on"})
         else:
@@ -158,23 +191,30 @@ def record_consent(site: Site, pid: int) -> Any:
 @bp.route("/loting", methods=["GET", "POST"])
 @site_page("cohort.create")
 def cohort(site: Site) -> Any:
-    caseload = randomisation.cohort_caseload(site)
-    places = backends.site_fip_capacity(site)
+    ready = randomisation.cohort_caseload(site)
+    places = caseload.site_capacity(site.id)
     form = CohortForm()
     if not form.is_submitted():
-        form.fip.data = min(places, len(caseload)) if places else None
+        form.fip.data = min(places, len(ready)) if places else None
     if form.validate_on_submit():
         try:
             done = randomisation.allocate_cohort(site.id, form.fip.data, actor=principal().actor)
         except PlatformError as error:
             apply_service_error(form, error)
         else:
-            flash(_("De loting is uitgevoerd: %(fip)s van %(n)s deelnemers naar FIP.",
-                    fip=done.fip, n=done.caseload), "success")
+            flash(
+                _(
+                    "De loting is uitgevoerd: %(fip)s van %(n)s deelnemers naar FIP.",
+                    fip=done.fip,
+                    n=done.caseload,
+                ),
+                "success",
+            )
             return redirect(url_for(".allocations", site_code=site.code))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("site/cohort.html", site=site, form=form, caseload=len(caseload),
-                           places=places), status
+    return render_template(
+        "site/cohort.html", site=site, form=form, caseload=len(ready), places=places
+    ), status
 
 
 @bp.get("/toewijzingen")
@@ -182,22 +222,28 @@ def cohort(site: Site) -> Any:
 def allocations(site: Site) -> Any:
     rows, total, pages = site_allocations(site, page=request.args.get("pagina", 1, type=int))
     page = min(max(1, request.args.get("pagina", 1, type=int) or 1), pages)
-    return render_template("site/allocations.html", site=site, rows=rows, total=total,
-                           pages=pages, page=page)
+    return render_template(
+        "site/allocations.html", site=site, rows=rows, total=total, pages=pages, page=page
+    )
 
 
 IMPORT_KINDS = {"deelnemers": "participants", "uitkomsten": "outcomes"}
 
 
-def _render_imports(site: Site, forms: dict[str, UploadForm] | None = None,
-                    status: int = 200) -> Any:
+def _render_imports(
+    site: Site, forms: dict[str, UploadForm] | None = None, status: int = 200
+) -> Any:
     forms = forms or {}
     return render_template(
-        "site/imports.html", site=site,
+        "site/imports.html",
+        site=site,
         caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
         outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
-        rounds=backends.followup_rounds(site), today=date.today(),
-        **backends.import_context(site),
+        rounds=followup_rounds(site),
+        today=date.today(),
+        caseload_batches=import_service.list_batches(site, "participants")[:10],
+        outcome_batches=import_service.list_batches(site, "outcomes")[:10],
+        tasks=import_tasks.site_tasks(site),
     ), status
 
 
@@ -210,35 +256,68 @@ def imports(site: Site) -> Any:
 @bp.post("/bestanden/<kind>")
 @site_page("import.create")
 def upload(site: Site, kind: str) -> Any:
-    """Read an uploaded export through the site's plugin and show its report."""
-    if kind not in IMPORT_KINDS or not backends.imports_available():
+    """Spool an uploaded export and start its import; the status page follows it."""
+    if kind not in IMPORT_KINDS:
         raise NotFound("no such import")
     service_kind = IMPORT_KINDS[kind]
     form = UploadForm(prefix=service_kind)
     if form.validate_on_submit():
+        upload, site_code = form.file.data, site.code  # nothing is read after the commit
         try:
-            report = backends.run_import(site, service_kind, form.file.data.stream,
-                                         actor=principal().actor)
+            task_id = import_tasks.start_import(
+                site,
+                service_kind,
+                upload.stream,
+                actor=principal().actor,
+                filename=upload.filename or "",
+            )
         except PlatformError as error:
             apply_service_error(form, error, default_field="file")
         else:
-            if report.get("duplicate_of") is not None:
-                flash(_("Dit bestand is al eerder ingelezen met dezelfde mapping; er is niets "
-                        "veranderd. Hieronder staat het verslag van de eerdere keer."), "info")
-                return redirect(url_for(".import_report", site_code=site.code,
-                                        batch_id=report["duplicate_of"]))
-            flash(_("Het bestand is ingelezen."), "success")
-            return redirect(url_for(".import_report", site_code=site.code,
-                                    batch_id=report["batch"]))
+            return redirect(url_for(".import_status", site_code=site_code, task_id=task_id))
     return _render_imports(site, {service_kind: form}, 422)
+
+
+@bp.get("/bestanden/taak/<int:task_id>")
+@site_page("import.read")
+def import_status(site: Site, task_id: int) -> Any:
+    """Where the import stands; once it is done, its report."""
+    task = import_tasks.get_task(principal(), site, task_id)
+    if task.status == "done" and task.batch_id is not None:
+        if task.duplicate:
+            flash(
+                _(
+                    "Dit bestand is al eerder ingelezen met dezelfde mapping; er is niets "
+                    "veranderd. Hieronder staat het verslag van de eerdere keer."
+                ),
+                "info",
+            )
+        else:
+            flash(_("Het bestand is ingelezen."), "success")
+        return redirect(url_for(".import_report", site_code=site.code, batch_id=task.batch_id))
+    status = 422 if task.status in ("failed", import_tasks.INTERRUPTED) else 200
+    return render_template(
+        "site/import_status.html",
+        site=site,
+        task=task,
+        error=dutch_message(task.error) if task.error else None,
+    ), status
+
+
+@bp.get("/bestanden/taak/<int:task_id>.json")
+@site_page("import.read")
+def import_status_json(site: Site, task_id: int) -> Any:
+    """The status page's script asks this every few seconds."""
+    task = import_tasks.get_task(principal(), site, task_id)
+    return jsonify(status=task.status, rows_done=task.rows_done, finished=task.finished)
 
 
 @bp.get("/bestanden/<int:batch_id>")
 @site_page("import.read")
 def import_report(site: Site, batch_id: int) -> Any:
-    batch = backends.import_batch(site, batch_id) if backends.imports_available() else None
+    batch = site_import_batch(site, batch_id)
     if batch is None:
         raise NotFound(f"import batch {batch_id} does not exist")
-    return render_template("site/import_report.html", site=site, batch=batch,
-                           report=batch.report or {})
-
+    return render_template(
+        "site/import_report.html", site=site, batch=batch, report=batch.report or {}
+    )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,8 +48,12 @@ from fiptrial.models import (
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import MappedReason
 from fiptrial.plugins.rows import ExportRow
-from fiptrial.services.imports.common import INSERT_CHUNK, pseudonymiser, run_import
-from fiptrial.services.pseudonyms import trial_key
+from fiptrial.services.imports.common import (
+    INSERT_CHUNK,
+    PROGRESS_ROWS,
+    run_import,
+)
+from fiptrial.services.pseudonyms import pseudonymiser, trial_key
 
 WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
 #: (date, BUS code or None, local code) of a participant's current exit.
@@ -73,9 +78,17 @@ def empty_report() -> dict[str, Any]:
 
 
 def import_outcomes(
-    site: Site, source: BinaryIO | str | os.PathLike[str], *, actor: str
+    site: Site,
+    source: BinaryIO | str | os.PathLike[str],
+    *,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Import one outcome export of ``site``; returns the report (see the module docstring).
+
+    ``progress`` (optional) is called with the number of rows read so far every
+    ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
+    the import's session (the web's background imports keep a status page up to date with it).
 
     The same file under the same mapping version again returns an empty report whose
     ``duplicate_of`` names the earlier batch, without parsing the file.
@@ -85,7 +98,7 @@ def import_outcomes(
     """
 
     def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
-        report = OutcomeImport(site, plugin, batch).run(path)
+        report = OutcomeImport(site, plugin, batch).run(path, progress)
         _notify_followup(site, batch.id)
         return report
 
@@ -150,8 +163,9 @@ class OutcomeImport:
         self.held: dict[tuple[int, str, date], int | None] = {
             (pid, code, end): held_id
             for held_id, pid, code, end in db.session.execute(
-                select(HeldRow.id, HeldRow.participant_id, HeldRow.local_code, HeldRow.benefit_end)
-                .where(HeldRow.site_id == site.id, HeldRow.released_batch_id.is_(None))
+                select(
+                    HeldRow.id, HeldRow.participant_id, HeldRow.local_code, HeldRow.benefit_end
+                ).where(HeldRow.site_id == site.id, HeldRow.released_batch_id.is_(None))
             )
         }
         self.pending_events: list[dict[str, Any]] = []
@@ -184,16 +198,20 @@ class OutcomeImport:
 
     # --- the rows ---------------------------------------------------------------------------
 
-    def run(self, path: Path) -> dict[str, Any]:
+    def run(self, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Decide every row; the loop is kept tight because most rows are not in the trial."""
         lookup = self.participants.get
         pseudonym = pseudonymiser(self.key)
         decide = self.decide
         pending = self.pending_events
         rows = not_in_trial = 0
+        report_at = PROGRESS_ROWS if progress is not None else -1  # one compare per row
         with path.open("rb") as handle:  # an open handle: the plugin streams it directly
             for row in self.plugin.read_export(handle):
                 rows += 1
+                if rows == report_at:
+                    progress(rows)  # type: ignore[misc]  # set whenever report_at > 0
+                    report_at += PROGRESS_ROWS
                 if row.errors:
                     self.reject(row.line, "; ".join(row.errors))
                     continue

@@ -14,7 +14,7 @@ as the core does, so that the caseload is complete; allocation leaves them out).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,9 +27,13 @@ from fiptrial.models import ImportBatch, Participant, Site
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services import audit
-from fiptrial.services.eligibility import assess, stratum_key
-from fiptrial.services.imports.common import INSERT_CHUNK, pseudonymiser, run_import
-from fiptrial.services.pseudonyms import trial_key
+from fiptrial.services.imports.common import (
+    INSERT_CHUNK,
+    PROGRESS_ROWS,
+    run_import,
+)
+from fiptrial.services.participants import new_participant
+from fiptrial.services.pseudonyms import pseudonymiser, trial_key
 
 
 def empty_report() -> dict[str, Any]:
@@ -46,16 +50,24 @@ def empty_report() -> dict[str, Any]:
 
 
 def import_participants(
-    site: Site, source: BinaryIO | str | os.PathLike[str], *, actor: str
+    site: Site,
+    source: BinaryIO | str | os.PathLike[str],
+    *,
+    actor: str,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Register the running benefits of ``site``'s export; returns the report.
+
+    ``progress`` (optional) is called with the number of rows read so far every
+    ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
+    the import's session (the web's background imports keep a status page up to date with it).
 
     Raises:
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
     def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
-        return _Enrolment(site, batch, actor).run(plugin.read_export(path))
+        return _Enrolment(site, batch, actor, progress).run(plugin.read_export(path))
 
     report, _created = run_import(
         site, source, kind="participants", actor=actor, body=body, empty_report=empty_report
@@ -64,7 +76,14 @@ def import_participants(
 
 
 class _Enrolment:
-    def __init__(self, site: Site, batch: ImportBatch, actor: str) -> None:
+    def __init__(
+        self,
+        site: Site,
+        batch: ImportBatch,
+        actor: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.progress = progress
         self.site = site
         self.trial = site.trial
         self.batch = batch
@@ -82,8 +101,12 @@ class _Enrolment:
         self.pending: list[Participant] = []
 
     def run(self, rows: Iterable[ExportRow]) -> dict[str, Any]:
+        report_at = PROGRESS_ROWS if self.progress is not None else -1
         for row in rows:
             self.report["rows"] += 1
+            if self.report["rows"] == report_at:
+                self.progress(report_at)  # type: ignore[misc]  # set whenever report_at > 0
+                report_at += PROGRESS_ROWS
             participant = self.decide(row)
             if participant is not None:
                 self.pending.append(participant)
@@ -114,41 +137,23 @@ class _Enrolment:
             )
             return None
         try:
-            assessment = assess(
-                self.trial,
+            participant = new_participant(
+                self.site,
+                pseudonym=pseudonym,
                 birth_date=row.birth_date,
+                sex=row.sex,
                 benefit_start=row.benefit_start,
                 registered_on=self.today,
+                actor=self.actor,
+                municipality=row.municipality,
             )
         except Unprocessable as error:
             self.reject(row.line, error.message)
             return None
         self.known.add(pseudonym)
         self.report["registered"] += 1
-        self.report["ineligible"] += not assessment.eligible
-        return Participant(
-            trial_id=self.trial.id,
-            site_id=self.site.id,
-            pseudonym=pseudonym,
-            birth_date=row.birth_date,
-            sex=row.sex,
-            benefit_start=row.benefit_start,
-            municipality=row.municipality,
-            registered_on=self.today,
-            age_band=assessment.age_band,
-            benefit_duration_band=assessment.benefit_duration_band,
-            stratum=stratum_key(
-                self.trial,
-                self.site,
-                age_band=assessment.age_band,
-                duration_band=assessment.benefit_duration_band,
-                sex=row.sex,
-            ),
-            eligible=assessment.eligible,
-            ineligible_reasons=assessment.reasons,
-            pension_age_date=assessment.pension_age_date,
-            registered_by=self.actor,
-        )
+        self.report["ineligible"] += not participant.eligible
+        return participant
 
     def flush(self) -> None:
         """Insert a chunk, then audit each registration as the core's ``register`` does."""

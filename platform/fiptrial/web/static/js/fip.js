@@ -21,4 +21,35 @@ document.addEventListener("DOMContentLoaded", function () {
       link.setAttribute("aria-current", "page");
     }
   });
+  // An import running in the background: ask for its status every two seconds, show the rows
+  // read so far, and once it has finished load the status page again, which then leads on to
+  // the report (or shows why the file was not read). Without this, the page's link does it.
+  var progress = document.querySelector("[data-import-status]");
+  if (progress) {
+    var state = progress.querySelector("[data-import-state]");
+    var rows = progress.querySelector("[data-import-rows]");
+    var poll = function () {
+      fetch(progress.getAttribute("data-import-status"), {
+        credentials: "same-origin", headers: { "Accept": "application/json" }
+      }).then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      }).then(function (task) {
+        if (task.finished) {
+          window.location.assign(progress.getAttribute("data-import-page"));
+          return;
+        }
+        state.textContent = progress.getAttribute(
+          task.status === "queued" ? "data-label-queued" : "data-label-running");
+        if (task.rows_done > 0) {
+          rows.textContent = String(task.rows_done) + " " +
+            progress.getAttribute("data-label-rows");
+        }
+        window.setTimeout(poll, 2000);
+      }).catch(function () {
+        window.setTimeout(poll, 5000);  // a hiccup (a restart, a lost connection): try again
+      });
+    };
+    window.setTimeout(poll, 1000);
+  }
 });

@@ -1,0 +1,91 @@
+"""The pooled report and the analysis export as the research pages serve them.
+
+What this module adds to :mod:`fiptrial.services.exports` and :mod:`fiptrial_analysis` is only
+what pages need: the report computed once for a page and its five figures, the figures encoded
+as PNG, and the export with its codebook and CONSORT sidecar as one zip to download.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+import threading
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fiptrial.extensions import db
+from fiptrial.models import AuditHead
+from fiptrial.services import exports, trials
+
+REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
+_report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+# The page's figures arrive as parallel requests: compute the report once, and keep pyplot
+# (which fiptrial_analysis draws with, and which is not thread-safe) to one thread at a time.
+_report_lock = threading.Lock()
+
+
+def pooled_report(trial_code: str) -> dict[str, Any]:
+    """The trial's pooled report (issue 4) on today's data, with what was analysed.
+
+    The report is cached per trial, day and audit-chain head: every change to the data appends
+    to the audit chain, so a new head means new data and a fresh report. The page and its five
+    figures then cost one analysis, not six.
+    """
+    head = db.session.get(AuditHead, 1)
+    key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+    with _report_lock:
+        if key not in _report_cache:
+            export = exports.build_export(trials.get_trial(trial_code), None)
+            _report_cache.clear()  # one trial's latest report is all the pages need
+            _report_cache[key] = {**exports.analyse(export), "export": export.describe()}
+        return _report_cache[key]
+
+
+def report_figure_png(report: dict[str, Any], name: str) -> bytes:
+    """One of the report's plots as PNG (fiptrial_analysis draws them; we only encode).
+
+    matplotlib and the analysis package load on the first figure, not with every page.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from fiptrial_analysis import html as report_html
+
+    with _report_lock:
+        try:
+            figure = getattr(report_html, f"{name}_figure")(report)
+        except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
+            # Early in a trial some figures have nothing to show; say so instead of a 500.
+            logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
+            figure = pyplot.figure(figsize=(6, 1.5))
+            figure.text(
+                0.5,
+                0.5,
+                "Figuur nog niet beschikbaar: te weinig gegevens",
+                ha="center",
+                va="center",
+            )
+        try:
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+        finally:
+            pyplot.close(figure)
+
+
+def export_zip(trial_code: str, fmt: str, *, actor: str) -> tuple[str, bytes]:
+    """The analysis export with its codebook and CONSORT sidecar, zipped (audited)."""
+    trial = trials.get_trial(trial_code)
+    with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
+        name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
+        _export, written = exports.export_trial(trial, Path(folder) / name, fmt, actor=actor)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in written:
+                archive.write(path, arcname=path.name)
+    return f"{trial.code}-{date.today():%Y%m%d}-{fmt}.zip", buffer.getvalue()
