@@ -39,6 +39,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check --quiet .
 	$(BIN)/ruff format --check --quiet .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

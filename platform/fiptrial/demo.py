@@ -22,7 +22,7 @@ DEMO_ACTOR = "demo"
 DEMO_START = date(2026, 11, 2)
 
 # Template-plugin demo sites: two real municipalities (CBS codes) with generated clients.
-DEMO_SITES = [
+DEMO_SITES: list[dict[str, Any]] = [
     {"code": "brabantse_wal", "plugin": "brabantse_wal", "name": "ISD Brabantse Wal"},
     {
         "code": "breda",
@@ -140,7 +140,7 @@ def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]
             )
         else:
             for pid in registered[site.code]:
-                participant = db.session.get(Participant, pid)
+                participant = db.session.get_one(Participant, pid)
                 if participant.eligible:
                     randomisation.allocate(pid, actor=DEMO_ACTOR)
         summary["sites"][site.code] = _site_counts(site)

@@ -31,7 +31,7 @@ from fiptrial.models import ConsentEvent, JobRun, PlannedConversation, Site, Tri
 from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.scheduler.lock import holder_name
 from fiptrial.services import followup, planning
-from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.transaction import rows_changed, unit_of_work
 from fiptrial.timezone import TRIAL_TIMEZONE, local_today
 
 TIMEZONE = TRIAL_TIMEZONE
@@ -64,7 +64,7 @@ def by_week(today: date) -> str:
 def nightly_overdue(today: date) -> dict[str, Any]:
     """Overdue and missed conversations, the re-plan after them; withdrawals cancel the rest."""
     withdrawn = select(ConsentEvent.participant_id).where(ConsentEvent.status == "withdrawn")
-    cancelled = db.session.execute(
+    cancelled = rows_changed(
         update(PlannedConversation)
         .where(
             PlannedConversation.status.in_(OPEN_STATUSES),
@@ -72,9 +72,9 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         )
         .values(status=CANCELLED)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     counts = planning.mark_overdue(today)
-    return {**counts, "cancelled_after_withdrawal": int(cancelled or 0)}
+    return {**counts, "cancelled_after_withdrawal": cancelled}
 
 
 def weekly_agenda(today: date) -> dict[str, Any]:
@@ -250,12 +250,12 @@ def execute(spec: JobSpec, today: date | None = None) -> dict[str, Any]:
             message = counts.pop("_message", None)
             db.session.flush()
             _pause_for_tests()
-            run = db.session.get(JobRun, run_id)
+            run = db.session.get_one(JobRun, run_id)
             run.outcome, run.counts, run.message = outcome, counts, message
             run.finished_at = datetime.now(UTC)
     except Exception as error:
         with unit_of_work():
-            run = db.session.get(JobRun, run_id)
+            run = db.session.get_one(JobRun, run_id)
             run.outcome = "error"
             run.message = f"{type(error).__name__}: {error}"[:2000]
             run.finished_at = datetime.now(UTC)
@@ -270,13 +270,13 @@ def run_job(job_id: str, today: date | None = None) -> dict[str, Any]:
 def mark_interrupted_runs() -> int:
     """At scheduler start: runs left "running" by a killed scheduler did nothing (rolled back)."""
     with unit_of_work():
-        result = db.session.execute(
+        interrupted = rows_changed(
             update(JobRun)
             .where(JobRun.outcome == "running")
             .values(outcome="interrupted", finished_at=datetime.now(UTC))
             .execution_options(synchronize_session=False)
         )
-    return int(result.rowcount or 0)
+    return interrupted
 
 
 def describe_jobs() -> list[dict[str, Any]]:

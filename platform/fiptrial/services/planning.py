@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import holidays
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 
 from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
 from fiptrial.extensions import db
@@ -48,7 +48,7 @@ from fiptrial.models import (
 )
 from fiptrial.models.conversations import OPEN_STATUSES, OVERDUE, PLANNED
 from fiptrial.services import audit
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked, rows_changed, unit_of_work
 
 CATCH_UP_DAYS = 14  # after a missed conversation, the next one is planned about 2 weeks later
 SLACK_DAYS = 120  # calendar days beyond the latest plan end kept in the capacity arrays
@@ -585,7 +585,7 @@ def replan_following(
     )
     if not following:
         return 0
-    site = db.session.get(Site, plan.site_id)
+    site = db.session.get_one(Site, plan.site_id)
     rules = PlanRules.of(site.trial)
     total = plan.conversations_per_year * plan.intervention_years
     period = (plan.ends_on - plan.starts_on).days / total
@@ -632,7 +632,7 @@ def move_conversation(
             raise Conflict(
                 f"a {conversation.status} conversation does not move", code="conversation_closed"
             )
-        site = db.session.get(Site, conversation.site_id)
+        site = db.session.get_one(Site, conversation.site_id)
         rules = PlanRules.of(site.trial)
         if not is_working_day(new_date, site.closing_days or []):
             raise field_error("date", f"{new_date} is not a working day of {site.code}")
@@ -724,11 +724,11 @@ def mark_overdue(today: date) -> dict[str, int]:
     """
     from fiptrial.services.fidelity import WINDOW_DAYS
 
-    overdue = db.session.execute(
+    overdue = rows_changed(
         update(PlannedConversation)
         .where(PlannedConversation.status == PLANNED, PlannedConversation.planned_date < today)
         .values(status=OVERDUE)
-    ).rowcount
+    )
     cutoff = today - timedelta(days=WINDOW_DAYS)
     lapsed = (
         locked(
@@ -812,7 +812,7 @@ def _replan_site_with_rules(site: Site, rules: PlanRules, today: date) -> tuple[
             PlannedConversation.planned_date,
         ).where(
             PlannedConversation.site_id == site.id,
-            PlannedConversation.id.not_in(open_ids) if open_ids else True,
+            PlannedConversation.id.not_in(open_ids) if open_ids else true(),
         )
     ):
         kept[pid].append((sequence, day))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import CursorResult, Executable
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Query
 
 from fiptrial.database import sqlite_write_intent, write_intent_active
@@ -49,12 +52,17 @@ def locked(query: Query[T]) -> Query[T]:
     return query.with_for_update(key_share=True).populate_existing()
 
 
+def rows_changed(statement: Executable) -> int:
+    """Run an UPDATE or DELETE in the current transaction; the number of rows it changed."""
+    result = cast("CursorResult[Any]", db.session.execute(statement))
+    return int(result.rowcount or 0)
+
+
 def insert_ignoring_conflict(model: Any, values: dict[str, Any], keys: list[str]) -> None:
     """``INSERT ... ON CONFLICT DO NOTHING`` on both databases: get-or-create without races."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    table = model.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement: Any = postgresql_insert(table)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=keys)
-    db.session.execute(statement)
+        statement = sqlite_insert(table)
+    db.session.execute(statement.values(**values).on_conflict_do_nothing(index_elements=keys))
