@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, validate, validates_schema
+from marshmallow import ValidationError as SchemaError
 
 from fiptrial.models.identity import ROLES
 from fiptrial.models.trial import DEFAULT_AGE_BAND_EDGES, DEFAULT_DURATION_BAND_EDGES_MONTHS
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
+from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXES
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
@@ -216,3 +220,173 @@ class TokenCreateSchema(Schema):
     site = fields.String(load_default=None)
     user = fields.String(load_default=None)
     label = fields.String(load_default="")
+
+
+# --- FIP conversations, agendas and plans ---------------------------------------------------------
+
+
+class DomainSchema(Schema):
+    domain = fields.String(required=True)
+    moved_forward = fields.Boolean(load_default=None, allow_none=True)
+
+
+class AgreementCreateSchema(Schema):
+    description = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "free text: stays at the site"},
+    )
+    responsible = fields.String(load_default="client", validate=validate.OneOf(RESPONSIBLE))
+    due_on = fields.Date(load_default=None, allow_none=True)
+
+
+class FollowupSchema(Schema):
+    agreement_id = fields.Integer(required=True)
+    kept = fields.Boolean(required=True)
+
+
+class InterventionStartSchema(Schema):
+    type = fields.String(required=True)
+    provider = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    start = fields.Date(required=True)
+    end = fields.Date(load_default=None, allow_none=True)
+
+
+class InterventionEndSchema(Schema):
+    intervention_id = fields.Integer(required=True)
+    end = fields.Date(required=True)
+
+
+class ConversationCreateSchema(Schema):
+    date = fields.Date(required=True)
+    status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
+    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
+    duration_minutes = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
+    )
+    missed_reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(MISSED_REASONS)
+    )
+    domains = fields.List(fields.Nested(DomainSchema), load_default=list)
+    agreements = fields.List(fields.Nested(AgreementCreateSchema), load_default=list)
+    agreement_followups = fields.List(fields.Nested(FollowupSchema), load_default=list)
+    interventions_started = fields.List(fields.Nested(InterventionStartSchema), load_default=list)
+    interventions_ended = fields.List(fields.Nested(InterventionEndSchema), load_default=list)
+    notes = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=4000),
+        metadata={"description": "free text: stays at the site"},
+    )
+
+
+class AgreementSchema(Schema):
+    id = fields.Integer()
+    description = fields.String()
+    responsible = fields.String()
+    due_on = fields.Date(allow_none=True)
+    kept = fields.Boolean(allow_none=True)
+    followup_record_id = fields.Integer(allow_none=True)
+
+
+class ConversationSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    client_manager_id = fields.Integer(allow_none=True)
+    planned_conversation_id = fields.Integer(allow_none=True)
+    date = fields.Date(attribute="held_on")
+    status = fields.String()
+    duration_minutes = fields.Integer(allow_none=True)
+    missed_reason = fields.String(allow_none=True)
+    domains = fields.List(fields.Nested(DomainSchema))
+    agreements = fields.List(fields.Nested(AgreementSchema))
+    notes = fields.String(allow_none=True)
+
+
+class PlannedConversationSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    client_manager_id = fields.Integer()
+    sequence = fields.Integer()
+    date = fields.Date(attribute="planned_date")
+    minutes = fields.Integer()
+    status = fields.String()
+
+
+class AgendaArgsSchema(Schema):
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+
+    @validates_schema
+    def check_range(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise SchemaError("must not lie before from", field_name="to")
+
+
+class MoveSchema(Schema):
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    date = fields.Date(required=True)
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    data = fields.Dict()
+    created_at = fields.DateTime()
+
+
+# --- Enrolment and outcome imports ----------------------------------------------------------------
+
+
+class ImportBatchSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    file_sha256 = fields.String()
+    plugin = fields.String()
+    plugin_version = fields.String()
+    mapping_version = fields.String()
+    rows = fields.Integer()
+    report = fields.Dict()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class OutcomeEventSchema(Schema):
+    id = fields.Integer()
+    participant_id = fields.Integer()
+    kind = fields.String()
+    event_date = fields.Date()
+    bus_code = fields.String(allow_none=True)
+    local_code = fields.String()
+    new_municipality = fields.String(allow_none=True)
+    previous_date = fields.Date(allow_none=True)
+    previous_bus_code = fields.String(allow_none=True)
+    previous_local_code = fields.String(allow_none=True)
+    mapping_version = fields.String()
+    batch_id = fields.Integer()
+    line = fields.Integer()
+    created_at = fields.DateTime()
+
+
+# --- Analysis and data freezes --------------------------------------------------------------------
+
+
+class AnalysisQuerySchema(Schema):
+    cutoff = fields.Date(
+        load_default=None, metadata={"description": "Data cut-off (default today)."}
+    )
+
+
+class FreezeSchema(Schema):
+    id = fields.Integer()
+    trial = fields.String()
+    cutoff = fields.String()
+    participants = fields.Integer()
+    export_sha256 = fields.String()
+    report_sha256 = fields.String()
+    analysis_version = fields.String()
+    platform_version = fields.String()
+    cost_per_benefit_year = fields.Float()
+    created_by = fields.String()
+    created_at = fields.String()

@@ -8,34 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from fiptrial.api.auth import requires
+from fiptrial.schemas import (
+    AnalysisQuerySchema,
+    FreezeSchema,
+)
 from fiptrial.services import exports, freezes, trials
 
 blp = Blueprint(
     "analysis", __name__, url_prefix="/api/v1", description="Trial report and data freezes"
 )
-
-
-class AnalysisQuerySchema(Schema):
-    cutoff = fields.Date(
-        load_default=None, metadata={"description": "Data cut-off (default today)."}
-    )
-
-
-class FreezeSchema(Schema):
-    id = fields.Integer()
-    trial = fields.String()
-    cutoff = fields.String()
-    participants = fields.Integer()
-    export_sha256 = fields.String()
-    report_sha256 = fields.String()
-    analysis_version = fields.String()
-    platform_version = fields.String()
-    cost_per_benefit_year = fields.Float()
-    created_by = fields.String()
-    created_at = fields.String()
 
 
 @blp.get("/trials/<trial_code>/analysis")

@@ -6,16 +6,21 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate, validates_schema
-from marshmallow import ValidationError as SchemaError
 
 from fiptrial.api.auth import principal, requires
 from fiptrial.errors import NotFound, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ConversationRecord, PlannedConversation, Site, User
+from fiptrial.schemas import (
+    AgendaArgsSchema,
+    ConversationCreateSchema,
+    ConversationSchema,
+    MoveSchema,
+    NotificationSchema,
+    PlannedConversationSchema,
+)
 from fiptrial.services import conversations, fidelity, followup, planning
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
-from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 
 blp = Blueprint(
     "conversations",
@@ -23,109 +28,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="FIP conversations, agendas and fidelity",
 )
-
-
-class DomainSchema(Schema):
-    domain = fields.String(required=True)
-    moved_forward = fields.Boolean(load_default=None, allow_none=True)
-
-
-class AgreementCreateSchema(Schema):
-    description = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=2000),
-        metadata={"description": "free text: stays at the site"},
-    )
-    responsible = fields.String(load_default="client", validate=validate.OneOf(RESPONSIBLE))
-    due_on = fields.Date(load_default=None, allow_none=True)
-
-
-class FollowupSchema(Schema):
-    agreement_id = fields.Integer(required=True)
-    kept = fields.Boolean(required=True)
-
-
-class InterventionStartSchema(Schema):
-    type = fields.String(required=True)
-    provider = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    start = fields.Date(required=True)
-    end = fields.Date(load_default=None, allow_none=True)
-
-
-class InterventionEndSchema(Schema):
-    intervention_id = fields.Integer(required=True)
-    end = fields.Date(required=True)
-
-
-class ConversationCreateSchema(Schema):
-    date = fields.Date(required=True)
-    status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
-    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
-    duration_minutes = fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
-    )
-    missed_reason = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(MISSED_REASONS)
-    )
-    domains = fields.List(fields.Nested(DomainSchema), load_default=list)
-    agreements = fields.List(fields.Nested(AgreementCreateSchema), load_default=list)
-    agreement_followups = fields.List(fields.Nested(FollowupSchema), load_default=list)
-    interventions_started = fields.List(fields.Nested(InterventionStartSchema), load_default=list)
-    interventions_ended = fields.List(fields.Nested(InterventionEndSchema), load_default=list)
-    notes = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(max=4000),
-        metadata={"description": "free text: stays at the site"},
-    )
-
-
-class AgreementSchema(Schema):
-    id = fields.Integer()
-    description = fields.String()
-    responsible = fields.String()
-    due_on = fields.Date(allow_none=True)
-    kept = fields.Boolean(allow_none=True)
-    followup_record_id = fields.Integer(allow_none=True)
-
-
-class ConversationSchema(Schema):
-    id = fields.Integer()
-    participant_id = fields.Integer()
-    client_manager_id = fields.Integer(allow_none=True)
-    planned_conversation_id = fields.Integer(allow_none=True)
-    date = fields.Date(attribute="held_on")
-    status = fields.String()
-    duration_minutes = fields.Integer(allow_none=True)
-    missed_reason = fields.String(allow_none=True)
-    domains = fields.List(fields.Nested(DomainSchema))
-    agreements = fields.List(fields.Nested(AgreementSchema))
-    notes = fields.String(allow_none=True)
-
-
-class PlannedConversationSchema(Schema):
-    id = fields.Integer()
-    participant_id = fields.Integer()
-    client_manager_id = fields.Integer()
-    sequence = fields.Integer()
-    date = fields.Date(attribute="planned_date")
-    minutes = fields.Integer()
-    status = fields.String()
-
-
-class AgendaArgsSchema(Schema):
-    from_ = fields.Date(data_key="from", load_default=None)
-    to = fields.Date(load_default=None)
-
-    @validates_schema
-    def check_range(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-            raise SchemaError("must not lie before from", field_name="to")
-
-
-class MoveSchema(Schema):
-    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
-    date = fields.Date(required=True)
 
 
 @blp.post("/participants/<int:participant_id>/conversations")
@@ -214,14 +116,6 @@ def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
     first = args.get("from_") or date.today()
     last = args.get("to") or first + timedelta(days=6)
     return planning.agenda(manager_id, first, last)
-
-
-class NotificationSchema(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    title = fields.String()
-    data = fields.Dict()
-    created_at = fields.DateTime()
 
 
 @blp.get("/client-managers/<int:manager_id>/notifications")

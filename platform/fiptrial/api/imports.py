@@ -12,12 +12,15 @@ from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
 
 from fiptrial.api.auth import principal, requires
 from fiptrial.errors import field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, OutcomeEvent, Site
+from fiptrial.schemas import (
+    ImportBatchSchema,
+    OutcomeEventSchema,
+)
 from fiptrial.services.access import Principal, visible_participant, visible_site
 from fiptrial.services.imports import (
     import_outcomes,
@@ -49,36 +52,6 @@ UPLOAD_DOC = {
         "422": {"description": "No file, or a file that cannot be read; nothing changed"},
     },
 }
-
-
-class ImportBatchSchema(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    file_sha256 = fields.String()
-    plugin = fields.String()
-    plugin_version = fields.String()
-    mapping_version = fields.String()
-    rows = fields.Integer()
-    report = fields.Dict()
-    created_by = fields.String()
-    created_at = fields.DateTime()
-
-
-class OutcomeEventSchema(Schema):
-    id = fields.Integer()
-    participant_id = fields.Integer()
-    kind = fields.String()
-    event_date = fields.Date()
-    bus_code = fields.String(allow_none=True)
-    local_code = fields.String()
-    new_municipality = fields.String(allow_none=True)
-    previous_date = fields.Date(allow_none=True)
-    previous_bus_code = fields.String(allow_none=True)
-    previous_local_code = fields.String(allow_none=True)
-    mapping_version = fields.String()
-    batch_id = fields.Integer()
-    line = fields.Integer()
-    created_at = fields.DateTime()
 
 
 def _site(code: str) -> tuple[Principal, Site]:
