@@ -67,6 +67,17 @@ def _plugin_installed() -> None:
         pytest.skip("the brabantse_wal plugin is not installed")
 
 
+def stored_task(staff: Any, **fields: Any) -> Any:
+    """An import task as the upload would have left it, for the status page to show."""
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    task = ImportTask(site_id=staff.bw.id, duplicate=False, created_by="user:coord", **fields)
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
 def test_caseload_upload_registers_and_reports(staff: Any, web: Any, instance_folder: Path) -> None:
     from fiptrial.extensions import db
     from fiptrial.models import ImportTask, Participant
@@ -111,21 +122,15 @@ def test_status_page_and_its_endpoint(
 def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
     """A task the worker is still on: the page refreshes itself through the script, and says
     how far the import got; no inline script (the CSP forbids it)."""
-    from fiptrial.extensions import db
-    from fiptrial.models import ImportTask
 
-    task = ImportTask(
-        site_id=staff.bw.id,
+    task = stored_task(
+        staff,
         kind="outcomes",
         status="running",
         rows_done=15000,
-        duplicate=False,
         filename="groot.csv",
         spool_name="import-x.upload",
-        created_by="user:coord",
     )
-    db.session.add(task)
-    db.session.commit()
     web.login("coord")
     page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
     assert page.status_code == 200
@@ -144,27 +149,21 @@ def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
 def test_a_task_whose_worker_died_is_shown_as_interrupted(
     staff: Any, web: Any, instance_folder: Path
 ) -> None:
-    from fiptrial.extensions import db
-    from fiptrial.models import ImportTask
     from fiptrial.services import import_tasks
 
     spooled = import_tasks.upload_folder() / "import-dead.upload"
     spooled.write_bytes(b"half")
     stale = datetime.now(UTC) - import_tasks.STALE_AFTER - timedelta(minutes=1)
-    task = ImportTask(
-        site_id=staff.bw.id,
+    task = stored_task(
+        staff,
         kind="outcomes",
         status="running",
         rows_done=0,
-        duplicate=False,
         filename="dood.csv",
         spool_name=spooled.name,
-        created_by="user:coord",
         created_at=stale,
         updated_at=stale,
     )
-    db.session.add(task)
-    db.session.commit()
     web.login("coord")
     page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
     assert page.status_code == 422
@@ -245,21 +244,15 @@ def test_other_sites_batches_are_hidden(staff: Any, web: Any) -> None:
 
 
 def test_a_task_is_visible_only_to_who_may_read_its_sites_imports(staff: Any, web: Any) -> None:
-    from fiptrial.extensions import db
-    from fiptrial.models import ImportTask
 
-    task = ImportTask(
-        site_id=staff.bw.id,
+    task = stored_task(
+        staff,
         kind="participants",
         status="failed",
         error="the import stopped because of an unexpected error; nothing was saved",
-        duplicate=False,
         rows_done=0,
         spool_name="import-y.upload",
-        created_by="user:coord",
     )
-    db.session.add(task)
-    db.session.commit()
     own, other = f"/locatie/bw/bestanden/taak/{task.id}", f"/locatie/breda/bestanden/taak/{task.id}"
     web.login("coordbreda")
     for url in (own, f"{own}.json", other, f"{other}.json"):
@@ -304,17 +297,13 @@ def test_progress_reaches_the_row_on_postgresql_and_memory_on_sqlite(staff: Any)
     from fiptrial.models import ImportTask
     from fiptrial.services import import_tasks
 
-    task = ImportTask(
-        site_id=staff.bw.id,
+    task = stored_task(
+        staff,
         kind="outcomes",
         status="running",
         rows_done=0,
-        duplicate=False,
         spool_name="import-z.upload",
-        created_by="user:coord",
     )
-    db.session.add(task)
-    db.session.commit()
     task_id = task.id
     db.session.rollback()  # let go of SQLite's write lock, as a request's session would
     try:
