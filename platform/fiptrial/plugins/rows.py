@@ -57,6 +57,17 @@ class ExportRow(NamedTuple):
             ``None``; filled on moves only.
         errors: why the row must be rejected; empty for a good row. A tuple rather than a list
             so that the row stays immutable.
+        unit_key: the benefit's registration number (BUS kenmerk 7) as the export gives it, or
+            ``None``. Partners on one benefit share it, which makes them one benefit unit; the
+            platform pseudonymises it like the BSN and never stores it in clear.
+        statistic_code: the benefit's BUS statistiekcode (kenmerk 8: ``"01"`` algemene
+            bijstand, ``"02"`` IOAW, ``"03"`` IOAZ, ``"11"``/``"12"`` bijzondere bijstand,
+            ``"14"`` Bbz), or ``None`` when the export does not say.
+        education: the client's education level as a shared code, when the export has it.
+        country_of_birth_region: the client's region of birth as a shared code, when known.
+        client_number: the site's own registration number of the client, when the export has
+            one. It stays at the site (shown to site staff next to the study number), never in
+            pooled exports.
     """
 
     line: int
@@ -69,6 +80,11 @@ class ExportRow(NamedTuple):
     local_reason: str | None
     new_municipality: str | None
     errors: tuple[str, ...] = ()
+    unit_key: str | None = None
+    statistic_code: str | None = None
+    education: str | None = None
+    country_of_birth_region: str | None = None
+    client_number: str | None = None
 
     @property
     def is_valid(self) -> bool:
