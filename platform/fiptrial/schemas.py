@@ -8,12 +8,18 @@ from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from fiptrial.models.identity import ROLES
-from fiptrial.models.trial import DEFAULT_AGE_BAND_EDGES, DEFAULT_DURATION_BAND_EDGES_MONTHS
+from fiptrial.models.trial import (
+    DEFAULT_AGE_BAND_EDGES,
+    DEFAULT_BENEFIT_STATISTIC_CODES,
+    DEFAULT_DURATION_BAND_EDGES_MONTHS,
+    DEFAULT_MOVE_GAP_DAYS,
+)
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXES
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
+from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$", error="use 1-40 of a-z, 0-9, _ and -")
 
@@ -52,6 +58,24 @@ class TrialCreateSchema(Schema):
         fields.Integer(), load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
     )
     start_date = fields.Date(load_default=None)
+    move_gap_days = fields.Integer(
+        load_default=DEFAULT_MOVE_GAP_DAYS,
+        validate=validate.Range(min=0, max=MAX_MOVE_GAP_DAYS),
+        metadata={
+            "description": "Days between an end with BUS code 32 and a new benefit in another "
+            "member municipality within which both are one spell (a move inside the site)."
+        },
+    )
+    benefit_statistic_codes = fields.List(
+        fields.String(validate=validate.OneOf(TRIAL_BENEFIT_CODES)),
+        load_default=lambda: list(DEFAULT_BENEFIT_STATISTIC_CODES),
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "BUS statistiekcodes (kenmerk 8) of the benefit in the trial; 01 "
+            "algemene bijstand by default. Records of other benefits (special assistance, Bbz) "
+            "are neither enrolled nor counted as spells."
+        },
+    )
 
 
 class SiteSummarySchema(Schema):
@@ -79,6 +103,8 @@ class TrialSchema(Schema):
     age_band_edges = fields.List(fields.Integer())
     duration_band_edges_months = fields.List(fields.Integer())
     start_date = fields.Date(allow_none=True)
+    move_gap_days = fields.Integer()
+    benefit_statistic_codes = fields.List(fields.String())
     synthetic = fields.Boolean()
     sites = fields.List(fields.Nested(SiteSummarySchema))
 
@@ -126,6 +152,15 @@ class ParticipantCreateSchema(Schema):
         load_default=None, validate=validate.OneOf(BIRTH_REGIONS)
     )
     registered_on = fields.Date(load_default=None)
+    unit_key = fields.String(
+        load_default=None,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "The benefit's registration number (BUS kenmerk 7), shared by "
+            "partners on one benefit: they are randomised as one unit. Stored only as a keyed "
+            "pseudonym."
+        },
+    )
 
 
 class ParticipantSchema(Schema):
@@ -384,6 +419,7 @@ class FreezeSchema(Schema):
     cutoff = fields.String()
     participants = fields.Integer()
     export_sha256 = fields.String()
+    spells_sha256 = fields.String(allow_none=True)
     report_sha256 = fields.String()
     analysis_version = fields.String()
     platform_version = fields.String()

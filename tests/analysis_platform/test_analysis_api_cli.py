@@ -29,6 +29,7 @@ def test_analysis_is_served_to_admins_and_analysts(
         "trial": "t1",
         "cutoff": CUTOFF.isoformat(),
         "participants": 10,
+        "spells": 10,  # one each: "returned"'s first spell ended before allocation
         "excluded_randomised_in_error": 1,
         "analysis_version": report["export"]["analysis_version"],
     }
@@ -81,6 +82,9 @@ def test_cli_export_analyse_freeze_and_verify(
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines()[0].startswith("participant,site,arm,allocated_on")
     assert (tmp_path / "t1.codebook.md").exists() and (tmp_path / "t1.consort.json").exists()
+    spells = (tmp_path / "t1_spells.csv").read_text().splitlines()
+    assert spells[0] == "participant,spell,start,end,end_code,municipality,transfers"
+    assert len(spells) == 1 + 10 and "10 spells" in result.output
     assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
 
     result = runner.invoke(args=["analyse", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),
@@ -106,6 +110,9 @@ def test_cli_export_analyse_freeze_and_verify(
     result = runner.invoke(args=["freeze", "export", str(freeze_id), str(stored)])
     assert result.exit_code == 0, result.output
     assert stored.read_bytes() == out.read_bytes()
+    assert (tmp_path / "frozen_spells.csv").read_bytes() == (
+        tmp_path / "t1_spells.csv"
+    ).read_bytes()
 
     dta = tmp_path / "t1.dta"  # the format follows the suffix when --format is not given
     result = runner.invoke(args=["export", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),

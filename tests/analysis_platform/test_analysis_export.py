@@ -16,14 +16,15 @@ from fiptrial.services.exports import (
     EXPORT_COLUMNS,
     add_years,
     build_export,
-    first_exit,
-    resolve_exits,
     write_export,
 )
 
 REPORT_COLUMNS = ("participant", "site", "arm", "allocated_on", "followup_end", "exit_date",
                   "exit_code", "stratum", "age_band", "benefit_duration_band", "sex",
                   "consent_status", "conversations_held", "client_manager")  # fmt: skip
+# Issue 10 adds these after the report's columns (analysis/README.md), in this order.
+BASELINE_COLUMNS = ("unit", "age_at_allocation", "months_on_benefit_at_allocation",
+                    "aow_days_from_allocation", "education", "country_of_birth_region")  # fmt: skip
 
 
 def by_name(small_trial: dict[str, Any], export: Any) -> dict[str, dict[str, Any]]:
@@ -31,8 +32,8 @@ def by_name(small_trial: dict[str, Any], export: Any) -> dict[str, dict[str, Any
     return {name: rows[person.id] for name, person in small_trial["people"].items()}
 
 
-def test_columns_are_exactly_the_report_input_in_order() -> None:
-    assert EXPORT_COLUMNS == REPORT_COLUMNS
+def test_columns_are_the_report_input_in_order_then_the_baseline_facts() -> None:
+    assert EXPORT_COLUMNS == REPORT_COLUMNS + BASELINE_COLUMNS
 
 
 def test_one_row_per_allocated_participant_with_exits_after_corrections(
@@ -117,11 +118,16 @@ def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
     export = build_export(small_trial["trial"], CUTOFF)
     out = tmp_path / "export.csv"
     written = write_export(export, out, "csv")
-    assert [p.name for p in written] == ["export.csv", "export.codebook.md", "export.consort.json"]
+    assert [p.name for p in written] == [
+        "export.csv",
+        "export_spells.csv",
+        "export.codebook.md",
+        "export.consort.json",
+    ]
 
     result = subprocess.run(
         [sys.executable, "-m", "fiptrial_analysis", "report", str(out),
-         "--consort", str(written[2]), "--json"],
+         "--consort", str(written[3]), "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     report = json.loads(result.stdout)
@@ -149,9 +155,9 @@ def test_sav_and_dta_round_trip_with_labels(
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
     frame, meta = reader(str(out))
 
-    assert list(frame.columns) == list(REPORT_COLUMNS)
+    assert list(frame.columns) == list(EXPORT_COLUMNS)
     assert meta.column_names_to_labels["exit_code"] == "Reason the benefit ended (BUS kenmerk 34)"
-    assert all(meta.column_names_to_labels[name] for name in REPORT_COLUMNS)
+    assert all(meta.column_names_to_labels[name] for name in EXPORT_COLUMNS)
     labels = meta.variable_value_labels
     assert labels["arm"] == {1: "fip", 2: "control"}
     assert labels["sex"] == {1: "male", 2: "female"}
@@ -178,47 +184,14 @@ def test_codebook_names_every_variable_and_bus_code(
 ) -> None:
     export = build_export(small_trial["trial"], CUTOFF)
     written = write_export(export, tmp_path / "export.csv", "csv")
-    codebook = written[1].read_text(encoding="utf-8")
-    for name in REPORT_COLUMNS:
+    codebook = written[2].read_text(encoding="utf-8")
+    for name in EXPORT_COLUMNS:
         assert f"| {name} |" in codebook
     assert "| 03 | Reached state pension (AOW) age |" in codebook
     assert "randomised_in_error" in codebook  # the exclusion is stated
 
 
 # --- The rules on their own -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("events", "expected"),
-    [
-        ([("exit", date(2026, 1, 5), "11", None, None)], [(date(2026, 1, 5), "11")]),
-        # A correction names what it replaces; here the first of two spells.
-        ([("exit", date(2026, 1, 5), "11", None, None),
-          ("reentry", date(2026, 2, 1), None, None, None),
-          ("exit", date(2026, 5, 1), "98", None, None),
-          ("correction", date(2026, 1, 4), "19", date(2026, 1, 5), "11")],
-         [(date(2026, 1, 4), "19"), (date(2026, 5, 1), "98")]),
-        # A NULL code turns the exit into a move within the site.
-        ([("exit", date(2026, 1, 5), "32", None, None),
-          ("correction", date(2026, 1, 5), None, date(2026, 1, 5), "32")], []),
-        ([("transfer_within_site", date(2026, 1, 5), None, None, None)], []),
-        # Corrected twice: the second correction names the first one's values.
-        ([("exit", date(2026, 1, 5), "98", None, None),
-          ("correction", date(2026, 1, 6), "11", date(2026, 1, 5), "98"),
-          ("correction", date(2026, 1, 7), "13", date(2026, 1, 6), "11")],
-         [(date(2026, 1, 7), "13")]),
-    ],
-)  # fmt: skip
-def test_resolve_exits(events: list[Any], expected: list[Any]) -> None:
-    assert resolve_exits(events) == expected
-
-
-def test_first_exit_only_within_follow_up() -> None:
-    events = [("exit", date(2025, 6, 1), "11", None, None),
-              ("reentry", date(2025, 9, 1), None, None, None),
-              ("exit", date(2026, 5, 1), "13", None, None)]  # fmt: skip
-    assert first_exit(events, date(2025, 12, 1), date(2026, 11, 1)) == (date(2026, 5, 1), "13")
-    assert first_exit(events, date(2025, 12, 1), date(2026, 4, 30)) == (None, None)
 
 
 def test_add_years_handles_29_february() -> None:

@@ -35,8 +35,9 @@ def _cutoff(value: datetime | None) -> date | None:
 @with_appcontext
 @reports_errors
 def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, out: Path) -> None:
-    """Write the pseudonymised analysis export of TRIAL to OUT, with its codebook and CONSORT
-    sidecar next to it (the CSV is the input of ``python -m fiptrial_analysis report``)."""
+    """Write the pseudonymised analysis export of TRIAL to OUT, with the spells file (OUT's
+    stem + _spells + OUT's suffix), the codebook and the CONSORT sidecar next to it (the CSV is
+    the input of ``python -m fiptrial_analysis report``)."""
     from fiptrial.services.exports import export_trial
     from fiptrial.services.trials import get_trial
 
@@ -45,7 +46,9 @@ def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, ou
     export, written = export_trial(
         get_trial(trial_code), out, fmt, actor=OPERATOR, cutoff=_cutoff(cutoff)
     )
-    click.echo(f"{len(export.rows)} participants, cut-off {export.cutoff}")
+    click.echo(
+        f"{len(export.rows)} participants, {len(export.spells)} spells, cut-off {export.cutoff}"
+    )
     for path in written:
         click.echo(f"wrote {path}")
 
@@ -136,13 +139,19 @@ def freeze_verify(freeze_id: int) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @reports_errors
 def freeze_export(freeze_id: int, out: Path) -> None:
-    """Write the stored export CSV of freeze FREEZE_ID to OUT, byte for byte."""
+    """Write the stored export CSV of freeze FREEZE_ID to OUT and its spells file next to it
+    (OUT's stem + _spells + OUT's suffix), byte for byte."""
+    from fiptrial.services.exports import spells_path
     from fiptrial.services.freezes import get_freeze
 
     freeze = get_freeze(freeze_id)
     out.write_bytes(freeze.export_csv)
     out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")
     click.echo(f"wrote {out} (sha256 {freeze.export_sha256})")
+    if freeze.spells_csv is not None:
+        spells = spells_path(out)
+        spells.write_bytes(freeze.spells_csv)
+        click.echo(f"wrote {spells} (sha256 {freeze.spells_sha256})")
 
 
 def add_analysis_commands(app: Flask) -> None:

@@ -29,6 +29,9 @@ class DataFreeze(db.Model):  # type: ignore[name-defined]
     # The export CSV exactly as written (UTF-8) and the canonical JSON of its report.
     export_csv: Mapped[bytes] = mapped_column(LargeBinary)
     export_sha256: Mapped[str] = mapped_column(String(64))
+    # The spells file's CSV bytes and hash (migration 0008_spells; NULL on earlier freezes).
+    spells_csv: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    spells_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     report_json: Mapped[str] = mapped_column(Text)
     report_sha256: Mapped[str] = mapped_column(String(64))
     # The report's other inputs, so that verify_freeze can re-run it exactly.

@@ -68,6 +68,10 @@ class OutcomeEvent(db.Model):  # type: ignore[name-defined]
     previous_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     previous_bus_code: Mapped[str | None] = mapped_column(String(2), nullable=True)
     previous_local_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The export row's paying municipality and benefit start (migration 0008_spells; NULL on
+    # earlier events), so that spells know where a benefit ran and which benefit a row was.
+    municipality: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    spell_start: Mapped[date | None] = mapped_column(Date, nullable=True)
     mapping_version: Mapped[str] = mapped_column(String(40))
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
     line: Mapped[int] = mapped_column(Integer)

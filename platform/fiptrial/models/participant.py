@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
@@ -14,13 +14,21 @@ from fiptrial.models.trial import Site, Trial
 
 class Participant(db.Model):  # type: ignore[name-defined]
     __tablename__ = "participant"
-    __table_args__ = (UniqueConstraint("trial_id", "pseudonym"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "pseudonym"),
+        Index("ix_participant_trial_id_unit_key", "trial_id", "unit_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_id: Mapped[int] = mapped_column(ForeignKey("trial.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
     # HMAC-SHA256 of the BSN under the trial's pseudonym key (hex); see services.pseudonyms.
     pseudonym: Mapped[str] = mapped_column(String(64))
+    # The benefit unit (partners on one benefit): HMAC-SHA256 of the benefit's registration
+    # number (BUS kenmerk 7) under the trial's key, or NULL for a unit of one. See
+    # services.pseudonyms.unit_pseudonymiser; allocation gives a unit one arm
+    # (services.randomisation, section "Benefit units").
+    unit_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(10))
     benefit_start: Mapped[date] = mapped_column(Date)

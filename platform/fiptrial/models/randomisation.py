@@ -101,6 +101,11 @@ class Allocation(db.Model):  # type: ignore[name-defined]
     cohort_id: Mapped[int | None] = mapped_column(
         ForeignKey("cohort_randomisation.id"), nullable=True
     )
+    # A partner allocated with the benefit unit: the allocation of the unit's first allocated
+    # member, whose arm this one takes without a draw (method "unit"). NULL otherwise.
+    unit_allocation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("allocation.id"), nullable=True, index=True
+    )
     # What an auditor needs to re-verify this allocation (random draws, scores, seeds).
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(30), default="active")

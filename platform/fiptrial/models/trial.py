@@ -13,6 +13,11 @@ from fiptrial.models.base import created_at_column
 
 DEFAULT_AGE_BAND_EDGES = [18, 27, 35, 45, 55]
 DEFAULT_DURATION_BAND_EDGES_MONTHS = [6, 12, 24, 60]
+#: Days between the end of a benefit with BUS code 32 and a new benefit in another member
+#: municipality within which the two are one spell (a move inside the site; issue 10).
+DEFAULT_MOVE_GAP_DAYS = 31
+#: BUS statistiekcodes (kenmerk 8) of the benefit in the trial: 01 algemene bijstand.
+DEFAULT_BENEFIT_STATISTIC_CODES = ["01"]
 
 
 class Trial(db.Model):  # type: ignore[name-defined]
@@ -51,6 +56,13 @@ class Trial(db.Model):  # type: ignore[name-defined]
         JSON, default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
     )
     start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # Benefit spells (issue 10, migration 0008_spells): see services.spells.
+    move_gap_days: Mapped[int] = mapped_column(
+        Integer, default=DEFAULT_MOVE_GAP_DAYS, server_default=str(DEFAULT_MOVE_GAP_DAYS)
+    )
+    benefit_statistic_codes: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_BENEFIT_STATISTIC_CODES), server_default='["01"]'
+    )
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_at_column()
 

@@ -7,6 +7,7 @@ that reason alone, which is what unbalanced the pilot's groups).
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
@@ -51,13 +52,22 @@ def band_label(value: int, edges: list[int]) -> str:
     return f"{edges[-1]}+"
 
 
-def whole_years(start: date, end: date) -> int:
-    return relativedelta(end, start).years
-
-
 def whole_months(start: date, end: date) -> int:
-    delta = relativedelta(end, start)
-    return delta.years * 12 + delta.months
+    """Whole calendar months from ``start`` to ``end`` (``end`` not before ``start``).
+
+    Exactly ``relativedelta(end, start)``'s years * 12 + months (a month from the 31st ends on
+    the last day of a shorter month), in integer arithmetic: the analysis export computes it
+    for every participant, where relativedelta would cost a second per 100,000.
+    """
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if start.day > end.day and end.day < monthrange(end.year, end.month)[1]:
+        months -= 1
+    return months
+
+
+def whole_years(start: date, end: date) -> int:
+    """Whole years from ``start`` to ``end``: an age, as ``relativedelta(end, start).years``."""
+    return whole_months(start, end) // 12
 
 
 def assess(

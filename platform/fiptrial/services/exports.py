@@ -1,25 +1,31 @@
-"""The analysis export: one pseudonymised row per allocated participant, the report's input.
+"""The analysis export: one pseudonymised row per allocated participant, the report's input,
+and the benefit spells of the same participants.
 
-The CSV is exactly the input of ``fiptrial_analysis`` (``python -m fiptrial_analysis report
-FILE``); SPSS (.sav) and Stata (.dta) carry the same rows with variable and value labels. Each
-export is written with a codebook (``<name>.codebook.md``) and the CONSORT counts the file
-cannot hold (``<name>.consort.json``, the report's ``--consort`` sidecar) next to it.
+The participant CSV is exactly the input of ``fiptrial_analysis`` (``python -m
+fiptrial_analysis report FILE``); SPSS (.sav) and Stata (.dta) carry the same rows with variable
+and value labels. Next to it goes the spells file (``<stem>_spells<suffix>``, one row per benefit
+spell, format in ``analysis/README.md``) in the same format, a codebook describing both files
+(``<name>.codebook.md``) and the CONSORT counts the files cannot hold (``<name>.consort.json``,
+the report's ``--consort`` sidecar).
 
 Rules, all decided here so that the CLI, the API and the data freeze agree:
 
 - Rows: every allocation of the trial made on or before the cut-off, except allocations a
   research admin marked ``randomised_in_error`` (counted in ``excluded_randomised_in_error``).
 - Pseudonymisation: the participant is the platform's study number (``participant.id``), the
-  client manager the user's number. Never the HMAC pseudonym, the birth date, the municipality
-  or any free text (``models.conversations.SITE_ONLY_COLUMNS``).
+  client manager the user's number, the benefit unit the study number of its first allocated
+  member. Never the HMAC pseudonym, the birth date (the age at allocation in whole years and
+  the days from allocation to the AOW date instead), a benefit registration number or any free
+  text (``models.conversations.SITE_ONLY_COLUMNS``). The municipality (a CBS code) is only in
+  the spells file, per spell, as the analysis of moves needs it.
 - Follow-up ends at the earliest of: allocation plus the trial's ``followup_years``, the data
   cut-off (default today) and a consent withdrawal dated on or before the cut-off. Nothing dated
   after the end of follow-up is exported: no exit, no conversation.
-- The exit is the first exit within follow-up after replaying the participant's outcome events
-  in the order they were recorded: a correction replaces the exit it names (``previous_date`` and
-  ``previous_bus_code``) by its own date and code, and a correction without a BUS code turns the
-  exit into a move within the site, i.e. no exit. Transfers within the site are never exits; a
-  re-entry opens a new benefit spell whose end may be a later exit.
+- Spells are derived from the outcome events by :mod:`fiptrial.services.spells` (corrections
+  applied in recorded order, moves within the site merged, re-entries opening new spells); the
+  file holds the spells overlapping each participant's follow-up, censored at its end.
+- The exit (``exit_date``, ``exit_code``) is the end of the participant's first spell in
+  follow-up: the first exit, kept for compatibility with the report's input.
 """
 
 from __future__ import annotations
@@ -50,7 +56,17 @@ from fiptrial.models import (
     Site,
     Trial,
 )
+from fiptrial.models.trial import DEFAULT_BENEFIT_STATISTIC_CODES, DEFAULT_MOVE_GAP_DAYS
 from fiptrial.services import audit
+from fiptrial.services.eligibility import whole_months, whole_years
+from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS
+from fiptrial.services.spells import (
+    SPELL_EVENT_COLUMNS,
+    Spell,
+    SpellEvent,
+    derive_spells,
+    in_followup,
+)
 from fiptrial.services.transaction import unit_of_work
 from fiptrial.timezone import local_date
 
@@ -127,8 +143,79 @@ VARIABLES: tuple[Variable, ...] = (
         "Number of the participant's first client manager (the FIP cluster); empty in "
         "control and when not yet assigned. A number, never a name.",
     ),
+    Variable(
+        "unit",
+        "Benefit unit",
+        "Study number of the unit's first allocated member: partners on one benefit share it "
+        "(and their arm). A participant's own number for a unit of one. Cluster on it.",
+    ),
+    Variable(
+        "age_at_allocation",
+        "Age at allocation (years)",
+        "Age in whole years on the day of allocation.",
+    ),
+    Variable(
+        "months_on_benefit_at_allocation",
+        "Months on benefit at allocation",
+        "Whole months from the start of the spell running at allocation to the allocation; "
+        "empty when the participant was not on benefit that day.",
+    ),
+    Variable(
+        "aow_days_from_allocation",
+        "Days from allocation to the AOW date",
+        "Days from allocation to the state pension (AOW) date known at allocation (computed "
+        "at registration from the AOW table then in force). Censor there for pension age.",
+    ),
+    Variable(
+        "education",
+        "Education level",
+        "As the site registered or exported it; empty when unknown.",
+        ", ".join(EDUCATION_LEVELS),
+    ),
+    Variable(
+        "country_of_birth_region",
+        "Region of birth",
+        "As the site registered or exported it; empty when unknown.",
+        ", ".join(BIRTH_REGIONS),
+    ),
 )
 EXPORT_COLUMNS: tuple[str, ...] = tuple(v.name for v in VARIABLES)
+
+SPELL_VARIABLES: tuple[Variable, ...] = (
+    Variable("participant", "Study number", "As in the participant file."),
+    Variable("spell", "Spell number", "1, 2, ... in order of start within the participant."),
+    Variable(
+        "start",
+        "First day of the spell",
+        "First day on benefit; may lie before allocation (the benefit at allocation).",
+    ),
+    Variable(
+        "end",
+        "Last day of the spell",
+        "Last day on benefit; empty while the spell runs at the participant's followup_end "
+        "(censored there).",
+    ),
+    Variable(
+        "end_code",
+        "Reason the spell ended (BUS kenmerk 34)",
+        "BUS code of the end; empty when end is empty. A move inside the site is no end.",
+        "two-digit BUS code (sav/dta: the code as a number, labelled)",
+    ),
+    Variable(
+        "municipality",
+        "Municipality paying the benefit",
+        "CBS code of the municipality paying the benefit at the end of the spell (after a move "
+        "inside the site, the new one); empty when unknown.",
+    ),
+    Variable(
+        "transfers",
+        "Moves inside the site",
+        "Moves between member municipalities of the site merged into this spell.",
+    ),
+)
+SPELL_COLUMNS: tuple[str, ...] = tuple(v.name for v in SPELL_VARIABLES)
+#: One spell as the export holds it, in SPELL_COLUMNS order.
+SpellRow = tuple[int, int, date, date | None, str | None, str | None, int]
 
 
 @cache
@@ -161,6 +248,9 @@ class AnalysisExport:
     consort: dict[str, Any]
     excluded_randomised_in_error: int = 0
     notes: list[str] = field(default_factory=list)
+    spells: list[SpellRow] = field(default_factory=list)
+    move_gap_days: int = DEFAULT_MOVE_GAP_DAYS
+    benefit_codes: tuple[str, ...] = tuple(DEFAULT_BENEFIT_STATISTIC_CODES)
 
     def csv_text(self) -> str:
         """Exactly the report's input: comma-separated, ISO dates, empty for missing."""
@@ -174,11 +264,27 @@ class AnalysisExport:
     def csv_bytes(self) -> bytes:
         return self.csv_text().encode("utf-8")
 
+    def spells_csv_text(self) -> str:
+        """The spells file (analysis/README.md): comma-separated, ISO dates, empty for missing."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SPELL_COLUMNS)
+        writer.writerows(
+            (pid, number, start.isoformat(), end.isoformat() if end else "", code or "",
+             municipality or "", transfers)
+            for pid, number, start, end, code, municipality, transfers in self.spells
+        )  # fmt: skip
+        return out.getvalue()
+
+    def spells_csv_bytes(self) -> bytes:
+        return self.spells_csv_text().encode("utf-8")
+
     def describe(self) -> dict[str, Any]:
         return {
             "trial": self.trial,
             "cutoff": self.cutoff.isoformat(),
             "participants": len(self.rows),
+            "spells": len(self.spells),
             "excluded_randomised_in_error": self.excluded_randomised_in_error,
             "analysis_version": analysis_version(),
         }
@@ -213,56 +319,6 @@ def followup_end(
     return max(end, allocated_on)
 
 
-#: (kind, event_date, bus_code, previous_date, previous_bus_code), in the order recorded.
-EventRow = tuple[str, date, str | None, date | None, str | None]
-
-
-def _corrected_exit(exits: list[list[Any] | None], current: int | None, previous: list[Any]
-                    ) -> int | None:  # fmt: skip
-    """Index of the exit a correction names (the current one first); else the current exit."""
-    candidates = ([current] if current is not None else []) + list(range(len(exits)))
-    return next((i for i in candidates if exits[i] == previous), current)
-
-
-def resolve_exits(events: Iterable[EventRow]) -> list[tuple[date, str]]:
-    """Replay outcome events in recorded order; the exits that stand, sorted by date.
-
-    A correction replaces the exit whose date and code it names as ``previous_*`` (the current
-    exit if none matches, as the importer corrects the current spell); with a NULL BUS code it
-    removes that exit. A correction with nothing to correct and a code stands as an exit.
-    """
-    exits: list[list[Any] | None] = []
-    current: int | None = None
-    for kind, day, bus, previous_date, previous_bus in events:
-        if kind == "exit" and bus is not None:
-            exits.append([day, bus])
-            current = len(exits) - 1
-        elif kind == "reentry":
-            current = None
-        elif kind == "correction":
-            target = _corrected_exit(exits, current, [previous_date, previous_bus])
-            if target is None or exits[target] is None:
-                if bus is not None:
-                    exits.append([day, bus])
-                    current = len(exits) - 1
-            elif bus is None:
-                exits[target] = None
-                current = None if target == current else current
-            else:
-                exits[target] = [day, bus]
-    return sorted((e[0], e[1]) for e in exits if e is not None)
-
-
-def first_exit(
-    events: Iterable[EventRow], start: date, end: date
-) -> tuple[date, str] | tuple[None, None]:
-    """The first exit dated within ``[start, end]``, or (None, None)."""
-    for day, code in resolve_exits(events):
-        if start <= day <= end:
-            return day, code
-    return None, None
-
-
 # --- Building the export ----------------------------------------------------------------------
 
 
@@ -289,6 +345,14 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
             Participant.age_band,
             Participant.benefit_duration_band,
             Participant.sex,
+            Allocation.id,
+            Allocation.unit_allocation_id,
+            Participant.birth_date,
+            Participant.benefit_start,
+            Participant.municipality,
+            Participant.pension_age_date,
+            Participant.education,
+            Participant.country_of_birth_region,
         )
         .join(Participant, Participant.id == Allocation.participant_id)
         .join(Site, Site.id == Participant.site_id)
@@ -296,8 +360,10 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
         .order_by(Participant.id)
     )
     people: list[tuple[Any, ...]] = []
+    allocated_participant: dict[int, int] = {}  # allocation id -> participant (for units)
     randomised = excluded = 0
     for row in allocations:
+        allocated_participant[row[9]] = row[0]
         if _as_date(row[3]) > cutoff:
             continue
         randomised += 1
@@ -321,22 +387,15 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
         if status == "withdrawn":
             withdrawn[pid] = day
 
-    events: dict[int, list[EventRow]] = defaultdict(list)
+    events: dict[int, list[SpellEvent]] = defaultdict(list)
     for pid, *event in db.session.execute(
-        select(
-            OutcomeEvent.participant_id,
-            OutcomeEvent.kind,
-            OutcomeEvent.event_date,
-            OutcomeEvent.bus_code,
-            OutcomeEvent.previous_date,
-            OutcomeEvent.previous_bus_code,
-        )
+        select(OutcomeEvent.participant_id, *SPELL_EVENT_COLUMNS)
         .join(Participant, Participant.id == OutcomeEvent.participant_id)
         .where(Participant.trial_id == trial.id)
         .order_by(OutcomeEvent.id)
     ):
         if pid in ids:
-            events[pid].append(tuple(event))  # type: ignore[arg-type]
+            events[pid].append(SpellEvent(*event))
 
     held: dict[int, list[date]] = defaultdict(list)
     for pid, day in db.session.execute(
@@ -356,10 +415,23 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
         managers[pid] = manager  # the last write is the earliest assignment
 
     rows: list[dict[str, Any]] = []
-    for pid, site, arm, allocated_at, _status, stratum, age_band, duration_band, sex in people:
+    spell_rows: list[SpellRow] = []
+    for (pid, site, arm, allocated_at, _status, stratum, age_band, duration_band, sex, _id,
+         unit_of, birth_date, benefit_start, municipality, pension_date, education,
+         birth_region) in people:  # fmt: skip
         start = _as_date(allocated_at)
         end = followup_end(start, trial.followup_years, cutoff, withdrawn.get(pid))
-        exit_date, exit_code = first_exit(events.get(pid, ()), start, end)
+        own = events.get(pid)
+        spells = (
+            derive_spells(benefit_start, municipality, own)
+            if own
+            else [Spell(1, benefit_start, None, None, municipality, 0)]
+        )
+        followed = in_followup(spells, start, end)
+        first = followed[0] if followed else None
+        at_allocation = next(
+            (s for s in spells if s.start <= start and (s.end is None or s.end >= start)), None
+        )
         fip = arm == "fip"
         rows.append(
             {
@@ -368,8 +440,8 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
                 "arm": arm,
                 "allocated_on": start,
                 "followup_end": end,
-                "exit_date": exit_date,
-                "exit_code": exit_code,
+                "exit_date": first.end if first else None,
+                "exit_code": first.end_code if first else None,
                 "stratum": stratum,
                 "age_band": age_band,
                 "benefit_duration_band": duration_band,
@@ -379,7 +451,19 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
                 if fip
                 else 0,
                 "client_manager": managers.get(pid) if fip else None,
+                "unit": allocated_participant.get(unit_of, pid) if unit_of else pid,
+                "age_at_allocation": whole_years(birth_date, start),
+                "months_on_benefit_at_allocation": whole_months(at_allocation.start, start)
+                if at_allocation
+                else None,
+                "aow_days_from_allocation": (pension_date - start).days,
+                "education": education,
+                "country_of_birth_region": birth_region,
             }
+        )
+        spell_rows.extend(
+            (pid, s.number, s.start, s.end, s.end_code, s.municipality, s.transfers)
+            for s in followed
         )
 
     registered = db.session.execute(
@@ -406,6 +490,9 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
         consort=consort,
         excluded_randomised_in_error=excluded,
         notes=notes,
+        spells=spell_rows,
+        move_gap_days=trial.move_gap_days,
+        benefit_codes=tuple(trial.benefit_statistic_codes),
     )
 
 
@@ -459,93 +546,150 @@ DATE_ENCODING = {
     "dta": (date(1960, 1, 1), 1, "%td"),  # Stata: days since 1960-01-01
     "sav": (date(1582, 10, 14), 86400, "DATE11"),  # SPSS: seconds since 1582-10-14
 }
-DATE_COLUMNS = ("allocated_on", "followup_end", "exit_date")
+DATE_COLUMNS = ("allocated_on", "followup_end", "exit_date", "start", "end")
+BUS_CODE_COLUMNS = ("exit_code", "end_code")
+#: Numeric columns with their display widths (digits).
+NUMBER_WIDTHS = {
+    "participant": 10, "arm": 1, "exit_code": 2, "end_code": 2, "sex": 1,
+    "conversations_held": 4, "client_manager": 10, "unit": 10, "age_at_allocation": 3,
+    "months_on_benefit_at_allocation": 4, "aow_days_from_allocation": 6, "spell": 3,
+    "transfers": 3,
+}  # fmt: skip
+SCALE_COLUMNS = (
+    "conversations_held", "age_at_allocation", "months_on_benefit_at_allocation",
+    "aow_days_from_allocation", "transfers",
+)  # fmt: skip
 
 
-def _dataframe(export: AnalysisExport, fmt: str) -> Any:
-    """The rows as a pandas frame for pyreadstat: coded variables numeric, dates numbers."""
+def spells_path(path: Path) -> Path:
+    """Where the spells file of an export at ``path`` goes: ``export.csv`` ->
+    ``export_spells.csv`` (OUT's stem + ``_spells`` + OUT's suffix)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_spells{path.suffix}")
+
+
+def _dataframe(columns: dict[str, list[Any]], fmt: str) -> Any:
+    """Columns as a pandas frame for pyreadstat: coded variables numeric, dates numbers."""
     import pandas as pd
 
     epoch, scale, _display = DATE_ENCODING[fmt]
-    rows = export.rows
 
     def numbers(values: Iterable[Any]) -> Any:
         return pd.Series([None if v is None else float(v) for v in values], dtype="float64")
 
-    def column(name: str) -> list[Any]:
-        return [r[name] for r in rows]
-
     data: dict[str, Any] = {}
-    for name in EXPORT_COLUMNS:
-        values = column(name)
+    for name, values in columns.items():
         if name in DATE_COLUMNS:
             data[name] = numbers(None if d is None else (d - epoch).days * scale for d in values)
         elif name == "arm":
             data[name] = numbers(ARM_CODES[v] for v in values)
         elif name == "sex":
             data[name] = numbers(SEX_CODES.get(v) for v in values)
-        elif name == "exit_code":
+        elif name in BUS_CODE_COLUMNS:
             data[name] = numbers(int(v) if v else None for v in values)
-        elif name in ("participant", "conversations_held", "client_manager"):
+        elif name in NUMBER_WIDTHS:
             data[name] = numbers(values)
         else:
-            data[name] = pd.Series(values, dtype="object")
-    return pd.DataFrame(data, columns=list(EXPORT_COLUMNS))
+            data[name] = pd.Series(["" if v is None else v for v in values], dtype="object")
+    return pd.DataFrame(data, columns=list(columns))
 
 
-def value_labels() -> dict[str, dict[float, str]]:
+def value_labels(names: Iterable[str] = EXPORT_COLUMNS) -> dict[str, dict[float, str]]:
     """Value labels of the coded variables in .sav and .dta (codes keep their two digits)."""
-    return {
+    bus = {float(code): f"{code} {label}" for code, label in bus_labels().items()}
+    labels = {
         "arm": {float(code): arm for arm, code in ARM_CODES.items()},
         "sex": {float(code): sex for sex, code in SEX_CODES.items()},
-        "exit_code": {float(code): f"{code} {label}" for code, label in bus_labels().items()},
+        **dict.fromkeys(BUS_CODE_COLUMNS, bus),
     }
+    return {name: labels[name] for name in names if name in labels}
 
 
-def _write_statistical(export: AnalysisExport, path: Path, fmt: str) -> None:
+def _write_statistical(
+    columns: dict[str, list[Any]],
+    variables: Sequence[Variable],
+    path: Path,
+    fmt: str,
+    file_label: str,
+) -> None:
     import pyreadstat
 
-    frame = _dataframe(export, fmt)
-    labels: dict[str, str | None] = {v.name: v.label for v in VARIABLES}
-    file_label = f"FIP trial {export.trial}, cut-off {export.cutoff.isoformat()}"
-    formats = {name: DATE_ENCODING[fmt][2] for name in DATE_COLUMNS}
-    widths = {"participant": 10, "arm": 1, "exit_code": 2, "sex": 1, "conversations_held": 4,
-              "client_manager": 10}  # fmt: skip
+    frame = _dataframe(columns, fmt)
+    labels: dict[str, str | None] = {v.name: v.label for v in variables}
+    formats = {name: DATE_ENCODING[fmt][2] for name in DATE_COLUMNS if name in columns}
     formats.update(
-        {name: f"F{width}.0" if fmt == "sav" else f"%{width}.0f" for name, width in widths.items()}
+        {
+            name: f"F{width}.0" if fmt == "sav" else f"%{width}.0f"
+            for name, width in NUMBER_WIDTHS.items()
+            if name in columns
+        }
     )
+    coded = value_labels(columns)
     if fmt == "sav":
+        measures = {name: "nominal" for name in coded}
+        measures.update({name: "scale" for name in SCALE_COLUMNS if name in columns})
         pyreadstat.write_sav(
             frame, str(path), file_label=file_label, column_labels=labels,
-            variable_value_labels=value_labels(), variable_format=formats,
-            variable_measure={"arm": "nominal", "sex": "nominal", "exit_code": "nominal",
-                              "conversations_held": "scale"},
+            variable_value_labels=coded, variable_format=formats, variable_measure=measures,
         )  # fmt: skip
     else:
         pyreadstat.write_dta(
             frame, str(path), file_label=file_label[:80], column_labels=labels,
-            variable_value_labels=value_labels(), variable_format=formats,
+            variable_value_labels=coded, variable_format=formats,
         )  # fmt: skip
 
 
-def codebook_markdown(export: AnalysisExport) -> str:
-    """The codebook: one table row per variable (label, values, definition), then the codes."""
+def _variable_table(variables: Sequence[Variable]) -> list[str]:
+    lines = ["| variable | label | values | definition |", "| --- | --- | --- | --- |"]
+    lines += [f"| {v.name} | {v.label} | {v.values} | {v.definition} |" for v in variables]
+    return lines
+
+
+def codebook_markdown(export: AnalysisExport, name: str = "export.csv") -> str:
+    """The codebook of both files: one table row per variable (label, values, definition),
+    the rules of the spells, then the BUS codes."""
+    spells_name = spells_path(Path(name)).name
     lines = [
         f"# Codebook: analysis export of trial {export.trial}",
         "",
         f"- Data cut-off: {export.cutoff.isoformat()}",
-        f"- Participants (rows): {len(export.rows)}",
+        f"- Participants (rows of {name}): {len(export.rows)}",
+        f"- Spells (rows of {spells_name}): {len(export.spells)}",
         f"- Analysis package: fiptrial-analysis {analysis_version()}",
         f"- Cost per benefit-year: EUR {export.cost_per_benefit_year:,.0f}",
-        "- One row per allocated participant; pseudonymised (study numbers only).",
+        "- Pseudonymised: study numbers only; no BSN, birth date or registration number.",
         *(f"- {note}" for note in export.notes),
         "",
-        "| variable | label | values | definition |",
-        "| --- | --- | --- | --- |",
+        f"## Participant file: {name}",
+        "",
+        "One row per allocated participant.",
+        "",
+        *_variable_table(VARIABLES),
+        "",
+        f"## Spells file: {spells_name}",
+        "",
+        "One row per benefit spell of the participants above that overlaps their follow-up "
+        "(allocated_on to followup_end), sorted by participant and spell.",
+        "",
+        *_variable_table(SPELL_VARIABLES),
+        "",
+        f"- A move between member municipalities of the site is no end: an end with BUS code "
+        f"32 followed within {export.move_gap_days} days by a benefit in another member "
+        "municipality is one spell (counted in transfers), whether or not the municipality's "
+        "export named the new municipality.",
+        "- A re-entry after an end opens the next spell.",
+        "- Corrections from later exports are applied, in the order the files were imported.",
+        "- Spells that ended before allocation or start after followup_end are left out; a "
+        "spell ending after followup_end has an empty end (censored at followup_end).",
+        "- exit_date and exit_code of the participant file are end and end_code of spell 1.",
+        f"- Only benefits with BUS statistiekcode {', '.join(export.benefit_codes)} are spells "
+        "(special assistance and Bbz never).",
+        "",
+        "## exit_code and end_code: BUS reasons (kenmerk 34)",
+        "",
+        "| code | label |",
+        "| --- | --- |",
     ]
-    for v in VARIABLES:
-        lines.append(f"| {v.name} | {v.label} | {v.values} | {v.definition} |")
-    lines += ["", "## exit_code: BUS reasons (kenmerk 34)", "", "| code | label |", "| --- | --- |"]
     lines += [f"| {code} | {label} |" for code, label in bus_labels().items()]
     return "\n".join(lines) + "\n"
 
@@ -557,18 +701,26 @@ def sidecar_paths(path: Path) -> tuple[Path, Path]:
 
 
 def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
-    """Write the export in ``fmt`` with its codebook and CONSORT sidecar; returns the paths."""
+    """Write the participant file in ``fmt`` at ``path``, the spells file next to it
+    (:func:`spells_path`), the codebook and the CONSORT sidecar; returns the four paths."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     path = Path(path)
+    spells = spells_path(path)
     if fmt == "csv":
         path.write_bytes(export.csv_bytes())
+        spells.write_bytes(export.spells_csv_bytes())
     else:
-        _write_statistical(export, path, fmt)
+        label = f"FIP trial {export.trial}, cut-off {export.cutoff.isoformat()}"
+        participants = {name: [r[name] for r in export.rows] for name in EXPORT_COLUMNS}
+        _write_statistical(participants, VARIABLES, path, fmt, label)
+        by_column = zip(*export.spells, strict=True) if export.spells else ((),) * 7
+        spell_columns = dict(zip(SPELL_COLUMNS, map(list, by_column), strict=True))
+        _write_statistical(spell_columns, SPELL_VARIABLES, spells, fmt, f"{label}, spells")
     codebook, consort = sidecar_paths(path)
-    codebook.write_text(codebook_markdown(export), encoding="utf-8")
+    codebook.write_text(codebook_markdown(export, path.name), encoding="utf-8")
     consort.write_text(json.dumps(export.consort, indent=1) + "\n", encoding="utf-8")
-    return [path, codebook, consort]
+    return [path, spells, codebook, consort]
 
 
 def export_trial(
@@ -585,7 +737,12 @@ def export_trial(
             actor=actor,
             entity="trial",
             entity_id=trial.code,
-            data={**export.describe(), "format": fmt, "file": Path(path).name},
+            data={
+                **export.describe(),
+                "format": fmt,
+                "file": Path(path).name,
+                "spells_file": written[1].name,
+            },
         )
     return export, written
 

@@ -1,10 +1,11 @@
 """Data freezes: the export and its report stored once, hashed, and never changed.
 
 ``freeze_trial`` builds the analysis export at a cut-off, runs the report on the export's own CSV
-bytes (exactly as ``python -m fiptrial_analysis report`` would) and stores both with their
-SHA-256 in ``data_freeze``, which the database refuses to UPDATE or DELETE. ``verify_freeze``
-recomputes both hashes and re-runs the report on the stored bytes: a published figure is
-reproducible when the stored report and the re-run agree.
+bytes (exactly as ``python -m fiptrial_analysis report`` would) and stores the participant file,
+the spells file and the report with their SHA-256 in ``data_freeze``, which the database refuses
+to UPDATE or DELETE. ``verify_freeze`` recomputes the hashes and re-runs the report on the
+stored bytes: a published figure is reproducible when the stored report and the re-run agree.
+Freezes made before the spells file existed (migration 0008_spells) have no spells file.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
     with unit_of_work():
         export = build_export(trial, cutoff)
         csv_bytes = export.csv_bytes()
+        spells_bytes = export.spells_csv_bytes()
         report = report_from_csv(
             csv_bytes.decode("utf-8"),
             cost_per_benefit_year=export.cost_per_benefit_year,
@@ -60,6 +62,8 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
             participants=len(export.rows),
             export_csv=csv_bytes,
             export_sha256=sha256(csv_bytes),
+            spells_csv=spells_bytes,
+            spells_sha256=sha256(spells_bytes),
             report_json=report_json,
             report_sha256=sha256(report_json),
             consort_json=canonical_json(export.consort),
@@ -80,6 +84,8 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
                 "cutoff": export.cutoff.isoformat(),
                 "participants": freeze.participants,
                 "export_sha256": freeze.export_sha256,
+                "spells_sha256": freeze.spells_sha256,
+                "spells": len(export.spells),
                 "report_sha256": freeze.report_sha256,
                 "analysis_version": freeze.analysis_version,
             },
@@ -109,6 +115,7 @@ def describe(freeze: DataFreeze) -> dict[str, Any]:
         "cutoff": freeze.cutoff.isoformat(),
         "participants": freeze.participants,
         "export_sha256": freeze.export_sha256,
+        "spells_sha256": freeze.spells_sha256,
         "report_sha256": freeze.report_sha256,
         "analysis_version": freeze.analysis_version,
         "platform_version": freeze.platform_version,
@@ -122,6 +129,7 @@ def describe(freeze: DataFreeze) -> dict[str, Any]:
 class FreezeVerification:
     freeze_id: int
     export_hash_ok: bool
+    spells_hash_ok: bool  # True for a freeze made before spells files existed (none stored)
     report_hash_ok: bool
     identical: bool  # the re-run report is byte-for-byte the stored one
     reproduced: bool  # ... or every figure agrees within REPRODUCE_RTOL
@@ -132,13 +140,16 @@ class FreezeVerification:
 
     @property
     def ok(self) -> bool:
-        return self.export_hash_ok and self.report_hash_ok and self.reproduced
+        return (
+            self.export_hash_ok and self.spells_hash_ok and self.report_hash_ok and self.reproduced
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "freeze": self.freeze_id,
             "ok": self.ok,
             "export_hash_ok": self.export_hash_ok,
+            "spells_hash_ok": self.spells_hash_ok,
             "report_hash_ok": self.report_hash_ok,
             "identical": self.identical,
             "reproduced": self.reproduced,
@@ -177,6 +188,14 @@ def _differences(stored: Any, rerun: Any, path: str = "$", limit: int = 20) -> l
     return out[:limit]
 
 
+def _spells_hash_ok(freeze: DataFreeze) -> bool:
+    if freeze.spells_csv is None and freeze.spells_sha256 is None:
+        return True  # frozen before the spells file existed
+    if freeze.spells_csv is None or freeze.spells_sha256 is None:
+        return False
+    return sha256(freeze.spells_csv) == freeze.spells_sha256
+
+
 def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
     """Recompute both hashes and re-run the report on the stored export; read-only."""
 
@@ -186,6 +205,7 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
         return FreezeVerification(
             freeze_id=freeze.id,
             export_hash_ok=sha256(freeze.export_csv) == freeze.export_sha256,
+            spells_hash_ok=_spells_hash_ok(freeze),
             report_hash_ok=sha256(freeze.report_json) == freeze.report_sha256,
             identical=identical,
             reproduced=reproduced,

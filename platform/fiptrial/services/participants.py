@@ -12,7 +12,12 @@ from fiptrial.extensions import db
 from fiptrial.models import Participant, Site
 from fiptrial.services import audit
 from fiptrial.services.eligibility import assess, stratum_key
-from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
+from fiptrial.services.pseudonyms import (
+    normalise_bsn,
+    pseudonymise,
+    trial_key,
+    unit_pseudonymiser,
+)
 from fiptrial.services.transaction import unit_of_work
 
 SEXES = ("male", "female")
@@ -35,6 +40,23 @@ BIRTH_REGIONS = (  # the report's Table 3.3
     "oceania",
     "unknown",
 )
+
+
+def unit_key_of(site: Site, registration_number: str | None) -> str | None:
+    """The pseudonym of a benefit's registration number at ``site`` (None without one)."""
+    if not registration_number:
+        return None
+    return unit_pseudonymiser(trial_key(site.trial.code), site.code)(registration_number)
+
+
+def check_baseline_codes(data: dict[str, Any]) -> None:
+    """422 naming the field when education or region of birth is not a shared code."""
+    for field, allowed in (
+        ("education", EDUCATION_LEVELS),
+        ("country_of_birth_region", BIRTH_REGIONS),
+    ):
+        if data.get(field) and data[field] not in allowed:
+            raise field_error(field, f"must be one of {', '.join(allowed)}")
 
 
 def find_by_bsn(site: Site, bsn: str) -> Participant | None:
@@ -66,10 +88,12 @@ def new_participant(
     municipality: str | None = None,
     education: str | None = None,
     country_of_birth_region: str | None = None,
+    unit_key: str | None = None,
 ) -> Participant:
     """The one place a participant is made: eligibility, bands and stratum decided and stored.
 
     Not yet added to the session: :func:`register` adds one, the caseload import adds many.
+    ``unit_key`` is the benefit unit's pseudonym (:func:`unit_key_of`), never the raw number.
     Raises a 422 naming the field for impossible dates.
     """
     trial = site.trial
@@ -80,6 +104,7 @@ def new_participant(
         trial_id=trial.id,
         site_id=site.id,
         pseudonym=pseudonym,
+        unit_key=unit_key,
         birth_date=birth_date,
         sex=sex,
         benefit_start=benefit_start,
@@ -121,12 +146,7 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
             )
     if data["sex"] not in SEXES:
         raise field_error("sex", f"must be one of {', '.join(SEXES)}")
-    for field, allowed in (
-        ("education", EDUCATION_LEVELS),
-        ("country_of_birth_region", BIRTH_REGIONS),
-    ):
-        if data.get(field) and data[field] not in allowed:
-            raise field_error(field, f"must be one of {', '.join(allowed)}")
+    check_baseline_codes(data)
     registered_on: date = data.get("registered_on") or date.today()
     if registered_on > date.today():
         raise field_error("registered_on", "lies in the future")
@@ -141,6 +161,7 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
         municipality=municipality,
         education=data.get("education"),
         country_of_birth_region=data.get("country_of_birth_region"),
+        unit_key=unit_key_of(site, data.get("unit_key")),
     )
     try:
         with unit_of_work():

@@ -58,3 +58,35 @@ def pseudonymiser(key: bytes) -> Callable[[str], str]:
         return mac.hexdigest()
 
     return pseudonym
+
+
+def normalise_unit_key(raw: str) -> str | None:
+    """The benefit registration number as the platform compares it, or ``None`` when empty.
+
+    Spaces and case are ignored and leading zeros dropped (a spreadsheet drops them anyway), so
+    ``"000123"`` in one export and ``"123"`` in the next are the same benefit.
+    """
+    text = "".join(str(raw).split()).upper().lstrip("0")
+    return text or None
+
+
+def unit_pseudonymiser(key: bytes, site_code: str) -> Callable[[str], str | None]:
+    """The keyed pseudonym (hex) of a benefit's registration number (BUS kenmerk 7) at a site.
+
+    The same HMAC-SHA256 under the same per-trial key as the BSN, in its own domain: the input
+    is prefixed with ``unit:`` and the site's code, so a registration number can never collide
+    with a BSN's pseudonym, and two sites' (independent) numbering never links two benefits.
+    Returns ``None`` for an empty number: a participant without one is a unit of one.
+    """
+    keyed = hmac.new(key, f"unit:{site_code}:".encode(), hashlib.sha256)
+    copy = keyed.copy
+
+    def pseudonym(raw: str) -> str | None:
+        number = normalise_unit_key(raw)
+        if number is None:
+            return None
+        mac = copy()
+        mac.update(number.encode())
+        return mac.hexdigest()
+
+    return pseudonym

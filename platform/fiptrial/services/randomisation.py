@@ -14,12 +14,21 @@ Three ways to allocate, all concealed until the moment of allocation and all re-
   exact number to FIP (the site's capacity), proportionally within strata, leftover places
   (misfits) to strata drawn at random with probability proportional to their remainders.
 
-Concurrency: each allocation locks the participant row, then (minimisation only) the trial
-row, then the stratum's ``StratumState`` row, then the audit head, always in that order (a
-cohort allocation locks its site first, then its participants by id, then the same), so
-requests never deadlock, never allocate a participant twice and never use or skip a slot of a
-block twice. The unique index on ``allocation.participant_id`` is the last line of defence.
-Allocation cost does not depend on the number of earlier allocations: nothing scans them.
+**Benefit units.** Partners on one benefit (participants sharing a ``unit_key``) are
+randomised as one: the first partner allocated draws the arm by the trial's method; every later
+partner takes that arm without a draw, recorded as method ``unit`` with ``unit_allocation_id``
+naming the first partner's allocation. Such an allocation uses no slot of a block and is not
+counted by minimisation, so a unit counts once. A cohort draws units (each unit once, in the
+stratum of its lowest-numbered member; ``fip`` counts units) and gives every partner the
+unit's arm. Eligibility and consent stay per person. See the section "Benefit units" below.
+
+Concurrency: each allocation locks the participant row (with its partners' rows, in id order),
+then (minimisation only) the trial row, then the stratum's ``StratumState`` row, then the audit
+head, always in that order (a cohort allocation locks its site first, then its participants by
+id, then the same), so requests never deadlock, never allocate a participant twice and never
+use or skip a slot of a block twice. The unique index on ``allocation.participant_id`` is the
+last line of defence. Allocation cost does not depend on the number of earlier allocations:
+nothing scans them.
 """
 
 from __future__ import annotations
@@ -337,6 +346,7 @@ def _store_allocation(
     evidence: dict[str, Any],
     block: dict[str, Any] | None = None,
     cohort_id: int | None = None,
+    unit_allocation_id: int | None = None,
 ) -> Allocation:
     state.allocated += 1
     allocation = Allocation(
@@ -350,12 +360,13 @@ def _store_allocation(
         block_id=(block or {}).get("block_id"),
         block_position=(block or {}).get("block_position"),
         cohort_id=cohort_id,
+        unit_allocation_id=unit_allocation_id,
         evidence=evidence,
         allocated_by=actor,
     )
     db.session.add(allocation)
     db.session.flush()
-    if participant.trial.method == "minimisation":
+    if participant.trial.method == "minimisation" and unit_allocation_id is None:
         _count_for_minimisation(participant.trial, stratum_levels(participant.stratum), arm)
     audit.record(
         "allocation.created",
@@ -371,6 +382,7 @@ def _store_allocation(
             "method": method,
             **({"block_position": allocation.block_position} if block else {}),
             **({"cohort": cohort_id} if cohort_id else {}),
+            **({"unit_allocation": unit_allocation_id} if unit_allocation_id else {}),
         },
     )
     return allocation
@@ -380,9 +392,7 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
     """Randomise one participant. 409 with the existing allocation when already allocated."""
     try:
         with unit_of_work():
-            participant = locked(
-                db.session.query(Participant).filter_by(id=participant_id)
-            ).one_or_none()
+            participant = _lock_with_unit(participant_id)
             if participant is None:
                 raise NotFound(f"participant {participant_id} does not exist")
             existing = existing_allocation(participant_id)
@@ -390,6 +400,9 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
                 raise _already_allocated(existing)
             _check_allocatable(participant)
             trial, site = participant.trial, participant.site
+            unit = unit_allocation(participant)
+            if unit is not None:
+                return _store_with_unit(participant, unit, actor=actor)
             if trial.method == "minimisation":
                 locked(db.session.query(Trial).filter_by(id=trial.id)).one()
             state = _stratum_state(trial.id, participant.stratum)
@@ -483,7 +496,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         if "fip" not in arms or len(arms) != 2:
             raise Unprocessable("cohort allocation needs exactly the arms fip and control")
         other_arm = next(arm for arm in arms if arm != "fip")
-        caseload = _lock_cohort_caseload(site)
+        caseload, partners = cohort_units(_lock_cohort_caseload(site))
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
         if not caseload:
@@ -503,7 +516,8 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
             by_stratum[participant.stratum].append(participant.id)
         # Strata before the audit head, as in allocate(): taking the head first deadlocked
         # against a single allocation holding a stratum and waiting for the head.
-        states = {stratum: _stratum_state(trial.id, stratum) for stratum in sorted(by_stratum)}
+        strata = set(by_stratum) | {p.stratum for members in partners.values() for p in members}
+        states = {stratum: _stratum_state(trial.id, stratum) for stratum in sorted(strata)}
         seed = new_seed()
         chosen = derive_cohort(seed, by_stratum, fip)
         cohort = CohortRandomisation(
@@ -542,6 +556,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                     evidence={},
                     cohort_id=cohort.id,
                 )
+        _store_cohort_partners(partners, states, cohort.id, actor)
     return cohort
 
 
@@ -577,6 +592,152 @@ def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str
     return allocation
 
 
+# --- Benefit units ------------------------------------------------------------------------------
+
+
+def _unit_member_ids(participant: Participant) -> list[int]:
+    """Ids of the participants of the trial in ``participant``'s benefit unit, itself included."""
+    if participant.unit_key is None:
+        return [participant.id]
+    return sorted(
+        pid
+        for (pid,) in db.session.query(Participant.id).filter(
+            Participant.trial_id == participant.trial_id,
+            Participant.unit_key == participant.unit_key,
+        )
+    )
+
+
+def _lock_with_unit(participant_id: int) -> Participant | None:
+    """The participant with its row locked, and its partners' rows too, all in id order, so
+    that two partners allocated at the same moment cannot both draw (the second waits and then
+    takes the first one's arm). ``unit_key`` never changes, so it may be read before the lock."""
+    participant = db.session.get(Participant, participant_id)
+    if participant is None:
+        return None
+    ids = _unit_member_ids(participant)
+    locked(
+        db.session.query(Participant.id).filter(Participant.id.in_(ids)).order_by(Participant.id)
+    ).all()
+    db.session.refresh(participant)
+    return participant
+
+
+def unit_allocation(participant: Participant) -> Allocation | None:
+    """The allocation that decided the arm of ``participant``'s benefit unit, if a partner was
+    allocated already: the first drawn allocation of the unit that stands (not marked
+    randomised in error)."""
+    if participant.unit_key is None:
+        return None
+    return (
+        db.session.query(Allocation)
+        .join(Participant, Participant.id == Allocation.participant_id)
+        .filter(
+            Participant.trial_id == participant.trial_id,
+            Participant.unit_key == participant.unit_key,
+            Participant.id != participant.id,
+            Allocation.unit_allocation_id.is_(None),
+            Allocation.status.notin_(CORRECTION_KINDS),
+        )
+        .order_by(Allocation.id)
+        .first()
+    )
+
+
+def _store_with_unit(
+    participant: Participant,
+    unit: Allocation,
+    *,
+    actor: str,
+    state: StratumState | None = None,
+    cohort_id: int | None = None,
+) -> Allocation:
+    """Allocate a partner with the unit: the unit's arm, no draw, no slot, not counted."""
+    if state is None:
+        state = _stratum_state(participant.trial_id, participant.stratum)
+    return _store_allocation(
+        participant,
+        state,
+        unit.arm,
+        method="unit",
+        actor=actor,
+        evidence={"unit_allocation": unit.id, "unit_participant": unit.participant_id},
+        cohort_id=cohort_id,
+        unit_allocation_id=unit.id,
+    )
+
+
+def cohort_units(
+    caseload: Sequence[Participant],
+) -> tuple[list[Participant], dict[int | None, list[Participant]]]:
+    """Split a cohort's caseload into the participants that are drawn, one per benefit unit
+    (its lowest-numbered member in the caseload), and their partners.
+
+    Returns the drawn participants and the partners by the id of the drawn partner whose arm
+    they take; partners of a unit that was allocated before the cohort are keyed by ``None``
+    (they take that earlier allocation's arm, see :func:`_store_cohort_partners`).
+    """
+    drawn: list[Participant] = []
+    partners: dict[int | None, list[Participant]] = defaultdict(list)
+    first_of_unit: dict[str, Participant] = {}
+    for participant in sorted(caseload, key=lambda p: p.id):
+        key = participant.unit_key
+        if key is None:
+            drawn.append(participant)
+        elif key in first_of_unit:
+            partners[first_of_unit[key].id].append(participant)
+        elif unit_allocation(participant) is not None:
+            partners[None].append(participant)
+        else:
+            first_of_unit[key] = participant
+            drawn.append(participant)
+    return drawn, dict(partners)
+
+
+def _store_cohort_partners(
+    partners: Mapping[int | None, Sequence[Participant]],
+    states: Mapping[str, StratumState],
+    cohort_id: int,
+    actor: str,
+) -> None:
+    """Allocate the partners of a cohort with their units, after the drawn partners."""
+    for drawn_id in sorted(partners, key=lambda pid: -1 if pid is None else pid):
+        for participant in partners[drawn_id]:
+            unit = unit_allocation(participant)
+            assert unit is not None  # the drawn partner was allocated just before
+            _store_with_unit(participant, unit, actor=actor, state=states[participant.stratum],
+                             cohort_id=cohort_id)  # fmt: skip
+
+
+def unit_numbers(allocations: Iterable[Allocation]) -> dict[int, int]:
+    """The benefit unit of each allocation as a study number: the participant whose allocation
+    decided the unit's arm (a participant's own number for a unit of one)."""
+    allocations = list(allocations)
+    leaders = {a.unit_allocation_id for a in allocations if a.unit_allocation_id is not None}
+    numbers = dict(
+        db.session.query(Allocation.id, Allocation.participant_id).filter(
+            Allocation.id.in_(leaders)
+        )
+    ) if leaders else {}  # fmt: skip
+    return {
+        a.id: numbers[a.unit_allocation_id] if a.unit_allocation_id else a.participant_id
+        for a in allocations
+    }
+
+
+def _verify_unit(allocation: Allocation) -> list[str]:
+    unit = db.session.get(Allocation, allocation.unit_allocation_id)
+    assert unit is not None  # foreign key
+    same_unit = (
+        unit.participant.unit_key is not None
+        and unit.participant.unit_key == allocation.participant.unit_key
+        and unit.trial_id == allocation.trial_id
+    )
+    if not same_unit or unit.arm != allocation.arm:
+        return [f"allocation {allocation.id} differs from its benefit unit's allocation"]
+    return []
+
+
 # --- Verification -----------------------------------------------------------------------------
 
 
@@ -599,6 +760,8 @@ def verify_trial(trial: Trial) -> list[str]:
 
 
 def _verify_one(allocation: Allocation, blocks: Mapping[int, RandomisationBlock]) -> list[str]:
+    if allocation.unit_allocation_id is not None:
+        return _verify_unit(allocation)
     if allocation.block_id is not None:
         block = blocks[allocation.block_id]
         if block.arms[allocation.block_position or 0] != allocation.arm:

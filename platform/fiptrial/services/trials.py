@@ -11,6 +11,7 @@ from fiptrial.plugins.manager import get_site_plugin
 from fiptrial.services import audit
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.randomisation import METHODS
+from fiptrial.services.spells import check_spell_settings
 from fiptrial.services.transaction import unit_of_work
 
 
@@ -56,6 +57,7 @@ def _check_design(data: dict[str, Any]) -> None:
             raise field_error(field, "must be strictly increasing")
     if not 0.5 <= data.get("minimisation_probability", 0.8) <= 1:
         raise field_error("minimisation_probability", "must lie between 0.5 and 1")
+    check_spell_settings(data)
 
 
 def create_trial(data: dict[str, Any], *, actor: str) -> Trial:
@@ -81,6 +83,8 @@ def create_trial(data: dict[str, Any], *, actor: str) -> Trial:
                 "method": trial.method,
                 "stratify_by": trial.stratify_by,
                 "consent_design": trial.consent_design,
+                "move_gap_days": trial.move_gap_days,
+                "benefit_statistic_codes": trial.benefit_statistic_codes,
             },
         )
     return trial

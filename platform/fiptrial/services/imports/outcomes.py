@@ -1,11 +1,15 @@
 """The monthly outcome import: exits, transfers within the site, re-entries and corrections.
 
-Rules (issue 3, "Enrolment and outcome imports"):
+Rules (issue 3, "Enrolment and outcome imports", and issue 10, "Benefit spells"):
 
 - A row is matched by the pseudonym of its BSN against the *allocated* participants of the
   site. Each BSN is pseudonymised once and looked up in a dict loaded once per import. Rows of
   anybody else count in ``not_in_trial`` and are dropped at once: their BSN and data are
   never stored, not even in the report.
+- A row of another kind of benefit than the trial's (its BUS statistiekcode is not in the
+  trial's ``benefit_statistic_codes``, default ``01``: special assistance and Bbz, for instance)
+  counts in ``other_benefits`` and is dropped before it is matched. A row without a statistic
+  code is taken to be the trial's benefit.
 - A row the plugin could not read (``row.errors``) is rejected with its line number, whoever it
   belongs to; the error texts never contain a BSN.
 - An end with an unmapped local code is held back (``HeldRow``), not guessed; a re-import of
@@ -13,15 +17,25 @@ Rules (issue 3, "Enrolment and outcome imports"):
   2010 code) rejects the row.
 - Rows dated after a participant's consent withdrawal are rejected: nothing is collected after
   a withdrawal.
-- History is never overwritten: an end date or reason that differs from the recorded exit of
-  the same benefit spell is a ``correction`` event carrying both values; a benefit start after
-  a recorded exit is a ``reentry``; a move inside the site is a ``transfer_within_site``.
+- A participant's rows are decided in the order of their benefit starts, rows of one benefit
+  in file order. History is never overwritten: an end date or reason that differs from the
+  recorded end of the same benefit is a ``correction`` event carrying both values; a benefit
+  start after the last recorded end is a ``reentry``; a move inside the site that the export
+  names (the mapping's rule for BUS 32) is a ``transfer_within_site``.
+- A move inside the site that the export does not name is recognised when the benefit after it
+  appears: an end with BUS 32 followed, within the trial's ``move_gap_days`` (default 31), by a
+  benefit of the same person in another member municipality. It is recorded as a
+  ``correction`` of that exit with a NULL BUS code (both kept), dated on the first day of the
+  new benefit, counted in ``transfers_linked``; in the same file or in any later one.
+- Every event keeps the row's municipality and benefit start, so that the spells
+  (``services.spells``) know which benefit it was about and where it was paid.
 - Events are unique per participant, kind, date and local code, so a row seen again (the next
   month's export repeats last month's ends) adds nothing.
 
-Counting: ``rows == matched + not_in_trial + len(rejected)``; ``matched`` includes running
-benefits, rows already recorded and held-back rows; ``exits``, ``transfers_within_site``,
-``reentries`` and ``corrections`` count the events this import added.
+Counting: ``rows == matched + not_in_trial + other_benefits + len(rejected)``; ``matched``
+includes running benefits, rows already recorded and held-back rows; ``exits``,
+``transfers_within_site``, ``reentries``, ``corrections`` and ``transfers_linked`` count the
+events this import added.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from sqlalchemy import select, update
 
@@ -46,7 +60,7 @@ from fiptrial.models import (
     Site,
 )
 from fiptrial.plugins.manager import SitePlugin
-from fiptrial.plugins.mapping import MappedReason
+from fiptrial.plugins.mapping import MOVED_MUNICIPALITY, MappedReason
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
@@ -56,8 +70,14 @@ from fiptrial.services.imports.common import (
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key
 
 WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
-#: (date, BUS code or None, local code) of a participant's current exit.
-Exit = tuple[date, str | None, str]
+
+
+def _benefit_start(row: ExportRow) -> date:
+    return row.benefit_start  # type: ignore[return-value]  # only rows without errors
+
+
+def _line(rejection: dict[str, Any]) -> int:
+    return int(rejection["line"])
 
 
 def empty_report() -> dict[str, Any]:
@@ -71,6 +91,8 @@ def empty_report() -> dict[str, Any]:
         "transfers_within_site": 0,
         "reentries": 0,
         "corrections": 0,
+        "transfers_linked": 0,
+        "other_benefits": 0,
         "rejected": [],
         "unmapped": {},
         "duplicate_of": None,
@@ -130,16 +152,41 @@ def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:
     )
 
 
+class End(NamedTuple):
+    """A recorded end of a benefit spell, as the importer tracks it.
+
+    ``bus`` is ``None`` when the end turned out to be a move within the site (the spell goes
+    on); ``start`` is the benefit start of the row that ended (``None`` for events recorded
+    before migration 0008_spells, which did not keep it).
+    """
+
+    day: date
+    bus: str | None
+    local: str
+    municipality: str | None
+    start: date | None
+
+
 class OutcomeImport:
     """One outcome import: the state it needs is loaded once, rows are decided one by one, and
-    events are written in chunks with executemany."""
+    events are written in chunks with executemany.
+
+    A participant's rows are decided after the whole file was read, in the order of their
+    benefit starts (rows of the same benefit stay in file order): an export lists the new
+    municipality's benefit before or after the old one's end, as its sorting happens to be,
+    and a move or re-entry must be recognised either way.
+    """
 
     def __init__(self, site: Site, plugin: SitePlugin, batch: ImportBatch) -> None:
         self.site = site
         self.plugin = plugin
         self.batch = batch
-        self.trial_code = site.trial.code
+        trial = site.trial
+        self.trial_code = trial.code
         self.key = trial_key(self.trial_code)
+        self.benefit_codes = frozenset(trial.benefit_statistic_codes or ())
+        self.move_gap = trial.move_gap_days
+        self.members = frozenset(site.municipalities or ())
         self.map_reason = plugin.reason_mapper(site.municipalities or None)
         self.now = datetime.now(UTC)
         self.participants: dict[str, int] = dict(
@@ -157,7 +204,10 @@ class OutcomeImport:
             .order_by(ConsentEvent.id)
         ):
             self.withdrawn.setdefault(pid, day)
-        self.exits: dict[int, Exit] = {}
+        # The end of each participant's latest spell (gone after a re-entry), and every recorded
+        # end by the benefit start of its row, so a row of an earlier spell corrects that one.
+        self.exits: dict[int, End] = {}
+        self.ends: dict[int, dict[date, End]] = {}
         self.recorded: set[tuple[int, str, date, str]] = set()
         self._load_events()
         self.held: dict[tuple[int, str, date], int | None] = {
@@ -177,7 +227,7 @@ class OutcomeImport:
         self.rejected: list[dict[str, Any]] = []
 
     def _load_events(self) -> None:
-        """Replay the site's events in order to know each participant's current exit."""
+        """Replay the site's events in order to know each participant's recorded ends."""
         rows = db.session.execute(
             select(
                 OutcomeEvent.participant_id,
@@ -185,26 +235,58 @@ class OutcomeImport:
                 OutcomeEvent.event_date,
                 OutcomeEvent.bus_code,
                 OutcomeEvent.local_code,
+                OutcomeEvent.municipality,
+                OutcomeEvent.spell_start,
+                OutcomeEvent.previous_date,
+                OutcomeEvent.previous_bus_code,
             )
             .where(OutcomeEvent.site_id == self.site.id)
             .order_by(OutcomeEvent.id)
         )
-        for pid, kind, day, bus, local in rows:
+        for pid, kind, day, bus, local, municipality, start, prev_day, prev_bus in rows:
             self.recorded.add((pid, kind, day, local))
-            if kind == "exit" or (kind == "correction" and bus is not None):
-                self.exits[pid] = (day, bus, local)
-            elif kind in ("reentry", "correction"):
+            if kind == "reentry":
                 self.exits.pop(pid, None)
+            elif kind == "correction" and bus is None:
+                self._moved(pid, prev_day, prev_bus)
+            elif kind in ("exit", "correction"):
+                self._ended(pid, End(day, bus, local, municipality, start))
+            elif kind == "transfer_within_site" and start is not None:
+                self.ends.setdefault(pid, {})[start] = End(day, None, local, municipality, start)
+
+    def _ended(self, pid: int, end: End) -> None:
+        if end.start is not None:
+            self.ends.setdefault(pid, {})[end.start] = end
+        current = self.exits.get(pid)
+        if (
+            current is None
+            or end.start is None
+            or current.start is None
+            or (
+                end.start >= current.start  # an end of an earlier benefit leaves the latest one
+            )
+        ):
+            self.exits[pid] = end
+
+    def _moved(self, pid: int, day: date | None, bus: str | None) -> None:
+        """The end (``day``, ``bus``) turned out to be a move within the site."""
+        for start, end in list(self.ends.get(pid, {}).items()):
+            if (end.day, end.bus) == (day, bus):
+                self.ends[pid][start] = end._replace(bus=None)
+        current = self.exits.get(pid)
+        if current is not None and (current.day, current.bus) == (day, bus):
+            del self.exits[pid]
 
     # --- the rows ---------------------------------------------------------------------------
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-        """Decide every row; the loop is kept tight because most rows are not in the trial."""
+        """Read every row, then decide the matched ones; the loop is kept tight because most
+        rows are not in the trial."""
         lookup = self.participants.get
         pseudonym = pseudonymiser(self.key)
-        decide = self.decide
-        pending = self.pending_events
-        rows = not_in_trial = 0
+        benefit_codes = self.benefit_codes
+        matched: dict[int, list[ExportRow]] = {}
+        rows = not_in_trial = other_benefits = 0
         report_at = PROGRESS_ROWS if progress is not None else -1  # one compare per row
         with path.open("rb") as handle:  # an open handle: the plugin streams it directly
             for row in self.plugin.read_export(handle):
@@ -215,16 +297,26 @@ class OutcomeImport:
                 if row.errors:
                     self.reject(row.line, "; ".join(row.errors))
                     continue
+                if row.statistic_code is not None and row.statistic_code not in benefit_codes:
+                    other_benefits += 1  # special assistance, Bbz, ...: never a spell
+                    continue
                 pid = lookup(pseudonym(row.bsn))  # type: ignore[arg-type]  # no errors: BSN valid
                 if pid is None:
                     not_in_trial += 1  # dropped here: nothing of this row is kept
                     continue
+                matched.setdefault(pid, []).append(row)
+        decide = self.decide
+        pending = self.pending_events
+        for pid, own in matched.items():
+            own.sort(key=_benefit_start)  # stable: rows of one benefit keep their file order
+            for row in own:
                 decide(pid, row)
-                if len(pending) >= INSERT_CHUNK:
-                    self.flush()
+            if len(pending) >= INSERT_CHUNK:
+                self.flush()
         self.flush()
         self.counts["rows"] = rows
         self.counts["not_in_trial"] = not_in_trial
+        self.counts["other_benefits"] = other_benefits
         return self.report()
 
     def decide(self, pid: int, row: ExportRow) -> None:
@@ -237,7 +329,7 @@ class OutcomeImport:
             return
         if end is None:
             self.counts["matched"] += 1
-            self.reentry_if_new_spell(pid, row)
+            self.new_spell_after_exit(pid, row)
             return
         if not row.local_reason:
             self.reject(row.line, "the benefit ended but the export gives no reason")
@@ -254,7 +346,7 @@ class OutcomeImport:
         held_id = self.held.pop((pid, row.local_reason, end), None)
         if held_id is not None:
             self.released.append(held_id)
-        self.reentry_if_new_spell(pid, row)
+        self.new_spell_after_exit(pid, row)
         if mapped.kind == "transfer":
             self.transfer(pid, row, end, mapped)
         else:
@@ -263,26 +355,67 @@ class OutcomeImport:
     def reject(self, line: int, reason: str) -> None:
         self.rejected.append({"line": line, "reason": reason})
 
-    def reentry_if_new_spell(self, pid: int, row: ExportRow) -> None:
+    def new_spell_after_exit(self, pid: int, row: ExportRow) -> None:
+        """A benefit that starts after the participant's last recorded end: either the move
+        inside the site that end was (linked, see :meth:`linked_move`) or a re-entry."""
         current = self.exits.get(pid)
         assert row.benefit_start is not None
-        if current is not None and row.benefit_start > current[0]:
-            if self.add(pid, "reentry", row.benefit_start, row):
-                self.counts["reentries"] += 1
-            self.exits.pop(pid, None)
+        if current is None or row.benefit_start <= current.day:
+            return
+        if self.linked_move(current, row):
+            added = self.add(
+                pid, "correction", row.benefit_start, row, bus_code=None,
+                local_code=current.local, previous_date=current.day,
+                previous_bus_code=current.bus, previous_local_code=current.local,
+                new_municipality=row.municipality,
+            )  # fmt: skip
+            if added:
+                self.counts["transfers_linked"] += 1
+                self._moved(pid, current.day, current.bus)
+                return
+        if self.add(pid, "reentry", row.benefit_start, row):
+            self.counts["reentries"] += 1
+        self.exits.pop(pid, None)
+
+    def linked_move(self, current: End, row: ExportRow) -> bool:
+        """Was the end ``current`` a move inside the site, now that ``row`` shows the benefit
+        after it? Yes when it ended with BUS 32 and ``row`` is a benefit in *another* member
+        municipality starting within the trial's move gap -- whatever the export said about
+        the new municipality. Recorded as a correction of the exit, keeping both."""
+        assert row.benefit_start is not None
+        return (
+            current.bus == MOVED_MUNICIPALITY
+            and row.municipality in self.members
+            and row.municipality != current.municipality
+            and (row.benefit_start - current.day).days <= self.move_gap
+        )
+
+    def recorded_end(self, pid: int, row: ExportRow) -> End | None:
+        """The recorded end of the benefit this row is about, if any: the end recorded for its
+        benefit start, else the latest end unless that one belongs to another benefit."""
+        assert row.benefit_start is not None
+        end = self.ends.get(pid, {}).get(row.benefit_start)
+        if end is not None:
+            return end
+        current = self.exits.get(pid)
+        if current is None or current.start not in (None, row.benefit_start):
+            return None
+        return current
 
     def exit(self, pid: int, row: ExportRow, end: date, mapped: MappedReason) -> None:
         local = mapped.local_code
         if (pid, "exit", end, local) in self.recorded:
             return  # seen before: the export repeats ends of earlier months
-        new: Exit = (end, mapped.bus_code, local)
-        current = self.exits.get(pid)
-        if current == new:
+        new = End(end, mapped.bus_code, local, row.municipality, row.benefit_start)
+        current = self.recorded_end(pid, row)
+        if current is not None and current.bus is None:
+            return  # this benefit's end was a move within the site: the spell went on
+        if current is not None and current[:3] == new[:3]:
             return
         if current is None:
             self.add(pid, "exit", end, row, bus_code=mapped.bus_code, local_code=local,
                      mapping_version=mapped.mapping_version)  # fmt: skip
-            self.exits[pid] = new
+            self._ended(pid, new)
             self.counts["exits"] += 1
             self.exits_by_code[mapped.bus_code or ""] += 1
         else:
@@ -292,29 +425,35 @@ class OutcomeImport:
         local = mapped.local_code
         if (pid, "transfer_within_site", end, local) in self.recorded:
             return
-        current = self.exits.get(pid)
+        current = self.recorded_end(pid, row)
+        if current is not None and current.bus is None:
+            return  # already known as a move
         if current is not None:
             # The same spell was recorded as an exit: the move stayed inside the site after all.
-            self.correct(pid, row, current, (end, None, local), mapped.mapping_version)
+            new = End(end, None, local, row.municipality, row.benefit_start)
+            self.correct(pid, row, current, new, mapped.mapping_version)
             return
         if self.add(pid, "transfer_within_site", end, row, local_code=local,
                     mapping_version=mapped.mapping_version):  # fmt: skip
             self.counts["transfers_within_site"] += 1
+            self.ends.setdefault(pid, {})[row.benefit_start] = End(  # type: ignore[index]
+                end, None, local, row.municipality, row.benefit_start
+            )
 
-    def correct(
-        self, pid: int, row: ExportRow, previous: Exit, new: Exit, mapping_version: str
-    ) -> None:
+    def correct(self, pid: int, row: ExportRow, previous: End, new: End, mapping_version: str
+                ) -> None:  # fmt: skip
         added = self.add(
-            pid, "correction", new[0], row, bus_code=new[1], local_code=new[2],
-            previous_date=previous[0], previous_bus_code=previous[1],
-            previous_local_code=previous[2], mapping_version=mapping_version,
+            pid, "correction", new.day, row, bus_code=new.bus, local_code=new.local,
+            previous_date=previous.day, previous_bus_code=previous.bus,
+            previous_local_code=previous.local, mapping_version=mapping_version,
+            new_municipality=row.new_municipality if new.bus is None else None,
         )  # fmt: skip
         if added:
             self.counts["corrections"] += 1
-            if new[1] is None:
-                self.exits.pop(pid, None)
+            if new.bus is None:
+                self._moved(pid, previous.day, previous.bus)
             else:
-                self.exits[pid] = new
+                self._ended(pid, new)
 
     def add(self, pid: int, kind: str, day: date, row: ExportRow, **values: Any) -> bool:
         """Queue an event unless this participant already has it; True when queued."""
@@ -333,6 +472,8 @@ class OutcomeImport:
             "previous_date": None,
             "previous_bus_code": None,
             "previous_local_code": None,
+            "municipality": row.municipality,
+            "spell_start": row.benefit_start,
             "mapping_version": self.plugin.mapping_version,
             "batch_id": self.batch.id,
             "line": row.line,
@@ -393,7 +534,9 @@ class OutcomeImport:
             transfers_within_site=self.counts["transfers_within_site"],
             reentries=self.counts["reentries"],
             corrections=self.counts["corrections"],
-            rejected=self.rejected,
+            transfers_linked=self.counts["transfers_linked"],
+            other_benefits=self.counts["other_benefits"],
+            rejected=sorted(self.rejected, key=_line),
             unmapped=dict(sorted(self.unmapped.items())),
         )
         return report

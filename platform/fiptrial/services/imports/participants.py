@@ -6,7 +6,14 @@ not call ``register`` per row: that would pseudonymise twice, query once per row
 row, where the issue asks for one pseudonym per row and one transaction per file. BSNs already
 in the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
 
-Counting: ``rows == registered + already_registered + ended_benefits_skipped + len(rejected)``;
+Benefit spells (issue 10): a row of another benefit than the trial's (its BUS statistiekcode not
+in the trial's ``benefit_statistic_codes``: special assistance, Bbz, ...) is not enrolled and
+counts in ``other_benefits``. The benefit's registration number, when the export has one, becomes
+the participant's benefit-unit key (pseudonymised at once, like the BSN); education and region
+of birth are stored when the export gives them.
+
+Counting: ``rows == registered + already_registered + ended_benefits_skipped + other_benefits
++ len(rejected)``;
 ``ineligible`` counts the registered participants who are not eligible (they are registered,
 as the core does, so that the caseload is complete; allocation leaves them out).
 """
@@ -32,8 +39,8 @@ from fiptrial.services.imports.common import (
     PROGRESS_ROWS,
     run_import,
 )
-from fiptrial.services.participants import new_participant
-from fiptrial.services.pseudonyms import pseudonymiser, trial_key
+from fiptrial.services.participants import check_baseline_codes, new_participant
+from fiptrial.services.pseudonyms import pseudonymiser, trial_key, unit_pseudonymiser
 
 
 def empty_report() -> dict[str, Any]:
@@ -45,6 +52,7 @@ def empty_report() -> dict[str, Any]:
         "ineligible": 0,
         "rejected": [],
         "ended_benefits_skipped": 0,
+        "other_benefits": 0,
         "duplicate_of": None,
     }
 
@@ -88,7 +96,10 @@ class _Enrolment:
         self.trial = site.trial
         self.batch = batch
         self.actor = actor
-        self.pseudonym = pseudonymiser(trial_key(self.trial.code))
+        key = trial_key(self.trial.code)
+        self.pseudonym = pseudonymiser(key)
+        self.unit_pseudonym = unit_pseudonymiser(key, site.code)
+        self.benefit_codes = frozenset(self.trial.benefit_statistic_codes or ())
         self.today = date.today()
         self.members = set(site.municipalities or ())
         self.known: set[str] = set(
@@ -122,6 +133,9 @@ class _Enrolment:
         if row.errors:
             self.reject(row.line, "; ".join(row.errors))
             return None
+        if row.statistic_code is not None and row.statistic_code not in self.benefit_codes:
+            self.report["other_benefits"] += 1
+            return None
         if row.benefit_end is not None:
             self.report["ended_benefits_skipped"] += 1
             return None
@@ -137,6 +151,9 @@ class _Enrolment:
             )
             return None
         try:
+            check_baseline_codes(
+                {"education": row.education, "country_of_birth_region": row.country_of_birth_region}
+            )
             participant = new_participant(
                 self.site,
                 pseudonym=pseudonym,
@@ -146,6 +163,9 @@ class _Enrolment:
                 registered_on=self.today,
                 actor=self.actor,
                 municipality=row.municipality,
+                education=row.education,
+                country_of_birth_region=row.country_of_birth_region,
+                unit_key=self.unit_pseudonym(row.unit_key) if row.unit_key else None,
             )
         except Unprocessable as error:
             self.reject(row.line, error.message)
