@@ -64,6 +64,19 @@ def normalise_municipality(text: str) -> str | None:
     return None if result == PLACEHOLDER_MUNICIPALITY else result
 
 
+def normalise_statistic_code(text: str) -> str | None:
+    """A BUS statistiekcode (kenmerk 8) as two digits (``"1"`` -> ``"01"``, as a spreadsheet
+    leaves it); ``None`` when it is not one or two digits. Empty text is no code at all: check
+    that before calling."""
+    code = text.strip()
+    if not code or len(code) > 2 or not code.isascii() or not code.isdigit():
+        return None
+    return code.zfill(2)
+
+
+STATISTIC_CODE_ERROR = "is not a BUS statistiekcode (two digits, e.g. 01)"
+
+
 def _parse_dmy(text: str) -> date | None:
     parts = text.strip().split("-")
     if len(parts) != 3 or len(parts[2]) != 4:

@@ -4,12 +4,18 @@ The export is a CSV with ``;`` separators, in Windows-1252 (UTF-8 with a BOM is 
 with this header::
 
     Registratienummer;BSN;Geboortedatum;Geslacht;Gemeentecode;Aanvangsdatum uitkering;
-    Einddatum uitkering;Reden beëindiging;Omschrijving reden;Nieuwe gemeentecode
+    Einddatum uitkering;Reden beëindiging;Omschrijving reden;Nieuwe gemeentecode;
+    Uitkeringsnummer;Statistiekcode
 
 Dates are ``dd-mm-jjjj``; a BSN may have lost its leading zero in a spreadsheet; Geslacht is
 M or V; Gemeentecode is "0748" or "GM0748"; Einddatum and Reden are empty while the benefit
-runs; Nieuwe gemeentecode is filled on moves. Registratienummer and Omschrijving reden are not
-passed on: the platform needs neither, and data not passed on cannot leak.
+runs; Nieuwe gemeentecode is filled on moves. Registratienummer (the client's) and Omschrijving
+reden are not passed on: the platform needs neither, and data not passed on cannot leak.
+
+The last two columns may be absent (exports made before 2027 lack them): Uitkeringsnummer is the
+benefit's registration number (BUS kenmerk 7), shared by partners on one benefit, and becomes
+the benefit-unit key (the platform pseudonymises it); Statistiekcode is the benefit's BUS
+statistiekcode (kenmerk 8: 01 algemene bijstand, 11/12 bijzondere bijstand, 14 Bbz, ...).
 
 The loop is written for speed (imports of a million rows must stay close to the cost of
 reading the file): a good row passes one combined test, and the messages of a bad row are only
@@ -25,11 +31,13 @@ from typing import BinaryIO
 
 from fiptrial.plugins import ExportRow
 from fiptrial.plugins.parsing import (
+    STATISTIC_CODE_ERROR,
     CsvExport,
     DateParser,
     Memo,
     municipality_parser,
     normalise_bsn,
+    normalise_statistic_code,
     open_csv_export,
 )
 from fiptrial.plugins.rows import Sex
@@ -48,6 +56,8 @@ COLUMNS = (
 )
 #: The columns the platform needs, in the order _rows unpacks them.
 USED = COLUMNS[1:8] + COLUMNS[9:]
+#: Optional: the benefit unit (kenmerk 7) and the kind of benefit (kenmerk 8).
+UNIT_COLUMN, STATISTIC_COLUMN = OPTIONAL_COLUMNS = ("Uitkeringsnummer", "Statistiekcode")
 SEXES: dict[str, Sex] = {"M": "male", "V": "female", "m": "male", "v": "female"}
 
 
@@ -57,16 +67,20 @@ def read_export(source: BinaryIO) -> Iterator[ExportRow]:
     Raises:
         ExportFormatError: wrong header, separator or encoding.
     """
-    export = open_csv_export(source, columns=COLUMNS, what="Brabantse Wal export")
+    export = open_csv_export(
+        source, columns=COLUMNS, optional_columns=OPTIONAL_COLUMNS, what="Brabantse Wal export"
+    )
     return _rows(export)
 
 
 def _rows(export: CsvExport) -> Iterator[ExportRow]:
     positions = [export.columns[name] for name in USED]
     pick = operator.itemgetter(*positions)
-    width = max(positions) + 1
+    i_unit, i_code = (export.columns.get(name) for name in OPTIONAL_COLUMNS)
+    width = max(export.columns.values()) + 1
     dates = DateParser.dmy()
     municipalities = municipality_parser()
+    statistic_codes = Memo(normalise_statistic_code)
     for line, fields in export.records:
         if len(fields) < width:
             yield _short_row(line, len(fields))
@@ -84,6 +98,9 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
         reason = reason_text.strip().upper() or None
         new_text = new_text.strip()
         new = municipalities(new_text) if new_text else None
+        unit = (fields[i_unit].strip() or None) if i_unit is not None else None
+        code_text = fields[i_code].strip() if i_code is not None else ""
+        code = statistic_codes(code_text) if code_text else None
         if (
             bsn is None
             or birth is None
@@ -94,11 +111,14 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
             or (new_text and new is None)
             or birth >= start
             or (end is not None and end < start)
+            or (code_text and code is None)
         ):
             errors = _errors(fields, positions, dates, municipalities, bsn, birth, start, end)
+            if code_text and code is None:
+                errors += (f"{STATISTIC_COLUMN} {STATISTIC_CODE_ERROR}",)
         else:
             errors = ()
-        yield ExportRow(line, bsn, birth, sex, home, start, end, reason, new, errors)
+        yield ExportRow(line, bsn, birth, sex, home, start, end, reason, new, errors, unit, code)
 
 
 def _errors(

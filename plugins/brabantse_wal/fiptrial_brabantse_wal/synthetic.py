@@ -6,7 +6,10 @@ and 4): about 2,000 clients aged 18 to 68, mean age about 44, 46% men, long bene
 16% of the clients left the benefit in the year before the reference date, with the mix of BUS
 reasons of the report's Table 4.1; those who reached the pension age (67, as for 2024-2027) in
 that year left for that reason. Moves (VHG) go to another member municipality (a transfer
-within the site) or outside the site.
+within the site) or outside the site. Some clients are partners on one benefit (the same
+Uitkeringsnummer, start and municipality, and the same end); every benefit is algemene bijstand
+(Statistiekcode 01), and ``special_assistance`` adds records of bijzondere bijstand (12) that
+the platform must leave out.
 
 Clients are a function of ``seed`` alone and outcomes of ``seed`` and ``reference_date``, so an
 enrolment export (``exit_share=0``) and a later outcome export with the same seed describe the
@@ -39,10 +42,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from fiptrial_brabantse_wal import MEMBERS
-from fiptrial_brabantse_wal.reader import COLUMNS
+from fiptrial_brabantse_wal.reader import COLUMNS, OPTIONAL_COLUMNS
 
 #: Exits per shared code in the pilot, both arms together (report Table 4.1). Code 03 (pension
 #: age) is absent: the generator derives it from the clients' ages instead.
@@ -80,8 +83,12 @@ OUTSIDE = ("GM0599", "GM0363", "GM0758", "GM1674", "GM0716")
 PENSION_AGE_YEARS = 67
 _PENSION_DAYS = int(PENSION_AGE_YEARS * 365.25)
 UNKNOWN_LOCAL_CODE = "XYZ"
+#: BUS statistiekcodes (kenmerk 8): the clients' benefit, and the special assistance records.
+GENERAL_ASSISTANCE, SPECIAL_ASSISTANCE = "01", "12"
+_BENEFIT_NUMBERS = 700_000  # Uitkeringsnummer of client n: 700000 + n, or its partner's
 #: How data/sample_export.csv was made: small, clean, and with every kind of outcome.
-SAMPLE_ARGS = ("--rows", "40", "--seed", "6", "--exit-share", "0.5", "--historic-share", "0.3")
+SAMPLE_ARGS = ("--rows", "40", "--seed", "9", "--exit-share", "0.5", "--historic-share", "0.3",
+               "--partner-share", "0.2", "--special-assistance", "2")  # fmt: skip
 SAMPLE_COMMAND = "python -m fiptrial_brabantse_wal.synthetic " + " ".join(SAMPLE_ARGS)
 
 _BSN_PREFIX_LOW = 1_000_000  # 8-digit prefixes from 01000000: about 9% of BSNs start with 0
@@ -107,6 +114,8 @@ class SyntheticSummary:
     moves_outside_site: int = 0
     historic_code_rows: int = 0
     leading_zero_dropped: int = 0
+    partners: int = 0  # rows of a client who shares the previous row's benefit
+    special_assistance_lines: list[int] = field(default_factory=list)
     unknown_code_lines: list[int] = field(default_factory=list)
     bad_bsn_lines: list[int] = field(default_factory=list)
     bad_date_lines: list[int] = field(default_factory=list)
@@ -131,6 +140,7 @@ class SyntheticClient(NamedTuple):
     male: bool
     municipality: str
     benefit_start: date
+    benefit_number: int  # Uitkeringsnummer: partners share it
 
 
 def valid_bsns(seed: int) -> Iterator[str]:
@@ -154,10 +164,19 @@ def valid_bsns(seed: int) -> Iterator[str]:
             yield prefix + str(check)
 
 
-def clients(count: int, seed: int, reference_date: date) -> Iterator[SyntheticClient]:
-    """``count`` clients drawn with ``seed``, on benefit for at least 6 months on the date."""
+def clients(
+    count: int, seed: int, reference_date: date, partner_share: float = 0.1
+) -> Iterator[SyntheticClient]:
+    """``count`` clients drawn with ``seed``, on benefit for at least 6 months on the date.
+
+    With probability ``partner_share`` a client is the partner of the one before: on the same
+    benefit (number, start and municipality), when old enough for it. Partners are drawn from a
+    stream of their own, so the clients' other facts do not depend on the share.
+    """
     rng = random.Random(f"clients/{seed}")
+    couples = random.Random(f"units/{seed}")
     bsns = valid_bsns(seed)
+    previous: SyntheticClient | None = None
     for number in range(count):
         male = rng.random() < 0.465
         age_days = int(rng.triangular(18, 68, 45) * 365.25)  # mean 43.7, as in the pilot
@@ -168,14 +187,43 @@ def clients(count: int, seed: int, reference_date: date) -> Iterator[SyntheticCl
         # Nobody starts social assistance after reaching pension age.
         duration_days = max(duration_days, age_days - _PENSION_DAYS + 30)
         municipality = MEMBERS[bisect.bisect(_MEMBER_CUMULATIVE, rng.random())]
-        yield SyntheticClient(
+        client = SyntheticClient(
             number + 1,
             next(bsns),
             birth,
             male,
             municipality,
             reference_date - timedelta(days=duration_days),
+            _BENEFIT_NUMBERS + number + 1,
         )
+        if (
+            previous is not None
+            and couples.random() < partner_share
+            and previous.benefit_number == _BENEFIT_NUMBERS + previous.number  # no trios
+            and birth + timedelta(days=int(18 * 365.25)) <= previous.benefit_start
+            and previous.benefit_start < birth + timedelta(days=_PENSION_DAYS)
+        ):
+            client = client._replace(
+                municipality=previous.municipality,
+                benefit_start=previous.benefit_start,
+                benefit_number=previous.benefit_number,
+            )
+        previous = client
+        yield client
+
+
+@dataclass(frozen=True)
+class _Options:
+    rows: int
+    seed: int
+    reference_date: date
+    exit_share: float
+    period_days: int
+    within_site_move_share: float
+    historic_share: float
+    partner_share: float
+    faults: dict[int, str]
+    special: frozenset[int]
 
 
 def write_export(
@@ -188,6 +236,8 @@ def write_export(
     period_days: int = 365,
     within_site_move_share: float = 0.35,
     historic_share: float = 0.02,
+    partner_share: float = 0.1,
+    special_assistance: int = 0,
     unknown_codes: int = 0,
     bad_bsns: int = 0,
     bad_dates: int = 0,
@@ -203,6 +253,10 @@ def write_export(
         within_site_move_share: share of moves (VHG) that go to another member municipality.
         historic_share: share of exits for work or self-employment recorded with the historic
             local codes WLA and KUN.
+        partner_share: share of clients who are the partner of the client before them, on the
+            same benefit (same Uitkeringsnummer, start, municipality and end).
+        special_assistance: how many clients also get a record of bijzondere bijstand
+            (Statistiekcode 12), on the line after their own; they add to the rows.
         unknown_codes, bad_bsns, bad_dates: how many rows get an unknown local code, a BSN
             failing the elfproef, or an impossible birth date (31 February).
         encoding: ``cp1252`` (the ISD's) or ``utf-8-sig`` (UTF-8 with a BOM).
@@ -210,47 +264,53 @@ def write_export(
     injected = random.Random(f"faults/{seed}/{rows}").sample(
         range(rows), min(rows, unknown_codes + bad_bsns + bad_dates)
     )
-    faults = {
-        **dict.fromkeys(injected[:unknown_codes], "unknown"),
-        **dict.fromkeys(injected[unknown_codes : unknown_codes + bad_bsns], "bsn"),
-        **dict.fromkeys(injected[unknown_codes + bad_bsns :], "date"),
-    }
+    options = _Options(
+        rows, seed, reference_date, exit_share, period_days, within_site_move_share,
+        historic_share, partner_share,
+        faults={
+            **dict.fromkeys(injected[:unknown_codes], "unknown"),
+            **dict.fromkeys(injected[unknown_codes : unknown_codes + bad_bsns], "bsn"),
+            **dict.fromkeys(injected[unknown_codes + bad_bsns :], "date"),
+        },
+        special=frozenset(
+            random.Random(f"special/{seed}/{rows}").sample(
+                range(rows), min(rows, special_assistance)
+            )
+        ),
+    )  # fmt: skip
     events = random.Random(f"events/{seed}/{reference_date.isoformat()}")
     summary = SyntheticSummary()
     if isinstance(out, (str, os.PathLike)):
         with Path(out).open("w", encoding=encoding, newline="") as text:
-            _write(text, rows, seed, reference_date, exit_share, period_days,
-                   within_site_move_share, historic_share, faults, events, summary)  # fmt: skip
+            _write(text, options, events, summary)
     else:
         text = io.TextIOWrapper(out, encoding=encoding, newline="")
         try:
-            _write(text, rows, seed, reference_date, exit_share, period_days,
-                   within_site_move_share, historic_share, faults, events, summary)  # fmt: skip
+            _write(text, options, events, summary)
         finally:
             text.flush()
             text.detach()  # the caller owns ``out``: do not close it
     return summary
 
 
+#: (BUS code or None, local code, new municipality, end) of one benefit's outcome.
+Outcome = tuple[str | None, str, str, date | None]
+
+
 def _write(
-    text: io.TextIOBase,
-    rows: int,
-    seed: int,
-    reference_date: date,
-    exit_share: float,
-    period_days: int,
-    within_site_move_share: float,
-    historic_share: float,
-    faults: dict[int, str],
-    events: random.Random,
-    summary: SyntheticSummary,
+    text: io.TextIOBase, options: _Options, events: random.Random, summary: SyntheticSummary
 ) -> None:
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + OPTIONAL_COLUMNS)
     codes, cumulative = list(BUS_EXIT_MIX), list(itertools.accumulate(BUS_EXIT_MIX.values()))
-    for index, client in enumerate(clients(rows, seed, reference_date)):
-        line = index + 2
-        fault = faults.get(index)
+    reference_date, exit_share = options.reference_date, options.exit_share
+    window_start = reference_date - timedelta(days=options.period_days)
+    line = 1
+    previous: tuple[SyntheticClient, Outcome] | None = None
+    population = clients(options.rows, options.seed, reference_date, options.partner_share)
+    for index, client in enumerate(population):
+        line += 1
+        fault = options.faults.get(index)
         bsn = client.bsn
         if fault == "bsn":
             bsn = bsn[:8] + str((int(bsn[8]) + 1) % 10)  # off by one: never divisible by 11
@@ -263,22 +323,25 @@ def _write(
         bus, local, new = None, "", ""
         end: date | None = None
         pension_date = client.birth_date + timedelta(days=_PENSION_DAYS)
-        window_start = reference_date - timedelta(days=period_days)
         earliest = max(window_start, client.benefit_start + timedelta(days=1))
+        partner = previous is not None and previous[0].benefit_number == client.benefit_number
         if fault == "unknown":
             local = UNKNOWN_LOCAL_CODE
             end = earliest + timedelta(days=events.randrange((reference_date - earliest).days + 1))
         elif exit_share > 0 and window_start < pension_date <= reference_date:
             bus, local, end = "03", "AOW", pension_date  # pension age ends the benefit anyway
+        elif partner and previous is not None and previous[1][0] != "03":
+            bus, local, new, end = previous[1]  # one benefit: it ends for both partners
         elif events.random() < exit_share:
             bus = events.choices(codes, cum_weights=cumulative)[0]
-            local = _local_code(bus, events, historic_share)
+            local = _local_code(bus, events, options.historic_share)
             end = earliest + timedelta(days=events.randrange((reference_date - earliest).days + 1))
             if bus == "32":
-                if events.random() < within_site_move_share:
+                if events.random() < options.within_site_move_share:
                     new = events.choice([m for m in MEMBERS if m != client.municipality])
                 else:
                     new = events.choice(OUTSIDE)
+        previous = client, (bus, local, new, end)
         home = client.municipality if events.random() < 0.3 else client.municipality[2:]
         if new and events.random() < 0.7:
             new = new[2:]
@@ -294,9 +357,12 @@ def _write(
                 local,
                 DESCRIPTIONS.get(local, "Onbekende reden" if local else ""),
                 new,
+                client.benefit_number,
+                GENERAL_ASSISTANCE,
             )
         )
         summary.rows += 1
+        summary.partners += partner
         if fault:
             getattr(summary, _FAULT_LIST[fault]).append(line)
         elif bus is None:
@@ -307,6 +373,28 @@ def _write(
             summary.exits_by_code[bus] += 1
             summary.moves_outside_site += bus == "32"
             summary.historic_code_rows += local in ("WLA", "KUN")
+        if index in options.special:
+            line += 1
+            _special_assistance(writer, client, events, window_start, reference_date)
+            summary.rows += 1
+            summary.special_assistance_lines.append(line)
+
+
+def _special_assistance(
+    writer: Any, client: SyntheticClient, rng: random.Random, first: date, last: date
+) -> None:
+    """A one-off grant of bijzondere bijstand to the client: a benefit record of another kind
+    (Statistiekcode 12) that starts and ends within the period."""
+    start = max(first, client.benefit_start) + timedelta(days=rng.randrange(0, 300))
+    start = min(start, last)
+    end = min(last, start + timedelta(days=rng.randrange(0, 60)))
+    writer.writerow(
+        (
+            f"{100000 + client.number}", client.bsn, _dmy(client.birth_date),
+            "M" if client.male else "V", client.municipality, _dmy(start), _dmy(end), "OVR",
+            DESCRIPTIONS["OVR"], "", _BENEFIT_NUMBERS * 2 + client.number, SPECIAL_ASSISTANCE,
+        )
+    )  # fmt: skip
 
 
 _FAULT_LIST = {"unknown": "unknown_code_lines", "bsn": "bad_bsn_lines", "date": "bad_date_lines"}
@@ -344,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exit-share", type=float, default=0.16)
     parser.add_argument("--within-site-move-share", type=float, default=0.35)
     parser.add_argument("--historic-share", type=float, default=0.02)
+    parser.add_argument("--partner-share", type=float, default=0.1)
+    parser.add_argument("--special-assistance", type=int, default=0)
     parser.add_argument("--unknown-codes", type=int, default=0)
     parser.add_argument("--bad-bsns", type=int, default=0)
     parser.add_argument("--bad-dates", type=int, default=0)
@@ -358,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_share=args.exit_share,
         within_site_move_share=args.within_site_move_share,
         historic_share=args.historic_share,
+        partner_share=args.partner_share,
+        special_assistance=args.special_assistance,
         unknown_codes=args.unknown_codes,
         bad_bsns=args.bad_bsns,
         bad_dates=args.bad_dates,

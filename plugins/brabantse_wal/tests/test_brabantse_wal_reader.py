@@ -44,6 +44,26 @@ def test_an_ended_benefit_with_a_move():
     assert (row.local_reason, row.new_municipality) == ("VHG", "GM0851")
 
 
+def test_an_export_without_the_optional_columns_has_no_unit_and_no_statistic_code():
+    (row,) = _read(GOOD)
+    assert (row.unit_key, row.statistic_code) == (None, None)
+
+
+def test_benefit_number_and_statistic_code_when_the_export_has_them():
+    header = HEADER + ";Uitkeringsnummer;Statistiekcode"
+    lines = [
+        GOOD + ";004711;1",  # a spreadsheet dropped the zero of the statistiekcode
+        GOOD + ";;12",
+        GOOD + ";4711;bijstand",
+    ]
+    data = "\r\n".join((header, *lines)).encode("cp1252")
+    first, second, bad = read_export(io.BytesIO(data))
+    assert (first.unit_key, first.statistic_code, first.is_valid) == ("004711", "01", True)
+    assert (second.unit_key, second.statistic_code) == (None, "12")
+    assert bad.errors == ("Statistiekcode is not a BUS statistiekcode (two digits, e.g. 01)",)
+    assert bad.unit_key == "4711"  # the unit is read even when another field is wrong
+
+
 def test_a_bsn_that_lost_its_leading_zero():
     (row,) = _read("1;52856562;01-01-1990;V;0748;01-02-2020;;;;")
     assert row.bsn == "052856562" and row.is_valid
@@ -106,9 +126,12 @@ def test_the_source_is_not_closed():
 def test_the_shipped_sample_reads_cleanly(site):
     with site.sample_export().open("rb") as handle:
         rows = list(site.read_export(handle))
-    assert len(rows) == 40
+    assert len(rows) == 42  # 40 clients and 2 records of special assistance
     assert all(row.is_valid for row in rows)
     assert {row.municipality for row in rows} == {"GM0748", "GM0851", "GM0873"}
+    assert {row.statistic_code for row in rows} == {"01", "12"}
+    units = [row.unit_key for row in rows if row.statistic_code == "01"]
+    assert all(units) and len(set(units)) < len(units)  # partners share a benefit
 
 
 def _peak_reading(rows: int) -> int:

@@ -62,6 +62,32 @@ def test_the_summary_matches_what_the_platform_reads(site):
     assert summary.historic_code_rows > 0 and summary.leading_zero_dropped > 0
 
 
+def test_partners_share_one_benefit_and_special_assistance_is_another_kind():
+    data, summary = _export(3000, partner_share=0.2, special_assistance=5)
+    rows = list(read_export(io.BytesIO(data)))
+    assert summary.rows == len(rows) == 3005
+    special = [row for row in rows if row.statistic_code == "12"]
+    assert [row.line for row in special] == sorted(summary.special_assistance_lines)
+    assert all(row.benefit_end is not None and row.unit_key for row in special)
+    benefits: dict[str, list] = {}
+    for row in rows:
+        if row.statistic_code == "01":
+            benefits.setdefault(row.unit_key, []).append(row)
+    couples = [pair for pair in benefits.values() if len(pair) > 1]
+    assert len(couples) == summary.partners > 400  # about a fifth of 3000 rows
+    assert all(len(pair) == 2 for pair in couples)  # couples, never three on a benefit
+    for first, second in couples:
+        assert first.bsn != second.bsn and first.line + 1 == second.line
+        assert (first.municipality, first.benefit_start) == (
+            second.municipality,
+            second.benefit_start,
+        )
+    ended_together = sum(first.benefit_end == second.benefit_end for first, second in couples)
+    assert ended_together >= 0.95 * len(couples)  # one benefit ends for both (but pension age)
+    _, without = _export(300, partner_share=0)
+    assert without.partners == 0
+
+
 def test_population_resembles_the_pilot():
     data, summary = _export(20_000)
     rows = list(read_export(io.BytesIO(data)))

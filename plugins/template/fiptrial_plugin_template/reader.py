@@ -10,7 +10,11 @@ One line per benefit, with the fields every municipality reports to CBS monthly:
 - ``gemeentecode``: CBS code, "0748" or "GM0748";
 - dates as jjjjmmdd; ``einde_uitkering`` and ``reden_beeindiging`` empty while the benefit runs;
 - ``reden_beeindiging``: the BUS code itself ("11"; "1" is read as "01");
-- ``nieuwe_gemeentecode`` (optional column): where the client moved to, on a move.
+- ``nieuwe_gemeentecode`` (optional column): where the client moved to, on a move;
+- ``uitkeringsnummer`` (optional): the benefit's registration number (BUS kenmerk 7); partners
+  on one benefit share it and are randomised as one unit (the platform pseudonymises it);
+- ``statistiekcode`` (optional): the benefit's BUS statistiekcode (kenmerk 8; "01" algemene
+  bijstand). Rows of other benefits than the trial's (special assistance, Bbz) are skipped.
 
 If your export differs, change COLUMNS and the field handling below; keep using the helpers of
 fiptrial.plugins.parsing so that BSNs and dates are validated as at every other site.
@@ -23,11 +27,13 @@ from typing import BinaryIO
 
 from fiptrial.plugins import ExportRow
 from fiptrial.plugins.parsing import (
+    STATISTIC_CODE_ERROR,
     CsvExport,
     DateParser,
     benefit_date_errors,
     normalise_bsn,
     normalise_municipality,
+    normalise_statistic_code,
     open_csv_export,
 )
 from fiptrial.plugins.rows import Sex
@@ -41,7 +47,7 @@ COLUMNS = (
     "einde_uitkering",
     "reden_beeindiging",
 )
-OPTIONAL_COLUMNS = ("nieuwe_gemeentecode",)
+OPTIONAL_COLUMNS = ("nieuwe_gemeentecode", "uitkeringsnummer", "statistiekcode")
 SEXES: dict[str, Sex] = {"1": "male", "2": "female", "M": "male", "V": "female"}
 
 
@@ -72,6 +78,8 @@ def normalise_reason(text: str) -> str | None:
 def _rows(export: CsvExport) -> Iterator[ExportRow]:
     col = export.columns
     i_new = col.get("nieuwe_gemeentecode")
+    i_unit = col.get("uitkeringsnummer")
+    i_code = col.get("statistiekcode")
     width = max(col.values()) + 1
     parse_date = DateParser.ymd()
     for line, fields in export.records:
@@ -112,5 +120,12 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
         new = normalise_municipality(new_text) if new_text else None
         if new_text and new is None:
             errors.append(f"nieuwe_gemeentecode {new_text!r} is not a CBS code")
+        unit = (fields[i_unit].strip() or None) if i_unit is not None else None
+        code_text = fields[i_code].strip() if i_code is not None else ""
+        code = normalise_statistic_code(code_text) if code_text else None
+        if code_text and code is None:
+            errors.append(f"statistiekcode {STATISTIC_CODE_ERROR}")
         errors += benefit_date_errors(start, end, birth)
-        yield ExportRow(line, bsn, birth, sex, municipality, start, end, reason, new, tuple(errors))
+        yield ExportRow(
+            line, bsn, birth, sex, municipality, start, end, reason, new, tuple(errors), unit, code
+        )

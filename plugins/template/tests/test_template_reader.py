@@ -36,6 +36,21 @@ def test_new_municipality_column_and_comma_separator():
     assert (row.local_reason, row.new_municipality, row.sex) == ("32", "GM0599", "male")
 
 
+def test_benefit_number_and_statistic_code_columns_are_optional():
+    header = HEADER + ";uitkeringsnummer;statistiekcode"
+    partner, special, bad = _read(
+        "999998523;19780312;1;0363;20230105;;;U-17;1",
+        "999998535;19851120;2;0363;20220614;20250101;11;;14",
+        "999993653;19690801;M;0363;20191002;;;U-17;Bbz",
+        header=header,
+    )
+    assert (partner.unit_key, partner.statistic_code, partner.is_valid) == ("U-17", "01", True)
+    assert (special.unit_key, special.statistic_code) == (None, "14")
+    assert bad.errors == ("statistiekcode is not a BUS statistiekcode (two digits, e.g. 01)",)
+    (plain,) = _read("999998523;19780312;1;0363;20230105;;")
+    assert (plain.unit_key, plain.statistic_code) == (None, None)
+
+
 @pytest.mark.parametrize(("text", "code"), [("1", "01"), ("01", "01"), (" 11 ", "11"), ("", None)])
 def test_reason_codes_get_their_leading_zero_back(text, code):
     assert normalise_reason(text) == code
