@@ -211,6 +211,18 @@ class AllocationSchema(Schema):
     method = fields.String()
     status = fields.String()
     allocated_at = fields.DateTime()
+    unit = fields.Function(
+        lambda a: a.unit_allocation.participant_id if a.unit_allocation else a.participant_id,
+        metadata={
+            "description": "The benefit unit: the participant whose allocation decided the arm "
+            "of partners on one benefit (the participant's own number for a unit of one)."
+        },
+    )
+    unit_allocation = fields.Integer(
+        attribute="unit_allocation_id",
+        allow_none=True,
+        metadata={"description": "For a partner allocated with the unit (method 'unit')."},
+    )
 
 
 class AllocationPageSchema(Schema):
@@ -402,6 +414,26 @@ class OutcomeEventSchema(Schema):
     batch_id = fields.Integer()
     line = fields.Integer()
     created_at = fields.DateTime()
+
+
+class SpellCorrectionSchema(Schema):
+    event = fields.Integer()
+    previous_end = fields.Date(allow_none=True)
+    previous_code = fields.String(allow_none=True)
+    end = fields.Date(allow_none=True)
+    code = fields.String(allow_none=True)
+    to_move = fields.Boolean(metadata={"description": "The end turned out to be a move."})
+
+
+class SpellSchema(Schema):
+    spell = fields.Integer(attribute="number")
+    start = fields.Date()
+    end = fields.Date(allow_none=True)
+    end_code = fields.String(allow_none=True)
+    municipality = fields.String(allow_none=True)
+    transfers = fields.Integer()
+    events = fields.List(fields.Integer())
+    corrections = fields.List(fields.Nested(SpellCorrectionSchema))
 
 
 # --- Analysis and data freezes --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""/api/v1/sites/{site}/participant-imports and /outcome-imports; a participant's outcomes.
+"""/api/v1/sites/{site}/participant-imports and /outcome-imports; a participant's outcomes
+and benefit spells.
 
 Uploads are multipart with the field ``file``. The role check (``requires``) comes before the
 file is looked at, so a role that may not import gets 403 whatever it sends. A new import
@@ -20,6 +21,7 @@ from fiptrial.models import ImportBatch, OutcomeEvent, Site
 from fiptrial.schemas import (
     ImportBatchSchema,
     OutcomeEventSchema,
+    SpellSchema,
 )
 from fiptrial.services.access import Principal, visible_participant, visible_site
 from fiptrial.services.imports import (
@@ -28,6 +30,7 @@ from fiptrial.services.imports import (
     list_batches,
     participant_outcomes,
 )
+from fiptrial.services.spells import Spell, participant_spells
 
 blp = Blueprint(
     "imports", __name__, url_prefix="/api/v1", description="Enrolment and outcome imports"
@@ -104,3 +107,14 @@ def list_participant_outcomes(participant_id: int) -> list[OutcomeEvent]:
     """A participant's outcome events, in date order."""
     who = principal()
     return participant_outcomes(visible_participant(who, participant_id))
+
+
+@blp.get("/participants/<int:participant_id>/spells")
+@requires("outcome.read")
+@blp.response(200, SpellSchema(many=True))
+def list_participant_spells(participant_id: int) -> list[Spell]:
+    """A participant's benefit spells, derived from the outcome events: moves inside the site
+    merged, re-entries as new spells, each with the corrections that changed its end (in the
+    order they were applied) and the events it was derived from."""
+    who = principal()
+    return participant_spells(visible_participant(who, participant_id))

@@ -113,6 +113,7 @@ class Allocation(db.Model):  # type: ignore[name-defined]
     allocated_at: Mapped[datetime] = created_at_column()
 
     participant: Mapped[Participant] = relationship()
+    unit_allocation: Mapped[Allocation | None] = relationship(remote_side=[id])
     corrections: Mapped[list[AllocationCorrection]] = relationship(
         back_populates="allocation", order_by="AllocationCorrection.id"
     )

@@ -201,6 +201,7 @@ def allocation_summary(allocation: Allocation) -> dict[str, Any]:
         "method": allocation.method,
         "status": allocation.status,
         "allocated_at": allocation.allocated_at.isoformat(),
+        "unit_allocation": allocation.unit_allocation_id,
     }
 
 
@@ -707,22 +708,6 @@ def _store_cohort_partners(
             assert unit is not None  # the drawn partner was allocated just before
             _store_with_unit(participant, unit, actor=actor, state=states[participant.stratum],
                              cohort_id=cohort_id)  # fmt: skip
-
-
-def unit_numbers(allocations: Iterable[Allocation]) -> dict[int, int]:
-    """The benefit unit of each allocation as a study number: the participant whose allocation
-    decided the unit's arm (a participant's own number for a unit of one)."""
-    allocations = list(allocations)
-    leaders = {a.unit_allocation_id for a in allocations if a.unit_allocation_id is not None}
-    numbers = dict(
-        db.session.query(Allocation.id, Allocation.participant_id).filter(
-            Allocation.id.in_(leaders)
-        )
-    ) if leaders else {}  # fmt: skip
-    return {
-        a.id: numbers[a.unit_allocation_id] if a.unit_allocation_id else a.participant_id
-        for a in allocations
-    }
 
 
 def _verify_unit(allocation: Allocation) -> list[str]:

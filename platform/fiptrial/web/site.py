@@ -24,6 +24,7 @@ from fiptrial.services import access, caseload, consent, import_tasks, randomisa
 from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
+from fiptrial.services.spells import participant_spells
 from fiptrial.web.common import (
     apply_service_error,
     dutch_message,
@@ -162,7 +163,7 @@ def _render_participant(site: Site, person: Any, form: ConsentEntryForm, status:
         consent_events=consent.history(person),
         consent_state=consent.current_state(person),
         form=form,
-        outcomes=import_service.participant_outcomes(person),
+        spells=participant_spells(person),
     ), status
 
 
