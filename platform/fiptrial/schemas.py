@@ -67,13 +67,15 @@ class TrialCreateSchema(Schema):
         },
     )
     benefit_statistic_codes = fields.List(
-        fields.String(validate=validate.OneOf(TRIAL_BENEFIT_CODES)),
+        # Which codes a trial may study is a rule of services.spells, with its own message.
+        fields.String(validate=validate.Length(equal=2)),
         load_default=lambda: list(DEFAULT_BENEFIT_STATISTIC_CODES),
         validate=validate.Length(min=1),
         metadata={
-            "description": "BUS statistiekcodes (kenmerk 8) of the benefit in the trial; 01 "
-            "algemene bijstand by default. Records of other benefits (special assistance, Bbz) "
-            "are neither enrolled nor counted as spells."
+            "description": "BUS statistiekcodes (kenmerk 8) of the benefit in the trial, from "
+            + ", ".join(TRIAL_BENEFIT_CODES)
+            + "; 01 algemene bijstand by default. Records of other benefits (special "
+            "assistance 11/12, Bbz 14) are neither enrolled nor counted as spells."
         },
     )
 

@@ -8,9 +8,14 @@ from datetime import date
 import pytest
 
 from fiptrial.errors import Unprocessable
-from fiptrial.services.eligibility import band_label
+from fiptrial.services.eligibility import band_label, whole_months, whole_years
 from fiptrial.services.pension import pension_age_date
-from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise, trial_key
+from fiptrial.services.pseudonyms import (
+    normalise_bsn,
+    pseudonymise,
+    trial_key,
+    unit_pseudonymiser,
+)
 from fiptrial.services.random_source import SeededStream
 from fiptrial.services.randomisation import (
     cohort_quotas,
@@ -63,6 +68,33 @@ def test_pseudonyms_are_keyed_and_separate_per_trial() -> None:
 )
 def test_pension_age_follows_the_aow_table(birth: date, expected: date) -> None:
     assert pension_age_date(birth) == expected
+
+
+def test_unit_pseudonyms_are_keyed_per_trial_and_site_and_never_a_bsn_pseudonym() -> None:
+    key = trial_key("t1", key="k")
+    unit = unit_pseudonymiser(key, "bw")
+    assert unit("004711") == unit("4711") == unit(" 4711 ")  # a spreadsheet drops zeros
+    assert unit("4711") != unit_pseudonymiser(key, "breda")("4711")  # another site's numbering
+    assert unit("4711") != unit_pseudonymiser(trial_key("t2", key="k"), "bw")("4711")
+    assert unit("123456782") != pseudonymise("t1", "123456782", key=key)  # its own domain
+    assert unit("") is None and unit("000") is None  # no number: a unit of one
+    assert len(unit("4711") or "") == 64 and "4711" not in (unit("4711") or "")
+
+
+def test_whole_years_and_months_are_those_of_dateutil() -> None:
+    import random
+    from datetime import timedelta
+
+    from dateutil.relativedelta import relativedelta
+
+    rng = random.Random(7)
+    days = [date(2024, 2, 29), date(2023, 2, 28), date(2023, 1, 31), date(2023, 4, 30)]
+    days += [date(1950, 1, 1) + timedelta(days=rng.randrange(40000)) for _ in range(3000)]
+    for start in days:
+        for end in (start + timedelta(days=rng.randrange(25000)) for _ in range(5)):
+            delta = relativedelta(end, start)
+            assert whole_years(start, end) == delta.years, (start, end)
+            assert whole_months(start, end) == delta.years * 12 + delta.months, (start, end)
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,10 @@ class Line:
     end: str | None = None
     reason: str | None = None
     new: str | None = None
+    unit: str | None = None  # Uitkeringsnummer: partners on one benefit share it
+    code: str | None = None  # Statistiekcode: 01 algemene bijstand, 12 bijzondere bijstand, ...
 
-    def text(self, number: int) -> str:
+    def text(self, number: int, optional_columns: bool = False) -> str:
         fields = [
             str(100000 + number),
             self.bsn,
@@ -37,12 +39,20 @@ class Line:
             "",
             self.new or "",
         ]
+        if optional_columns:
+            fields += [self.unit or "", self.code or ""]
         return ";".join(fields)
 
 
 def export_bytes(lines: list[Line], encoding: str = "cp1252") -> bytes:
-    """The lines as the ISD writes them (line 1 is the header, so ``lines[i]`` is line i+2)."""
-    text = "\r\n".join([HEADER, *(line.text(n) for n, line in enumerate(lines))]) + "\r\n"
+    """The lines as the ISD writes them (line 1 is the header, so ``lines[i]`` is line i+2).
+
+    The optional columns Uitkeringsnummer and Statistiekcode are written when a line uses them.
+    """
+    optional = any(line.unit or line.code for line in lines)
+    header = HEADER + (";Uitkeringsnummer;Statistiekcode" if optional else "")
+    rows = (line.text(n, optional) for n, line in enumerate(lines))
+    text = "\r\n".join([header, *rows]) + "\r\n"
     return text.encode(encoding)
 
 

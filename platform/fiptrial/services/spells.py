@@ -205,7 +205,9 @@ class _Records:
         record = self.records[index]  # the last record started on or before the end
         if record.moved and record.end is not None and event.event_date > record.end:
             # The benefit the client moved to, first seen ending: it continues the spell.
-            return self.add(event.spell_start or record.end + ONE_DAY, event.municipality)
+            continued = self.add(event.spell_start or record.end + ONE_DAY, event.municipality)
+            continued.municipality = continued.municipality or record.moved_to
+            return continued
         return record
 
     def ended_with(self, day: date | None, code: str | None) -> _Record | None:
