@@ -392,3 +392,42 @@ def test_cohort_allocation_racing_single_allocations(app: Flask, build: Any) -> 
     slots = [(a.block_id, a.block_position) for a in rows.values() if a.block_id is not None]
     assert len(slots) == len(set(slots))
     check_audit_and_derivation(trial_id)
+
+
+def test_partners_allocated_at_the_same_moment_get_one_arm(app: Flask, build: Any) -> None:
+    """Two partners on one benefit (issue 10), each asked for by three racers at once: the unit
+    still draws once. Racers allocate the partners in opposite orders, so the unit's lock order
+    (its members' rows by id) is what keeps them from deadlocking."""
+    from fiptrial.extensions import db
+    from fiptrial.models import Allocation
+
+    trial = build.trial()
+    trial_id = trial.id
+    site = build.site(trial)
+    couples = [
+        (build.participant(site, unit_key=f"B{n}", **OLDER).id,
+         build.participant(site, unit_key=f"B{n}", sex="male", **OLDER).id)
+        for n in range(6)
+    ]  # fmt: skip
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    release_database()
+    first = [[a] for a, _b in couples]
+    second = [[b] for _a, b in couples]
+    both = [[a, b] for a, b in couples]
+    reverse = [[b, a] for a, b in couples]
+
+    outcomes = race_processes(
+        workers.allocate_rounds,
+        [(url, keys_of(app), rounds) for rounds in (first, second, both, reverse)],
+    )
+
+    allocated = check_exactly_one_allocation_each(outcomes, 3)  # each partner asked 3 times
+    rows = {a.participant_id: a for a in db.session.query(Allocation).filter_by(trial_id=trial_id)}
+    for a, b in couples:
+        assert allocated[a]["arm"] == allocated[b]["arm"]
+        drawn, follower = sorted((rows[a], rows[b]), key=lambda row: row.id)
+        assert (drawn.unit_allocation_id, follower.unit_allocation_id) == (None, drawn.id)
+        assert follower.method == "unit" and follower.block_id is None
+    slots = [(a.block_id, a.block_position) for a in rows.values() if a.block_id is not None]
+    assert len(slots) == len(set(slots)) == len(couples)  # one slot per unit
+    check_audit_and_derivation(trial_id)
