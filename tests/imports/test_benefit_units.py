@@ -188,3 +188,32 @@ def test_the_export_carries_the_unit_and_the_baseline_facts(
         "mbo_havo_vwo", "europe",
     )  # fmt: skip
     assert rows[first.id]["education"] is None
+
+
+def test_a_unit_registered_over_the_api_is_kept_only_as_a_pseudonym(
+    app: Any, build: Any, bw_site: Any, client: Any, bearer: Any, api: Any
+) -> None:
+    headers = bearer(build.token("site_coordinator", site=bw_site))
+    raw = "UKEY-938172"
+    people = []
+    for number, sex in ((raw, "female"), (" ukey-938172 ", "male")):  # as typed: case, spaces
+        response = client.post(
+            "/api/v1/sites/bw/participants",
+            headers=headers,
+            json={"bsn": build.next_bsn(), "birth_date": "1980-05-17", "sex": sex,
+                  "benefit_start": "2020-01-01", "unit_key": number},
+        )  # fmt: skip
+        assert response.status_code == 201, response.get_json()
+        person = db.session.get(Participant, response.get_json()["id"])
+        consent.record(person, status="given", version="v1", on=date.today(), actor="test")
+        people.append(person)
+    assert people[0].unit_key == people[1].unit_key is not None
+    assert api.allocate(people[1])["arm"] == api.allocate(people[0])["arm"]
+
+    from sqlalchemy import text
+
+    with db.engine.connect() as connection:
+        tables = [t for t in db.metadata.sorted_tables]
+        for table in tables:
+            for row in connection.execute(text(f'SELECT * FROM "{table.name}"')):
+                assert "938172" not in " ".join(map(str, row)), table.name
