@@ -21,8 +21,11 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 N = int(os.environ.get("FIPTRIAL_BENCH_EXPORT_N", "100000"))
 SITES = 40
@@ -154,10 +157,13 @@ def _populate(seed: int = 7) -> None:
         db.session.commit()
 
 
-def run() -> dict[str, float]:
+@contextmanager
+def bench_trial(prefix: str) -> Iterator[tuple[Any, Path]]:
+    """The populated bench trial in an app context on a scratch SQLite file (migrated with the
+    real migrations); yields the trial and the scratch folder, removed afterwards."""
     from fiptrial import create_app
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         app = create_app({
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite'}",
@@ -166,41 +172,46 @@ def run() -> dict[str, float]:
         with app.app_context():
             from flask_migrate import upgrade
 
-            from fiptrial.services.exports import analyse, build_export, write_export
-            from fiptrial.services.freezes import freeze_trial
             from fiptrial.services.trials import get_trial
 
             upgrade()
             _populate()
-            trial = get_trial("bench")
-            cutoff = date(2026, 6, 30)
-
-            started = time.perf_counter()
-            export = build_export(trial, cutoff)
-            export.csv_text()
-            export_seconds = time.perf_counter() - started
-
-            started = time.perf_counter()
-            report = analyse(export)
-            report_seconds = time.perf_counter() - started
-            assert report["trial"]["participants"] == N
-
-            started = time.perf_counter()
-            write_export(export, workdir / "bench.sav", "sav")
-            sav_seconds = time.perf_counter() - started
-
-            started = time.perf_counter()
-            freeze_trial(trial, "bench", cutoff)
-            freeze_seconds = time.perf_counter() - started
-        suffix = f"{N // 1000}k"
-        return {
-            f"export_seconds_{suffix}": export_seconds,
-            f"export_report_seconds_{suffix}": report_seconds,
-            f"export_sav_seconds_{suffix}": sav_seconds,
-            f"freeze_seconds_{suffix}": freeze_seconds,
-        }
+            yield get_trial("bench"), workdir
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run() -> dict[str, float]:
+    from fiptrial.services.exports import analyse, build_export, write_export
+    from fiptrial.services.freezes import freeze_trial
+
+    with bench_trial("bench-export-") as (trial, workdir):
+        cutoff = date(2026, 6, 30)
+
+        started = time.perf_counter()
+        export = build_export(trial, cutoff)
+        export.csv_text()
+        export_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        report = analyse(export)
+        report_seconds = time.perf_counter() - started
+        assert report["trial"]["participants"] == N
+
+        started = time.perf_counter()
+        write_export(export, workdir / "bench.sav", "sav")
+        sav_seconds = time.perf_counter() - started
+
+        started = time.perf_counter()
+        freeze_trial(trial, "bench", cutoff)
+        freeze_seconds = time.perf_counter() - started
+    suffix = f"{N // 1000}k"
+    return {
+        f"export_seconds_{suffix}": export_seconds,
+        f"export_report_seconds_{suffix}": report_seconds,
+        f"export_sav_seconds_{suffix}": sav_seconds,
+        f"freeze_seconds_{suffix}": freeze_seconds,
+    }
 
 
 if __name__ == "__main__":

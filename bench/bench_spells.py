@@ -18,17 +18,15 @@ Run standalone (``python bench/bench_spells.py``) or with ``python bench/run.py 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import types
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench_analysis_export import N, _populate
+from bench_analysis_export import N, bench_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The last commit of main before benefit spells: its exports.py is the first-exit export.
@@ -87,55 +85,37 @@ def _add_reentries() -> int:
 
 
 def run() -> dict[str, float]:
-    from fiptrial import create_app
+    from fiptrial.services.exports import build_export
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-spells-"))
-    try:
-        app = create_app({
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.sqlite'}",
-            "SECRET_KEY": "bench", "PSEUDONYM_KEY": "bench",
-        })  # fmt: skip
-        with app.app_context():
-            from datetime import date
+    with bench_trial("bench-spells-") as (trial, _workdir):
+        _add_reentries()
+        baseline = first_exit_exports()
+        cutoff = date(2026, 6, 30)
 
-            from flask_migrate import upgrade
+        def with_spells() -> Any:
+            export = build_export(trial, cutoff)
+            export.csv_text()
+            export.spells_csv_text()
+            return export
 
-            from fiptrial.services.exports import build_export
-            from fiptrial.services.trials import get_trial
+        def first_exit() -> Any:
+            export = baseline.build_export(trial, cutoff)
+            export.csv_text()
+            return export
 
-            upgrade()
-            _populate()
-            _add_reentries()
-            baseline = first_exit_exports()
-            trial = get_trial("bench")
-            cutoff = date(2026, 6, 30)
-
-            def with_spells() -> Any:
-                export = build_export(trial, cutoff)
-                export.csv_text()
-                export.spells_csv_text()
-                return export
-
-            def first_exit() -> Any:
-                export = baseline.build_export(trial, cutoff)
-                export.csv_text()
-                return export
-
-            new_times, old_times = [], []
-            for _ in range(ROUNDS):
-                for timings, call in ((old_times, first_exit), (new_times, with_spells)):
-                    started = time.perf_counter()
-                    export = call()
-                    timings.append(time.perf_counter() - started)
-                    assert len(export.rows) > 0.95 * N
-            assert len(export.spells) > len(export.rows)  # re-entries give second spells
-        suffix = f"{N // 1000}k"
-        return {
-            f"spells_export_seconds_{suffix}": min(new_times),
-            "spells_vs_first_exit_export": min(new_times) / min(old_times),
-        }
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        new_times: list[float] = []
+        old_times: list[float] = []
+        for _ in range(ROUNDS):
+            for timings, call in ((old_times, first_exit), (new_times, with_spells)):
+                started = time.perf_counter()
+                export = call()
+                timings.append(time.perf_counter() - started)
+                assert len(export.rows) > 0.95 * N
+        assert len(export.spells) > len(export.rows)  # re-entries give second spells
+    return {
+        f"spells_export_seconds_{N // 1000}k": min(new_times),
+        "spells_vs_first_exit_export": min(new_times) / min(old_times),
+    }
 
 
 if __name__ == "__main__":
