@@ -194,6 +194,44 @@ def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) ->
     assert "<strong>XYZ</strong>" in report
 
 
+def test_the_outcome_report_says_how_many_moves_it_linked(
+    staff: Any, web: Any, build: Any
+) -> None:
+    from fiptrial.services import randomisation
+
+    _plugin_installed()
+    bsns = valid_bsns(300_000_000)
+    people = [next(bsns) for _ in range(2)]
+    for bsn in people:
+        build.participant(staff.bw, bsn=bsn)
+    randomisation.allocate_cohort(staff.bw.id, 1, actor="test")
+    rows = [  # an end with VHG without the new municipality, and the benefit in Woensdrecht
+        ExportRow(people[0], end=date(2026, 11, 6), reason="VHG"),
+        ExportRow(people[0], municipality="0873", start=date(2026, 11, 9)),
+        ExportRow(people[1]),
+    ]
+    web.login("coord")
+    report = _report(web, _upload(web, "uitkomsten", bw_export(rows))).text
+    linked = re.search(
+        r"verhuizing binnen de locatie, herkend aan de nieuwe uitkering</td>"
+        r'<td class="num">(\d+)</td>',
+        report,
+    )
+    assert linked and linked.group(1) == "1"
+
+    # The participant's page shows one spell, still running, with the move and its correction.
+    from fiptrial.services.participants import find_by_bsn
+
+    person = find_by_bsn(staff.bw, people[0])
+    page = web.client.get(f"/locatie/bw/deelnemers/{person.id}").text
+    spells = page[page.index('<table id="spells">') :]
+    spells = spells[: spells.index("</table>")]
+    assert spells.count("<tr>") == 2  # the header and one spell
+    cells = re.findall(r"<td>(.*?)</td>", spells, re.S)
+    assert cells[:6] == ["1", "01-01-2020", "loopt nog", "–", "GM0873", "1"]
+    assert "06-11-2026 (32) → verhuizing binnen de locatie" in cells[6]
+
+
 def test_an_unreadable_file_fails_in_plain_dutch(
     staff: Any, web: Any, instance_folder: Path
 ) -> None:
