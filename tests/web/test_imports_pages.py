@@ -194,9 +194,7 @@ def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) ->
     assert "<strong>XYZ</strong>" in report
 
 
-def test_the_outcome_report_says_how_many_moves_it_linked(
-    staff: Any, web: Any, build: Any
-) -> None:
+def test_the_outcome_report_says_how_many_moves_it_linked(staff: Any, web: Any, build: Any) -> None:
     from fiptrial.services import randomisation
 
     _plugin_installed()
