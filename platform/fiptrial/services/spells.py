@@ -137,28 +137,6 @@ class Spell:
     events: tuple[int, ...] = ()
     corrections: tuple[Correction, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "spell": self.number,
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat() if self.end else None,
-            "end_code": self.end_code,
-            "municipality": self.municipality,
-            "transfers": self.transfers,
-            "events": list(self.events),
-            "corrections": [
-                {
-                    "event": c.event,
-                    "previous_end": c.previous_end.isoformat() if c.previous_end else None,
-                    "previous_code": c.previous_code,
-                    "end": c.end.isoformat() if c.end else None,
-                    "code": c.code,
-                    "to_move": c.to_move,
-                }
-                for c in self.corrections
-            ],
-        }
-
 
 @dataclass(slots=True)
 class _Record:
