@@ -80,7 +80,7 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
     width = max(export.columns.values()) + 1
     dates = DateParser.dmy()
     municipalities = municipality_parser()
-    statistic_codes = Memo(normalise_statistic_code)
+    statistic_codes = Memo(_statistic_code)
     for line, fields in export.records:
         if len(fields) < width:
             yield _short_row(line, len(fields))
@@ -99,8 +99,7 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
         new_text = new_text.strip()
         new = municipalities(new_text) if new_text else None
         unit = (fields[i_unit].strip() or None) if i_unit is not None else None
-        code_text = fields[i_code].strip() if i_code is not None else ""
-        code = statistic_codes(code_text) if code_text else None
+        code = statistic_codes(fields[i_code]) if i_code is not None else None
         if (
             bsn is None
             or birth is None
@@ -111,14 +110,25 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
             or (new_text and new is None)
             or birth >= start
             or (end is not None and end < start)
-            or (code_text and code is None)
+            or code is _NO_CODE
         ):
             errors = _errors(fields, positions, dates, municipalities, bsn, birth, start, end)
-            if code_text and code is None:
+            if code is _NO_CODE:
                 errors += (f"{STATISTIC_COLUMN} {STATISTIC_CODE_ERROR}",)
+                code = None
         else:
             errors = ()
         yield ExportRow(line, bsn, birth, sex, home, start, end, reason, new, errors, unit, code)
+
+
+_NO_CODE = "not a statistiekcode"  # what _statistic_code gives for a malformed code
+
+
+def _statistic_code(text: str) -> str | None:
+    """Statistiekcode text to its two digits; ``None`` when empty, ``_NO_CODE`` when wrong."""
+    if not text.strip():
+        return None
+    return normalise_statistic_code(text) or _NO_CODE
 
 
 def _errors(

@@ -72,8 +72,8 @@ from fiptrial.services.pseudonyms import pseudonymiser, trial_key
 WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
 
 
-def _benefit_start(row: ExportRow) -> date:
-    return row.benefit_start  # type: ignore[return-value]  # only rows without errors
+def _decision_order(matched: tuple[int, date, int, Any]) -> tuple[int, date, int]:
+    return matched[0], matched[1], matched[2]
 
 
 def _line(rejection: dict[str, Any]) -> int:
@@ -285,7 +285,10 @@ class OutcomeImport:
         lookup = self.participants.get
         pseudonym = pseudonymiser(self.key)
         benefit_codes = self.benefit_codes
-        matched: dict[int, list[ExportRow]] = {}
+        # (participant, benefit start, line, the row's fields): plain tuples of atoms, which the
+        # garbage collector stops tracking; held ExportRows would slow every collection.
+        matched: list[tuple[int, date, int, tuple[Any, ...]]] = []
+        keep = matched.append
         rows = not_in_trial = other_benefits = 0
         report_at = PROGRESS_ROWS if progress is not None else -1  # one compare per row
         with path.open("rb") as handle:  # an open handle: the plugin streams it directly
@@ -304,13 +307,12 @@ class OutcomeImport:
                 if pid is None:
                     not_in_trial += 1  # dropped here: nothing of this row is kept
                     continue
-                matched.setdefault(pid, []).append(row)
+                keep((pid, row.benefit_start, row.line, tuple(row)))  # type: ignore[arg-type]
+        matched.sort(key=_decision_order)  # rows of one benefit keep their file order
         decide = self.decide
         pending = self.pending_events
-        for pid, own in matched.items():
-            own.sort(key=_benefit_start)  # stable: rows of one benefit keep their file order
-            for row in own:
-                decide(pid, row)
+        for pid, _start, _line, fields in matched:
+            decide(pid, ExportRow._make(fields))
             if len(pending) >= INSERT_CHUNK:
                 self.flush()
         self.flush()
