@@ -91,6 +91,8 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/sites/{site}/outcome-imports", "import.create", True),
     Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
+    # Benefit spells (issue 10): derived from the outcome events, read like them.
+    Endpoint("GET", "/api/v1/participants/{participant}/spells", "outcome.read", True),
     # Conversations (issue 5): the world's participants have no plan, so moves answer 422.
     Endpoint(
         "POST",

@@ -163,7 +163,6 @@ def test_a_partner_registered_after_the_cohort_takes_the_units_arm(
 def test_the_export_carries_the_unit_and_the_baseline_facts(
     app: Any, build: Any, bw_site: Any, upload: Any, api: Any
 ) -> None:
-    today = date.today()
     first, second = enrol_from_export(build, bw_site, upload, [
         Line(build.next_bsn(), unit="31", code="01", birth="17-05-1980", start="01-01-2020"),
         Line(build.next_bsn(), unit="31", code="01", birth="29-02-1984", start="01-01-2020"),
@@ -174,7 +173,8 @@ def test_the_export_carries_the_unit_and_the_baseline_facts(
     person.education, person.country_of_birth_region = "mbo_havo_vwo", "europe"
     db.session.commit()
 
-    rows = {row["participant"]: row for row in build_export(bw_site.trial, today).rows}
+    # The default cut-off is the trial's (Dutch) today, the day the allocations are dated.
+    rows = {row["participant"]: row for row in build_export(bw_site.trial).rows}
     assert rows[first.id]["unit"] == rows[second.id]["unit"] == first.id
     allocated = rows[second.id]["allocated_on"]
     assert allocated == local_date(datetime.now(UTC))

@@ -68,7 +68,7 @@ from fiptrial.services.spells import (
     in_followup,
 )
 from fiptrial.services.transaction import unit_of_work
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 FORMATS = ("csv", "sav", "dta")
 EXCLUDED_STATUSES = ("randomised_in_error",)
@@ -366,8 +366,11 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
 
     Read-only; a handful of set-based queries, whatever the number of participants.
     """
-    cutoff = cutoff or date.today()
-    if cutoff > date.today():
+    # The trial's (Dutch) day, as allocations are dated: between midnight in Amsterdam and in
+    # UTC, date.today() would leave that day's allocations out of the default export.
+    today = local_today()
+    cutoff = cutoff or today
+    if cutoff > today:
         raise field_error("cutoff", "lies in the future")
     # Core, not ORM, execution: plain rows, a third cheaper at 100,000 participants.
     execute = db.session.connection().execute
