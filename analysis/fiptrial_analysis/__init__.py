@@ -17,6 +17,7 @@ from .contingency import (
     odds_ratio,
     risk_difference,
 )
+from .cox import CoxResult, cox_stratified
 from .html import render_html
 from .metaanalysis import RandomEffectsResult, random_effects
 from .participants import Participants, prepare_participants, read_participants
@@ -38,6 +39,7 @@ __all__ = [
     "WORK_CODES",
     "BreslowDayResult",
     "ChiSquareResult",
+    "CoxResult",
     "CumulativeIncidenceResult",
     "KaplanMeierResult",
     "LogRankResult",
@@ -51,6 +53,7 @@ __all__ = [
     "breslow_day",
     "build_report",
     "chi_square",
+    "cox_stratified",
     "cumulative_incidence",
     "kaplan_meier",
     "log_rank",
