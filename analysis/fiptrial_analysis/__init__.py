@@ -24,6 +24,7 @@ from .participants import Participants, prepare_participants, read_participants
 from .pilot import pilot_participants, read_table_4_1
 from .power import SampleSizeResult, power_two_proportions, sample_size_two_proportions
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
+from .rmst import RMSTResult, rmst_difference
 from .survival import (
     CumulativeIncidenceResult,
     KaplanMeierResult,
@@ -46,6 +47,7 @@ __all__ = [
     "MantelHaenszelResult",
     "OddsRatioResult",
     "Participants",
+    "RMSTResult",
     "RandomEffectsResult",
     "RiskDifferenceResult",
     "SampleSizeResult",
@@ -67,6 +69,7 @@ __all__ = [
     "read_table_4_1",
     "render_html",
     "risk_difference",
+    "rmst_difference",
     "sample_size_two_proportions",
     "termination_categories",
 ]
