@@ -22,6 +22,7 @@ from ._checks import (
     two_groups,
     z_quantile,
 )
+from ._risksets import RiskSets, risk_sets
 
 TIES = ("efron", "breslow")
 MAX_ITERATIONS = 50
@@ -84,11 +85,9 @@ class CoxResult:
 
 @dataclass(frozen=True)
 class _Blocks:
-    """Risk-set counts per (stratum, distinct time) block and one slot per event (Efron)."""
+    """Risk sets per (stratum, time) block and one slot per event (Efron's sub-steps)."""
 
-    order: NDArray[np.intp]
-    block: NDArray[np.intp]  # block of each sorted observation
-    stratum_first_block: NDArray[np.intp]  # first block of the stratum of each block
+    sets: RiskSets
     at_risk: FloatArray  # (blocks, 2): reference, compared
     died: FloatArray  # (blocks, 2)
     slot_block: NDArray[np.intp]
@@ -96,38 +95,17 @@ class _Blocks:
 
 
 def _blocks(t: FloatArray, e: NDArray[np.bool_], x: FloatArray, s: NDArray[np.intp], ties: str):
-    order = np.lexsort((t, s))
-    t_sorted, s_sorted = t[order], s[order]
-    new_block = np.empty(t.size, dtype=bool)
-    new_block[0] = True
-    new_block[1:] = (t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])
-    block = np.cumsum(new_block) - 1
-    n_blocks = int(block[-1]) + 1
-    arm = x[order].astype(np.intp)
-    cell = block * 2 + arm
-    removed = np.bincount(cell, minlength=2 * n_blocks).reshape(n_blocks, 2).astype(float)
-    died = np.bincount(cell, weights=e[order].astype(float), minlength=2 * n_blocks)
-    died = died.reshape(n_blocks, 2)
-    block_stratum = s_sorted[new_block]
-    is_first = np.empty(n_blocks, dtype=bool)
-    is_first[0] = True
-    is_first[1:] = block_stratum[1:] != block_stratum[:-1]
-    first_block = np.maximum.accumulate(np.where(is_first, np.arange(n_blocks), 0))
-    # At risk = all of the stratum minus those removed in earlier blocks of the same stratum.
-    removed_after = np.cumsum(removed[::-1], axis=0)[::-1]  # removed in this block or later
-    boundaries = np.append(np.flatnonzero(is_first), n_blocks)
-    past_stratum = np.repeat(boundaries[1:], np.diff(boundaries))  # one past its last block
-    tail = np.vstack([removed_after, np.zeros((1, 2))])
-    at_risk = removed_after - tail[past_stratum]
+    sets = risk_sets(t, s, x.astype(np.intp), 2, died=e)
+    died = sets.counts["died"]
     d = died.sum(axis=1).astype(np.intp)
-    slot_block = np.repeat(np.arange(n_blocks), d)
+    slot_block = np.repeat(np.arange(d.size), d)
     if ties == "efron":
         start = np.cumsum(d) - d
         rank = np.arange(slot_block.size) - start[slot_block]
         fraction = rank / d[slot_block]
     else:
         fraction = np.zeros(slot_block.size)
-    return _Blocks(order, block, first_block, at_risk, died, slot_block, fraction)
+    return _Blocks(sets, sets.at_risk, died, slot_block, fraction)
 
 
 def _slots(blocks: _Blocks, theta: float) -> tuple[FloatArray, FloatArray]:
@@ -175,13 +153,9 @@ def _score_residuals(blocks: _Blocks, x: FloatArray, e: NDArray[np.bool_], beta:
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_xbar = np.bincount(b, weights=xbar, minlength=n_blocks) / deaths
 
-    def before(values: FloatArray) -> FloatArray:
-        exclusive = np.cumsum(values) - values
-        return exclusive - exclusive[blocks.stratum_first_block]
-
-    h0, h1 = before(a0), before(a1)
-    k = blocks.block
-    xs, es = x[blocks.order], e[blocks.order]
+    h0, h1 = blocks.sets.before(a0), blocks.sets.before(a1)
+    k = blocks.sets.block
+    xs, es = x[blocks.sets.order], e[blocks.sets.order]
     risk = np.where(xs == 1, theta, 1.0)
     residual = -risk * (xs * h0[k] - h1[k])
     censored_own = -risk * (xs * a0[k] - a1[k])
@@ -343,7 +317,7 @@ def cox_stratified(
         variance = model_variance
     else:
         residuals = _score_residuals(blocks, x, e, beta)
-        per_cluster = np.bincount(c[blocks.order], weights=residuals, minlength=n_clusters)
+        per_cluster = np.bincount(c[blocks.sets.order], weights=residuals, minlength=n_clusters)
         variance = float(np.sum(per_cluster**2)) * model_variance**2
     se = float(np.sqrt(variance))
     z = z_quantile(alpha)

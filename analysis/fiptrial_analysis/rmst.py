@@ -22,6 +22,7 @@ from ._checks import (
     two_groups,
     z_quantile,
 )
+from ._risksets import risk_sets, segmented_product
 
 
 @dataclass(frozen=True)
@@ -96,44 +97,22 @@ def restricted_means(
     ``print(survfit(...), rmean = tau)``). A cell is identified when its largest time reaches
     the horizon or its curve has dropped to 0.
     """
-    order = np.lexsort((t, cell))
-    ts, cs, es = t[order], cell[order], e[order]
-    new_block = np.empty(ts.size, dtype=bool)
-    new_block[0] = True
-    new_block[1:] = (ts[1:] != ts[:-1]) | (cs[1:] != cs[:-1])
-    block = np.cumsum(new_block) - 1
-    n_blocks = int(block[-1]) + 1
-    removed = np.bincount(block, minlength=n_blocks).astype(float)
-    died = np.bincount(block, weights=es.astype(float), minlength=n_blocks)
-    block_time = ts[new_block]
-    block_cell = cs[new_block]
-    size = np.bincount(cs, minlength=n_cells).astype(float)
-    removed_before = np.cumsum(removed) - removed
+    sets = risk_sets(t, cell, np.zeros(t.size, dtype=np.intp), 1, died=e)
+    at_risk = sets.at_risk[:, 0]
+    died = sets.counts["died"][:, 0]
+    block_time, block_cell = sets.time, sets.stratum
+    survival_after = segmented_product(sets, 1.0 - died / at_risk)
+    is_first = sets.is_first
+    survival_before = np.where(is_first, 1.0, np.roll(survival_after, 1))
+    size = np.bincount(cell, minlength=n_cells).astype(float)
     first = np.searchsorted(block_cell, np.arange(n_cells))
     end = np.searchsorted(block_cell, np.arange(n_cells), side="right")
     present = end > first
-    at_risk = size[block_cell] - (removed_before - removed_before[first[block_cell]])
-
-    # Segmented cumulative product of (1 - d/n): logs summed per cell, a 0 factor kept apart.
-    factor = 1.0 - died / at_risk
-    is_zero = factor <= 0
-    logs = np.where(is_zero, 0.0, np.log(np.where(is_zero, 1.0, factor)))
-
-    def within_cell(values: FloatArray) -> FloatArray:
-        total = np.cumsum(values)
-        start = (total - values)[first[block_cell]]
-        return total - start
-
-    zeros_so_far = within_cell(is_zero.astype(float))
-    survival_after = np.where(zeros_so_far > 0, 0.0, np.exp(within_cell(logs)))
-    is_first = np.zeros(n_blocks, dtype=bool)
-    is_first[first[present]] = True
-    survival_before = np.where(is_first, 1.0, np.roll(survival_after, 1))
 
     # Area on [previous block time, this block time] (clipped at tau) uses S before the block.
     previous_time = np.where(is_first, 0.0, np.roll(block_time, 1))
     width = np.clip(np.minimum(block_time, horizon) - np.minimum(previous_time, horizon), 0, None)
-    area_to_block = within_cell(survival_before * width)  # integral of S from 0 to t_j
+    area_to_block = sets.cumulative(survival_before * width)  # integral of S from 0 to t_j
     last = np.where(present, end - 1, 0)  # last block of each cell
     tail = survival_after[last] * np.clip(horizon - block_time[last], 0, None)
     rmst = np.where(present, area_to_block[last] + tail, np.nan)
