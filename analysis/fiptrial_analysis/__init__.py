@@ -5,6 +5,11 @@ report as a JSON-ready dictionary and :func:`render_html` turns it into a self-c
 """
 
 from .codes import PENSION_AGE_CODE, WORK_CODES, TerminationCategory, termination_categories
+from .competing import (
+    GrayTestResult,
+    cumulative_incidence_by_group,
+    gray_test,
+)
 from .contingency import (
     BreslowDayResult,
     ChiSquareResult,
@@ -42,6 +47,7 @@ __all__ = [
     "ChiSquareResult",
     "CoxResult",
     "CumulativeIncidenceResult",
+    "GrayTestResult",
     "KaplanMeierResult",
     "LogRankResult",
     "MantelHaenszelResult",
@@ -57,6 +63,8 @@ __all__ = [
     "chi_square",
     "cox_stratified",
     "cumulative_incidence",
+    "cumulative_incidence_by_group",
+    "gray_test",
     "kaplan_meier",
     "log_rank",
     "mantel_haenszel",

@@ -1,4 +1,6 @@
-"""Time-to-event estimates: Kaplan-Meier, (stratified) log-rank, Aalen-Johansen.
+"""Time-to-event estimates: Kaplan-Meier and the (stratified) log-rank test.
+
+The Aalen-Johansen cumulative incidence lives in :mod:`.competing` and is re-exported here.
 
 All functions sort once and work with counts per distinct time, so they stay fast on hundreds of
 thousands of participants.
@@ -6,14 +8,15 @@ thousands of participants.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from ._checks import FloatArray, same_length, vector, z_quantile
+from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
+from .competing import cumulative_incidence as cumulative_incidence
 
 
 def _time_and_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
@@ -265,87 +268,4 @@ def log_rank(
         observed=observed,
         expected=expected,
         strata=n_strata,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class CumulativeIncidenceResult:
-    """Aalen-Johansen cumulative incidence of one or more causes among competing causes.
-
-    Attributes
-    ----------
-    times : ndarray
-        Distinct times with an event of any cause, ascending.
-    incidence : ndarray
-        Cumulative incidence of the causes of interest just after each time.
-    causes : tuple
-        The causes of interest.
-    n : int
-        Number of observations.
-    """
-
-    times: FloatArray
-    incidence: FloatArray
-    causes: tuple[int, ...] = field(default=())
-    n: int = 0
-
-    def at(self, t: ArrayLike) -> FloatArray:
-        """Cumulative incidence at the given time(s); 0 before the first event."""
-        return _step(self.times, self.incidence, t, 0.0)
-
-
-def cumulative_incidence(
-    time: ArrayLike, cause: ArrayLike, of: int | Sequence[int]
-) -> CumulativeIncidenceResult:
-    """Aalen-Johansen estimate of the cumulative incidence of a cause with competing causes.
-
-    Parameters
-    ----------
-    time : array_like
-        Follow-up time of each participant.
-    cause : array_like of int
-        0 for censored, otherwise the (positive integer) cause that ended follow-up.
-    of : int or sequence of int
-        The cause(s) of interest, e.g. the code of "exit to work"; every other positive cause
-        competes.
-
-    Returns
-    -------
-    CumulativeIncidenceResult
-
-    Raises
-    ------
-    ValueError
-        For invalid times, negative or non-integer causes, or a cause of interest that is 0.
-
-    Notes
-    -----
-    ``CIF(t) = sum over t_j <= t of S(t_j-) d_j(of) / n_j`` where ``S`` is the Kaplan-Meier
-    estimate of remaining free of every cause. This is R's ``cmprsk::cuminc`` and
-    ``survfit`` with a multi-state outcome.
-    """
-    t = vector(time, "time")
-    c = vector(cause, "cause")
-    same_length(time=t, cause=c)
-    if t.size == 0:
-        raise ValueError("time is empty")
-    if np.any(t < 0):
-        raise ValueError("time must not be negative")
-    if np.any(c < 0) or np.any(c != np.round(c)):
-        raise ValueError("cause must hold non-negative integers (0 = censored)")
-    wanted = tuple(int(x) for x in np.atleast_1d(np.asarray(of)))
-    if not wanted or any(x <= 0 for x in wanted):
-        raise ValueError("of must name one or more positive causes (0 means censored)")
-    unique, inverse = np.unique(t, return_inverse=True)
-    removed = np.bincount(inverse, minlength=unique.size).astype(float)
-    any_event = np.bincount(inverse, weights=(c > 0).astype(float), minlength=unique.size)
-    of_event = np.bincount(inverse, weights=np.isin(c, wanted).astype(float), minlength=unique.size)
-    at_risk = t.size - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
-    keep = any_event > 0
-    d_any, d_of, n = any_event[keep], of_event[keep], at_risk[keep]
-    survival_after = np.cumprod(1.0 - d_any / n)
-    survival_before = np.concatenate(([1.0], survival_after[:-1]))
-    incidence = np.cumsum(survival_before * d_of / n)
-    return CumulativeIncidenceResult(
-        times=unique[keep], incidence=incidence, causes=wanted, n=int(t.size)
     )
