@@ -30,6 +30,7 @@ from .pilot import pilot_participants, read_table_4_1
 from .power import SampleSizeResult, power_two_proportions, sample_size_two_proportions
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
 from .rmst import RMSTResult, rmst_difference
+from .standardisation import StandardisedResult, standardised_risk_difference
 from .survival import (
     CumulativeIncidenceResult,
     KaplanMeierResult,
@@ -57,6 +58,7 @@ __all__ = [
     "RandomEffectsResult",
     "RiskDifferenceResult",
     "SampleSizeResult",
+    "StandardisedResult",
     "TerminationCategory",
     "breslow_day",
     "build_report",
@@ -79,5 +81,6 @@ __all__ = [
     "risk_difference",
     "rmst_difference",
     "sample_size_two_proportions",
+    "standardised_risk_difference",
     "termination_categories",
 ]
