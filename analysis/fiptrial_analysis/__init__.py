@@ -4,6 +4,13 @@ The statistics return small frozen result objects; :func:`build_report` computes
 report as a JSON-ready dictionary and :func:`render_html` turns it into a self-contained page.
 """
 
+from .clustering import (
+    ICCResult,
+    ManagerEffectsResult,
+    icc_anova,
+    manager_effects,
+    partially_nested_design_effect,
+)
 from .codes import PENSION_AGE_CODE, WORK_CODES, TerminationCategory, termination_categories
 from .competing import (
     GrayTestResult,
@@ -49,8 +56,10 @@ __all__ = [
     "CoxResult",
     "CumulativeIncidenceResult",
     "GrayTestResult",
+    "ICCResult",
     "KaplanMeierResult",
     "LogRankResult",
+    "ManagerEffectsResult",
     "MantelHaenszelResult",
     "OddsRatioResult",
     "Participants",
@@ -67,10 +76,13 @@ __all__ = [
     "cumulative_incidence",
     "cumulative_incidence_by_group",
     "gray_test",
+    "icc_anova",
     "kaplan_meier",
     "log_rank",
+    "manager_effects",
     "mantel_haenszel",
     "odds_ratio",
+    "partially_nested_design_effect",
     "pilot_participants",
     "power_two_proportions",
     "prepare_participants",

@@ -244,7 +244,7 @@ def cumulative_incidence_by_group(
     k_groups = group_labels.size
     n_strata = int(s.max()) + 1
     size = np.bincount(s * k_groups + g, minlength=n_strata * k_groups).reshape(n_strata, -1)
-    used = (size > 0).all(axis=1)
+    used = np.asarray((size > 0).all(axis=1), dtype=bool)
     if not used.any():
         raise ValueError("no site holds every arm: the arms cannot be standardised")
     weights = np.where(used, size.sum(axis=1), 0) / size[used].sum()

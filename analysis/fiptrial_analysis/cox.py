@@ -145,8 +145,8 @@ def _score_residuals(blocks: _Blocks, x: FloatArray, e: NDArray[np.bool_], beta:
     total, xbar = _slots(blocks, theta)
     n_blocks = blocks.at_risk.shape[0]
     b, f = blocks.slot_block, blocks.slot_fraction
-    a0 = np.bincount(b, weights=1.0 / total, minlength=n_blocks)
-    a1 = np.bincount(b, weights=xbar / total, minlength=n_blocks)
+    a0 = np.bincount(b, weights=1.0 / total, minlength=n_blocks).astype(float)
+    a1 = np.bincount(b, weights=xbar / total, minlength=n_blocks).astype(float)
     b0 = np.bincount(b, weights=(1.0 - f) / total, minlength=n_blocks)
     b1 = np.bincount(b, weights=(1.0 - f) * xbar / total, minlength=n_blocks)
     deaths = blocks.died.sum(axis=1)

@@ -121,7 +121,7 @@ def restricted_means(
     informative = (block_time <= horizon) & (died > 0) & (at_risk > died)
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(informative, remaining**2 * died / (at_risk * (at_risk - died)), 0.0)
-    variance = np.bincount(block_cell, weights=term, minlength=n_cells)
+    variance = np.bincount(block_cell, weights=term, minlength=n_cells).astype(float)
     identified = present & ((block_time[last] >= horizon) | (survival_after[last] == 0))
     return CellRMST(rmst=rmst, variance=variance, identified=identified, size=size)
 
@@ -199,7 +199,7 @@ def rmst_difference(
     cells = restricted_means(t, e, cell, 2 * k, tau)
     size = cells.size.reshape(k, 2)
     ok = cells.identified.reshape(k, 2) & (size > 0)
-    used = ok.all(axis=1)
+    used = np.asarray(ok.all(axis=1), dtype=bool)
     excluded = tuple(strata_labels[~used].tolist()) if strata is not None else ()
     z = z_quantile(alpha)
     if not used.any():

@@ -244,8 +244,8 @@ def standardised_risk_difference(
         key = key * (int(column.max()) + 1) + column
     _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
     pattern_codes = [column[first] for column in codes]
-    trials = np.bincount(pattern).astype(float)
-    events = np.bincount(pattern, weights=y_fit)
+    trials: FloatArray = np.bincount(pattern).astype(np.float64)
+    events: FloatArray = np.bincount(pattern, weights=y_fit).astype(np.float64)
     site_codes = pattern_codes[1] if s is not None else None
     factor_codes = pattern_codes[2:] if s is not None else pattern_codes[1:]
     pattern_x = pattern_codes[0].astype(float)
@@ -284,7 +284,7 @@ def standardised_risk_difference(
 
     def variance(phi: FloatArray) -> float:
         if c is not None:
-            phi = np.bincount(c, weights=phi, minlength=n_clusters)
+            phi = np.bincount(c, weights=phi, minlength=n_clusters).astype(np.float64)
         return float(np.sum(phi**2))
 
     z = z_quantile(alpha)
