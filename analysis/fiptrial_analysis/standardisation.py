@@ -210,9 +210,9 @@ def standardised_risk_difference(
     fitted = np.ones(n, dtype=bool)
     flat_sites = 0
     if s is not None:
-        events = np.bincount(s, weights=y)
+        site_events = np.bincount(s, weights=y)
         sizes = np.bincount(s)
-        flat = (events == 0) | (events == sizes)
+        flat = (site_events == 0) | (site_events == sizes)
         flat_sites = int(flat.sum())
         fitted = ~flat[s]
         if fitted.any():
@@ -245,13 +245,13 @@ def standardised_risk_difference(
     _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
     pattern_codes = [column[first] for column in codes]
     trials: FloatArray = np.bincount(pattern).astype(np.float64)
-    events: FloatArray = np.bincount(pattern, weights=y_fit).astype(np.float64)
+    successes: FloatArray = np.bincount(pattern, weights=y_fit).astype(np.float64)
     site_codes = pattern_codes[1] if s is not None else None
     factor_codes = pattern_codes[2:] if s is not None else pattern_codes[1:]
     pattern_x = pattern_codes[0].astype(float)
     matrix = design(pattern_x, site_codes, factor_codes)
     try:
-        beta, hessian, iterations = fit_logistic(matrix, events, trials)
+        beta, hessian, iterations = fit_logistic(matrix, successes, trials)
     except np.linalg.LinAlgError:
         return not_estimable(
             "the logistic model cannot be fitted (separation or collinear factors)",
