@@ -12,6 +12,10 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 
 
+class SmallCellsWarning(UserWarning):
+    """Expected counts are too small for a chi-square approximation; an exact test is given."""
+
+
 @lru_cache(maxsize=16)
 def z_quantile(alpha: float) -> float:
     """Two-sided standard normal quantile for a ``1 - alpha`` interval."""

@@ -11,25 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 
-from ._checks import FloatArray, same_length, vector, z_quantile
+from ._checks import FloatArray, same_length, time_event, z_quantile
+from ._checks import labels as checked_labels
 from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
 from .competing import cumulative_incidence as cumulative_incidence
 
-
-def _time_and_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
-    t = vector(time, "time")
-    e = vector(event, "event")
-    same_length(time=t, event=e)
-    if t.size == 0:
-        raise ValueError("time is empty")
-    if np.any(t < 0):
-        raise ValueError("time must not be negative")
-    if not np.all((e == 0) | (e == 1)):
-        raise ValueError("event must be 0 (censored) or 1 (event)")
-    return t, e.astype(bool)
+_time_and_event = time_event
 
 
 def _step(times: FloatArray, values: FloatArray, at: ArrayLike, before: float) -> FloatArray:
@@ -61,6 +51,8 @@ class KaplanMeierResult:
         Number at risk just before, and events at, each time.
     n : int
         Number of observations.
+    last_time : float
+        The largest time observed (event or censoring), where the curve ends.
     """
 
     times: FloatArray
@@ -71,14 +63,28 @@ class KaplanMeierResult:
     n_at_risk: FloatArray
     n_events: FloatArray
     n: int
+    last_time: float = float("nan")
 
     def survival_at(self, t: ArrayLike) -> FloatArray:
         """``S(t)`` at the given time(s); 1 before the first event."""
         return _step(self.times, self.survival, t, 1.0)
 
     def median(self) -> float:
-        """Smallest time at which ``S(t) <= 0.5``; NaN when the curve stays above one half."""
-        below = np.flatnonzero(self.survival <= 0.5)
+        """Median time as R's ``survfit``: where a horizontal line at 0.5 meets the curve.
+
+        That is the smallest time with ``S(t) < 0.5``, except when ``S(t)`` is exactly 0.5
+        (within ``sqrt(machine epsilon)``, as R) over a stretch: then the midpoint of that
+        flat stretch, from the time ``S`` reached 0.5 to the next event time, or to the end of
+        follow-up (``last_time``) when the curve ends at 0.5 (R ``quantile.survfit``). NaN when
+        the curve stays above one half.
+        """
+        tolerance = float(np.sqrt(np.finfo(float).eps))
+        flat = np.flatnonzero(np.abs(self.survival - 0.5) < tolerance)
+        if flat.size:
+            start = int(flat[0])
+            end = self.times[start + 1] if start + 1 < self.times.size else self.last_time
+            return float((self.times[start] + end) / 2)
+        below = np.flatnonzero(self.survival < 0.5)
         return float(self.times[below[0]]) if below.size else float("nan")
 
 
@@ -134,6 +140,7 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, alpha: float = 0.05) -> Kapl
         n_at_risk=n_risk,
         n_events=d,
         n=int(t.size),
+        last_time=float(unique[-1]),
     )
 
 
@@ -153,6 +160,12 @@ class LogRankResult:
         Events per group, observed and expected under the null (summed over strata).
     strata : int
         Number of strata (1 when unstratified).
+    estimable : bool
+        False when no event time has two groups at risk in its stratum (no events at all, or
+        every stratum holds one group only): there is then nothing to compare, and
+        ``statistic`` and ``pvalue`` are NaN rather than 0 and 1.
+    note : str
+        Empty, or why the test is not available.
     """
 
     statistic: float
@@ -162,6 +175,8 @@ class LogRankResult:
     observed: FloatArray
     expected: FloatArray
     strata: int
+    estimable: bool = True
+    note: str = ""
 
 
 def log_rank(
@@ -192,7 +207,8 @@ def log_rank(
     Raises
     ------
     ValueError
-        For invalid time or event, mismatched lengths, or fewer than two groups.
+        For invalid time or event, mismatched lengths, missing (None or NaN) group or stratum
+        labels, or fewer than two groups.
 
     Notes
     -----
@@ -206,8 +222,8 @@ def log_rank(
     t, e = _time_and_event(time, event)
     g_values = np.asarray(group)
     same_length(time=t, group=g_values)
-    labels, g = np.unique(g_values, return_inverse=True)
-    k = labels.size
+    group_labels, g = checked_labels(g_values, "group")
+    k = group_labels.size
     if k < 2:
         raise ValueError("log_rank needs at least two groups")
     if strata is None:
@@ -216,7 +232,7 @@ def log_rank(
     else:
         s_values = np.asarray(strata)
         same_length(time=t, strata=s_values)
-        strata_labels, s = np.unique(s_values, return_inverse=True)
+        strata_labels, s = checked_labels(s_values, "strata")
         n_strata = strata_labels.size
 
     order = np.lexsort((t, s))
@@ -255,8 +271,15 @@ def log_rank(
     u = (observed - expected)[:-1]
     v = covariance[:-1, :-1]
     dof = int(np.linalg.matrix_rank(v)) if v.size else 0
+    note = ""
     if dof == 0:
-        statistic, pvalue = 0.0, 1.0
+        statistic, pvalue = float("nan"), float("nan")
+        note = (
+            "no events: the log-rank test is not estimable"
+            if not e.any()
+            else "no event time has two groups at risk in its stratum (each stratum holds one "
+            "group): the log-rank test is not estimable"
+        )
     else:
         statistic = float(u @ np.linalg.pinv(v) @ u)
         pvalue = float(stats.chi2.sf(statistic, dof))
@@ -264,8 +287,10 @@ def log_rank(
         statistic=statistic,
         pvalue=pvalue,
         dof=dof,
-        groups=tuple(labels.tolist()),
+        groups=tuple(group_labels.tolist()),
         observed=observed,
         expected=expected,
         strata=n_strata,
+        estimable=dof > 0,
+        note=note,
     )
