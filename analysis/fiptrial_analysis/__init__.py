@@ -4,6 +4,8 @@ The statistics return small frozen result objects; :func:`build_report` computes
 report as a JSON-ready dictionary and :func:`render_html` turns it into a self-contained page.
 """
 
+from typing import TYPE_CHECKING
+
 from .clustering import (
     ICCResult,
     ManagerEffectsResult,
@@ -30,7 +32,6 @@ from .contingency import (
     risk_difference,
 )
 from .cox import CoxResult, cox_stratified
-from .html import render_html
 from .metaanalysis import RandomEffectsResult, random_effects
 from .participants import Participants, prepare_participants, read_participants
 from .pilot import pilot_participants, read_table_4_1
@@ -96,3 +97,15 @@ __all__ = [
     "standardised_risk_difference",
     "termination_categories",
 ]
+
+if TYPE_CHECKING:  # render_html is loaded on first use, with matplotlib
+    from .html import render_html
+
+
+def __getattr__(name: str) -> object:
+    """Load the HTML renderer (and matplotlib) only when it is used, not on import."""
+    if name == "render_html":
+        from .html import render_html
+
+        return render_html
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
