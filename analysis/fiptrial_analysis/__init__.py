@@ -34,7 +34,7 @@ from .contingency import (
 from .cox import CoxResult, cox_stratified
 from .metaanalysis import RandomEffectsResult, random_effects
 from .participants import Participants, prepare_participants, read_participants
-from .pilot import pilot_participants, read_table_4_1
+from .pilot import PILOT_HAS_DATES, pilot_participants, pilot_reproduction, read_table_4_1
 from .power import SampleSizeResult, power_two_proportions, sample_size_two_proportions
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
 from .rmst import RMSTResult, rmst_difference
@@ -51,6 +51,7 @@ from .survival import (
 __all__ = [
     "DEFAULT_COST_PER_BENEFIT_YEAR",
     "PENSION_AGE_CODE",
+    "PILOT_HAS_DATES",
     "WORK_CODES",
     "BreslowDayResult",
     "ChiSquareResult",
@@ -85,6 +86,7 @@ __all__ = [
     "odds_ratio",
     "partially_nested_design_effect",
     "pilot_participants",
+    "pilot_reproduction",
     "power_two_proportions",
     "prepare_participants",
     "random_effects",
