@@ -117,7 +117,7 @@ def test_standardised_curves_weight_sites_by_size():
             own_var = np.where(index >= 0, own.std_err[np.clip(index, 0, None)] ** 2, 0.0)
             variance += weights[s] ** 2 * own_var
         assert_allclose(curves[g].incidence, expected, rtol=1e-12)
-        assert_allclose(curves[g].std_err**2, variance, rtol=1e-12, atol=1e-15)
+        assert_allclose(curves[g].std_err ** 2, variance, rtol=1e-12, atol=1e-15)
 
 
 def test_unstratified_curves_by_group_are_the_plain_curves():
