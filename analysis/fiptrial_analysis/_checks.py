@@ -144,3 +144,19 @@ def time_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[n
     if not np.all((e == 0) | (e == 1)):
         raise ValueError("event must be 0 (censored) or 1 (event)")
     return t, e.astype(bool)
+
+
+def grouping(
+    values: ArrayLike | None, n: int, name: str = "strata"
+) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Labels and codes of an optional grouping (strata, clusters) of ``n`` observations.
+
+    ``None`` is one group holding everyone (labels ``[None]``); otherwise the values must have
+    length ``n`` and no missing label.
+    """
+    if values is None:
+        return np.array([None], dtype=object), np.zeros(n, dtype=np.intp)
+    array = np.asarray(values)
+    if len(array) != n:
+        raise ValueError(f"inputs must have the same length ({name}={len(array)}, expected {n})")
+    return labels(array, name)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from ._checks import FloatArray, check_alpha, labels, same_length, vector, z_quantile
+from ._checks import FloatArray, check_alpha, grouping, labels, same_length, vector, z_quantile
 from ._risksets import RiskSets, risk_sets, segmented_product
 
 
@@ -235,12 +235,7 @@ def cumulative_incidence_by_group(
     g_values = np.asarray(group)
     same_length(time=t, group=g_values)
     group_labels, g = labels(g_values, "group")
-    if strata is None:
-        s = np.zeros(t.size, dtype=np.intp)
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        _, s = labels(s_values, "strata")
+    _, s = grouping(strata, t.size)
     k_groups = group_labels.size
     n_strata = int(s.max()) + 1
     size = np.bincount(s * k_groups + g, minlength=n_strata * k_groups).reshape(n_strata, -1)
@@ -363,14 +358,8 @@ def gray_test(
     k = int(group_labels.size)
     if k < 2:
         raise ValueError("gray_test needs at least two groups")
-    if strata is None:
-        s = np.zeros(t.size, dtype=np.intp)
-        n_strata = 1
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        strata_labels, s = labels(s_values, "strata")
-        n_strata = int(strata_labels.size)
+    strata_labels, s = grouping(strata, t.size)
+    n_strata = int(strata_labels.size)
     interest = np.isin(c, wanted)
     sets = risk_sets(t, s, g, k, of=interest, other=(c > 0) & ~interest)
     rs = sets.at_risk

@@ -16,7 +16,7 @@ from scipy import stats
 from ._checks import (
     FloatArray,
     check_alpha,
-    labels,
+    grouping,
     same_length,
     time_event,
     two_groups,
@@ -232,20 +232,12 @@ def cox_stratified(
     g = np.asarray(group)
     same_length(time=t, group=g)
     groups, x = two_groups(g, reference)
-    if strata is None:
-        s = np.zeros(t.size, dtype=np.intp)
-        n_strata = 1
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        strata_labels, s = labels(s_values, "strata")
-        n_strata = int(strata_labels.size)
+    strata_labels, s = grouping(strata, t.size)
+    n_strata = int(strata_labels.size)
     c: NDArray[np.intp] | None = None
     n_clusters = int(t.size)
     if cluster is not None:
-        c_values = np.asarray(cluster)
-        same_length(time=t, cluster=c_values)
-        cluster_labels, c = labels(c_values, "cluster")
+        cluster_labels, c = grouping(cluster, t.size, "cluster")
         n_clusters = int(cluster_labels.size)
 
     blocks = _blocks(t, e, x, s, ties)

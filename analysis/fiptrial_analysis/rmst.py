@@ -16,7 +16,7 @@ from scipy import stats
 from ._checks import (
     FloatArray,
     check_alpha,
-    labels,
+    grouping,
     same_length,
     time_event,
     two_groups,
@@ -187,13 +187,7 @@ def rmst_difference(
     g = np.asarray(group)
     same_length(time=t, group=g)
     groups, x = two_groups(g, reference)
-    if strata is None:
-        strata_labels: NDArray[np.object_] = np.array([None], dtype=object)
-        s = np.zeros(t.size, dtype=np.intp)
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        strata_labels, s = labels(s_values, "strata")
+    strata_labels, s = grouping(strata, t.size)
     k = int(strata_labels.size)
     cell = s * 2 + x.astype(np.intp)
     cells = restricted_means(t, e, cell, 2 * k, tau)

@@ -16,7 +16,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse, stats
 from scipy.special import expit
 
-from ._checks import FloatArray, check_alpha, labels, same_length, two_groups, vector, z_quantile
+from ._checks import (
+    FloatArray,
+    check_alpha,
+    grouping,
+    labels,
+    same_length,
+    two_groups,
+    vector,
+    z_quantile,
+)
 
 MAX_ITERATIONS = 50
 
@@ -190,9 +199,7 @@ def standardised_risk_difference(
     groups, x = two_groups(g_values, reference)
     s: NDArray[np.intp] | None = None
     if strata is not None:
-        s_values = np.asarray(strata)
-        same_length(outcome=y, strata=s_values)
-        _, s = labels(s_values, "strata")
+        s = grouping(strata, n)[1]
     factors: list[NDArray[np.intp]] = []
     for name, values in (covariates or {}).items():
         v = np.asarray(values)
@@ -201,9 +208,7 @@ def standardised_risk_difference(
     n_clusters = n
     c: NDArray[np.intp] | None = None
     if cluster is not None:
-        c_values = np.asarray(cluster)
-        same_length(outcome=y, cluster=c_values)
-        cluster_labels, c = labels(c_values, "cluster")
+        cluster_labels, c = grouping(cluster, n, "cluster")
         n_clusters = int(cluster_labels.size)
 
     # Sites in which everyone had the same outcome have an infinite fixed effect: fit the rest.

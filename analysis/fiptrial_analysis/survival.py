@@ -14,12 +14,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ._checks import FloatArray, same_length, time_event, z_quantile
+from ._checks import FloatArray, grouping, same_length, time_event, z_quantile
 from ._checks import labels as checked_labels
 from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
 from .competing import cumulative_incidence as cumulative_incidence
-
-_time_and_event = time_event
 
 
 def _step(times: FloatArray, values: FloatArray, at: ArrayLike, before: float) -> FloatArray:
@@ -116,7 +114,7 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, alpha: float = 0.05) -> Kapl
     ``Var[log S] = sum(d_j / (n_j (n_j - d_j)))``, and the interval is
     ``S exp(+/- z sqrt(Var[log S]))``, which is R's ``survfit(..., conf.type = "log")``.
     """
-    t, e = _time_and_event(time, event)
+    t, e = time_event(time, event)
     z = z_quantile(alpha)
     unique, inverse = np.unique(t, return_inverse=True)
     removed = np.bincount(inverse, minlength=unique.size).astype(float)
@@ -219,21 +217,15 @@ def log_rank(
     The computation sorts once by (stratum, time) and uses cumulative sums; there is no loop
     over times or strata.
     """
-    t, e = _time_and_event(time, event)
+    t, e = time_event(time, event)
     g_values = np.asarray(group)
     same_length(time=t, group=g_values)
     group_labels, g = checked_labels(g_values, "group")
     k = group_labels.size
     if k < 2:
         raise ValueError("log_rank needs at least two groups")
-    if strata is None:
-        s = np.zeros(t.size, dtype=np.intp)
-        n_strata = 1
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        strata_labels, s = checked_labels(s_values, "strata")
-        n_strata = strata_labels.size
+    strata_labels, s = grouping(strata, t.size)
+    n_strata = strata_labels.size
 
     order = np.lexsort((t, s))
     t_sorted, s_sorted = t[order], s[order]
