@@ -132,15 +132,29 @@ def two_groups(
     return (names[ref], names[1 - ref]), x
 
 
-def time_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
-    """Validated non-negative times and 0/1 event indicators of equal length."""
+def times(time: ArrayLike) -> FloatArray:
+    """Validated, non-empty, non-negative follow-up times."""
     t = vector(time, "time")
-    e = vector(event, "event")
-    same_length(time=t, event=e)
     if t.size == 0:
         raise ValueError("time is empty")
     if np.any(t < 0):
         raise ValueError("time must not be negative")
+    return t
+
+
+def binary(values: ArrayLike, name: str = "outcome") -> FloatArray:
+    """A 0/1 outcome as floats."""
+    y = vector(values, name)
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError(f"{name} must be 0 or 1")
+    return y
+
+
+def time_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Validated non-negative times and 0/1 event indicators of equal length."""
+    t = times(time)
+    e = vector(event, "event")
+    same_length(time=t, event=e)
     if not np.all((e == 0) | (e == 1)):
         raise ValueError("event must be 0 (censored) or 1 (event)")
     return t, e.astype(bool)

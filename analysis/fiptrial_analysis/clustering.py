@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import FloatArray, check_alpha, labels, same_length, vector, z_quantile
+from ._checks import FloatArray, binary, check_alpha, labels, same_length, z_quantile
 from .metaanalysis import RandomEffectsResult, random_effects
 
 
@@ -77,9 +77,7 @@ def icc_anova(outcome: ArrayLike, cluster: ArrayLike) -> ICCResult:
     ``MSW = (sum(y_i) - sum(y_i^2 / n_i)) / (N - k)``; these are the mean squares of the one-way
     ANOVA of the 0/1 outcome on the cluster.
     """
-    y = vector(outcome, "outcome")
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("outcome must be 0 or 1")
+    y = binary(outcome)
     c_values = np.asarray(cluster)
     same_length(outcome=y, cluster=c_values)
     _, c = labels(c_values, "cluster")
@@ -176,9 +174,7 @@ def manager_effects(
     and variance ``l v_m + (1 - l)^2 se(mu)^2`` (metafor's ``blup.rma.uni``).
     """
     check_alpha(alpha)
-    y = vector(outcome, "outcome")
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("outcome must be 0 or 1")
+    y = binary(outcome)
     m_values = np.asarray(manager)
     same_length(outcome=y, manager=m_values)
     names, m = labels(m_values, "manager")

@@ -16,7 +16,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
-from ._checks import FloatArray, check_alpha, grouping, labels, same_length, vector, z_quantile
+from ._checks import (
+    FloatArray,
+    check_alpha,
+    grouping,
+    labels,
+    same_length,
+    times,
+    vector,
+    z_quantile,
+)
 from ._risksets import RiskSets, risk_sets, segmented_product
 
 
@@ -61,13 +70,9 @@ class CumulativeIncidenceResult:
 
 
 def _causes(time: ArrayLike, cause: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    t = vector(time, "time")
+    t = times(time)
     c = vector(cause, "cause")
     same_length(time=t, cause=c)
-    if t.size == 0:
-        raise ValueError("time is empty")
-    if np.any(t < 0):
-        raise ValueError("time must not be negative")
     if np.any(c < 0) or np.any(c != np.round(c)):
         raise ValueError("cause must hold non-negative integers (0 = censored)")
     return t, c

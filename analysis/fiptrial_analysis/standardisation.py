@@ -18,12 +18,12 @@ from scipy.special import expit
 
 from ._checks import (
     FloatArray,
+    binary,
     check_alpha,
     grouping,
     labels,
     same_length,
     two_groups,
-    vector,
     z_quantile,
 )
 
@@ -190,9 +190,7 @@ def standardised_risk_difference(
     that resamples within sites gives the same to Monte Carlo error.
     """
     check_alpha(alpha)
-    y = vector(outcome, "outcome")
-    if not np.all((y == 0) | (y == 1)):
-        raise ValueError("outcome must be 0 or 1")
+    y = binary(outcome)
     n = y.size
     g_values = np.asarray(group)
     same_length(outcome=y, group=g_values)

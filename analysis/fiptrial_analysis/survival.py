@@ -16,6 +16,7 @@ from scipy import stats
 
 from ._checks import FloatArray, grouping, same_length, time_event, z_quantile
 from ._checks import labels as checked_labels
+from ._risksets import risk_sets
 from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
 from .competing import cumulative_incidence as cumulative_incidence
 
@@ -214,8 +215,8 @@ def log_rank(
     ``g`` and ``d_j`` events: ``E_g += d_j n_gj / n_j`` and
     ``V += d_j (n_j - d_j) / (n_j - 1) (diag(p_j) - p_j p_j')`` with ``p_j = n_gj / n_j``.
     The statistic is ``U' V^- U`` over the first ``k - 1`` groups with ``U = O - E``.
-    The computation sorts once by (stratum, time) and uses cumulative sums; there is no loop
-    over times or strata.
+    The computation sorts once by (stratum, time) and uses cumulative sums (``_risksets``);
+    there is no loop over times or strata.
     """
     t, e = time_event(time, event)
     g_values = np.asarray(group)
@@ -227,27 +228,8 @@ def log_rank(
     strata_labels, s = grouping(strata, t.size)
     n_strata = strata_labels.size
 
-    order = np.lexsort((t, s))
-    t_sorted, s_sorted = t[order], s[order]
-    new_block = np.empty(t.size, dtype=bool)
-    new_block[0] = True
-    new_block[1:] = (t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])
-    block = np.cumsum(new_block) - 1
-    n_blocks = int(block[-1]) + 1
-    cell = block * k + g[order]
-    removed = np.bincount(cell, minlength=n_blocks * k).reshape(n_blocks, k).astype(float)
-    died = np.bincount(cell, weights=e[order].astype(float), minlength=n_blocks * k)
-    died = died.reshape(n_blocks, k)
-
-    # Number at risk per group: stratum total minus those removed earlier in the same stratum.
-    block_stratum = s_sorted[new_block]
-    removed_before = np.cumsum(removed, axis=0) - removed
-    first_block = np.searchsorted(block_stratum, np.arange(n_strata))
-    stratum_totals = np.zeros((n_strata, k))
-    np.add.at(stratum_totals, block_stratum, removed)
-    at_risk = (
-        stratum_totals[block_stratum] - removed_before + removed_before[first_block[block_stratum]]
-    )
+    sets = risk_sets(t, s, g, k, died=e)
+    at_risk, died = sets.at_risk, sets.counts["died"]
 
     d = died.sum(axis=1)
     n = at_risk.sum(axis=1)
