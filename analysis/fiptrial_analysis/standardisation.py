@@ -274,12 +274,14 @@ def standardised_risk_difference(
     risk1, risk0 = float(p1.mean()), float(p0.mean())
     difference = risk1 - risk0
 
-    inverse = np.linalg.inv(hessian)
     residual = y_fit - expit(matrix @ beta)[pattern]
     grad1 = np.asarray(treated.T @ (trials * q1 * (1 - q1))) / n
     grad0 = np.asarray(untreated.T @ (trials * q0 * (1 - q0))) / n
-    lever1 = (matrix @ (inverse @ grad1))[pattern]
-    lever0 = (matrix @ (inverse @ grad0))[pattern]
+    unit = np.zeros(grad1.size)
+    unit[1] = 1.0
+    solved = np.linalg.solve(hessian, np.column_stack([grad1, grad0, unit]))
+    lever1 = (matrix @ solved[:, 0])[pattern]
+    lever0 = (matrix @ solved[:, 1])[pattern]
     phi1 = (p1 - risk1) / n
     phi0 = (p0 - risk0) / n
     phi1[fitted] += lever1 * residual
@@ -308,7 +310,7 @@ def standardised_risk_difference(
             float(np.exp(log_rr + z * log_rr_se)),
         ),
         log_odds_ratio=float(beta[1]),
-        log_odds_ratio_se=float(np.sqrt(inverse[1, 1])),
+        log_odds_ratio_se=float(np.sqrt(solved[1, 2])),
         groups=groups,
         n=n,
         parameters=int(matrix.shape[1]),
