@@ -118,18 +118,21 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
                 "municipality",
                 f"{municipality} is not a member of site {site.code} "
                 f"({', '.join(site.municipalities)})",
+                code="municipality_not_member",
+                municipality=municipality,
+                site=site.code,
             )
     if data["sex"] not in SEXES:
-        raise field_error("sex", f"must be one of {', '.join(SEXES)}")
+        raise field_error("sex", f"must be one of {', '.join(SEXES)}", code="invalid_choice")
     for field, allowed in (
         ("education", EDUCATION_LEVELS),
         ("country_of_birth_region", BIRTH_REGIONS),
     ):
         if data.get(field) and data[field] not in allowed:
-            raise field_error(field, f"must be one of {', '.join(allowed)}")
+            raise field_error(field, f"must be one of {', '.join(allowed)}", code="invalid_choice")
     registered_on: date = data.get("registered_on") or date.today()
     if registered_on > date.today():
-        raise field_error("registered_on", "lies in the future")
+        raise field_error("registered_on", "lies in the future", code="date_in_future")
     participant = new_participant(
         site,
         pseudonym=pseudonym,
