@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
 from fiptrial.models.base import created_at_column
+from fiptrial.models.participant import Participant
 
 SITE_ONLY = {"site_only": True}
 
@@ -121,6 +122,8 @@ class PlannedConversation(db.Model):  # type: ignore[name-defined]
         ForeignKey("conversation_record.id"), nullable=True
     )
     replanned_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    participant: Mapped[Participant] = relationship(viewonly=True)
 
 
 class ConversationRecord(db.Model):  # type: ignore[name-defined]

@@ -140,9 +140,9 @@ def register_web(app: Flask) -> None:
         Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
     )
 
-    from fiptrial.web import auth, manager, research, site
+    from fiptrial.web import admin, auth, manager, research, site
 
-    for module in (auth, site, research, manager):
+    for module in (auth, site, research, manager, admin):
         app.register_blueprint(module.bp)
 
     @app.get("/")

@@ -50,6 +50,11 @@ FORM_FIELDS = {
 }
 
 
+@bp.context_processor
+def _admin_trials() -> dict[str, Any]:
+    return {"admin_trials": db.session.query(Trial).order_by(Trial.code).all()}
+
+
 def _trial(code: str) -> Trial:
     return trials.get_trial(code)
 
@@ -126,7 +131,11 @@ def sites() -> Any:
         try:
             site = trials.add_site(
                 all_trials[0],
-                {"code": form.code.data, "name": form.name.data or None, "plugin": form.plugin.data},
+                {
+                    "code": form.code.data,
+                    "name": form.name.data or None,
+                    "plugin": form.plugin.data,
+                },
                 actor=principal().actor,
             )
         except PlatformError as error:
@@ -213,14 +222,15 @@ def add_closing_day(code: str) -> Any:
     form = ClosingDayForm(prefix="closing")
     if form.validate_on_submit() and form.day.data is not None:
         try:
-            moved = trials.change_closing_day(site, form.day.data, add=True, actor=principal().actor)
+            moved = trials.change_closing_day(
+                site, form.day.data, add=True, actor=principal().actor
+            )
         except PlatformError as error:
             apply_service_error(form, error, default_field="day")
         else:
             flash(
                 _(
-                    "Sluitingsdag %(d)s is toegevoegd; %(n)s geplande gesprekken zijn "
-                    "verplaatst.",
+                    "Sluitingsdag %(d)s is toegevoegd; %(n)s geplande gesprekken zijn verplaatst.",
                     d=form.day.data.strftime("%d-%m-%Y"),
                     n=moved,
                 ),

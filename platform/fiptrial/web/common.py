@@ -33,6 +33,7 @@ class WebUser:
     role: str
     site_id: int | None
     site_code: str | None
+    site_name: str | None = None
 
     is_authenticated = True
     is_active = True
@@ -50,6 +51,7 @@ class WebUser:
             role=user.role,
             site_id=user.site_id,
             site_code=user.site.code if user.site else None,
+            site_name=user.site.name if user.site else None,
         )
 
     @classmethod

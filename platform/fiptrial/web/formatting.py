@@ -182,11 +182,25 @@ def format_stratum(stratum: str | None) -> str:
 # --- Labels from the platform's data files ----------------------------------------------------
 
 
-def _labels(filename: str) -> dict[str, str]:
+def _labels(filename: str, key: str = "code") -> dict[str, str]:
     """Code -> label in the page's language, from the platform's data files."""
     text = resources.files("fiptrial.data").joinpath(filename).read_text(encoding="utf-8")
     column = "label_en" if _locale().startswith("en") else "label_nl"
-    return {row["code"]: row[column] for row in csv.DictReader(text.splitlines())}
+    return {row[key]: row[column] for row in csv.DictReader(text.splitlines())}
+
+
+def exit_reason_labels() -> dict[str, str]:
+    """BUS end-of-benefit code (kenmerk 34) -> its name."""
+    return _labels("termination_categories.csv", key="bus_code")
+
+
+def rejection_text(entry: dict[str, Any]) -> str:
+    """A rejected import line's reason: from the catalogue when the importer gave its code."""
+    from fiptrial.web.messages import message
+
+    if entry.get("code"):
+        return message(str(entry["code"]), entry.get("params") or {})
+    return str(entry.get("reason", ""))
 
 
 def life_domain_labels() -> dict[str, str]:
@@ -208,4 +222,8 @@ def register_filters(env: Any) -> None:
         gemeente=municipality_name,
         persoon=person,
         stratum=format_stratum,
+    )
+    env.globals.update(
+        afwijzing=rejection_text,
+        uitstroomreden=lambda code: exit_reason_labels().get(code, code),
     )

@@ -331,7 +331,9 @@ def correct_conversation(pid: int, record_id: int) -> Any:
         values: Mapping[str, str] = {
             **{f"domain-{d.domain}": "1" for d in row.domains},
             **{
-                f"moved-{d.domain}": {True: "ja", False: "nee"}.get(d.moved_forward, "")
+                f"moved-{d.domain}": ""
+                if d.moved_forward is None
+                else ("ja" if d.moved_forward else "nee")
                 for d in row.domains
             },
         }

@@ -195,7 +195,11 @@ def site_monitoring(site: Site) -> SiteMonitoring:
     ways: dict[str, Counter[tuple[str, int | None]]] = defaultdict(Counter)
     for stratum, arm, method, cohort_id, count in (
         db.session.query(
-            Allocation.stratum, Allocation.arm, Allocation.method, Allocation.cohort_id, func.count()
+            Allocation.stratum,
+            Allocation.arm,
+            Allocation.method,
+            Allocation.cohort_id,
+            func.count(),
         )
         .filter(Allocation.site_id == site.id, Allocation.status == "active")
         .group_by(Allocation.stratum, Allocation.arm, Allocation.method, Allocation.cohort_id)

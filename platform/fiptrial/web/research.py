@@ -18,8 +18,7 @@ from fiptrial.models import Site, Trial
 from fiptrial.plugins.manager import get_site_plugin
 from fiptrial.services import access, fidelity, freezes, trials
 from fiptrial.services.audit import verify_chain
-from fiptrial.web import analysis
-from fiptrial.web import messages
+from fiptrial.web import analysis, messages
 from fiptrial.web.common import (
     apply_service_error,
     install_error_pages,
@@ -32,7 +31,6 @@ from fiptrial.web.forms import (
     FreezeForm,
     FreezeVerifyForm,
     VerifyForm,
-    options,
     parse_dutch_date,
 )
 from fiptrial.web.plots import monitoring_png
@@ -53,8 +51,12 @@ def _research_only() -> None:
 def _plugin_facts(site: Site) -> dict[str, str | None]:
     plugin = get_site_plugin(site.plugin)
     if plugin is None:
-        return {"version": None, "mapping_version": None}
-    return {"version": plugin.version, "mapping_version": plugin.mapping_version}
+        return {"name": site.plugin, "version": None, "mapping_version": None}
+    return {
+        "name": plugin.name,
+        "version": plugin.version,
+        "mapping_version": plugin.mapping_version,
+    }
 
 
 @bp.get("/")
@@ -146,9 +148,7 @@ def audit() -> Any:
     for name in ("van", "tot"):
         if request.args.get(name) and parse_dutch_date(request.args[name]) is None:
             period_error = _("Schrijf de datum als dd-mm-jjjj, bijvoorbeeld 17-05-1980.")
-    args = {
-        key: value for key, value in request.args.items() if value and key != "pagina"
-    }
+    args = {key: value for key, value in request.args.items() if value and key != "pagina"}
     return render_template(
         "research/audit.html",
         form=VerifyForm(),
@@ -160,6 +160,7 @@ def audit() -> Any:
         period_error=period_error,
         actions=messages.AUDIT_ACTIONS,
         entities=messages.AUDIT_ENTITIES,
+        site_names={site.code: site.name for site in db.session.query(Site)},
     )
 
 
@@ -179,6 +180,7 @@ def verify_audit() -> Any:
         period_error=None,
         actions=messages.AUDIT_ACTIONS,
         entities=messages.AUDIT_ENTITIES,
+        site_names={},
     )
 
 

@@ -184,7 +184,9 @@ def _render_participant(
         form=form or _consent_form(site),
         withdrawal=withdrawal or _withdrawal_form(),
         outcomes=import_service.participant_outcomes(person),
-        reasons=[messages.label(messages.ELIGIBILITY_REASONS, r) for r in person.ineligible_reasons],
+        reasons=[
+            messages.label(messages.ELIGIBILITY_REASONS, r) for r in person.ineligible_reasons
+        ],
     ), status
 
 
@@ -280,7 +282,9 @@ def _staff_choices(site: Site) -> list[tuple[str, str]]:
         .order_by(User.display_name)
         .all()
     )
-    return [("", _("— kies —"))] + [(f"user:{u.username}", u.display_name or u.username) for u in staff]
+    return [("", _("— kies —"))] + [
+        (f"user:{u.username}", u.display_name or u.username) for u in staff
+    ]
 
 
 @bp.route("/toestemming", methods=["GET", "POST"])
