@@ -481,13 +481,18 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         trial = site.trial
         arms = sorted(site.ratios())
         if "fip" not in arms or len(arms) != 2:
-            raise Unprocessable("cohort allocation needs exactly the arms fip and control")
+            raise Unprocessable(
+                "cohort allocation needs exactly the arms fip and control", code="cohort_arms"
+            )
         other_arm = next(arm for arm in arms if arm != "fip")
         caseload = _lock_cohort_caseload(site)
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
         if not caseload:
-            raise Unprocessable("the site has no eligible unallocated participants to allocate")
+            raise Unprocessable(
+                "the site has no eligible unallocated participants to allocate",
+                code="no_cohort_caseload",
+            )
         if fip is None:
             from fiptrial.services.caseload import site_capacity
 
@@ -495,8 +500,9 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         if fip is None or fip < 0 or fip > len(caseload):
             raise Unprocessable(
                 f"fip must lie between 0 and the caseload of {len(caseload)}",
-                code="invalid_field",
+                code="cohort_fip_out_of_range",
                 fields={"fip": [f"must lie between 0 and {len(caseload)}"]},
+                caseload=len(caseload),
             )
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:
