@@ -235,9 +235,13 @@ def withdraw(site: Site, pid: int) -> Any:
     state = consent.current_state(person)
     if not form.validate_on_submit() or form.on.data is None:
         return _render_participant(site, person, withdrawal=form, status=422)
+    if state.status != "given":
+        # Refuse before asking to confirm: only consent given can be withdrawn.
+        form.on.errors = [messages.message("withdrawal_without_consent")]
+        return _render_participant(site, person, withdrawal=form, status=422)
     if form.confirmed.data and not form.confirm.data:
         form.confirm.errors = [_("Vink aan dat u de toestemming definitief wilt intrekken.")]
-    if form.confirmed.data and form.confirm.data:
+    elif form.confirmed.data:
         try:
             consent.record(
                 person,
@@ -247,22 +251,17 @@ def withdraw(site: Site, pid: int) -> Any:
                 actor=principal().actor,
             )
         except PlatformError as error:
-            apply_service_error(form, error, {"date": "on"})
-        else:
-            flash(
-                _(
-                    "De toestemming van deelnemer %(id)s is ingetrokken per %(d)s.",
-                    id=person.id,
-                    d=form.on.data.strftime("%d-%m-%Y"),
-                ),
-                "success",
-            )
-            return redirect(url_for(".participant", site_code=site.code, pid=pid))
-    if state.status != "given" and not form.errors:
-        # Refuse before asking to confirm: there is nothing to withdraw.
-        form.on.errors = [messages.message("withdrawal_without_consent")]
-    if form.on.errors:
-        return _render_participant(site, person, withdrawal=form, status=422)
+            apply_service_error(form, error, {"date": "on"}, default_field="on")
+            return _render_participant(site, person, withdrawal=form, status=422)
+        flash(
+            _(
+                "De toestemming van deelnemer %(id)s is ingetrokken per %(d)s.",
+                id=person.id,
+                d=form.on.data.strftime("%d-%m-%Y"),
+            ),
+            "success",
+        )
+        return redirect(url_for(".participant", site_code=site.code, pid=pid))
     allocation = randomisation.existing_allocation(person.id)
     return render_template(
         "site/withdraw_confirm.html",
