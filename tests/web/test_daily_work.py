@@ -240,9 +240,7 @@ def test_move_a_planned_conversation_with_a_reason_and_a_time(
     assert "client_ill" in entry.data
 
 
-def test_agenda_shows_time_slots_and_the_sites_client_number(
-    caseload: list[Any], web: Any
-) -> None:
+def test_agenda_shows_time_slots_and_the_sites_client_number(caseload: list[Any], web: Any) -> None:
     from fiptrial.extensions import db
 
     person = caseload[0]

@@ -17,6 +17,7 @@ def test_english_catalogue_is_complete_and_compiled() -> None:
         mo = read_mo(handle)
     untranslated = [m.id for m in po if m.id and not m.string]
     assert untranslated == []
+
     def text(string: object) -> object:  # a plural's translations: a tuple in .po, a list in .mo
         return tuple(string) if isinstance(string, list | tuple) else string
 

@@ -118,7 +118,7 @@ def trial_settings(code: str) -> Any:
 
 
 def _plugin_choices() -> list[tuple[str, str]]:
-    return [(p.name, f"{p.site_name} ({p.name} {p.version})") for p in list_site_plugins()]
+    return [(p.name, f"{p.site_name} ({p.version})") for p in list_site_plugins()]
 
 
 @bp.route("/locaties", methods=["GET", "POST"])

@@ -323,6 +323,8 @@ AUDIT_ENTITIES = {
     "import_task": _l("import"),
     "data_freeze": _l("bevriezing"),
     "api_token": _l("API-sleutel"),
+    "randomisation_block": _l("lotingsblok"),
+    "followup_round": _l("vervolgronde"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
