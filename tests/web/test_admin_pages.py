@@ -4,6 +4,7 @@ checked; and every error code of the services has its sentence in the catalogue.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
@@ -72,8 +73,8 @@ def test_trial_settings_change_until_fixed(staff: Any, web: Any, build: Any) -> 
 
 
 def test_add_a_site_and_set_closing_days_and_capacity(staff: Any, web: Any) -> None:
-    from fiptrial.models import Site
     from fiptrial.extensions import db
+    from fiptrial.models import Site
 
     web.login("beheer")
     added = web.post_form(
@@ -164,10 +165,8 @@ def test_users_create_deactivate_unlock_and_reset(staff: Any, web: Any) -> None:
         f"/beheer/gebruikers/{person.id}/inschakelen", data={"csrf_token": csrf_token(page.text)}
     )
     for _ in range(5):
-        try:
+        with contextlib.suppress(users.LoginFailed, users.AccountLocked):
             users.authenticate("jdevries", "helemaal-fout-wachtwoord")
-        except (users.LoginFailed, users.AccountLocked):
-            pass
     listing = web.client.get("/beheer/gebruikers").text
     assert "geblokkeerd" in listing
     unlock = web.client.post(

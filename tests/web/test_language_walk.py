@@ -34,18 +34,100 @@ from web_support import csrf_token, seed_daily_work
 ROLES = ("admin", "coordinator", "klantmanager", "analist")
 DEMO_PASSWORD = "fip-demo-2027"
 
-ENGLISH_WORDS = (
-    "the and with must not are participant participants consent allocation allocated "
-    "withdrawn declined held missed planned overdue eligible site sites trial report settings "
-    "user users password conversation conversations record recorded before after future "
-    "required unknown found none error invalid choose save delete file reaches lies "
-    "should cannot yes page search back next previous from"
-).split()
-DUTCH_WORDS = (
-    "de het een en van niet geen deelnemer deelnemers toestemming gesprek gesprekken locatie "
-    "onderzoek voor met bij wordt zijn klantmanager uitkering gemeente loting opslaan "
-    "ingeschreven nog naar op uit ook dit deze wat wie kies vul"
-).split()
+ENGLISH_WORDS = [
+    "the",
+    "and",
+    "with",
+    "must",
+    "not",
+    "are",
+    "participant",
+    "participants",
+    "consent",
+    "allocation",
+    "allocated",
+    "withdrawn",
+    "declined",
+    "held",
+    "missed",
+    "planned",
+    "overdue",
+    "eligible",
+    "site",
+    "sites",
+    "trial",
+    "report",
+    "settings",
+    "user",
+    "users",
+    "password",
+    "conversation",
+    "conversations",
+    "record",
+    "recorded",
+    "before",
+    "after",
+    "future",
+    "required",
+    "unknown",
+    "found",
+    "none",
+    "error",
+    "invalid",
+    "choose",
+    "save",
+    "delete",
+    "file",
+    "reaches",
+    "lies",
+    "should",
+    "cannot",
+    "yes",
+    "page",
+    "search",
+    "back",
+    "next",
+    "previous",
+    "from",
+]
+DUTCH_WORDS = [
+    "de",
+    "het",
+    "een",
+    "en",
+    "van",
+    "niet",
+    "geen",
+    "deelnemer",
+    "deelnemers",
+    "toestemming",
+    "gesprek",
+    "gesprekken",
+    "locatie",
+    "onderzoek",
+    "voor",
+    "met",
+    "bij",
+    "wordt",
+    "zijn",
+    "klantmanager",
+    "uitkering",
+    "gemeente",
+    "loting",
+    "opslaan",
+    "ingeschreven",
+    "nog",
+    "naar",
+    "op",
+    "uit",
+    "ook",
+    "dit",
+    "deze",
+    "wat",
+    "wie",
+    "kies",
+    "vul",
+]
 RAW_CODES = [
     re.compile(r"reaches_"),
     re.compile(r"consent_first"),
@@ -62,7 +144,7 @@ class VisibleText(HTMLParser):
     """The text a person sees or hears: text nodes, option labels, alt, title, aria-label and
     placeholder; not scripts, styles, ``<code>`` or an exempt block's words."""
 
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
