@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 5000
+PACKAGES := -e ./analysis -e '.[test]' -e ./plugins/brabantse_wal -e ./plugins/template
+# pytest-xdist: one worker per core (each with its own SQLite files and PostgreSQL database).
+PYTEST_WORKERS ?= auto
 export FIPTRIAL_INSTANCE_PATH ?= $(CURDIR)/instance
 
 .PHONY: install run test bench lint clean browser
@@ -14,11 +17,18 @@ install: $(STAMP)
 
 $(STAMP): setup.cfg pyproject.toml analysis/pyproject.toml \
           plugins/brabantse_wal/pyproject.toml plugins/template/pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ./analysis -e '.[test]' \
-		-e ./plugins/brabantse_wal -e ./plugins/template
-	touch $@
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the platform, its plugins and the test tools into $(VENV) ..."
+	@# uv resolves and installs in seconds; pip is the fallback where uv cannot be had.
+	@if $(BIN)/python -m pip install --quiet uv >/dev/null 2>&1; then \
+		$(BIN)/uv pip install --python $(BIN)/python $(PACKAGES); \
+	else \
+		echo "uv is not available: installing with pip (slower)"; \
+		$(BIN)/python -m pip install --upgrade pip setuptools wheel && \
+		$(BIN)/python -m pip install --progress-bar on $(PACKAGES); \
+	fi
+	@touch $@
+	@echo "Installed."
 
 browser:
 	tools/ensure-chromium
@@ -30,7 +40,7 @@ run: install
 
 test: install browser lint
 	tools/ensure-postgres
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(PYTEST_WORKERS) --dist worksteal --durations=15
 
 bench: install
 	tools/ensure-postgres
