@@ -73,7 +73,9 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
     tab.page.get_by_role("button", name="Loting uitvoeren").click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
-    expect(tab.page.locator(".notice-success")).to_contain_text(f"1 van {waiting} deelnemers naar FIP")
+    expect(tab.page.locator(".notice-success")).to_contain_text(
+        f"1 van {waiting} deelnemers naar FIP"
+    )
 
 
 def test_coordinator_uploads_outcomes_and_sees_the_unknown_code(

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from web_support import PASSWORD, csrf_token
+from web_support import PASSWORD, csrf_token, trial_settings_form
 
 PLATFORM = Path(__file__).resolve().parents[2] / "platform" / "fiptrial"
 
@@ -25,25 +25,8 @@ def _audit(action: str) -> list[Any]:
     return db.session.query(AuditEntry).filter_by(action=action).all()
 
 
-def _settings(**overrides: Any) -> dict[str, Any]:
-    data = {
-        "name": "Test trial",
-        "start_date": "",
-        "method": "permuted_blocks",
-        "consent_design": "consent_first",
-        "fip_ratio": "1",
-        "control_ratio": "4",
-        "followup_years": "3",
-        "cost_per_benefit_year": "14000",
-        "conversations_per_year": "4",
-        "intervention_years": "1",
-        "conversations_per_day": "3",
-        "first_conversation_minutes": "60",
-        "later_conversation_minutes": "45",
-        "working_day_minutes": "180",
-    }
-    data.update(overrides)
-    return data
+def _settings(**overrides: str) -> dict[str, str]:
+    return trial_settings_form(overrides.pop("name", "Test trial"), start_date="", **overrides)
 
 
 def test_trial_settings_change_until_fixed(staff: Any, web: Any, build: Any) -> None:

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from web_support import csrf_token, seed_daily_work
+from web_support import csrf_token, seed_daily_work, trial_settings_form
 
 ROLES = ("admin", "coordinator", "klantmanager", "analist")
 DEMO_PASSWORD = "fip-demo-2027"
@@ -375,19 +375,9 @@ def _posted_pages(app: Flask, client: Any, role: str) -> Iterator[tuple[str, str
                 url,
                 data={
                     "csrf_token": csrf_token(page.text),
-                    "name": "FIP follow-up study (demo, synthetic data)",
-                    "method": "minimisation",
-                    "consent_design": "consent_first",
-                    "fip_ratio": "1",
-                    "control_ratio": "4",
-                    "followup_years": "3",
-                    "cost_per_benefit_year": "14000",
-                    "conversations_per_year": "4",
-                    "intervention_years": "1",
-                    "conversations_per_day": "3",
-                    "first_conversation_minutes": "60",
-                    "later_conversation_minutes": "45",
-                    "working_day_minutes": "180",
+                    **trial_settings_form(
+                        "FIP follow-up study (demo, synthetic data)", method="minimisation"
+                    ),
                 },
             ).text,
         )

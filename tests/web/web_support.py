@@ -15,6 +15,27 @@ BW_HEADER = (
 )
 
 
+def trial_settings_form(name: str, **overrides: str) -> dict[str, str]:
+    """The research admin's trial settings form as the demo's defaults fill it."""
+    data = {
+        "name": name,
+        "method": "permuted_blocks",
+        "consent_design": "consent_first",
+        "fip_ratio": "1",
+        "control_ratio": "4",
+        "followup_years": "3",
+        "cost_per_benefit_year": "14000",
+        "conversations_per_year": "4",
+        "intervention_years": "1",
+        "conversations_per_day": "3",
+        "first_conversation_minutes": "60",
+        "later_conversation_minutes": "45",
+        "working_day_minutes": "180",
+    }
+    data.update(overrides)
+    return data
+
+
 def csrf_token(html: str) -> str:
     match = CSRF.search(html)
     assert match, "page has no CSRF token"

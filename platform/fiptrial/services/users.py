@@ -264,15 +264,19 @@ def deactivate_user(user_id: int, *, actor: str) -> User:
         for token in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
             token.revoked_at = now
             revoked += 1
-        audit.record(
-            "user.deactivated",
-            actor=actor,
-            entity="user",
-            entity_id=user.id,
-            site=user.site.code if user.site else None,
-            data={"username": user.username, "tokens_revoked": revoked},
-        )
+        _audit_user("user.deactivated", user, actor, tokens_revoked=revoked)
     return user
+
+
+def _audit_user(action: str, user: User, actor: str, **data: object) -> None:
+    audit.record(
+        action,
+        actor=actor,
+        entity="user",
+        entity_id=user.id,
+        site=user.site.code if user.site else None,
+        data={"username": user.username, **data},
+    )
 
 
 def reactivate_user(user_id: int, *, actor: str) -> User:
@@ -281,14 +285,7 @@ def reactivate_user(user_id: int, *, actor: str) -> User:
         user.active = True
         user.failed_logins = 0
         user.locked_until = None
-        audit.record(
-            "user.reactivated",
-            actor=actor,
-            entity="user",
-            entity_id=user.id,
-            site=user.site.code if user.site else None,
-            data={"username": user.username},
-        )
+        _audit_user("user.reactivated", user, actor)
     return user
 
 
@@ -298,14 +295,7 @@ def unlock_user(user_id: int, *, actor: str) -> User:
         user = _locked_user(user_id)
         user.failed_logins = 0
         user.locked_until = None
-        audit.record(
-            "user.unlocked",
-            actor=actor,
-            entity="user",
-            entity_id=user.id,
-            site=user.site.code if user.site else None,
-            data={"username": user.username},
-        )
+        _audit_user("user.unlocked", user, actor)
     return user
 
 

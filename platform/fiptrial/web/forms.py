@@ -263,28 +263,10 @@ CORRECTION_REASON_CHOICES = options(
 )
 
 
-class CorrectionForm(FlaskForm):
-    """A held or missed conversation put right; the life domains are rows as in the quick
-    form. Saving needs a reason; deleting uses the same reason fields."""
+class CorrectionForm(ConversationEntryForm):
+    """A held or missed conversation put right: the quick form's fields (the life domains are
+    rows as there), and a reason, which deleting needs too."""
 
-    held_on = DutchDateField(_l("Datum van het gesprek"), validators=[InputRequired(REQUIRED)])
-    status = SelectField(
-        _l("Is het gesprek gehouden?"),
-        choices=options([("held", _l("ja, gehouden")), ("missed", _l("nee, niet doorgegaan"))]),
-    )
-    duration_minutes = IntegerField(
-        _l("Duur in minuten"),
-        validators=[
-            Optional(),
-            NumberRange(min=1, max=480, message=_l("Vul een duur tussen 1 en 480 minuten in.")),
-        ],
-    )
-    missed_reason = SelectField(
-        _l("Reden als het niet doorging"), choices=MISSED_REASON_CHOICES, validators=[Optional()]
-    )
-    notes = StringField(
-        _l("Korte notitie (blijft bij de gemeente)"), validators=[Optional(), Length(max=4000)]
-    )
     reason = SelectField(
         _l("Reden van de correctie"),
         choices=CORRECTION_REASON_CHOICES,
