@@ -28,6 +28,7 @@ from fiptrial.models import (
 )
 from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.services import audit
+from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.transaction import locked, rows_changed, unit_of_work
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
@@ -332,17 +333,7 @@ def awaiting_consent(site: Site) -> list[Participant]:
     no consent event yet, or consent given on a form that now requires re-consent."""
     if site.trial.consent_design != "consent_first":
         return []
-    candidates = (
-        db.session.query(Participant)
-        .outerjoin(Allocation, Allocation.participant_id == Participant.id)
-        .filter(
-            Participant.site_id == site.id,
-            Participant.eligible.is_(True),
-            Allocation.id.is_(None),
-        )
-        .order_by(Participant.id)
-        .all()
-    )
+    candidates = unallocated_eligible(site)
     latest = _latest_events([p.id for p in candidates])
     waiting = []
     for participant in candidates:

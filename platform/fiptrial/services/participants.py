@@ -178,3 +178,21 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
             raise
         raise _duplicate(existing) from None
     return participant
+
+
+def unallocated_eligible(site: Site) -> list[Participant]:
+    """The site's eligible participants without an allocation, by id: the lottery's
+    candidates, and those of them who still wait for consent."""
+    from fiptrial.models import Allocation
+
+    return (
+        db.session.query(Participant)
+        .outerjoin(Allocation, Allocation.participant_id == Participant.id)
+        .filter(
+            Participant.site_id == site.id,
+            Participant.eligible.is_(True),
+            Allocation.id.is_(None),
+        )
+        .order_by(Participant.id)
+        .all()
+    )

@@ -49,6 +49,7 @@ from fiptrial.models import (
 )
 from fiptrial.services import audit, consent
 from fiptrial.services.eligibility import stratum_levels
+from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
     SeededStream,
     new_seed,
@@ -417,17 +418,7 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
 
 def cohort_caseload(site: Site) -> list[Participant]:
     """The site's eligible, unallocated participants who may be allocated now."""
-    candidates = (
-        db.session.query(Participant)
-        .outerjoin(Allocation, Allocation.participant_id == Participant.id)
-        .filter(
-            Participant.site_id == site.id,
-            Participant.eligible.is_(True),
-            Allocation.id.is_(None),
-        )
-        .order_by(Participant.id)
-        .all()
-    )
+    candidates = unallocated_eligible(site)
     if site.trial.consent_design != "consent_first":
         return candidates
     allowed = []
