@@ -58,6 +58,8 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
 
     # The new clients need consent before a consent-first cohort randomisation: the paper
     # forms of the whole list are recorded in one step (the "all" box is the page's script).
+    tab.page.get_by_role("link", name="Loting", exact=True).click()
+    ready_before = int(tab.page.locator(".card .figure").first.inner_text())
     tab.page.get_by_role("link", name="Toestemming", exact=True).click()
     waiting = tab.page.locator("input[name=deelnemer]").count()
     assert waiting >= 3
@@ -68,13 +70,14 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
         f"Toestemming vastgelegd voor {waiting} deelnemers."
     )
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Loting van het cohort")
-    expect(tab.page.locator(".card .figure").first).to_have_text(str(waiting))
+    ready = ready_before + waiting
+    expect(tab.page.locator(".card .figure").first).to_have_text(str(ready))
     tab.page.get_by_label("Aantal FIP-plaatsen").fill("1")
     tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
     tab.page.get_by_role("button", name="Loting uitvoeren").click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
     expect(tab.page.locator(".notice-success")).to_contain_text(
-        f"1 van {waiting} deelnemers naar FIP"
+        f"1 van {ready} deelnemers naar FIP"
     )
 
 
@@ -175,12 +178,13 @@ def test_status_page_follows_a_running_import_to_its_report(journey: Any, live_s
 
 
 def test_client_manager_records_a_conversation_and_finds_it_in_the_history(
-    journey: Any,
+    journey: Any, live_server: Any
 ) -> None:
     tab = journey("client-manager-conversation")
     tab.login("klantmanager")
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Mijn agenda")
-    tab.page.get_by_role("link", name="Vastleggen").first.click()
+    tab.go(f"/klantmanager/deelnemer/{live_server.ids['spare']}")
+    tab.page.get_by_role("link", name="Gesprek vastleggen").first.click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Gesprek vastleggen")
     tab.page.get_by_label("Werk en activiteit", exact=True).check()
     tab.page.get_by_label("Vooruitgang op Werk en activiteit").select_option("ja")

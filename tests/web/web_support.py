@@ -198,6 +198,7 @@ def seed_daily_work() -> dict[str, int]:
         "waiting": waiting[0],
         "freeze": frozen.id,
         "manager": manager.id,
+        "spare": clients[3][0],  # a client of the demo client manager nothing was recorded for
     }
     db.session.remove()
     return ids

@@ -52,7 +52,7 @@ from fiptrial.models import (
 )
 from fiptrial.services import audit
 from fiptrial.services.transaction import unit_of_work
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 FORMATS = ("csv", "sav", "dta")
 EXCLUDED_STATUSES = ("randomised_in_error",)
@@ -275,8 +275,8 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
 
     Read-only; a handful of set-based queries, whatever the number of participants.
     """
-    cutoff = cutoff or date.today()
-    if cutoff > date.today():
+    cutoff = cutoff or local_today()  # allocation days are Dutch days (timezone.local_date)
+    if cutoff > local_today():
         raise field_error("cutoff", "lies in the future")
     allocations = db.session.execute(
         select(
