@@ -12,6 +12,10 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 
 
+class SmallCellsWarning(UserWarning):
+    """Expected counts are too small for a chi-square approximation; an exact test is given."""
+
+
 @lru_cache(maxsize=16)
 def z_quantile(alpha: float) -> float:
     """Two-sided standard normal quantile for a ``1 - alpha`` interval."""
@@ -76,3 +80,97 @@ def same_length(**arrays: Any) -> int:
         described = ", ".join(f"{name}={length}" for name, length in lengths.items())
         raise ValueError(f"inputs must have the same length ({described})")
     return next(iter(lengths.values()))
+
+
+def labels(values: ArrayLike, name: str) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Distinct labels and the code of each value, refusing missing labels.
+
+    A NaN would otherwise become a group of its own and ``None`` gives an obscure TypeError
+    when sorted, so both are rejected with a message that names the input (never the value).
+    """
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if array.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, float) and v != v) for v in array])
+        if missing.any():
+            raise ValueError(
+                f"{name} has {int(missing.sum())} missing label(s) (None or NaN); "
+                "every participant needs one"
+            )
+        kinds = {type(v) for v in array}
+        if len(kinds) > 1:
+            array = array.astype(str)
+    elif array.dtype.kind == "f" and np.isnan(array).any():
+        raise ValueError(
+            f"{name} has {int(np.isnan(array).sum())} missing label(s) (NaN); "
+            "every participant needs one"
+        )
+    unique, codes = np.unique(array, return_inverse=True)
+    return unique, codes.astype(np.intp)
+
+
+def two_groups(
+    group: ArrayLike, reference: object = None, name: str = "group"
+) -> tuple[tuple[object, object], NDArray[np.float64]]:
+    """``((reference, compared), x)`` with ``x`` 1 for the compared group and 0 for the reference.
+
+    Without ``reference`` the first label in sorted order is the reference: ``"control"``
+    before ``"fip"``, ``0`` before ``1``.
+    """
+    unique, codes = labels(group, name)
+    if unique.size != 2:
+        raise ValueError(f"{name} must hold exactly two groups, found {unique.size}")
+    names = unique.tolist()
+    if reference is None:
+        ref = 0
+    elif reference in names:
+        ref = names.index(reference)
+    else:
+        raise ValueError(f"reference is not one of the two {name} labels")
+    x = (codes != ref).astype(float)
+    return (names[ref], names[1 - ref]), x
+
+
+def times(time: ArrayLike) -> FloatArray:
+    """Validated, non-empty, non-negative follow-up times."""
+    t = vector(time, "time")
+    if t.size == 0:
+        raise ValueError("time is empty")
+    if np.any(t < 0):
+        raise ValueError("time must not be negative")
+    return t
+
+
+def binary(values: ArrayLike, name: str = "outcome") -> FloatArray:
+    """A 0/1 outcome as floats."""
+    y = vector(values, name)
+    if not np.all((y == 0) | (y == 1)):
+        raise ValueError(f"{name} must be 0 or 1")
+    return y
+
+
+def time_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Validated non-negative times and 0/1 event indicators of equal length."""
+    t = times(time)
+    e = vector(event, "event")
+    same_length(time=t, event=e)
+    if not np.all((e == 0) | (e == 1)):
+        raise ValueError("event must be 0 (censored) or 1 (event)")
+    return t, e.astype(bool)
+
+
+def grouping(
+    values: ArrayLike | None, n: int, name: str = "strata"
+) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    """Labels and codes of an optional grouping (strata, clusters) of ``n`` observations.
+
+    ``None`` is one group holding everyone (labels ``[None]``); otherwise the values must have
+    length ``n`` and no missing label.
+    """
+    if values is None:
+        return np.array([None], dtype=object), np.zeros(n, dtype=np.intp)
+    array = np.asarray(values)
+    if len(array) != n:
+        raise ValueError(f"inputs must have the same length ({name}={len(array)}, expected {n})")
+    return labels(array, name)

@@ -6,13 +6,16 @@ are (event, no event). A stack of strata has shape ``(K, 2, 2)``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ._checks import counts, table_2x2, tables_2x2, z_quantile
+from ._checks import SmallCellsWarning, counts, table_2x2, tables_2x2, z_quantile
+
+SMALL_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,22 @@ class ChiSquareResult:
         ``(rows - 1) * (columns - 1)``.
     correction : bool
         Whether Yates' continuity correction was applied (only ever for 2x2 tables).
+    min_expected : float
+        The smallest expected count.
+    fisher_pvalue : float or None
+        Fisher's exact two-sided p-value (as R's ``fisher.test``), given for a 2x2 table with
+        an expected count below 5, where the chi-square approximation is unreliable.
+    warning : str
+        Empty, or the reason to prefer the exact test.
     """
 
     statistic: float
     pvalue: float
     dof: int
     correction: bool
+    min_expected: float = float("nan")
+    fisher_pvalue: float | None = None
+    warning: str = ""
 
 
 def chi_square(table: ArrayLike, correction: bool = False) -> ChiSquareResult:
@@ -78,11 +91,26 @@ def chi_square(table: ArrayLike, correction: bool = False) -> ChiSquareResult:
     if apply_yates:
         deviation = deviation - min(0.5, float(deviation.min()))
     statistic = float(np.sum(deviation**2 / expected))
+    min_expected = float(expected.min())
+    fisher: float | None = None
+    warning = ""
+    if min_expected < SMALL_EXPECTED:
+        warning = (
+            f"an expected count is {min_expected:.2f}, below {SMALL_EXPECTED:g}: the chi-square "
+            "approximation is unreliable"
+        )
+        if observed.shape == (2, 2):
+            fisher = float(stats.fisher_exact(observed).pvalue)
+            warning += f"; Fisher's exact test gives p = {fisher:.4g}"
+        warnings.warn(warning, SmallCellsWarning, stacklevel=2)
     return ChiSquareResult(
         statistic=statistic,
         pvalue=float(stats.chi2.sf(statistic, dof)),
         dof=dof,
         correction=apply_yates,
+        min_expected=min_expected,
+        fisher_pvalue=fisher,
+        warning=warning,
     )
 
 
@@ -188,6 +216,18 @@ class MantelHaenszelResult:
         That standard error.
     strata : int
         Number of strata.
+    odds_ratio_estimable, risk_difference_estimable : bool
+        False (and the estimate's interval NaN) when the data cannot support an interval: no
+        events (or no non-events) at all, or complete separation, where the odds ratio is 0
+        or infinite and the Sato interval collapses to zero width.
+    mantel_fleiss : float
+        The Mantel-Fleiss (1980) criterion ``min(sum E[a] - sum max(0, m1 - n0),
+        sum min(n1, m1) - sum E[a])``; below 5 the chi-square approximation of the test is
+        doubtful.
+    exact_pvalue : float or None
+        With a single stratum and the criterion below 5: Fisher's exact two-sided p-value.
+    notes : tuple of str
+        Why something is not estimable, or why the test is doubtful.
     """
 
     statistic: float
@@ -199,6 +239,11 @@ class MantelHaenszelResult:
     risk_difference_ci: tuple[float, float]
     risk_difference_se: float
     strata: int
+    odds_ratio_estimable: bool = True
+    risk_difference_estimable: bool = True
+    mantel_fleiss: float = float("nan")
+    exact_pvalue: float | None = None
+    notes: tuple[str, ...] = ()
 
 
 def mantel_haenszel(
@@ -273,6 +318,7 @@ def mantel_haenszel(
 
     weight = n1 * n0 / n
     sum_weight = float(weight.sum())
+    notes: list[str] = []
     if sum_weight > 0:
         rd = float(np.sum((a * n0 - c * n1) / n) / sum_weight)
         sato_p = np.sum(c * (n1 / n) ** 2 - a * (n0 / n) ** 2 + (n1 / n) * (n0 / n) * (n0 - n1) / 2)
@@ -280,6 +326,49 @@ def mantel_haenszel(
         rd_se = float(np.sqrt(max(0.0, rd * sato_p + sato_q)) / sum_weight)
     else:
         rd, rd_se = float("nan"), float("nan")
+        notes.append("no stratum holds both arms: the common effects are not estimable")
+
+    events, non_events = float(m1.sum()), float(m0.sum())
+    if events == 0 or non_events == 0:
+        notes.append(
+            "no events in any stratum: the test and the common effects are not estimable"
+            if events == 0
+            else "every participant had the event: the test and the common effects are not "
+            "estimable"
+        )
+    or_estimable = bool(np.isfinite(odds_ratio) and odds_ratio > 0 and sum_r > 0 and sum_s > 0)
+    if not or_estimable:
+        odds_ratio_ci = (float("nan"), float("nan"))
+        if events > 0 and non_events > 0:
+            notes.append(
+                "complete separation: the Mantel-Haenszel odds ratio is 0 or infinite and its "
+                "interval is not estimable"
+            )
+    rd_estimable = bool(np.isfinite(rd_se) and rd_se > 1e-12)
+    if not rd_estimable and np.isfinite(rd):
+        notes.append(
+            "the Sato interval of the risk difference has zero width (no events or complete "
+            "separation): not estimable"
+        )
+        rd_se = float("nan")
+
+    low = np.maximum(0.0, m1 - n0)
+    high = np.minimum(n1, m1)
+    expected_a = float(np.sum(n1 * m1 / n))
+    criterion = min(expected_a - float(low.sum()), float(high.sum()) - expected_a)
+    exact: float | None = None
+    if criterion < SMALL_EXPECTED:
+        note = (
+            f"the Mantel-Fleiss criterion is {criterion:.2f}, below {SMALL_EXPECTED:g}: the "
+            "chi-square approximation of the test is doubtful"
+        )
+        if x.shape[0] == 1:
+            exact = float(stats.fisher_exact(x[0]).pvalue)
+            note += f"; Fisher's exact test gives p = {exact:.4g}"
+        else:
+            note += " (an exact conditional test is advised)"
+        notes.append(note)
+        warnings.warn(note, SmallCellsWarning, stacklevel=2)
     return MantelHaenszelResult(
         statistic=float(statistic),
         pvalue=pvalue,
@@ -290,6 +379,11 @@ def mantel_haenszel(
         risk_difference_ci=(rd - z * rd_se, rd + z * rd_se),
         risk_difference_se=rd_se,
         strata=int(x.shape[0]),
+        odds_ratio_estimable=or_estimable,
+        risk_difference_estimable=rd_estimable,
+        mantel_fleiss=float(criterion),
+        exact_pvalue=exact,
+        notes=tuple(notes),
     )
 
 

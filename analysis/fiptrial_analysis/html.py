@@ -15,11 +15,10 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+# Figures are matplotlib Figure objects outside pyplot: importing this module neither loads pyplot
+# nor changes the host's backend (a notebook or the web app keeps its own); savefig renders them
+# with the Agg canvas.
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
@@ -103,7 +102,6 @@ def _message_figure(title: str, message: str) -> Figure:
 def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=HTML_DPI, bbox_inches="tight")
-    plt.close(figure)
     data = buffer.getvalue()
     pixels_wide = int.from_bytes(data[16:20], "big")  # the PNG IHDR chunk's width field
     width = round(pixels_wide * DISPLAY_PIXELS_PER_INCH / HTML_DPI)

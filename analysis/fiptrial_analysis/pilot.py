@@ -3,7 +3,10 @@
 The table gives, per BUS reason and arm, how many clients left the benefit during the pilot
 year (1 November 2014 to 1 November 2015, ISD Brabantse Wal, one site). It has no dates, so the
 exit dates made here are spread evenly over the year with the reasons interleaved: the counts,
-ratios and tests are the report's, the timing (and so every survival figure) is illustrative.
+ratios and tests are the report's. The timing is a placeholder, not data: no Kaplan-Meier curve,
+log-rank test, Cox model or restricted mean may be drawn from it (``PILOT_HAS_DATES`` is False).
+:func:`pilot_reproduction` reproduces what the pilot report itself computed, from the counts
+alone, and says so.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ from datetime import date, timedelta
 from os import PathLike
 from typing import TextIO
 
-from .codes import read_data_file
+from .codes import PENSION_AGE_CODE, read_data_file
+from .contingency import chi_square, odds_ratio, risk_difference
 
 PILOT_SITE = "ISD Brabantse Wal"
 PILOT_START = date(2014, 11, 1)
 PILOT_END = date(2015, 11, 1)
 STILL_ON_BENEFIT = "still_on_benefit"
+PILOT_HAS_DATES = False
+NO_DATES = (
+    "The pilot report (Table 4.1) gives counts per reason, not exit dates: time-to-event "
+    "estimates (Kaplan-Meier, log-rank, Cox, restricted mean) cannot be computed for the pilot."
+)
 
 
 def read_table_4_1(path: str | PathLike[str] | None = None) -> dict[str, dict[str, int]]:
@@ -126,3 +135,37 @@ def write_csv(columns: dict[str, list[str]], handle: TextIO) -> None:
     names = list(columns)
     writer.writerow(names)
     writer.writerows(zip(*(columns[name] for name in names), strict=True))
+
+
+def pilot_reproduction(path: str | PathLike[str] | None = None) -> dict[str, object]:
+    """The pilot report's own comparison, from Table 4.1's counts only.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A copy of Table 4.1; the packaged copy by default.
+
+    Returns
+    -------
+    dict
+        ``table``: ``[[exits, still on benefit], ...]`` for FIP then control, exits of any
+        reason except pension age (03), pension-age exits left out of the denominator as the
+        report did; ``chi_square`` (Pearson, no continuity correction: 3.5733, p = 0.0587 in
+        the report), ``risk_difference`` (Newcombe) and ``odds_ratio`` (Woolf) results;
+        ``has_dates`` (False) and ``time_to_event`` (None) with ``note`` saying why.
+    """
+    counts = read_table_4_1(path)
+    table = []
+    for arm in ("fip", "control"):
+        row = counts[arm]
+        exits = sum(n for code, n in row.items() if code and code != PENSION_AGE_CODE)
+        table.append([exits, row.get("", 0)])
+    return {
+        "table": table,
+        "chi_square": chi_square(table),
+        "risk_difference": risk_difference(table),
+        "odds_ratio": odds_ratio(table),
+        "has_dates": PILOT_HAS_DATES,
+        "time_to_event": None,
+        "note": NO_DATES,
+    }

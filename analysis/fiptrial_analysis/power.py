@@ -26,7 +26,10 @@ class SampleSizeResult:
         FIP participants needed under individual randomisation (design effect 1), before
         rounding; for ``ratio = 1`` it is R's ``power.prop.test(...)$n``.
     design_effect : float
-        ``1 + (cluster_size - 1) * icc``.
+        ``1 + (cluster_size - 1) * icc``: applied to both arms (``nesting="both"``) or to
+        the FIP arm only (``nesting="fip"``).
+    nesting : str
+        ``"both"`` or ``"fip"``.
     ratio : float
         Control participants per FIP participant.
     """
@@ -39,6 +42,7 @@ class SampleSizeResult:
     n_fip_individual: float
     design_effect: float
     ratio: float
+    nesting: str = "both"
 
 
 def _check_design(p1: float, p2: float, alpha: float, ratio: float) -> None:
@@ -58,6 +62,7 @@ def sample_size_two_proportions(
     ratio: float = 1.0,
     icc: float = 0.0,
     cluster_size: float = 1,
+    nesting: str = "both",
 ) -> SampleSizeResult:
     """Participants per arm for a two-sided test of two proportions.
 
@@ -78,6 +83,11 @@ def sample_size_two_proportions(
         Intra-cluster correlation of the outcome within a cluster (a client manager's caseload).
     cluster_size : float, default 1
         Mean number of participants per cluster.
+    nesting : {"both", "fip"}, default "both"
+        ``"both"``: both arms clustered alike (the design effect multiplies both arms).
+        ``"fip"``: partially nested, clustered in the FIP arm only (one client manager
+        delivers FIP to many clients; usual care has no shared delivery), see
+        :func:`~fiptrial_analysis.clustering.partially_nested_design_effect`.
 
     Returns
     -------
@@ -101,6 +111,13 @@ def sample_size_two_proportions(
 
     with ``pbar = (p1 + r p2) / (1 + r)``, and ``n_control = r n_fip``. Both are multiplied by
     the design effect ``1 + (cluster_size - 1) icc`` and then rounded up separately.
+
+    Partially nested (``nesting="fip"``, Moerbeek and Wong 2008; Baldwin et al. 2011;
+    Candlish et al. 2018) the design effect ``D`` enters the FIP arm's variance only::
+
+        n_fip = (z_a sqrt(pbar qbar (D + 1/r)) + z_b sqrt(D p1 q1 + p2 q2 / r))^2 / (p1 - p2)^2
+
+    and ``n_control = r n_fip``; for ``D = 1`` both forms agree.
     """
     _check_design(p1, p2, alpha, ratio)
     if p1 == p2:
@@ -110,14 +127,20 @@ def sample_size_two_proportions(
         raise ValueError(f"icc must lie between 0 and 1, got {icc!r}")
     if not (cluster_size >= 1 and math.isfinite(cluster_size)):
         raise ValueError(f"cluster_size must be at least 1, got {cluster_size!r}")
+    if nesting not in ("both", "fip"):
+        raise ValueError(f"nesting must be 'both' or 'fip', got {nesting!r}")
     z_alpha = float(stats.norm.isf(alpha / 2))
     z_beta = float(stats.norm.isf(1 - power))
     p_bar = (p1 + ratio * p2) / (1 + ratio)
-    null_sd = math.sqrt(p_bar * (1 - p_bar) * (1 + 1 / ratio))
-    alternative_sd = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)
-    n_individual = ((z_alpha * null_sd + z_beta * alternative_sd) / (p1 - p2)) ** 2
+
+    def n_needed(fip_effect: float) -> float:
+        null_sd = math.sqrt(p_bar * (1 - p_bar) * (fip_effect + 1 / ratio))
+        alternative_sd = math.sqrt(fip_effect * p1 * (1 - p1) + p2 * (1 - p2) / ratio)
+        return ((z_alpha * null_sd + z_beta * alternative_sd) / (p1 - p2)) ** 2
+
+    n_individual = n_needed(1.0)
     design_effect = 1 + (cluster_size - 1) * icc
-    n_fip_exact = n_individual * design_effect
+    n_fip_exact = n_individual * design_effect if nesting == "both" else n_needed(design_effect)
     n_control_exact = n_fip_exact * ratio
     # Round away float noise (e.g. 77.000000000001) before rounding up.
     n_fip = math.ceil(round(n_fip_exact, 9))
@@ -131,6 +154,7 @@ def sample_size_two_proportions(
         n_fip_individual=n_individual,
         design_effect=design_effect,
         ratio=float(ratio),
+        nesting=nesting,
     )
 
 

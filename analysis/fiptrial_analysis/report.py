@@ -251,8 +251,9 @@ def _survival(p: Participants, alpha: float) -> dict[str, Any]:
         "time_unit": "days",
         "kaplan_meier": km,
         "log_rank": {
-            "statistic": test.statistic,
-            "pvalue": test.pvalue,
+            "statistic": _num(test.statistic),
+            "pvalue": _num(test.pvalue),
+            "note": test.note or None,
             "dof": test.dof,
             "stratified_by": "site" if stratified else None,
             "observed": dict(zip(test.groups, _nums(test.observed), strict=True)),

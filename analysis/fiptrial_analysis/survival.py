@@ -1,4 +1,6 @@
-"""Time-to-event estimates: Kaplan-Meier, (stratified) log-rank, Aalen-Johansen.
+"""Time-to-event estimates: Kaplan-Meier and the (stratified) log-rank test.
+
+The Aalen-Johansen cumulative incidence lives in :mod:`.competing` and is re-exported here.
 
 All functions sort once and work with counts per distinct time, so they stay fast on hundreds of
 thousands of participants.
@@ -6,27 +8,17 @@ thousands of participants.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 
-from ._checks import FloatArray, same_length, vector, z_quantile
-
-
-def _time_and_event(time: ArrayLike, event: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
-    t = vector(time, "time")
-    e = vector(event, "event")
-    same_length(time=t, event=e)
-    if t.size == 0:
-        raise ValueError("time is empty")
-    if np.any(t < 0):
-        raise ValueError("time must not be negative")
-    if not np.all((e == 0) | (e == 1)):
-        raise ValueError("event must be 0 (censored) or 1 (event)")
-    return t, e.astype(bool)
+from ._checks import FloatArray, grouping, same_length, time_event, z_quantile
+from ._checks import labels as checked_labels
+from ._risksets import risk_sets
+from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
+from .competing import cumulative_incidence as cumulative_incidence
 
 
 def _step(times: FloatArray, values: FloatArray, at: ArrayLike, before: float) -> FloatArray:
@@ -58,6 +50,8 @@ class KaplanMeierResult:
         Number at risk just before, and events at, each time.
     n : int
         Number of observations.
+    last_time : float
+        The largest time observed (event or censoring), where the curve ends.
     """
 
     times: FloatArray
@@ -68,14 +62,28 @@ class KaplanMeierResult:
     n_at_risk: FloatArray
     n_events: FloatArray
     n: int
+    last_time: float = float("nan")
 
     def survival_at(self, t: ArrayLike) -> FloatArray:
         """``S(t)`` at the given time(s); 1 before the first event."""
         return _step(self.times, self.survival, t, 1.0)
 
     def median(self) -> float:
-        """Smallest time at which ``S(t) <= 0.5``; NaN when the curve stays above one half."""
-        below = np.flatnonzero(self.survival <= 0.5)
+        """Median time as R's ``survfit``: where a horizontal line at 0.5 meets the curve.
+
+        That is the smallest time with ``S(t) < 0.5``, except when ``S(t)`` is exactly 0.5
+        (within ``sqrt(machine epsilon)``, as R) over a stretch: then the midpoint of that
+        flat stretch, from the time ``S`` reached 0.5 to the next event time, or to the end of
+        follow-up (``last_time``) when the curve ends at 0.5 (R ``quantile.survfit``). NaN when
+        the curve stays above one half.
+        """
+        tolerance = float(np.sqrt(np.finfo(float).eps))
+        flat = np.flatnonzero(np.abs(self.survival - 0.5) < tolerance)
+        if flat.size:
+            start = int(flat[0])
+            end = self.times[start + 1] if start + 1 < self.times.size else self.last_time
+            return float((self.times[start] + end) / 2)
+        below = np.flatnonzero(self.survival < 0.5)
         return float(self.times[below[0]]) if below.size else float("nan")
 
 
@@ -107,7 +115,7 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, alpha: float = 0.05) -> Kapl
     ``Var[log S] = sum(d_j / (n_j (n_j - d_j)))``, and the interval is
     ``S exp(+/- z sqrt(Var[log S]))``, which is R's ``survfit(..., conf.type = "log")``.
     """
-    t, e = _time_and_event(time, event)
+    t, e = time_event(time, event)
     z = z_quantile(alpha)
     unique, inverse = np.unique(t, return_inverse=True)
     removed = np.bincount(inverse, minlength=unique.size).astype(float)
@@ -131,6 +139,7 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, alpha: float = 0.05) -> Kapl
         n_at_risk=n_risk,
         n_events=d,
         n=int(t.size),
+        last_time=float(unique[-1]),
     )
 
 
@@ -150,6 +159,12 @@ class LogRankResult:
         Events per group, observed and expected under the null (summed over strata).
     strata : int
         Number of strata (1 when unstratified).
+    estimable : bool
+        False when no event time has two groups at risk in its stratum (no events at all, or
+        every stratum holds one group only): there is then nothing to compare, and
+        ``statistic`` and ``pvalue`` are NaN rather than 0 and 1.
+    note : str
+        Empty, or why the test is not available.
     """
 
     statistic: float
@@ -159,6 +174,8 @@ class LogRankResult:
     observed: FloatArray
     expected: FloatArray
     strata: int
+    estimable: bool = True
+    note: str = ""
 
 
 def log_rank(
@@ -189,7 +206,8 @@ def log_rank(
     Raises
     ------
     ValueError
-        For invalid time or event, mismatched lengths, or fewer than two groups.
+        For invalid time or event, mismatched lengths, missing (None or NaN) group or stratum
+        labels, or fewer than two groups.
 
     Notes
     -----
@@ -197,46 +215,21 @@ def log_rank(
     ``g`` and ``d_j`` events: ``E_g += d_j n_gj / n_j`` and
     ``V += d_j (n_j - d_j) / (n_j - 1) (diag(p_j) - p_j p_j')`` with ``p_j = n_gj / n_j``.
     The statistic is ``U' V^- U`` over the first ``k - 1`` groups with ``U = O - E``.
-    The computation sorts once by (stratum, time) and uses cumulative sums; there is no loop
-    over times or strata.
+    The computation sorts once by (stratum, time) and uses cumulative sums (``_risksets``);
+    there is no loop over times or strata.
     """
-    t, e = _time_and_event(time, event)
+    t, e = time_event(time, event)
     g_values = np.asarray(group)
     same_length(time=t, group=g_values)
-    labels, g = np.unique(g_values, return_inverse=True)
-    k = labels.size
+    group_labels, g = checked_labels(g_values, "group")
+    k = group_labels.size
     if k < 2:
         raise ValueError("log_rank needs at least two groups")
-    if strata is None:
-        s = np.zeros(t.size, dtype=np.intp)
-        n_strata = 1
-    else:
-        s_values = np.asarray(strata)
-        same_length(time=t, strata=s_values)
-        strata_labels, s = np.unique(s_values, return_inverse=True)
-        n_strata = strata_labels.size
+    strata_labels, s = grouping(strata, t.size)
+    n_strata = strata_labels.size
 
-    order = np.lexsort((t, s))
-    t_sorted, s_sorted = t[order], s[order]
-    new_block = np.empty(t.size, dtype=bool)
-    new_block[0] = True
-    new_block[1:] = (t_sorted[1:] != t_sorted[:-1]) | (s_sorted[1:] != s_sorted[:-1])
-    block = np.cumsum(new_block) - 1
-    n_blocks = int(block[-1]) + 1
-    cell = block * k + g[order]
-    removed = np.bincount(cell, minlength=n_blocks * k).reshape(n_blocks, k).astype(float)
-    died = np.bincount(cell, weights=e[order].astype(float), minlength=n_blocks * k)
-    died = died.reshape(n_blocks, k)
-
-    # Number at risk per group: stratum total minus those removed earlier in the same stratum.
-    block_stratum = s_sorted[new_block]
-    removed_before = np.cumsum(removed, axis=0) - removed
-    first_block = np.searchsorted(block_stratum, np.arange(n_strata))
-    stratum_totals = np.zeros((n_strata, k))
-    np.add.at(stratum_totals, block_stratum, removed)
-    at_risk = (
-        stratum_totals[block_stratum] - removed_before + removed_before[first_block[block_stratum]]
-    )
+    sets = risk_sets(t, s, g, k, died=e)
+    at_risk, died = sets.at_risk, sets.counts["died"]
 
     d = died.sum(axis=1)
     n = at_risk.sum(axis=1)
@@ -252,8 +245,15 @@ def log_rank(
     u = (observed - expected)[:-1]
     v = covariance[:-1, :-1]
     dof = int(np.linalg.matrix_rank(v)) if v.size else 0
+    note = ""
     if dof == 0:
-        statistic, pvalue = 0.0, 1.0
+        statistic, pvalue = float("nan"), float("nan")
+        note = (
+            "no events: the log-rank test is not estimable"
+            if not e.any()
+            else "no event time has two groups at risk in its stratum (each stratum holds one "
+            "group): the log-rank test is not estimable"
+        )
     else:
         statistic = float(u @ np.linalg.pinv(v) @ u)
         pvalue = float(stats.chi2.sf(statistic, dof))
@@ -261,91 +261,10 @@ def log_rank(
         statistic=statistic,
         pvalue=pvalue,
         dof=dof,
-        groups=tuple(labels.tolist()),
+        groups=tuple(group_labels.tolist()),
         observed=observed,
         expected=expected,
         strata=n_strata,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class CumulativeIncidenceResult:
-    """Aalen-Johansen cumulative incidence of one or more causes among competing causes.
-
-    Attributes
-    ----------
-    times : ndarray
-        Distinct times with an event of any cause, ascending.
-    incidence : ndarray
-        Cumulative incidence of the causes of interest just after each time.
-    causes : tuple
-        The causes of interest.
-    n : int
-        Number of observations.
-    """
-
-    times: FloatArray
-    incidence: FloatArray
-    causes: tuple[int, ...] = field(default=())
-    n: int = 0
-
-    def at(self, t: ArrayLike) -> FloatArray:
-        """Cumulative incidence at the given time(s); 0 before the first event."""
-        return _step(self.times, self.incidence, t, 0.0)
-
-
-def cumulative_incidence(
-    time: ArrayLike, cause: ArrayLike, of: int | Sequence[int]
-) -> CumulativeIncidenceResult:
-    """Aalen-Johansen estimate of the cumulative incidence of a cause with competing causes.
-
-    Parameters
-    ----------
-    time : array_like
-        Follow-up time of each participant.
-    cause : array_like of int
-        0 for censored, otherwise the (positive integer) cause that ended follow-up.
-    of : int or sequence of int
-        The cause(s) of interest, e.g. the code of "exit to work"; every other positive cause
-        competes.
-
-    Returns
-    -------
-    CumulativeIncidenceResult
-
-    Raises
-    ------
-    ValueError
-        For invalid times, negative or non-integer causes, or a cause of interest that is 0.
-
-    Notes
-    -----
-    ``CIF(t) = sum over t_j <= t of S(t_j-) d_j(of) / n_j`` where ``S`` is the Kaplan-Meier
-    estimate of remaining free of every cause. This is R's ``cmprsk::cuminc`` and
-    ``survfit`` with a multi-state outcome.
-    """
-    t = vector(time, "time")
-    c = vector(cause, "cause")
-    same_length(time=t, cause=c)
-    if t.size == 0:
-        raise ValueError("time is empty")
-    if np.any(t < 0):
-        raise ValueError("time must not be negative")
-    if np.any(c < 0) or np.any(c != np.round(c)):
-        raise ValueError("cause must hold non-negative integers (0 = censored)")
-    wanted = tuple(int(x) for x in np.atleast_1d(np.asarray(of)))
-    if not wanted or any(x <= 0 for x in wanted):
-        raise ValueError("of must name one or more positive causes (0 means censored)")
-    unique, inverse = np.unique(t, return_inverse=True)
-    removed = np.bincount(inverse, minlength=unique.size).astype(float)
-    any_event = np.bincount(inverse, weights=(c > 0).astype(float), minlength=unique.size)
-    of_event = np.bincount(inverse, weights=np.isin(c, wanted).astype(float), minlength=unique.size)
-    at_risk = t.size - np.concatenate(([0.0], np.cumsum(removed)[:-1]))
-    keep = any_event > 0
-    d_any, d_of, n = any_event[keep], of_event[keep], at_risk[keep]
-    survival_after = np.cumprod(1.0 - d_any / n)
-    survival_before = np.concatenate(([1.0], survival_after[:-1]))
-    incidence = np.cumsum(survival_before * d_of / n)
-    return CumulativeIncidenceResult(
-        times=unique[keep], incidence=incidence, causes=wanted, n=int(t.size)
+        estimable=dof > 0,
+        note=note,
     )

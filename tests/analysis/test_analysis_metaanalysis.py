@@ -70,3 +70,83 @@ def test_random_effects_truncates_tau2_at_zero():
 def test_random_effects_rejects_bad_input(estimates, variances, message):
     with pytest.raises(ValueError, match=message):
         random_effects(estimates, variances)
+
+
+def _bcg_log_risk_ratios():
+    a, b, c, d = BCG.T
+    return np.log(a / (a + b)) - np.log(c / (c + d)), 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
+
+
+def test_reml_matches_metafor_documentation(published):
+    """metafor's rma.uni reference page (examples as run by pkgdown):
+    rma(yi, vi, data=dat, method="REML") on dat.bcg log risk ratios prints tau^2 0.3132,
+    I^2 92.22%, estimate -0.7145, se 0.1798, zval -3.9744, ci.lb -1.0669, ci.ub -0.3622;
+    predict(res, digits=2) gives pi.lb -1.87, pi.ub 0.44."""
+    yi, vi = _bcg_log_risk_ratios()
+    result = random_effects(yi, vi, method="REML")
+    published(result.tau2, 0.3132, decimals=4)
+    published(result.i2, 0.9222, decimals=4)
+    published(result.estimate, -0.7145, decimals=4)
+    published(result.se, 0.1798, decimals=4)
+    published(result.zvalue, -3.9744, decimals=4)
+    published(result.ci, [-1.0669, -0.3622], decimals=4)
+    published(result.prediction_interval, [-1.87, 0.44], decimals=2)
+    assert result.method == "REML" and not result.hartung_knapp
+
+
+def test_reml_maximises_the_restricted_likelihood():
+    """Independent check: numerical maximisation of the restricted log-likelihood
+    -1/2 [sum log(v + t) + log sum w + sum w (y - mu_w)^2] over t >= 0, to 1e-6."""
+    from scipy import optimize
+
+    yi, vi = _bcg_log_risk_ratios()
+
+    def minus_restricted(t):
+        w = 1 / (vi + t)
+        mu = np.sum(w * yi) / w.sum()
+        return 0.5 * (np.sum(np.log(vi + t)) + np.log(w.sum()) + np.sum(w * (yi - mu) ** 2))
+
+    best = optimize.minimize_scalar(minus_restricted, bounds=(0, 5), method="bounded",
+                                    options={"xatol": 1e-12})  # fmt: skip
+    assert abs(random_effects(yi, vi, method="REML").tau2 - best.x) < 1e-6
+
+
+def test_paule_mandel_matches_metafor():
+    """metafor, rma(y, v, method="PM", control=list(tol=1e-9)) on Kacker (2004)'s nine
+    estimates, as recorded to full precision in statsmodels' test results (results_meta.py,
+    exk1_metafor): tau2 0.705395309224248, estimate 62.4076199113286, se 0.338030602684471,
+    I2 83.7218626490482%. And on dat.bcg the iterated DerSimonian-Laird estimator, which
+    converges to the Paule-Mandel solution, gives tau2 0.3181 (metafor test_misc_rma_uni.r)."""
+    y = [61.0, 61.4, 62.21, 62.3, 62.34, 62.6, 62.7, 62.84, 65.9]
+    v = [0.2025, 1.2100, 0.0900, 0.2025, 0.3844, 0.5625, 0.0676, 0.0225, 1.8225]
+    result = random_effects(y, v, method="PM")
+    np.testing.assert_allclose(result.tau2, 0.705395309224248, rtol=1e-8)
+    np.testing.assert_allclose(result.estimate, 62.4076199113286, rtol=1e-10)
+    np.testing.assert_allclose(result.se, 0.338030602684471, rtol=1e-8)
+    np.testing.assert_allclose(result.i2, 0.837218626490482, rtol=1e-8)
+    yi, vi = _bcg_log_risk_ratios()
+    assert abs(random_effects(yi, vi, method="PM").tau2 - 0.3181) <= 0.00005
+
+
+def test_hartung_knapp_matches_metafor():
+    """metafor, rma(y, v, method="DL", test="knha") on Kacker (2004), from statsmodels'
+    results_meta.py (exk1_dl_hksj): se 0.29477605699879, ci.lb 61.710383798052,
+    ci.ub 63.0698934108488, pval 2.77938607433693e-16 (t on k - 1 = 8 df)."""
+    y = [61.0, 61.4, 62.21, 62.3, 62.34, 62.6, 62.7, 62.84, 65.9]
+    v = [0.2025, 1.2100, 0.0900, 0.2025, 0.3844, 0.5625, 0.0676, 0.0225, 1.8225]
+    result = random_effects(y, v, method="DL", hartung_knapp=True)
+    np.testing.assert_allclose(result.tau2, 0.288049246973751, rtol=1e-10)
+    np.testing.assert_allclose(result.se, 0.29477605699879, rtol=1e-10)
+    np.testing.assert_allclose(result.ci, [61.710383798052, 63.0698934108488], rtol=1e-12)
+    np.testing.assert_allclose(result.pvalue, 2.77938607433693e-16, rtol=1e-6)
+    # The prediction interval uses the same t quantile and se: mu +/- t sqrt(tau2 + se^2).
+    from scipy import stats
+
+    half = stats.t.isf(0.025, 8) * np.sqrt(result.tau2 + result.se**2)
+    np.testing.assert_allclose(result.prediction_interval,
+                               [result.estimate - half, result.estimate + half])  # fmt: skip
+
+
+def test_rejects_an_unknown_method():
+    with pytest.raises(ValueError, match="method"):
+        random_effects([0.1, 0.2], [0.01, 0.02], method="SJ")
