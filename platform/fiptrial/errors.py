@@ -65,6 +65,13 @@ class Unprocessable(PlatformError):
     code = "unprocessable"
 
 
-def field_error(field: str, message: str, *, code: str = "invalid_field") -> Unprocessable:
-    """A 422 that names the offending field, as every bad input should."""
-    return Unprocessable(f"{field}: {message}", code=code, fields={field: [message]})
+def field_error(
+    field: str, message: str, *, code: str = "invalid_field", **params: Any
+) -> Unprocessable:
+    """A 422 that names the offending field, as every bad input should.
+
+    ``code`` says what is wrong and ``params`` the values its message needs (never a value that
+    could identify a person): the web pages show the message for ``code`` from their
+    translation catalogue, the API returns both next to the English ``message``.
+    """
+    return Unprocessable(f"{field}: {message}", code=code, fields={field: [message]}, **params)

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
-from web_support import valid_bsns
+from web_support import seed_daily_work, valid_bsns
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,6 +41,7 @@ class LiveServer:
     url: str
     app: Any
     known_bsns: list[str] = field(default_factory=list)
+    ids: dict[str, int] = field(default_factory=dict)  # seed_daily_work's participants etc.
 
     def run(self, fn: Any) -> Any:
         """Run ``fn()`` inside the server's app context (for set-up and checks)."""
@@ -48,18 +49,18 @@ class LiveServer:
             return fn()
 
 
-def _seed(app: Any) -> list[str]:
-    """The small demo, and four allocated Brabantse Wal participants with known BSNs."""
+def _seed(app: Any) -> tuple[list[str], dict[str, int]]:
+    """The small demo with a day of work (web_support.seed_daily_work), and four allocated
+    Brabantse Wal participants with known BSNs."""
     from flask_migrate import upgrade
 
-    from fiptrial.demo import create_demo
     from fiptrial.services import consent, randomisation
     from fiptrial.services.participants import register
     from fiptrial.services.trials import get_site
 
     with app.app_context():
         upgrade()
-        create_demo(participants=60)
+        ids = seed_daily_work()
         site = get_site("brabantse_wal")
         bsns = valid_bsns(300_000_000)
         known = []
@@ -85,7 +86,7 @@ def _seed(app: Any) -> list[str]:
         from fiptrial.extensions import db
 
         db.session.remove()
-        return known
+        return known, ids
 
 
 @pytest.fixture(scope="session")
@@ -103,12 +104,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "PSEUDONYM_KEY": "browser-test-pseudonym-key",
         }
     )
-    known = _seed(app)
+    known, ids = _seed(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, known)
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, known, ids)
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -131,10 +132,14 @@ def chromium() -> Iterator[Any]:
 class Journey:
     """One person's browser tab; remembers CSP violations and saves the last page."""
 
-    def __init__(self, browser: Any, server: LiveServer, name: str) -> None:
+    def __init__(
+        self, browser: Any, server: LiveServer, name: str, width: int = 1280, height: int = 900
+    ) -> None:
         self.server = server
         self.name = name
-        self.context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(
+            locale="nl-NL", viewport={"width": width, "height": height}, accept_downloads=True
+        )
         self.page = self.context.new_page()
         self.page.set_default_timeout(15_000)
         self.console_errors: list[str] = []
@@ -154,6 +159,16 @@ class Journey:
         self.page.get_by_role("button", name="Inloggen").click()
         self.page.wait_for_load_state()
 
+    def shot(self, name: str) -> None:
+        """A screenshot of the page as it is now (the journey's last page is saved anyway)."""
+        self.page.screenshot(path=str(self.artifact(name)), full_page=True)
+
+    def submit(self, name: str, *, within: Any = None) -> None:
+        """Press a button and wait for the page it leads to."""
+        scope = within if within is not None else self.page
+        with self.page.expect_navigation():
+            scope.get_by_role("button", name=name).click()
+
     def artifact(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         return ARTIFACTS / f"{name}.png"
@@ -169,8 +184,8 @@ def journey(
 ) -> Iterator[Any]:
     journeys: list[Journey] = []
 
-    def start(name: str | None = None) -> Journey:
-        j = Journey(chromium, live_server, name or request.node.name)
+    def start(name: str | None = None, **size: int) -> Journey:
+        j = Journey(chromium, live_server, name or request.node.name, **size)
         journeys.append(j)
         return j
 

@@ -56,28 +56,29 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     expect(tab.page.get_by_role("status").first).to_contain_text("Het bestand is ingelezen")
     expect(tab.page.locator("table").first).to_contain_text("nieuw ingeschreven")
 
-    # The new clients need consent before a consent-first cohort randomisation.
-    tab.page.get_by_role("link", name="Deelnemers").first.click()
-    tab.page.get_by_label("Toestemming").select_option("none")
-    tab.page.get_by_label("Geschikt").select_option("yes")
-    tab.page.get_by_role("button", name="Filteren").click()
-    expect(tab.page.get_by_role("status")).to_contain_text("3 deelnemers gevonden")
-    for _ in range(3):
-        tab.page.locator("tbody tr a").first.click()
-        tab.page.get_by_label("Datum", exact=True).fill(date.today().strftime("%d-%m-%Y"))
-        tab.page.get_by_role("button", name="Toestemming vastleggen").click()
-        expect(tab.page.get_by_role("status").first).to_contain_text("Toestemming is vastgelegd")
-        tab.page.go_back()
-        tab.page.go_back()
-        tab.page.reload()
-
-    tab.page.get_by_role("link", name="Loting").click()
-    expect(tab.page.locator(".card .figure").first).to_have_text("3")
+    # The new clients need consent before a consent-first cohort randomisation: the paper
+    # forms of the whole list are recorded in one step (the "all" box is the page's script).
+    tab.page.get_by_role("link", name="Loting", exact=True).click()
+    ready_before = int(tab.page.locator(".card .figure").first.inner_text())
+    tab.page.get_by_role("link", name="Toestemming", exact=True).click()
+    waiting = tab.page.locator("input[name=deelnemer]").count()
+    assert waiting >= 3
+    tab.page.get_by_label("Alle deelnemers op deze lijst").check()
+    expect(tab.page.locator("input[name=deelnemer]:checked")).to_have_count(waiting)
+    tab.submit("Toestemming vastleggen voor de gekozen deelnemers")
+    expect(tab.page.get_by_role("status").first).to_contain_text(
+        f"Toestemming vastgelegd voor {waiting} deelnemers."
+    )
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text("Loting van het cohort")
+    ready = ready_before + waiting
+    expect(tab.page.locator(".card .figure").first).to_have_text(str(ready))
     tab.page.get_by_label("Aantal FIP-plaatsen").fill("1")
     tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
     tab.page.get_by_role("button", name="Loting uitvoeren").click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
-    expect(tab.page.locator(".notice-success")).to_contain_text("1 van 3 deelnemers naar FIP")
+    expect(tab.page.locator(".notice-success")).to_contain_text(
+        f"1 van {ready} deelnemers naar FIP"
+    )
 
 
 def test_coordinator_uploads_outcomes_and_sees_the_unknown_code(
@@ -167,7 +168,7 @@ def test_status_page_follows_a_running_import_to_its_report(journey: Any, live_s
     tab.login("coordinator")
     tab.go(f"/locatie/brabantse_wal/bestanden/taak/{task_id}")
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Inlezen: cliëntbestand")
-    expect(tab.page.get_by_role("status").first).to_contain_text("25000 regels gelezen")
+    expect(tab.page.get_by_role("status").first).to_contain_text("25.000 regels gelezen")
     tab.page.screenshot(path=str(tab.artifact("coordinator-import-status-running")), full_page=True)
     live_server.run(lambda: finish(task_id, batch_id))
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text(
@@ -177,12 +178,13 @@ def test_status_page_follows_a_running_import_to_its_report(journey: Any, live_s
 
 
 def test_client_manager_records_a_conversation_and_finds_it_in_the_history(
-    journey: Any,
+    journey: Any, live_server: Any
 ) -> None:
     tab = journey("client-manager-conversation")
     tab.login("klantmanager")
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Mijn agenda")
-    tab.page.get_by_role("link", name="Vastleggen").first.click()
+    tab.go(f"/klantmanager/deelnemer/{live_server.ids['spare']}")
+    tab.page.get_by_role("link", name="Gesprek vastleggen").first.click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Gesprek vastleggen")
     tab.page.get_by_label("Werk en activiteit", exact=True).check()
     tab.page.get_by_label("Vooruitgang op Werk en activiteit").select_option("ja")

@@ -134,7 +134,7 @@ def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
     web.login("coord")
     page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
     assert page.status_code == 200
-    assert "15000 regels gelezen" in page.text
+    assert "15.000 regels gelezen" in page.text  # Babel: Dutch thousands
     assert f'data-import-status="/locatie/bw/bestanden/taak/{task.id}.json"' in page.text
     assert "<script" not in page.text.split("</head>", 1)[1]
     assert web.client.get(f"/locatie/bw/bestanden/taak/{task.id}.json").get_json() == {
@@ -244,7 +244,7 @@ def test_an_unreadable_file_fails_in_plain_dutch(
     page = web.client.get(status_url)
     assert page.status_code == 422
     assert 'id="file-error"' in page.text
-    assert "mist in de kopregel de kolom(men)" in page.text
+    assert "niet de indeling die de plug-in van de locatie verwacht" in page.text
     assert db.session.query(ImportBatch).count() == 0  # nothing half-written
     assert db.session.query(ImportTask).one().status == "failed"
     assert list((instance_folder / "uploads").iterdir()) == []

@@ -47,7 +47,9 @@ def test_monitoring_plot_works_without_data(staff: Any, web: Any) -> None:
 def test_audit_verification(staff: Any, web: Any) -> None:
     web.login("beheer")
     page = web.client.get("/onderzoek/audit")
-    response = web.client.post("/onderzoek/audit", data={"csrf_token": csrf_token(page.text)})
+    response = web.client.post(
+        "/onderzoek/audit/controle", data={"csrf_token": csrf_token(page.text)}
+    )
     assert response.status_code == 200
     assert "De keten is intact" in response.text
 
@@ -116,14 +118,9 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     _allocated_trial(staff, build)
     web.login("analyse")
     page = web.client.get("/onderzoek/exports")
-    response = web.client.post(
-        "/onderzoek/exports",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "onderzoek": "t1",
-            "export-fmt": "csv",
-            "export-submit": "y",
-        },
+    response = web.client.post(  # no button value: a browser may leave it out
+        "/onderzoek/exports/download",
+        data={"csrf_token": csrf_token(page.text), "onderzoek": "t1", "export-fmt": "csv"},
     )
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/zip"
@@ -137,9 +134,8 @@ def test_make_a_data_freeze(staff: Any, web: Any, build: Any) -> None:
     _allocated_trial(staff, build)
     web.login("beheer")
     page = web.client.get("/onderzoek/exports")
-    response = web.client.post(
-        "/onderzoek/exports",
-        data={"csrf_token": csrf_token(page.text), "onderzoek": "t1", "freeze-submit": "y"},
+    response = web.client.post(  # without the button's value, as with JavaScript on
+        "/onderzoek/bevriezingen", data={"csrf_token": csrf_token(page.text), "onderzoek": "t1"}
     )
     assert response.status_code == 302, response.text
     listing = web.client.get(response.headers["Location"])

@@ -67,7 +67,7 @@ def test_search_by_bsn_matches_through_the_pseudonym(staff: Any, web: Any, build
     build.participant(staff.bw)
     web.login("coord")
     page = web.client.get("/locatie/bw/deelnemers?q=999998535")
-    assert "1 deelnemers gevonden" in page.text
+    assert "1 deelnemer gevonden" in page.text  # ngettext: one, not "1 deelnemers"
     assert f"/locatie/bw/deelnemers/{wanted.id}" in page.text
     bad = web.client.get("/locatie/bw/deelnemers?q=123456789")
     assert "geen geldig BSN" in bad.text
@@ -80,7 +80,7 @@ def test_filters(staff: Any, web: Any, build: Any) -> None:
     web.login("coord")
     assert "2 deelnemers gevonden" in web.client.get("/locatie/bw/deelnemers?geschikt=yes").text
     assert (
-        "1 deelnemers gevonden"
+        "1 deelnemer gevonden"
         in web.client.get("/locatie/bw/deelnemers?geschikt=yes&toestemming=none").text
     )
     assert "3 deelnemers gevonden" in web.client.get("/locatie/bw/deelnemers?arm=none").text
@@ -97,9 +97,9 @@ def test_record_consent(staff: Any, web: Any, build: Any) -> None:
         f"{url}/toestemming",
         data={
             "csrf_token": csrf_token(page.text),
-            "status": "given",
-            "version": "v1",
-            "on": "03-11-2026",
+            "consent-status": "given",
+            "consent-version": "v1",
+            "consent-on": "03-11-2026",
         },
     )
     assert response.status_code == 302
@@ -116,13 +116,13 @@ def test_consent_error_next_to_the_date(staff: Any, web: Any, build: Any) -> Non
         f"{url}/toestemming",
         data={
             "csrf_token": csrf_token(page.text),
-            "status": "withdrawn",
-            "version": "v1",
-            "on": "01-01-2026",
+            "consent-status": "declined",
+            "consent-version": "v1",
+            "consent-on": "01-01-2026",
         },
     )
     assert response.status_code == 422
-    assert 'id="on-error"' in response.text
+    assert 'id="consent-on-error"' in response.text
     assert "vóór de laatste toestemmingsregistratie" in response.text
 
 
@@ -143,7 +143,7 @@ def test_cohort_randomisation_and_allocations(staff: Any, web: Any, build: Any) 
         "/locatie/bw/loting",
         data={"csrf_token": csrf_token(page.text), "fip": "11", "confirm": "y"},
     )
-    assert too_many.status_code == 422 and "moet liggen tussen 0 en" in too_many.text
+    assert too_many.status_code == 422 and "moet liggen tussen 0 en 10" in too_many.text
     done = web.client.post(
         "/locatie/bw/loting", data={"csrf_token": csrf_token(page.text), "fip": "3", "confirm": "y"}
     )

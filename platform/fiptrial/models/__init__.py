@@ -5,6 +5,7 @@ from fiptrial.models.consent import ConsentEvent, ConsentForm
 from fiptrial.models.conversations import (
     Agreement,
     CaseloadAssignment,
+    ConversationCorrection,
     ConversationDomain,
     ConversationPlan,
     ConversationRecord,
@@ -41,6 +42,7 @@ __all__ = [
     "CohortRandomisation",
     "ConsentEvent",
     "ConsentForm",
+    "ConversationCorrection",
     "ConversationDomain",
     "ConversationPlan",
     "ConversationRecord",

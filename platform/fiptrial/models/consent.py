@@ -34,4 +34,7 @@ class ConsentEvent(db.Model):  # type: ignore[name-defined]
     form_version: Mapped[str] = mapped_column(String(40))
     date: Mapped[date] = mapped_column(Date)
     recorded_by: Mapped[str] = mapped_column(String(80))
+    # Who obtained the consent (a paper form collected by a client manager), when not the
+    # person recording it; "user:<name>" like ``recorded_by``.
+    obtained_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     recorded_at: Mapped[datetime] = created_at_column()

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
 from fiptrial.models.base import created_at_column
+from fiptrial.models.participant import Participant
 
 SITE_ONLY = {"site_only": True}
 
@@ -114,10 +115,15 @@ class PlannedConversation(db.Model):  # type: ignore[name-defined]
     first_planned_date: Mapped[date] = mapped_column(Date)
     minutes: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=PLANNED)
+    # "HH:MM" when the time was set (a move, or a day whose times were fixed); otherwise the
+    # agenda shows the day's next free time slot (services.timeslots).
+    start_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
     record_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversation_record.id"), nullable=True
     )
     replanned_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    participant: Mapped[Participant] = relationship(viewonly=True)
 
 
 class ConversationRecord(db.Model):  # type: ignore[name-defined]
@@ -195,6 +201,28 @@ class Intervention(db.Model):  # type: ignore[name-defined]
     ended_record_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversation_record.id"), nullable=True
     )
+
+
+class ConversationCorrection(db.Model):  # type: ignore[name-defined]
+    """A correction or deletion of a conversation record: why, by whom, and what it said.
+
+    ``record_id`` is a plain number, not a foreign key: a deleted record is gone, its
+    correction stays. ``before`` holds the record's notes and agreement texts, so it is
+    site-only like them; the audit trail has the reason code and which fields changed.
+    """
+
+    __tablename__ = "conversation_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # corrected | deleted
+    reason: Mapped[str] = mapped_column(String(40))
+    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True, info=SITE_ONLY)
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, info=SITE_ONLY)
+    corrected_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = created_at_column()
 
 
 class FollowupRound(db.Model):  # type: ignore[name-defined]
@@ -288,8 +316,10 @@ def site_only_columns() -> dict[str, list[str]]:
 
 
 SITE_ONLY_COLUMNS = {
+    "participant": ["client_number"],
     "caseload_assignment": ["reason_text"],
     "conversation_record": ["notes"],
     "agreement": ["description"],
     "intervention": ["provider"],
+    "conversation_correction": ["reason_text", "before"],
 }

@@ -43,6 +43,11 @@ class Participant(db.Model):  # type: ignore[name-defined]
     ineligible_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     pension_age_date: Mapped[date] = mapped_column(Date)
     registered_by: Mapped[str] = mapped_column(String(80))
+    # The site's own registration number of the client (from its export, when the plugin
+    # supplies one): shown to site staff next to the study number, never in pooled exports.
+    client_number: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, info={"site_only": True}
+    )
     created_at: Mapped[datetime] = created_at_column()
 
     trial: Mapped[Trial] = relationship()

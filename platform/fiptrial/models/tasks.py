@@ -11,8 +11,9 @@ batch whose report to show. ``updated_at`` doubles as the worker's heartbeat: a 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
@@ -34,6 +35,13 @@ class ImportTask(db.Model):  # type: ignore[name-defined]
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), nullable=True)
     duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # The error's code and parameters, so that the status page can say it in the reader's
+    # language (``error`` keeps the English text for logs and the API).
+    error_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A failed or interrupted task that the coordinator has cleared from the list.
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cleared_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     filename: Mapped[str] = mapped_column(String(255), default="")  # as the user named it
     spool_name: Mapped[str] = mapped_column(String(255))  # the file under instance/uploads
     created_by: Mapped[str] = mapped_column(String(80))

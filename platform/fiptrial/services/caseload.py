@@ -54,6 +54,35 @@ def add_client_manager(
     return user
 
 
+def set_capacity(user_id: int, capacity: int, *, actor: str) -> User:
+    """Change a client manager's number of FIP places (never below their current caseload)."""
+    if capacity < 1:
+        raise field_error("capacity", "must be at least 1", code="capacity_invalid")
+    with unit_of_work():
+        user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
+        if user is None or user.role != CLIENT_MANAGER:
+            raise NotFound(f"client manager {user_id} does not exist")
+        load = current_loads(user.site_id or 0).get(user.id, 0)
+        if capacity < load:
+            raise field_error(
+                "capacity",
+                f"the client manager has {load} clients now",
+                code="capacity_below_load",
+                load=load,
+            )
+        before = user.capacity
+        user.capacity = capacity
+        audit.record(
+            "client_manager.capacity_changed",
+            actor=actor,
+            entity="app_user",
+            entity_id=user.id,
+            site=user.site.code if user.site else None,
+            data={"username": user.username, "from": before, "to": capacity},
+        )
+    return user
+
+
 def client_managers(site_id: int) -> list[User]:
     return (
         db.session.query(User)

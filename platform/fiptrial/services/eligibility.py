@@ -19,6 +19,9 @@ from fiptrial.models import Site, Trial
 from fiptrial.services.pension import pension_age_date
 
 MINIMUM_AGE = 18
+# Younger than this on the registration date is a typing error, not an ineligible client:
+# social assistance starts at 18, and a 16- or 17-year-old may still be in a caseload.
+PLAUSIBLE_AGE = 16
 MINIMUM_MONTHS_ON_BENEFIT = 6
 STRATIFICATION_FACTORS = ("site", "age_band", "benefit_duration_band", "sex")
 
@@ -75,13 +78,30 @@ def assess(
 ) -> Assessment:
     """Decide eligibility and bands; impossible dates are a 422 naming the field."""
     if birth_date >= registered_on:
-        raise field_error("birth_date", "lies on or after the registration date")
+        raise field_error(
+            "birth_date",
+            "lies on or after the registration date",
+            code="birth_date_after_registration",
+        )
     if whole_years(birth_date, registered_on) > 120:
-        raise field_error("birth_date", "gives an age over 120 years")
+        raise field_error("birth_date", "gives an age over 120 years", code="age_over_120")
+    if whole_years(birth_date, registered_on) < PLAUSIBLE_AGE:
+        raise field_error(
+            "birth_date",
+            f"gives an age under {PLAUSIBLE_AGE} years: check the birth date",
+            code="age_implausibly_low",
+            minimum=PLAUSIBLE_AGE,
+        )
     if benefit_start > registered_on:
-        raise field_error("benefit_start", "lies after the registration date")
+        raise field_error(
+            "benefit_start",
+            "lies after the registration date",
+            code="benefit_start_after_registration",
+        )
     if benefit_start < birth_date:
-        raise field_error("benefit_start", "lies before the birth date")
+        raise field_error(
+            "benefit_start", "lies before the birth date", code="benefit_start_before_birth"
+        )
 
     age = whole_years(birth_date, registered_on)
     months = whole_months(benefit_start, registered_on)

@@ -366,11 +366,8 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
 
     Read-only; a handful of set-based queries, whatever the number of participants.
     """
-    # The trial's (Dutch) day, as allocations are dated: between midnight in Amsterdam and in
-    # UTC, date.today() would leave that day's allocations out of the default export.
-    today = local_today()
-    cutoff = cutoff or today
-    if cutoff > today:
+    cutoff = cutoff or local_today()  # allocation days are Dutch days (timezone.local_date)
+    if cutoff > local_today():
         raise field_error("cutoff", "lies in the future")
     # Core, not ORM, execution: plain rows, a third cheaper at 100,000 participants.
     execute = db.session.connection().execute

@@ -228,3 +228,30 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
         return result(True, True, [])
     differences = _differences(json.loads(freeze.report_json), json.loads(rerun_json))
     return result(False, not differences, differences)
+
+
+def download_freeze(freeze: DataFreeze, *, actor: str) -> tuple[str, bytes]:
+    """The frozen export and its report as one zip (a disclosure, so audited)."""
+    import io
+    import zipfile
+
+    with unit_of_work():
+        buffer = io.BytesIO()
+        stem = f"{freeze.trial.code}-bevriezing-{freeze.id}"
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(f"{stem}-export.csv", bytes(freeze.export_csv))
+            archive.writestr(f"{stem}-report.json", freeze.report_json)
+            archive.writestr(f"{stem}-consort.json", freeze.consort_json)
+            archive.writestr(
+                f"{stem}-sha256.txt",
+                f"{freeze.export_sha256}  {stem}-export.csv\n"
+                f"{freeze.report_sha256}  {stem}-report.json\n",
+            )
+        audit.record(
+            "analysis.freeze_downloaded",
+            actor=actor,
+            entity="data_freeze",
+            entity_id=freeze.id,
+            data={"trial": freeze.trial.code, "export_sha256": freeze.export_sha256},
+        )
+    return f"{stem}.zip", buffer.getvalue()

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 from flask import Flask, current_app
 from sqlalchemy import update
 
-from fiptrial.errors import NotFound, PlatformError, Unprocessable, field_error
+from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportTask, Site
 from fiptrial.services import access, imports
@@ -70,6 +70,8 @@ class TaskState:
     error: str | None
     filename: str
     created_at: datetime
+    error_code: str | None = None
+    error_params: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -94,7 +96,12 @@ def _spool(stream: BinaryIO, folder: Path, max_bytes: int | None) -> Path:
             while chunk := stream.read(CHUNK_BYTES):
                 size += len(chunk)
                 if max_bytes is not None and size > max_bytes:
-                    raise field_error("file", f"is larger than {max_bytes // (1024 * 1024)} MB")
+                    raise field_error(
+                        "file",
+                        f"is larger than {max_bytes // (1024 * 1024)} MB",
+                        code="file_too_large",
+                        max_mb=max_bytes // (1024 * 1024),
+                    )
                 spool.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -199,11 +206,19 @@ def run_task(task_id: int) -> None:
         try:
             report = run(site, path, actor=actor, progress=_progress_recorder(task_id))
         except PlatformError as error:
-            _set(task_id, status="failed", error=_message(error)[:2000])
+            _set(
+                task_id,
+                status="failed",
+                error=_message(error)[:2000],
+                error_code=error.code,
+                error_params={
+                    k: v for k, v in error.extra.items() if isinstance(v, str | int | float)
+                },
+            )
         except Exception:
             log.exception("import task %s failed", task_id)
             db.session.rollback()
-            _set(task_id, status="failed", error=UNEXPECTED)
+            _set(task_id, status="failed", error=UNEXPECTED, error_code="import_unexpected")
         else:
             duplicate = report.get("duplicate_of") is not None
             _set(
@@ -238,13 +253,13 @@ def get_task(principal: Principal, site: Site, task_id: int) -> TaskState:
 def describe(task: ImportTask, now: datetime | None = None) -> TaskState:
     with _live_lock:
         live_rows = _live.get(task.id)
-    status, error = task.status, task.error
+    status, error, code = task.status, task.error, task.error_code
     if status in ("queued", "running") and live_rows is None:
         heartbeat = task.updated_at
         if heartbeat.tzinfo is None:  # SQLite hands back naive UTC
             heartbeat = heartbeat.replace(tzinfo=UTC)
         if (now or _now()) - heartbeat > STALE_AFTER:
-            status, error = INTERRUPTED, INTERRUPTED_MESSAGE
+            status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
             (upload_folder() / task.spool_name).unlink(missing_ok=True)
     return TaskState(
         id=task.id,
@@ -257,6 +272,8 @@ def describe(task: ImportTask, now: datetime | None = None) -> TaskState:
         error=error,
         filename=task.filename,
         created_at=task.created_at,
+        error_code=code,
+        error_params=task.error_params,
     )
 
 
@@ -267,6 +284,7 @@ def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
         .filter(
             ImportTask.site_id == site.id,
             ImportTask.status != "done",
+            ImportTask.cleared_at.is_(None),
             ImportTask.created_at >= _now() - timedelta(days=days),
         )
         .order_by(ImportTask.id.desc())
@@ -274,6 +292,29 @@ def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
         .all()
     )
     return [describe(task) for task in tasks]
+
+
+def clear_task(principal: Principal, site: Site, task_id: int) -> None:
+    """Take a failed or interrupted upload off the site's list (nothing of it was stored);
+    the row stays, marked cleared, and the clearing is audited."""
+    from fiptrial.services import audit
+
+    access.authorise(principal, "import.create")
+    state = get_task(principal, site, task_id)
+    if not state.finished or state.status == "done":
+        raise Conflict("an import that is still running cannot be cleared", code="import_task_open")
+    with unit_of_work():
+        task = db.session.get_one(ImportTask, task_id)
+        task.cleared_at = _now()
+        task.cleared_by = principal.actor
+        audit.record(
+            "import_task.cleared",
+            actor=principal.actor,
+            entity="import_task",
+            entity_id=task_id,
+            site=site.code,
+            data={"kind": task.kind, "status": state.status},
+        )
 
 
 def wait(task_id: int, timeout: float | None = None) -> bool:

@@ -56,7 +56,7 @@ def check_baseline_codes(data: dict[str, Any]) -> None:
         ("country_of_birth_region", BIRTH_REGIONS),
     ):
         if data.get(field) and data[field] not in allowed:
-            raise field_error(field, f"must be one of {', '.join(allowed)}")
+            raise field_error(field, f"must be one of {', '.join(allowed)}", code="invalid_choice")
 
 
 def find_by_bsn(site: Site, bsn: str) -> Participant | None:
@@ -143,13 +143,16 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
                 "municipality",
                 f"{municipality} is not a member of site {site.code} "
                 f"({', '.join(site.municipalities)})",
+                code="municipality_not_member",
+                municipality=municipality,
+                site=site.code,
             )
     if data["sex"] not in SEXES:
-        raise field_error("sex", f"must be one of {', '.join(SEXES)}")
+        raise field_error("sex", f"must be one of {', '.join(SEXES)}", code="invalid_choice")
     check_baseline_codes(data)
     registered_on: date = data.get("registered_on") or date.today()
     if registered_on > date.today():
-        raise field_error("registered_on", "lies in the future")
+        raise field_error("registered_on", "lies in the future", code="date_in_future")
     participant = new_participant(
         site,
         pseudonym=pseudonym,
@@ -196,3 +199,21 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
             raise
         raise _duplicate(existing) from None
     return participant
+
+
+def unallocated_eligible(site: Site) -> list[Participant]:
+    """The site's eligible participants without an allocation, by id: the lottery's
+    candidates, and those of them who still wait for consent."""
+    from fiptrial.models import Allocation
+
+    return (
+        db.session.query(Participant)
+        .outerjoin(Allocation, Allocation.participant_id == Participant.id)
+        .filter(
+            Participant.site_id == site.id,
+            Participant.eligible.is_(True),
+            Allocation.id.is_(None),
+        )
+        .order_by(Participant.id)
+        .all()
+    )

@@ -608,6 +608,7 @@ def replan_following(
             max(plan.ends_on, earliest + timedelta(days=1)),
         )
         conversation.planned_date = calendar.days[index]
+        conversation.start_time = None  # a new day: the day's free slot, not the old time
         conversation.replanned_count += 1
         if conversation.status == OVERDUE:
             conversation.status = PLANNED
@@ -616,10 +617,27 @@ def replan_following(
     return len(following)
 
 
+MOVE_REASONS = ("client_request", "client_ill", "manager_absent", "closing_day", "other")
+
+
 def move_conversation(
-    conversation_id: int, new_date: date, *, actor: str, manager_id: int | None = None
+    conversation_id: int,
+    new_date: date,
+    *,
+    actor: str,
+    manager_id: int | None = None,
+    reason: str | None = None,
+    start_time: str | None = None,
 ) -> PlannedConversation:
-    """Move one open conversation to ``new_date`` and re-plan those after it."""
+    """Move one open conversation to ``new_date`` (at ``start_time``, else the day's first
+    free slot) and re-plan those after it. The times of the conversations left behind on the
+    old day are fixed first, so that nobody else's appointment shifts."""
+    from fiptrial.services import timeslots
+
+    if reason is not None and reason not in MOVE_REASONS:
+        raise field_error(
+            "reason", f"must be one of {', '.join(MOVE_REASONS)}", code="move_reason_required"
+        )
     with unit_of_work():
         conversation = locked(
             db.session.query(PlannedConversation).filter_by(id=conversation_id)
@@ -630,12 +648,19 @@ def move_conversation(
             raise NotFound(f"conversation {conversation_id} does not exist")
         if conversation.status not in OPEN_STATUSES:
             raise Conflict(
-                f"a {conversation.status} conversation does not move", code="conversation_closed"
+                f"a {conversation.status} conversation does not move",
+                code="conversation_closed",
+                status=conversation.status,
             )
         site = db.session.get_one(Site, conversation.site_id)
         rules = PlanRules.of(site.trial)
         if not is_working_day(new_date, site.closing_days or []):
-            raise field_error("date", f"{new_date} is not a working day of {site.code}")
+            raise field_error(
+                "date",
+                f"{new_date} is not a working day of {site.code}",
+                code="not_working_day",
+                date=new_date.isoformat(),
+            )
         load = db.session.execute(
             select(func.count(), func.coalesce(func.sum(PlannedConversation.minutes), 0)).where(
                 PlannedConversation.client_manager_id == conversation.client_manager_id,
@@ -648,9 +673,22 @@ def move_conversation(
             load[0] >= rules.conversations_per_day
             or load[1] + conversation.minutes > rules.working_day_minutes
         ):
-            raise field_error("date", f"the client manager's agenda on {new_date} is full")
+            raise field_error(
+                "date",
+                f"the client manager's agenda on {new_date} is full",
+                code="agenda_day_full",
+                date=new_date.isoformat(),
+            )
         previous = conversation.planned_date
+        manager = conversation.client_manager_id
+        if start_time is not None:
+            timeslots.check_time(start_time, manager, new_date, site.trial, conversation.id)
+        else:
+            free = timeslots.free_slots(manager, new_date, site.trial, exclude=conversation.id)
+            start_time = free[0] if free else None
+        timeslots.fix_day(manager, previous, site.trial)
         conversation.planned_date = new_date
+        conversation.start_time = start_time
         conversation.status = PLANNED
         conversation.replanned_count += 1
         db.session.flush()
@@ -666,10 +704,49 @@ def move_conversation(
             data={
                 "from": previous.isoformat(),
                 "to": new_date.isoformat(),
+                "time": start_time,
+                "reason": reason,
                 "following_replanned": moved,
             },
         )
     return conversation
+
+
+def move_off_day(site: Site, day: date) -> int:
+    """A new closing day: its open conversations move to each manager's nearest working day
+    with room after it (then before it), within the plan's period. The caller's transaction."""
+    conversations = (
+        locked(
+            db.session.query(PlannedConversation).filter(
+                PlannedConversation.site_id == site.id,
+                PlannedConversation.planned_date == day,
+                PlannedConversation.status.in_(OPEN_STATUSES),
+            )
+        )
+        .order_by(PlannedConversation.id)
+        .all()
+    )
+    if not conversations:
+        return 0
+    rules = PlanRules.of(site.trial)
+    earliest = max(date.today(), day - timedelta(days=14))
+    calendar = _site_calendar(site, earliest, day + timedelta(days=SLACK_DAYS))
+    managers = {c.client_manager_id for c in conversations}
+    agendas = _load_agendas(managers, calendar, rules, exclude_ids=[c.id for c in conversations])
+    for conversation in conversations:
+        index = place(
+            agendas[conversation.client_manager_id],
+            calendar,
+            day,
+            conversation.minutes,
+            earliest,
+            day + timedelta(days=SLACK_DAYS),
+        )
+        conversation.planned_date = calendar.days[index]
+        conversation.start_time = None
+        conversation.replanned_count += 1
+    db.session.flush()
+    return len(conversations)
 
 
 def move_open_conversations(
@@ -710,6 +787,7 @@ def move_open_conversations(
             max(plan.ends_on, earliest + timedelta(days=1)),
         )
         conversation.planned_date = calendar.days[index]
+        conversation.start_time = None
         conversation.client_manager_id = new_manager_id
         earliest = conversation.planned_date + timedelta(days=1)
     db.session.flush()

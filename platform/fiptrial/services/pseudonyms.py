@@ -27,7 +27,9 @@ def normalise_bsn(raw: str | int, *, field: str = "bsn") -> str:
     try:
         return str(stdnum_bsn.validate(text))
     except ValidationError:
-        raise field_error(field, "is not a valid BSN (9 digits passing the elfproef)") from None
+        raise field_error(
+            field, "is not a valid BSN (9 digits passing the elfproef)", code="invalid_bsn"
+        ) from None
 
 
 def trial_key(trial_code: str, key: str | None = None) -> bytes:

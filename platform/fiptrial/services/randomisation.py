@@ -58,6 +58,7 @@ from fiptrial.models import (
 )
 from fiptrial.services import audit, consent
 from fiptrial.services.eligibility import stratum_levels
+from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
     SeededStream,
     new_seed,
@@ -431,17 +432,7 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
 
 def cohort_caseload(site: Site) -> list[Participant]:
     """The site's eligible, unallocated participants who may be allocated now."""
-    candidates = (
-        db.session.query(Participant)
-        .outerjoin(Allocation, Allocation.participant_id == Participant.id)
-        .filter(
-            Participant.site_id == site.id,
-            Participant.eligible.is_(True),
-            Allocation.id.is_(None),
-        )
-        .order_by(Participant.id)
-        .all()
-    )
+    candidates = unallocated_eligible(site)
     if site.trial.consent_design != "consent_first":
         return candidates
     allowed = []
@@ -495,13 +486,18 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         trial = site.trial
         arms = sorted(site.ratios())
         if "fip" not in arms or len(arms) != 2:
-            raise Unprocessable("cohort allocation needs exactly the arms fip and control")
+            raise Unprocessable(
+                "cohort allocation needs exactly the arms fip and control", code="cohort_arms"
+            )
         other_arm = next(arm for arm in arms if arm != "fip")
         caseload, partners = cohort_units(_lock_cohort_caseload(site))
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
         if not caseload:
-            raise Unprocessable("the site has no eligible unallocated participants to allocate")
+            raise Unprocessable(
+                "the site has no eligible unallocated participants to allocate",
+                code="no_cohort_caseload",
+            )
         if fip is None:
             from fiptrial.services.caseload import site_capacity
 
@@ -509,8 +505,9 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
         if fip is None or fip < 0 or fip > len(caseload):
             raise Unprocessable(
                 f"fip must lie between 0 and the caseload of {len(caseload)}",
-                code="invalid_field",
+                code="cohort_fip_out_of_range",
                 fields={"fip": [f"must lie between 0 and {len(caseload)}"]},
+                caseload=len(caseload),
             )
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:

@@ -60,18 +60,30 @@ def check_spell_settings(data: Mapping[str, Any]) -> None:
     """422 naming the field for a move gap or benefit codes a trial cannot have."""
     gap = data.get("move_gap_days")
     if gap is not None and not 0 <= gap <= MAX_MOVE_GAP_DAYS:
-        raise field_error("move_gap_days", f"must lie between 0 and {MAX_MOVE_GAP_DAYS} days")
+        raise field_error(
+            "move_gap_days",
+            f"must lie between 0 and {MAX_MOVE_GAP_DAYS} days",
+            code="value_out_of_range",
+            low=0,
+            high=MAX_MOVE_GAP_DAYS,
+        )
     codes = data.get("benefit_statistic_codes")
     if codes is None:
         return
-    if not codes or len(set(codes)) != len(codes):
-        raise field_error("benefit_statistic_codes", "give one or more distinct codes")
-    wrong = [code for code in codes if code not in TRIAL_BENEFIT_CODES]
-    if wrong:
+    if not codes:
+        raise field_error(
+            "benefit_statistic_codes", "give one or more codes", code="value_required"
+        )
+    wrong = sorted({code for code in codes if code not in TRIAL_BENEFIT_CODES})
+    if wrong or len(set(codes)) != len(codes):
         raise field_error(
             "benefit_statistic_codes",
-            f"{', '.join(wrong)} cannot be studied: use {', '.join(TRIAL_BENEFIT_CODES)} "
-            "(special assistance 11/12 and Bbz 14 are never spells)",
+            f"{', '.join(wrong) or 'a code twice'} cannot be studied: give distinct codes of "
+            f"{', '.join(TRIAL_BENEFIT_CODES)} (special assistance 11/12 and Bbz 14 are never "
+            "spells)",
+            code="benefit_code_not_studied",
+            codes=", ".join(wrong),
+            allowed=", ".join(TRIAL_BENEFIT_CODES),
         )
 
 

@@ -33,30 +33,45 @@ def _check_design(data: dict[str, Any]) -> None:
     arms = data["arms"]
     codes = [arm["code"] for arm in arms]
     if len(set(codes)) != len(codes):
-        raise field_error("arms", "arm codes must be unique")
+        raise field_error("arms", "arm codes must be unique", code="ratio_invalid")
     if "fip" not in codes or len(codes) < 2:
-        raise field_error("arms", "needs the arm 'fip' and at least one comparison arm")
+        raise field_error(
+            "arms", "needs the arm 'fip' and at least one comparison arm", code="ratio_invalid"
+        )
     if any(arm["ratio"] < 1 for arm in arms):
-        raise field_error("arms", "ratios are positive integers")
+        raise field_error("arms", "ratios are positive integers", code="ratio_invalid")
     if data["method"] not in METHODS:
-        raise field_error("method", f"must be one of {', '.join(METHODS)}")
+        raise field_error("method", f"must be one of {', '.join(METHODS)}", code="invalid_choice")
     factors = data["stratify_by"]
     unknown = [f for f in factors if f not in STRATIFICATION_FACTORS]
     if unknown:
-        raise field_error("stratify_by", f"unknown factors: {', '.join(unknown)}")
+        raise field_error(
+            "stratify_by", f"unknown factors: {', '.join(unknown)}", code="invalid_choice"
+        )
     if not factors or factors[0] != "site" or len(set(factors)) != len(factors):
         raise field_error(
             "stratify_by",
             "must start with 'site' (ratios and capacity are per site) and repeat no factor",
+            code="strata_invalid",
         )
     if not data["block_multipliers"] or any(m < 1 for m in data["block_multipliers"]):
-        raise field_error("block_multipliers", "needs at least one positive multiplier")
+        raise field_error(
+            "block_multipliers",
+            "needs at least one positive multiplier",
+            code="block_sizes_invalid",
+        )
     for field in ("age_band_edges", "duration_band_edges_months"):
         edges = data.get(field)
         if edges is not None and (not edges or sorted(set(edges)) != list(edges)):
-            raise field_error(field, "must be strictly increasing")
+            raise field_error(field, "must be strictly increasing", code="band_edges_invalid")
     if not 0.5 <= data.get("minimisation_probability", 0.8) <= 1:
-        raise field_error("minimisation_probability", "must lie between 0.5 and 1")
+        raise field_error(
+            "minimisation_probability",
+            "must lie between 0.5 and 1",
+            code="value_out_of_range",
+            low="0.5",
+            high="1",
+        )
     check_spell_settings(data)
 
 
@@ -93,16 +108,26 @@ def create_trial(data: dict[str, Any], *, actor: str) -> Trial:
 def add_site(trial: Trial, data: dict[str, Any], *, actor: str) -> Site:
     plugin = get_site_plugin(data["plugin"])
     if plugin is None:
-        raise field_error("plugin", f"no installed plugin is called {data['plugin']!r}")
+        raise field_error(
+            "plugin", f"no installed plugin is called {data['plugin']!r}", code="plugin_unknown"
+        )
     municipalities = data.get("municipalities") or list(plugin.municipalities)
     ratios = data.get("arm_ratios")
     if ratios is not None and sorted(ratios) != sorted(trial.ratios()):
-        raise field_error("arm_ratios", f"must give a ratio for each arm: {sorted(trial.ratios())}")
+        raise field_error(
+            "arm_ratios",
+            f"must give a ratio for each arm: {sorted(trial.ratios())}",
+            code="ratio_invalid",
+        )
     if ratios is not None and any(int(v) < 1 for v in ratios.values()):
-        raise field_error("arm_ratios", "ratios are positive integers")
+        raise field_error("arm_ratios", "ratios are positive integers", code="ratio_invalid")
     with unit_of_work():
         if db.session.query(Site).filter_by(code=data["code"]).first():
-            raise Conflict(f"site {data['code']!r} already exists", code="duplicate_site")
+            raise Conflict(
+                f"site {data['code']!r} already exists",
+                code="duplicate_site",
+                fields={"code": ["already exists"]},
+            )
         site = Site(
             trial_id=trial.id,
             code=data["code"],
@@ -145,3 +170,166 @@ def set_site_ratio(site: Site, ratios: dict[str, int], *, actor: str) -> Site:
             data={"arm_ratios": ratios},
         )
     return site
+
+
+# --- Changing a trial and its sites (the research admin's screens) ------------------------------
+
+#: Fixed at the first allocation: changing them would change who was randomised how.
+DESIGN_FIELDS = (
+    "method", "consent_design", "stratify_by", "block_multipliers", "arms",
+    # Who is enrolled and what the imports link as one spell (issue 10).
+    "move_gap_days", "benefit_statistic_codes",
+)  # fmt: skip
+#: Fixed once the analysis is frozen: they change what the analysis counts.
+ANALYSIS_FIELDS = ("followup_years", "cost_per_benefit_year")
+EDITABLE_FIELDS = ("name", "start_date", *ANALYSIS_FIELDS, *DESIGN_FIELDS)
+
+
+def design_locked_since(trial: Trial) -> Any:
+    """The date of the trial's first allocation (its design is fixed from then), or None."""
+    from sqlalchemy import func
+
+    from fiptrial.models import Allocation
+
+    return db.session.query(func.min(Allocation.allocated_at)).filter_by(trial_id=trial.id).scalar()
+
+
+def analysis_locked_since(trial: Trial) -> Any:
+    """When the analysis was frozen (the trial's first data freeze), or None."""
+    from sqlalchemy import func
+
+    from fiptrial.models import DataFreeze
+
+    return db.session.query(func.min(DataFreeze.created_at)).filter_by(trial_id=trial.id).scalar()
+
+
+def update_settings(trial: Trial, changes: dict[str, Any], *, actor: str) -> Trial:
+    """Change a trial's settings; each change audited with its old and new value.
+
+    The design (method, consent design, strata, arms and ratio) is fixed at the first
+    allocation, follow-up and cost per benefit-year once the analysis is frozen: a change of
+    either afterwards is refused with ``settings_locked``.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise field_error(unknown[0], "is not a trial setting", code="not_a_setting")
+    current = {name: getattr(trial, name) for name in EDITABLE_FIELDS if name != "arms"}
+    current["arms"] = [{"code": a.code, "ratio": a.ratio} for a in trial.arms]
+    changed = {name: value for name, value in changes.items() if current[name] != value}
+    for fields, since in (
+        (DESIGN_FIELDS, design_locked_since(trial)),
+        (ANALYSIS_FIELDS, analysis_locked_since(trial)),
+    ):
+        locked_field = next((name for name in changed if name in fields), None)
+        if locked_field is not None and since is not None:
+            raise field_error(
+                locked_field,
+                f"is fixed since {since:%Y-%m-%d}",
+                code="settings_locked",
+                since=f"{since:%Y-%m-%d}",
+            )
+    if not str(changed.get("name", trial.name)).strip():
+        raise field_error("name", "must not be empty", code="value_required")
+    for name, (low, high) in {
+        "followup_years": (1, 10),
+        "cost_per_benefit_year": (0, 10**7),
+    }.items():
+        if name in changed and not low <= int(changed[name]) <= high:
+            raise field_error(
+                name,
+                f"must lie between {low} and {high}",
+                code="value_out_of_range",
+                low=low,
+                high=high,
+            )
+    design = {**current, **changed}
+    _check_design(dict(design))
+    if not changed:
+        return trial
+    with unit_of_work():
+        for name, value in changed.items():
+            if name == "arms":
+                ratios = {arm["code"]: arm["ratio"] for arm in value}
+                if sorted(ratios) != sorted(trial.ratios()):
+                    raise field_error(
+                        "arms", "the arms themselves cannot change", code="ratio_invalid"
+                    )
+                for arm in trial.arms:
+                    arm.ratio = ratios[arm.code]
+            else:
+                setattr(trial, name, value)
+        audit.record(
+            "trial.settings_changed",
+            actor=actor,
+            entity="trial",
+            entity_id=trial.id,
+            data={
+                name: {"from": _plain(current[name]), "to": _plain(value)}
+                for name, value in changed.items()
+            },
+        )
+    return trial
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def update_site(site: Site, changes: dict[str, Any], *, actor: str) -> Site:
+    """Change a site's name, member municipalities or own ratio (audited)."""
+    allowed = ("name", "municipalities", "arm_ratios")
+    unknown = sorted(set(changes) - set(allowed))
+    if unknown:
+        raise field_error(unknown[0], "is not a site setting", code="not_a_setting")
+    if "name" in changes and not str(changes["name"]).strip():
+        raise field_error("name", "must not be empty", code="value_required")
+    ratios = changes.get("arm_ratios")
+    if ratios is not None and (
+        sorted(ratios) != sorted(site.trial.ratios()) or any(int(v) < 1 for v in ratios.values())
+    ):
+        raise field_error("arm_ratios", "a positive ratio for each arm", code="ratio_invalid")
+    before = {name: getattr(site, name) for name in allowed}
+    changed = {name: value for name, value in changes.items() if before[name] != value}
+    if not changed:
+        return site
+    with unit_of_work():
+        for name, value in changed.items():
+            setattr(site, name, value)
+        audit.record(
+            "site.updated",
+            actor=actor,
+            entity="site",
+            entity_id=site.id,
+            site=site.code,
+            data={name: {"from": before[name], "to": value} for name, value in changed.items()},
+        )
+    return site
+
+
+def change_closing_day(site: Site, day: Any, *, add: bool, actor: str) -> int:
+    """Add or remove one of the site's own closing days (audited).
+
+    Open conversations planned on a new closing day move to the manager's nearest working
+    day with room; returns how many moved.
+    """
+    from fiptrial.services import planning
+
+    days = list(site.closing_days or [])
+    text = day.isoformat()
+    if add and text in days:
+        raise field_error("day", "is already a closing day", code="closing_day_exists", date=text)
+    if not add and text not in days:
+        raise field_error("day", "is not a closing day", code="closing_day_unknown", date=text)
+    with unit_of_work():
+        site.closing_days = sorted({*days, text}) if add else [d for d in days if d != text]
+        db.session.flush()
+        moved = planning.move_off_day(site, day) if add else 0
+        audit.record(
+            "site.closing_days_changed",
+            actor=actor,
+            entity="site",
+            entity_id=site.id,
+            site=site.code,
+            data={"added" if add else "removed": text, "conversations_moved": moved},
+        )
+    return moved

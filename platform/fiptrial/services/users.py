@@ -80,15 +80,21 @@ def create_user(
         or len(username) > USERNAME_MAX
         or not all(c.isalnum() or c in "._-" for c in username)
     ):
-        raise field_error("username", "use 1 to 80 letters, digits, dots, hyphens or underscores")
+        raise field_error(
+            "username",
+            "use 1 to 80 letters, digits, dots, hyphens or underscores",
+            code="invalid_username",
+        )
     if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}")
+        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
     if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} belongs to one site")
+        raise field_error("site", f"a {role} belongs to one site", code="site_required")
     if role not in SITE_ROLES and site is not None:
-        raise field_error("site", f"a {role} works across sites and has no site")
+        raise field_error(
+            "site", f"a {role} works across sites and has no site", code="site_not_allowed"
+        )
     if capacity is not None and capacity < 0:
-        raise field_error("capacity", "must not be negative")
+        raise field_error("capacity", "must not be negative", code="capacity_invalid")
     check_strength(password, username=username)
     with unit_of_work():
         if db.session.query(User.id).filter_by(username=username).scalar() is not None:
@@ -229,3 +235,74 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
             )
         )
     return created
+
+
+# --- The research admin's user screens ---------------------------------------------------------
+# Separate functions, so that the login and session rules above stay as they are.
+
+
+def _locked_user(user_id: int) -> User:
+    user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
+    if user is None:
+        from fiptrial.errors import NotFound
+
+        raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def deactivate_user(user_id: int, *, actor: str) -> User:
+    """Switch a user off: no login, and every API token of the user is revoked."""
+    from fiptrial.models import ApiToken
+
+    with unit_of_work():
+        user = _locked_user(user_id)
+        if actor == f"user:{user.username}":
+            raise field_error("user", "you cannot switch off your own account", code="own_account")
+        user.active = False
+        now = datetime.now(UTC)
+        revoked = 0
+        for token in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
+            token.revoked_at = now
+            revoked += 1
+        _audit_user("user.deactivated", user, actor, tokens_revoked=revoked)
+    return user
+
+
+def _audit_user(action: str, user: User, actor: str, **data: object) -> None:
+    audit.record(
+        action,
+        actor=actor,
+        entity="user",
+        entity_id=user.id,
+        site=user.site.code if user.site else None,
+        data={"username": user.username, **data},
+    )
+
+
+def reactivate_user(user_id: int, *, actor: str) -> User:
+    with unit_of_work():
+        user = _locked_user(user_id)
+        user.active = True
+        user.failed_logins = 0
+        user.locked_until = None
+        _audit_user("user.reactivated", user, actor)
+    return user
+
+
+def unlock_user(user_id: int, *, actor: str) -> User:
+    """Lift a lock-out after too many wrong passwords (the password stays as it is)."""
+    with unit_of_work():
+        user = _locked_user(user_id)
+        user.failed_logins = 0
+        user.locked_until = None
+        _audit_user("user.unlocked", user, actor)
+    return user
+
+
+def is_locked(user: User, now: datetime | None = None) -> bool:
+    until = _aware(user.locked_until)
+    return until is not None and until > (now or datetime.now(UTC))
+
+
+def list_users() -> list[User]:
+    return db.session.query(User).order_by(User.role, User.username).all()

@@ -10,12 +10,11 @@ styles, everything from ``static/``.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, redirect, request, session, url_for
 from flask_babel import Babel, refresh
-from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -54,41 +53,6 @@ babel = Babel()
 def select_language() -> str:
     chosen = session.get("lang")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def format_date(value: date | datetime | None) -> str:
-    """Dates on screen as dd-mm-jjjj, whatever the language."""
-    if value is None:
-        return "–"
-    return value.strftime("%d-%m-%Y")
-
-
-def format_datetime(value: datetime | None) -> str:
-    if value is None:
-        return "–"
-    return value.strftime("%d-%m-%Y %H:%M")
-
-
-STRATUM_FACTORS = {
-    "age_band": (_l("leeftijd"), _l("jr")),
-    "benefit_duration_band": (_l("in uitkering"), _l("mnd")),
-    "sex": (_l("geslacht"), ""),
-}
-
-
-def format_stratum(stratum: str | None) -> str:
-    """'site=bw|age_band=45-54|benefit_duration_band=60+' -> 'leeftijd 45-54 jr · in
-    uitkering 60+ mnd' (the site is on the page already)."""
-    if not stratum:
-        return "–"
-    parts = []
-    for part in stratum.split("|"):
-        factor, _, level = part.partition("=")
-        if factor == "site":
-            continue
-        label, unit = STRATUM_FACTORS.get(factor, (factor, ""))
-        parts.append(f"{label} {level} {unit}".strip())  # lazy strings: translated here
-    return " · ".join(parts) or stratum
 
 
 def register_web(app: Flask) -> None:
@@ -167,18 +131,18 @@ def register_web(app: Flask) -> None:
 
         return render_error(400, "csrf")
 
-    app.jinja_env.filters["datum"] = format_date
-    app.jinja_env.filters["datumtijd"] = format_datetime
-    app.jinja_env.filters["stratum"] = format_stratum
+    from fiptrial.web.formatting import register_filters
+
+    register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["ROLE_NAMES"] = ROLE_NAMES
     app.register_blueprint(
         Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
     )
 
-    from fiptrial.web import auth, manager, research, site
+    from fiptrial.web import admin, auth, manager, research, site
 
-    for module in (auth, site, research, manager):
+    for module in (auth, site, research, manager, admin):
         app.register_blueprint(module.bp)
 
     @app.get("/")

@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
 from fiptrial.services.access import Principal
+from fiptrial.web.messages import error_text
 
 
 @dataclass
@@ -32,6 +33,7 @@ class WebUser:
     role: str
     site_id: int | None
     site_code: str | None
+    site_name: str | None = None
 
     is_authenticated = True
     is_active = True
@@ -49,6 +51,7 @@ class WebUser:
             role=user.role,
             site_id=user.site_id,
             site_code=user.site.code if user.site else None,
+            site_name=user.site.name if user.site else None,
         )
 
     @classmethod
@@ -138,58 +141,7 @@ def install_error_pages(bp: Blueprint) -> None:
             return render_error(404)
         if isinstance(error, Forbidden):
             return render_error(403)
-        return render_error(error.status, message=dutch_message(error.message))
-
-
-# Service messages are English; the pages speak plain Dutch. Unknown messages pass through.
-DUTCH_FRAGMENTS = [
-    ("lies in the future", "ligt in de toekomst"),
-    (
-        "is not a valid BSN (9 digits passing the elfproef)",
-        "is geen geldig BSN (9 cijfers die voldoen aan de elfproef)",
-    ),
-    ("is not a valid BSN", "is geen geldig BSN"),
-    ("this BSN is already registered in the trial", "dit BSN is al ingeschreven in het onderzoek"),
-    ("is not a member of site", "hoort niet bij locatie"),
-    ("lies before the last consent event", "ligt vóór de laatste toestemmingsregistratie"),
-    (
-        "consent was withdrawn; a withdrawal is final",
-        "de toestemming is ingetrokken; intrekken is definitief",
-    ),
-    ("no consent form version", "onbekende versie van het toestemmingsformulier"),
-    ("is valid only from", "geldt pas vanaf"),
-    ("must lie between 0 and", "moet liggen tussen 0 en"),
-    (
-        "the site has no eligible unallocated participants to allocate",
-        "er zijn geen geschikte deelnemers zonder toewijzing om te loten",
-    ),
-    ("already allocated", "heeft al een toewijzing"),
-    ("must be one of", "kies een van"),
-    (
-        "in a Zelen design consent is asked only of participants randomised to FIP",
-        "in een Zelen-opzet wordt alleen FIP-deelnemers om toestemming gevraagd",
-    ),
-    (
-        "the import stopped because of an unexpected error; nothing was saved",
-        "het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen",
-    ),
-    ("is larger than", "is groter dan"),
-    ("header lacks the column(s)", "mist in de kopregel de kolom(men)"),
-    ("is empty: expected a header line", "is leeg: er hoort een kopregel in te staan"),
-    ("; expected", "; verwacht"),
-    (
-        "is a spreadsheet workbook, not a CSV file: save it as CSV",
-        "is een spreadsheet, geen CSV-bestand: sla het op als CSV",
-    ),
-]
-
-
-def dutch_message(message: str) -> str:
-    for english, dutch in DUTCH_FRAGMENTS:
-        message = message.replace(english, dutch)
-    if message.startswith("the "):  # "the Brabantse Wal export mist ..." (plugin messages)
-        message = "de " + message[4:]
-    return message
+        return render_error(error.status, message=error_text(error))
 
 
 def apply_service_error(
@@ -198,19 +150,16 @@ def apply_service_error(
     field_map: dict[str, str] | None = None,
     default_field: str | None = None,
 ) -> None:
-    """Put a service's 422 next to the form field it names; otherwise next to
-    ``default_field`` or, without one, above the whole form."""
-    placed = False
-    for name, messages in error.fields.items():
-        target = (field_map or {}).get(name, name)
-        field = getattr(form, target, None)
+    """Put a service's refusal, in the catalogue's words, next to the form field it names;
+    otherwise next to ``default_field`` or, without one, above the whole form."""
+    text = error_text(error)
+    for name in error.fields:
+        field = getattr(form, (field_map or {}).get(name, name), None)
         if field is not None and hasattr(field, "errors"):
-            errors = list(field.errors)
-            errors.extend(dutch_message(m) for m in messages)
-            field.errors = errors
-            placed = True
-    if not placed and default_field is not None:
+            field.errors = [*field.errors, text]
+            return
+    if default_field is not None:
         field = getattr(form, default_field)
-        field.errors = [*field.errors, dutch_message(error.message)]
-    elif not placed:
-        form.form_errors.append(dutch_message(error.message))
+        field.errors = [*field.errors, text]
+    else:
+        form.form_errors.append(text)

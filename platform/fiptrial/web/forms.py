@@ -143,9 +143,7 @@ class ParticipantForm(FlaskForm):
     submit = SubmitField(_l("Deelnemer inschrijven"))
 
 
-CONSENT_CHOICES = options(
-    [("given", _l("gegeven")), ("declined", _l("geweigerd")), ("withdrawn", _l("ingetrokken"))]
-)
+CONSENT_CHOICES = options([("given", _l("gegeven")), ("declined", _l("geweigerd"))])
 
 
 class ConsentForm(FlaskForm):
@@ -158,6 +156,38 @@ class ConsentForm(FlaskForm):
     )
     on = DutchDateField(_l("Datum"), validators=[InputRequired(REQUIRED)])
     submit = SubmitField(_l("Toestemming vastleggen"))
+
+
+class WithdrawalForm(FlaskForm):
+    """Two steps: the date, then a confirmation page that names the consequence."""
+
+    on = DutchDateField(_l("Datum van intrekken"), validators=[InputRequired(REQUIRED)])
+    confirm = BooleanField(_l("Ja, ik trek de toestemming definitief in."))
+    submit = SubmitField(_l("Toestemming intrekken…"))
+    confirmed = SubmitField(_l("Toestemming definitief intrekken"))
+
+
+class BulkConsentForm(FlaskForm):
+    """Paper consent forms of several clients at once; the clients are the checked rows."""
+
+    version = SelectField(
+        _l("Versie toestemmingsformulier"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired(REQUIRED)],
+    )
+    on = DutchDateField(_l("Datum van ondertekening"), validators=[InputRequired(REQUIRED)])
+    obtained_by = SelectField(
+        _l("Toestemming verkregen door"),
+        choices=[],
+        validate_choice=False,
+        validators=[DataRequired(_l("Kies wie de formulieren heeft laten ondertekenen."))],
+    )
+    submit = SubmitField(_l("Toestemming vastleggen voor de gekozen deelnemers"))
+
+
+class ClearTaskForm(FlaskForm):
+    submit = SubmitField(_l("Wissen"))
 
 
 class CohortForm(FlaskForm):
@@ -221,6 +251,68 @@ class ConversationEntryForm(FlaskForm):
     submit = SubmitField(_l("Gesprek opslaan"))
 
 
+CORRECTION_REASON_CHOICES = options(
+    [
+        ("", _l("— kies —")),
+        ("wrong_date", _l("verkeerde datum")),
+        ("wrong_participant", _l("bij de verkeerde deelnemer vastgelegd")),
+        ("entered_twice", _l("dubbel ingevoerd")),
+        ("typing_error", _l("tikfout")),
+        ("other", _l("anders (licht toe)")),
+    ]
+)
+
+
+class CorrectionForm(ConversationEntryForm):
+    """A held or missed conversation put right: the quick form's fields (the life domains are
+    rows as there), and a reason, which deleting needs too."""
+
+    reason = SelectField(
+        _l("Reden van de correctie"),
+        choices=CORRECTION_REASON_CHOICES,
+        validators=[DataRequired(_l("Kies een reden voor de correctie."))],
+    )
+    reason_text = StringField(
+        _l("Toelichting (blijft bij de gemeente)"), validators=[Optional(), Length(max=2000)]
+    )
+    submit = SubmitField(_l("Correctie opslaan"))
+    delete = SubmitField(_l("Gesprek verwijderen"))
+
+
+MOVE_REASON_CHOICES = options(
+    [
+        ("", _l("— kies —")),
+        ("client_request", _l("op verzoek van de cliënt")),
+        ("client_ill", _l("cliënt ziek")),
+        ("manager_absent", _l("klantmanager afwezig")),
+        ("closing_day", _l("sluitingsdag")),
+        ("other", _l("anders")),
+    ]
+)
+
+
+class MoveForm(FlaskForm):
+    new_date = DutchDateField(_l("Nieuwe datum"), validators=[InputRequired(REQUIRED)])
+    start_time = SelectField(
+        _l("Tijd"),
+        choices=[],
+        validate_choice=False,
+        validators=[Optional()],
+        description=_l("Leeg laten voor de eerste vrije tijd van die dag."),
+    )
+    reason = SelectField(
+        _l("Reden"),
+        choices=MOVE_REASON_CHOICES,
+        validators=[DataRequired(_l("Kies een reden voor het verplaatsen."))],
+    )
+    submit = SubmitField(_l("Gesprek verplaatsen"))
+
+
+class EndInterventionForm(FlaskForm):
+    end = DutchDateField(_l("Einddatum"), validators=[InputRequired(REQUIRED)])
+    submit = SubmitField(_l("Interventie beëindigen"))
+
+
 class ExportForm(FlaskForm):
     fmt = SelectField(
         _l("Formaat"),
@@ -237,3 +329,7 @@ class ExportForm(FlaskForm):
 
 class FreezeForm(FlaskForm):
     submit = SubmitField(_l("Gegevens nu bevriezen"))
+
+
+class FreezeVerifyForm(FlaskForm):
+    submit = SubmitField(_l("Controleren"))

@@ -17,7 +17,7 @@ ARM_COLOURS = {"fip": "#d4700a", "control": "#2f6fab"}
 
 def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
     """Two panels: cumulative enrolment by month, and allocations per stratum by arm."""
-    figure = Figure(figsize=(10, 4.2), dpi=100, layout="constrained")
+    figure = Figure(figsize=(10, 4.6), dpi=100, layout="constrained")
     enrolment, balance = figure.subplots(1, 2, width_ratios=[1, 1.4])
 
     if data.enrolment:
@@ -31,7 +31,8 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         )
         enrolment.set_xticks(positions, labels_x, rotation=30)
         enrolment.set_ylim(bottom=0)
-        enrolment.legend(loc="upper left")
+        # Below the axes, never over the bars (constrained layout makes room for it).
+        enrolment.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     else:
         enrolment.text(
             0.5, 0.5, labels["empty"], ha="center", va="center", transform=enrolment.transAxes
@@ -41,7 +42,7 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
     enrolment.set_ylabel(labels["registered"])
     enrolment.grid(axis="y", alpha=0.3)
 
-    strata = data.strata[-20:]  # a readable number of bars; the table below has them all
+    strata = data.strata[:20]  # a readable number of bars, in band order; the table has them all
     if strata:
         names = [_short(s.stratum) for s in strata]
         fip = [s.fip for s in strata]
@@ -51,7 +52,7 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         balance.barh(rows, control, left=fip, color=ARM_COLOURS["control"], label=labels["control"])
         balance.set_yticks(rows, names, fontsize=8)
         balance.invert_yaxis()
-        balance.legend(loc="lower right")
+        balance.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     else:
         balance.text(
             0.5, 0.5, labels["empty"], ha="center", va="center", transform=balance.transAxes

@@ -6,9 +6,10 @@ that the caller already obtained through ``access.visible_site``, so scoping sta
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +18,8 @@ from fiptrial.extensions import db
 from fiptrial.models import (
     Agreement,
     Allocation,
+    AuditEntry,
+    CohortRandomisation,
     ConsentEvent,
     FollowupRound,
     ImportBatch,
@@ -26,6 +29,7 @@ from fiptrial.models import (
 )
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import conversations
+from fiptrial.web.formatting import stratum_sort_key
 
 PAGE_SIZE = 50
 
@@ -131,9 +135,21 @@ def site_allocations(site: Site, *, page: int = 1) -> tuple[list[Allocation], in
 
 @dataclass
 class StratumBalance:
+    """A stratum's allocations and the FIP count its allocation methods lead one to expect.
+
+    ``expected`` and ``tolerance`` are in participants: a permuted block keeps a stratum within
+    ``block size x p x (1 - p)`` of ``n x p``; a cohort lottery gives each stratum its quota
+    rounded up or down (within 1 of ``n x fip / caseload``); minimisation balances the margins,
+    not the strata, so a stratum may wander like simple randomisation (1.96 standard errors).
+    A stratum outside that range is flagged: a fault, or a stratum to look at.
+    """
+
     stratum: str
     fip: int
     control: int
+    expected: float = 0.0
+    tolerance: float = 0.0
+    methods: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -142,6 +158,18 @@ class StratumBalance:
     @property
     def fip_share(self) -> float:
         return self.fip / self.total if self.total else 0.0
+
+    @property
+    def expected_share_range(self) -> tuple[float, float]:
+        if not self.total:
+            return (0.0, 0.0)
+        low = max(0.0, self.expected - self.tolerance) / self.total
+        high = min(float(self.total), self.expected + self.tolerance) / self.total
+        return (low, high)
+
+    @property
+    def flagged(self) -> bool:
+        return self.total > 0 and abs(self.fip - self.expected) > self.tolerance + 1e-9
 
 
 @dataclass
@@ -163,13 +191,22 @@ def site_monitoring(site: Site) -> SiteMonitoring:
     eligible = db.session.query(Participant).filter_by(site_id=site.id, eligible=True).count()
     per_stratum: dict[str, Counter[str]] = defaultdict(Counter)
     arms: Counter[str] = Counter()
-    for stratum, arm, count in (
-        db.session.query(Allocation.stratum, Allocation.arm, func.count())
-        .filter(Allocation.site_id == site.id)
-        .group_by(Allocation.stratum, Allocation.arm)
+    # stratum -> (method, cohort id) -> participants allocated that way
+    ways: dict[str, Counter[tuple[str, int | None]]] = defaultdict(Counter)
+    for stratum, arm, method, cohort_id, count in (
+        db.session.query(
+            Allocation.stratum,
+            Allocation.arm,
+            Allocation.method,
+            Allocation.cohort_id,
+            func.count(),
+        )
+        .filter(Allocation.site_id == site.id, Allocation.status == "active")
+        .group_by(Allocation.stratum, Allocation.arm, Allocation.method, Allocation.cohort_id)
     ):
         per_stratum[stratum][arm] += count
         arms[arm] += count
+        ways[stratum][(method, cohort_id)] += count
     consent = _latest_consent_subquery()
     consent_counts: Counter[str] = Counter()
     for status, count in (
@@ -189,6 +226,35 @@ def site_monitoring(site: Site) -> SiteMonitoring:
         cumulative.append((month, running))
     ratios = site.ratios()
     expected = ratios.get("fip", 0) / sum(ratios.values()) if ratios else 0.0
+    block = sum(ratios.values()) * max(site.trial.block_multipliers or [1])
+    cohorts = {
+        c.id: c.fip / c.caseload if c.caseload else 0.0
+        for c in db.session.query(CohortRandomisation).filter_by(site_id=site.id)
+    }
+    strata = []
+    for stratum in sorted(per_stratum, key=stratum_sort_key):
+        counts = per_stratum[stratum]
+        want, slack = 0.0, 0.0
+        for (method, cohort_id), n in ways[stratum].items():
+            if method == "cohort":
+                want += n * cohorts.get(cohort_id or 0, expected)
+                slack += 1
+            elif method == "permuted_blocks":
+                want += n * expected
+                slack += block * expected * (1 - expected)
+            else:
+                want += n * expected
+                slack += 1.96 * math.sqrt(n * expected * (1 - expected))
+        strata.append(
+            StratumBalance(
+                stratum,
+                counts.get("fip", 0),
+                counts.get("control", 0),
+                expected=want,
+                tolerance=slack,
+                methods=tuple(sorted({m for m, _ in ways[stratum]})),
+            )
+        )
     return SiteMonitoring(
         site=site,
         registered=registered,
@@ -196,10 +262,7 @@ def site_monitoring(site: Site) -> SiteMonitoring:
         allocated=sum(arms.values()),
         arms=dict(arms),
         expected_fip_share=expected,
-        strata=[
-            StratumBalance(s, c.get("fip", 0), c.get("control", 0))
-            for s, c in sorted(per_stratum.items())
-        ],
+        strata=strata,
         consent=dict(consent_counts),
         enrolment=cumulative,
     )
@@ -259,4 +322,72 @@ def conversation_history(participant: Participant) -> dict[str, Any]:
         "open_agreements": open_agreements,
         "interventions": interventions,
         "running_interventions": [i for i in interventions if i.ended_on is None],
+    }
+
+
+@dataclass
+class AuditFilters:
+    actor: str = ""
+    action: str = ""
+    entity: str = ""
+    entity_id: str = ""
+    site: str = ""
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+
+@dataclass
+class AuditPage:
+    rows: list[AuditEntry]
+    total: int
+    page: int
+    pages: int
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_page(filters: AuditFilters) -> AuditPage:
+    """One page of the audit trail, newest first. ``recorded_at`` is an ISO text in UTC, so a
+    period is a range of texts (its end day included)."""
+    query = db.session.query(AuditEntry)
+    if filters.actor:
+        query = query.filter(AuditEntry.actor == filters.actor)
+    if filters.action:
+        query = query.filter(AuditEntry.action == filters.action)
+    if filters.entity:
+        query = query.filter(AuditEntry.entity == filters.entity)
+    if filters.entity_id:
+        query = query.filter(AuditEntry.entity_id == filters.entity_id)
+    if filters.site:
+        query = query.filter(AuditEntry.site == filters.site)
+    if filters.since:
+        query = query.filter(AuditEntry.recorded_at >= filters.since.isoformat())
+    if filters.until:
+        query = query.filter(
+            AuditEntry.recorded_at < (filters.until + timedelta(days=1)).isoformat()
+        )
+    total = query.count()
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    page = min(max(1, filters.page), pages)
+    rows = (
+        query.order_by(AuditEntry.id.desc())
+        .offset((page - 1) * AUDIT_PAGE_SIZE)
+        .limit(AUDIT_PAGE_SIZE)
+        .all()
+    )
+    return AuditPage(rows, total, page, pages)
+
+
+def audit_choices() -> dict[str, list[str]]:
+    """The actors, actions and entities that occur, for the filter lists."""
+    return {
+        name: sorted(v for (v,) in db.session.query(column).distinct() if v)
+        for name, column in (
+            ("actors", AuditEntry.actor),
+            ("actions", AuditEntry.action),
+            ("entities", AuditEntry.entity),
+            ("sites", AuditEntry.site),
+        )
     }

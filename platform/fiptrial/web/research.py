@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
@@ -17,17 +18,23 @@ from fiptrial.models import Site, Trial
 from fiptrial.plugins.manager import get_site_plugin
 from fiptrial.services import access, fidelity, freezes, trials
 from fiptrial.services.audit import verify_chain
-from fiptrial.web import analysis
+from fiptrial.web import analysis, messages
 from fiptrial.web.common import (
     apply_service_error,
-    dutch_message,
     install_error_pages,
     principal,
     requires,
 )
-from fiptrial.web.forms import ExportForm, FreezeForm, VerifyForm
+from fiptrial.web.formatting import person
+from fiptrial.web.forms import (
+    ExportForm,
+    FreezeForm,
+    FreezeVerifyForm,
+    VerifyForm,
+    parse_dutch_date,
+)
 from fiptrial.web.plots import monitoring_png
-from fiptrial.web.queries import site_monitoring
+from fiptrial.web.queries import AuditFilters, audit_choices, audit_page, site_monitoring
 
 bp = Blueprint("research", __name__, template_folder="templates", url_prefix="/onderzoek")
 install_error_pages(bp)
@@ -44,8 +51,12 @@ def _research_only() -> None:
 def _plugin_facts(site: Site) -> dict[str, str | None]:
     plugin = get_site_plugin(site.plugin)
     if plugin is None:
-        return {"version": None, "mapping_version": None}
-    return {"version": plugin.version, "mapping_version": plugin.mapping_version}
+        return {"name": site.plugin, "version": None, "mapping_version": None}
+    return {
+        "name": plugin.name,
+        "version": plugin.version,
+        "mapping_version": plugin.mapping_version,
+    }
 
 
 @bp.get("/")
@@ -56,7 +67,14 @@ def overview() -> Any:
     plugins = {site.id: _plugin_facts(site) for trial in all_trials for site in trial.sites}
     counts = {site.id: site_monitoring(site) for trial in all_trials for site in trial.sites}
     return render_template(
-        "research/overview.html", trials=all_trials, plugins=plugins, counts=counts
+        "research/overview.html",
+        trials=all_trials,
+        plugins=plugins,
+        counts=counts,
+        methods=messages.METHODS,
+        designs=messages.CONSENT_DESIGNS,
+        arms=messages.ARMS,
+        factors=messages.STRATIFICATION_FACTORS,
     )
 
 
@@ -70,11 +88,15 @@ def _monitored_site(site_code: str) -> Site:
 @requires("site.read")
 def monitoring(site_code: str) -> Any:
     site = _monitored_site(site_code)
+    data = site_monitoring(site)
     return render_template(
         "research/monitoring.html",
         site=site,
-        data=site_monitoring(site),
+        data=data,
+        flagged=[s for s in data.strata if s.flagged],
         fidelity=fidelity.site_fidelity(site),
+        methods=messages.METHODS,
+        person=person,
     )
 
 
@@ -97,12 +119,69 @@ def monitoring_plot(site_code: str) -> Any:
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
-@bp.route("/audit", methods=["GET", "POST"])
+def _audit_filters() -> AuditFilters:
+    args = request.args
+    return AuditFilters(
+        actor=args.get("wie", "")[:80],
+        action=args.get("wat", "")[:60],
+        entity=args.get("soort", "")[:40],
+        entity_id=args.get("nummer", "").strip()[:80],
+        site=args.get("locatie", "")[:40],
+        since=parse_dutch_date(args.get("van", "")) if args.get("van") else None,
+        until=parse_dutch_date(args.get("tot", "")) if args.get("tot") else None,
+        page=args.get("pagina", 1, type=int) or 1,
+    )
+
+
+@bp.get("/audit")
 @requires("audit.verify")
 def audit() -> Any:
+    """The audit trail: filters (who, what, entity, period), paging, and the chain check.
+
+    The entries are for the research admin; an analyst may run the chain check only.
+    """
+    can_read = principal().role == access.ADMIN
+    filters = _audit_filters()
+    page = audit_page(filters) if can_read else None
+    choices = audit_choices() if can_read else {}
+    period_error = None
+    for name in ("van", "tot"):
+        if request.args.get(name) and parse_dutch_date(request.args[name]) is None:
+            period_error = _("Schrijf de datum als dd-mm-jjjj, bijvoorbeeld 17-05-1980.")
+    args = {key: value for key, value in request.args.items() if value and key != "pagina"}
+    return render_template(
+        "research/audit.html",
+        form=VerifyForm(),
+        report=None,
+        page=page,
+        filters=filters,
+        choices=choices,
+        args=args,
+        period_error=period_error,
+        actions=messages.AUDIT_ACTIONS,
+        entities=messages.AUDIT_ENTITIES,
+        site_names={site.code: site.name for site in db.session.query(Site)},
+    )
+
+
+@bp.post("/audit/controle")
+@requires("audit.verify")
+def verify_audit() -> Any:
     form = VerifyForm()
     report = verify_chain() if form.validate_on_submit() else None
-    return render_template("research/audit.html", form=form, report=report)
+    return render_template(
+        "research/audit.html",
+        form=form,
+        report=report,
+        page=None,
+        filters=AuditFilters(),
+        choices={},
+        args={},
+        period_error=None,
+        actions=messages.AUDIT_ACTIONS,
+        entities=messages.AUDIT_ENTITIES,
+        site_names={},
+    )
 
 
 @bp.get("/rapport")
@@ -116,9 +195,9 @@ def report() -> Any:
     try:
         result, problem = analysis.pooled_report(trial.code), None
     except PlatformError as error:
-        result, problem = None, dutch_message(error.message)
-    except ValueError as error:  # fiptrial_analysis refuses data it cannot analyse (yet)
-        result, problem = None, str(error)
+        result, problem = None, messages.error_text(error)
+    except ValueError:  # fiptrial_analysis refuses data it cannot analyse (yet)
+        result, problem = None, messages.message("analysis_not_possible")
     return render_template(
         "research/report.html",
         trials=all_trials,
@@ -147,48 +226,93 @@ def _chosen_trial() -> Trial | None:
     return db.session.query(Trial).order_by(Trial.code).first()
 
 
-@bp.route("/exports", methods=["GET", "POST"])
+def _render_exports(
+    trial: Trial | None,
+    export_form: ExportForm | None = None,
+    freeze_form: FreezeForm | None = None,
+    verification: Any = None,
+    status: int = 200,
+) -> Any:
+    return render_template(
+        "research/exports.html",
+        trial=trial,
+        trials=db.session.query(Trial).order_by(Trial.code).all(),
+        export_form=export_form or ExportForm(prefix="export"),
+        freeze_form=freeze_form or FreezeForm(prefix="freeze"),
+        verify_form=FreezeVerifyForm(prefix="verify"),
+        freezes=[freezes.describe(f) for f in freezes.list_freezes(trial)] if trial else [],
+        verification=verification,
+    ), status
+
+
+@bp.get("/exports")
 @requires("export.create")
 def exports() -> Any:
-    """Download the analysis export (CSV, SPSS, Stata) and make or list data freezes."""
+    """Download the analysis export (CSV, SPSS, Stata); make, download and verify freezes."""
+    return _render_exports(_chosen_trial())
+
+
+@bp.post("/exports/download")
+@requires("export.create")
+def download_export() -> Any:
     trial = _chosen_trial()
-    export_form, freeze_form = ExportForm(prefix="export"), FreezeForm(prefix="freeze")
-    if trial is not None and export_form.submit.data and export_form.validate_on_submit():
+    form = ExportForm(prefix="export")
+    if trial is not None and form.validate_on_submit():
         try:
-            name, data = analysis.export_zip(
-                trial.code, export_form.fmt.data, actor=principal().actor
-            )
+            name, data = analysis.export_zip(trial.code, form.fmt.data, actor=principal().actor)
         except PlatformError as error:
-            apply_service_error(export_form, error, {"format": "fmt"})
+            apply_service_error(form, error, {"format": "fmt"})
         else:
             return Response(
                 data,
                 mimetype="application/zip",
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
-    if trial is not None and freeze_form.submit.data and freeze_form.validate_on_submit():
-        try:
-            made = freezes.describe(freezes.freeze_trial(trial, principal().actor))
-        except PlatformError as error:
-            freeze_form.form_errors.append(dutch_message(error.message))
-        else:
-            flash(
-                _(
-                    "Bevriezing %(id)s is opgeslagen (%(n)s deelnemers).",
-                    id=made["id"],
-                    n=made["participants"],
-                ),
-                "success",
-            )
-            return redirect(url_for(".exports", onderzoek=trial.code))
-    status = (
-        422 if export_form.errors or export_form.form_errors or freeze_form.form_errors else 200
+    return _render_exports(trial, export_form=form, status=422)
+
+
+@bp.post("/bevriezingen")
+@requires("export.create")
+def freeze() -> Any:
+    """Freeze the data now. Its own address, so that nothing depends on which button's value
+    the browser sent (a disabled button sends none)."""
+    trial = _chosen_trial()
+    form = FreezeForm(prefix="freeze")
+    if trial is None or not form.validate_on_submit():
+        return _render_exports(trial, freeze_form=form, status=422)
+    try:
+        made = freezes.describe(freezes.freeze_trial(trial, principal().actor))
+    except PlatformError as error:
+        form.form_errors.append(messages.error_text(error))
+        return _render_exports(trial, freeze_form=form, status=422)
+    flash(
+        ngettext(
+            "Bevriezing %(id)s is opgeslagen (%(num)s deelnemer).",
+            "Bevriezing %(id)s is opgeslagen (%(num)s deelnemers).",
+            made["participants"],
+            id=made["id"],
+        ),
+        "success",
     )
-    return render_template(
-        "research/exports.html",
-        trial=trial,
-        trials=db.session.query(Trial).order_by(Trial.code).all(),
-        export_form=export_form,
-        freeze_form=freeze_form,
-        freezes=[freezes.describe(f) for f in freezes.list_freezes(trial)] if trial else [],
-    ), status
+    return redirect(url_for(".exports", onderzoek=trial.code) + f"#bevriezing-{made['id']}")
+
+
+@bp.get("/bevriezingen/<int:freeze_id>.zip")
+@requires("export.create")
+def download_freeze(freeze_id: int) -> Any:
+    name, data = freezes.download_freeze(freezes.get_freeze(freeze_id), actor=principal().actor)
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.post("/bevriezingen/<int:freeze_id>/controle")
+@requires("export.create")
+def verify_freeze(freeze_id: int) -> Any:
+    """Recompute the freeze's hashes and re-run its report; the result is shown on the page."""
+    frozen = freezes.get_freeze(freeze_id)
+    form = FreezeVerifyForm(prefix="verify")
+    result = freezes.verify_freeze(frozen) if form.validate_on_submit() else None
+    return _render_exports(frozen.trial, verification=result)

@@ -16,23 +16,34 @@ from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
-from fiptrial.models import ConsentForm, Site
+from fiptrial.models import ConsentForm, Site, User
+from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import access, caseload, consent, import_tasks, randomisation, trials
 from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
 from fiptrial.services.spells import participant_spells
+from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
-    dutch_message,
     install_error_pages,
     principal,
     requires,
 )
-from fiptrial.web.forms import CohortForm, ParticipantForm, UploadForm, options
+from fiptrial.web.formatting import municipality_name
+from fiptrial.web.forms import (
+    BulkConsentForm,
+    ClearTaskForm,
+    CohortForm,
+    ParticipantForm,
+    UploadForm,
+    WithdrawalForm,
+    options,
+)
 from fiptrial.web.forms import ConsentForm as ConsentEntryForm
 from fiptrial.web.queries import (
     ParticipantFilters,
@@ -97,7 +108,7 @@ def participants(site: Site) -> Any:
 def register(site: Site) -> Any:
     form = ParticipantForm()
     form.municipality.choices = options(
-        [("", _("— kies —"))] + [(m, m) for m in site.municipalities]
+        [("", _("— kies —"))] + [(m, municipality_name(m)) for m in site.municipalities]
     )
     if form.validate_on_submit():
         data = {
@@ -111,15 +122,7 @@ def register(site: Site) -> Any:
         try:
             participant = participant_service.register(site, data, actor=principal().actor)
         except PlatformError as error:
-            if error.code == "duplicate_participant":
-                form.bsn.errors = [
-                    _(
-                        "Dit BSN is al ingeschreven in het onderzoek (deelnemer %(id)s).",
-                        id=error.extra.get("existing_id"),
-                    )
-                ]
-            else:
-                apply_service_error(form, error)
+            apply_service_error(form, error, default_field="bsn")
         else:
             flash(_("Deelnemer %(id)s is ingeschreven.", id=participant.id), "success")
             return redirect(url_for(".participant", site_code=site.code, pid=participant.id))
@@ -134,15 +137,26 @@ def _site_participant(site: Site, pid: int) -> Any:
     return participant
 
 
-def _consent_form(site: Site) -> ConsentEntryForm:
-    form = ConsentEntryForm()
+def _consent_versions(site: Site) -> list[tuple[str, str]]:
     versions = (
         db.session.query(ConsentForm)
         .filter_by(trial_id=site.trial_id)
         .order_by(ConsentForm.valid_from.desc())
         .all()
     )
-    form.version.choices = options([(v.version, v.version) for v in versions])
+    return [(v.version, v.version) for v in versions]
+
+
+def _consent_form(site: Site) -> ConsentEntryForm:
+    form = ConsentEntryForm(prefix="consent")
+    form.version.choices = options(_consent_versions(site))
+    if not form.is_submitted():
+        form.on.data = date.today()
+    return form
+
+
+def _withdrawal_form() -> WithdrawalForm:
+    form = WithdrawalForm(prefix="withdraw")
     if not form.is_submitted():
         form.on.data = date.today()
     return form
@@ -151,10 +165,16 @@ def _consent_form(site: Site) -> ConsentEntryForm:
 @bp.get("/deelnemers/<int:pid>")
 @site_page("participant.read")
 def participant(site: Site, pid: int) -> Any:
-    return _render_participant(site, _site_participant(site, pid), _consent_form(site))
+    return _render_participant(site, _site_participant(site, pid))
 
 
-def _render_participant(site: Site, person: Any, form: ConsentEntryForm, status: int = 200) -> Any:
+def _render_participant(
+    site: Site,
+    person: Any,
+    form: ConsentEntryForm | None = None,
+    withdrawal: WithdrawalForm | None = None,
+    status: int = 200,
+) -> Any:
     return render_template(
         "site/participant.html",
         site=site,
@@ -162,8 +182,12 @@ def _render_participant(site: Site, person: Any, form: ConsentEntryForm, status:
         allocation=randomisation.existing_allocation(person.id),
         consent_events=consent.history(person),
         consent_state=consent.current_state(person),
-        form=form,
+        form=form or _consent_form(site),
+        withdrawal=withdrawal or _withdrawal_form(),
         spells=participant_spells(person),
+        reasons=[
+            messages.label(messages.ELIGIBILITY_REASONS, r) for r in person.ineligible_reasons
+        ],
     ), status
 
 
@@ -186,7 +210,132 @@ def record_consent(site: Site, pid: int) -> Any:
         else:
             flash(_("Toestemming is vastgelegd."), "success")
             return redirect(url_for(".participant", site_code=site.code, pid=pid))
-    return _render_participant(site, person, form, 422)
+    return _render_participant(site, person, form=form, status=422)
+
+
+def _open_conversations_from(pid: int, on: date) -> int:
+    from fiptrial.models import PlannedConversation
+
+    return (
+        db.session.query(PlannedConversation)
+        .filter(
+            PlannedConversation.participant_id == pid,
+            PlannedConversation.status.in_(OPEN_STATUSES),
+            PlannedConversation.planned_date >= on,
+        )
+        .count()
+    )
+
+
+@bp.post("/deelnemers/<int:pid>/intrekken")
+@site_page("consent.record")
+def withdraw(site: Site, pid: int) -> Any:
+    """Step one shows what a withdrawal means; step two (confirmed) records it."""
+    person = _site_participant(site, pid)
+    form = _withdrawal_form()
+    state = consent.current_state(person)
+    if not form.validate_on_submit() or form.on.data is None:
+        return _render_participant(site, person, withdrawal=form, status=422)
+    if state.status != "given":
+        # Refuse before asking to confirm: only consent given can be withdrawn.
+        form.on.errors = [messages.message("withdrawal_without_consent")]
+        return _render_participant(site, person, withdrawal=form, status=422)
+    if form.confirmed.data and not form.confirm.data:
+        form.confirm.errors = [_("Vink aan dat u de toestemming definitief wilt intrekken.")]
+    elif form.confirmed.data:
+        try:
+            consent.record(
+                person,
+                status="withdrawn",
+                version=state.version or "",
+                on=form.on.data,
+                actor=principal().actor,
+            )
+        except PlatformError as error:
+            apply_service_error(form, error, {"date": "on"}, default_field="on")
+            return _render_participant(site, person, withdrawal=form, status=422)
+        flash(
+            _(
+                "De toestemming van deelnemer %(id)s is ingetrokken per %(d)s.",
+                id=person.id,
+                d=form.on.data.strftime("%d-%m-%Y"),
+            ),
+            "success",
+        )
+        return redirect(url_for(".participant", site_code=site.code, pid=pid))
+    allocation = randomisation.existing_allocation(person.id)
+    return render_template(
+        "site/withdraw_confirm.html",
+        site=site,
+        person=person,
+        form=form,
+        in_fip=allocation is not None and allocation.arm == "fip",
+        conversations=_open_conversations_from(person.id, form.on.data),
+    ), (422 if form.errors else 200)
+
+
+def _staff_choices(site: Site) -> list[tuple[str, str]]:
+    """Who can have collected the forms: the site's coordinators and client managers."""
+    staff = (
+        db.session.query(User)
+        .filter(User.site_id == site.id, User.active.is_(True))
+        .order_by(User.display_name)
+        .all()
+    )
+    return [("", _("— kies —"))] + [
+        (f"user:{u.username}", u.display_name or u.username) for u in staff
+    ]
+
+
+@bp.route("/toestemming", methods=["GET", "POST"])
+@site_page("consent.record")
+def bulk_consent(site: Site) -> Any:
+    """Paper consent forms for many clients at once: each an individual consent event."""
+    waiting = consent.awaiting_consent(site)
+    form = BulkConsentForm()
+    form.version.choices = options(_consent_versions(site))
+    form.obtained_by.choices = options(_staff_choices(site))
+    if not form.is_submitted():
+        form.on.data = date.today()
+        form.obtained_by.data = principal().actor
+    chosen: set[int] = set()
+    refusals: dict[int, str] = {}
+    if form.is_submitted():
+        chosen = {int(v) for v in request.form.getlist("deelnemer") if v.isdigit()}
+    if form.validate_on_submit() and form.on.data is not None:
+        try:
+            done = consent.record_many(
+                site,
+                sorted(chosen),
+                version=form.version.data,
+                on=form.on.data,
+                actor=principal().actor,
+                obtained_by=form.obtained_by.data,
+            )
+        except consent.BulkConsentRefused as refused:
+            form.form_errors.append(messages.error_text(refused))
+            refusals = {r.participant_id: messages.error_text(r.error) for r in refused.refusals}
+        except PlatformError as error:
+            apply_service_error(form, error, {"date": "on"})
+        else:
+            flash(
+                ngettext(
+                    "Toestemming vastgelegd voor %(num)s deelnemer.",
+                    "Toestemming vastgelegd voor %(num)s deelnemers.",
+                    len(done),
+                ),
+                "success",
+            )
+            return redirect(url_for(".cohort", site_code=site.code))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template(
+        "site/bulk_consent.html",
+        site=site,
+        form=form,
+        waiting=waiting,
+        chosen=chosen,
+        refusals=refusals,
+    ), status
 
 
 @bp.route("/loting", methods=["GET", "POST"])
@@ -214,7 +363,12 @@ def cohort(site: Site) -> Any:
             return redirect(url_for(".allocations", site_code=site.code))
     status = 422 if form.errors or form.form_errors else 200
     return render_template(
-        "site/cohort.html", site=site, form=form, caseload=len(ready), places=places
+        "site/cohort.html",
+        site=site,
+        form=form,
+        caseload=len(ready),
+        places=places,
+        waiting=len(consent.awaiting_consent(site)),
     ), status
 
 
@@ -245,6 +399,7 @@ def _render_imports(
         caseload_batches=import_service.list_batches(site, "participants")[:10],
         outcome_batches=import_service.list_batches(site, "outcomes")[:10],
         tasks=import_tasks.site_tasks(site),
+        clear_form=ClearTaskForm(),
     ), status
 
 
@@ -301,8 +456,20 @@ def import_status(site: Site, task_id: int) -> Any:
         "site/import_status.html",
         site=site,
         task=task,
-        error=dutch_message(task.error) if task.error else None,
+        error=messages.stored_error_text(task.error_code, task.error_params),
+        clear_form=ClearTaskForm(),
     ), status
+
+
+@bp.post("/bestanden/taak/<int:task_id>/wissen")
+@site_page("import.create")
+def clear_import(site: Site, task_id: int) -> Any:
+    """Take a failed or interrupted upload off the list (nothing of it was stored)."""
+    form = ClearTaskForm()
+    if form.validate_on_submit():
+        import_tasks.clear_task(principal(), site, task_id)
+        flash(_("De mislukte import is uit de lijst gewist."), "success")
+    return redirect(url_for(".imports", site_code=site.code))
 
 
 @bp.get("/bestanden/taak/<int:task_id>.json")

@@ -6,7 +6,7 @@ table rebuild): ``data_freeze`` keeps its immutability triggers and ``allocation
 referenced by corrections.
 
 Revision ID: 0008_spells
-Revises: 0005_import_tasks
+Revises: 0011_web
 Create Date: 2026-12-01 21:45:00
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0008_spells'
-down_revision = '0005_import_tasks'
+down_revision = '0011_web'
 branch_labels = None
 depends_on = None
 

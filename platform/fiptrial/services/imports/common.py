@@ -70,7 +70,12 @@ class ExportFile:
                 while chunk := source.read(CHUNK_BYTES):
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
-                        raise field_error("file", f"is larger than {max_bytes // (1024 * 1024)} MB")
+                        raise field_error(
+                            "file",
+                            f"is larger than {max_bytes // (1024 * 1024)} MB",
+                            code="file_too_large",
+                            max_mb=max_bytes // (1024 * 1024),
+                        )
                     digest.update(chunk)
                     spool.write(chunk)
             yield cls(Path(name), digest.hexdigest(), size)

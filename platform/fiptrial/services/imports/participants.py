@@ -126,8 +126,15 @@ class _Enrolment:
         self.flush()
         return self.report
 
-    def reject(self, line: int, reason: str) -> None:
-        self.report["rejected"].append({"line": line, "reason": reason})
+    def reject(
+        self, line: int, reason: str, code: str | None = None, params: dict[str, Any] | None = None
+    ) -> None:
+        """List a rejected line; ``code`` and ``params`` let the pages say it in Dutch."""
+        entry: dict[str, Any] = {"line": line, "reason": reason}
+        if code:
+            entry["code"] = code
+            entry["params"] = params or {}
+        self.report["rejected"].append(entry)
 
     def decide(self, row: ExportRow) -> Participant | None:
         if row.errors:
@@ -148,6 +155,8 @@ class _Enrolment:
             self.reject(
                 row.line,
                 f"municipality {row.municipality} is not a member of site {self.site.code}",
+                "municipality_not_member",
+                {"municipality": row.municipality, "site": self.site.code},
             )
             return None
         try:
@@ -168,8 +177,9 @@ class _Enrolment:
                 unit_key=self.unit_pseudonym(row.unit_key) if row.unit_key else None,
             )
         except Unprocessable as error:
-            self.reject(row.line, error.message)
+            self.reject(row.line, error.message, error.code, error.extra)
             return None
+        participant.client_number = row.client_number
         self.known.add(pseudonym)
         self.report["registered"] += 1
         self.report["ineligible"] += not participant.eligible

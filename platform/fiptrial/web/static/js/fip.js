@@ -1,18 +1,47 @@
 // Progressive enhancement only: every page works without this file.
-// Forms marked data-busy disable their button and say that work is in progress, so a long
-// upload is not submitted twice and the user sees that something is happening.
+// Forms marked data-busy say that work is in progress and refuse a second submit, so a long
+// upload or a freeze is not sent twice. The button that was pressed is NOT disabled before
+// the form is sent: a disabled button's name and value are left out of the request, which
+// once made "Gegevens nu bevriezen" silently do nothing. Instead its name and value travel in
+// a hidden field, and the buttons are disabled only after the browser has taken the submit.
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("form[data-busy]").forEach(function (form) {
-    form.addEventListener("submit", function () {
-      var button = form.querySelector("[type=submit]");
-      if (button) {
-        button.disabled = true;
-        var status = document.createElement("p");
-        status.setAttribute("role", "status");
-        status.className = "notice";
-        status.textContent = form.getAttribute("data-busy");
-        form.appendChild(status);
+    var sending = false;
+    form.addEventListener("submit", function (event) {
+      if (sending) {
+        event.preventDefault();
+        return;
       }
+      sending = true;
+      var submitter = event.submitter;
+      if (submitter && submitter.name) {
+        var carried = document.createElement("input");
+        carried.type = "hidden";
+        carried.name = submitter.name;
+        carried.value = submitter.value;
+        form.appendChild(carried);
+      }
+      var status = document.createElement("p");
+      status.setAttribute("role", "status");
+      status.className = "notice";
+      status.textContent = form.getAttribute("data-busy");
+      form.appendChild(status);
+      window.setTimeout(function () {
+        form.querySelectorAll("[type=submit]").forEach(function (button) {
+          button.disabled = true;
+          button.setAttribute("aria-disabled", "true");
+        });
+      }, 0);
+    });
+  });
+  // "All on this list": one checkbox ticks the rows (the rows work without it).
+  document.querySelectorAll("[data-check-all]").forEach(function (all) {
+    var name = all.getAttribute("data-check-all");
+    var form = all.closest("form");
+    all.addEventListener("change", function () {
+      form.querySelectorAll("input[type=checkbox][name='" + name + "']").forEach(function (box) {
+        box.checked = all.checked;
+      });
     });
   });
   // Mark the current page in the main menu for screen readers and the eye.
@@ -42,8 +71,8 @@ document.addEventListener("DOMContentLoaded", function () {
         state.textContent = progress.getAttribute(
           task.status === "queued" ? "data-label-queued" : "data-label-running");
         if (task.rows_done > 0) {
-          rows.textContent = String(task.rows_done) + " " +
-            progress.getAttribute("data-label-rows");
+          rows.textContent = progress.getAttribute("data-label-rows").replace(
+            "%(n)s", new Intl.NumberFormat(document.documentElement.lang).format(task.rows_done));
         }
         window.setTimeout(poll, 2000);
       }).catch(function () {

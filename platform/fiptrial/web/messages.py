@@ -1,0 +1,388 @@
+"""What the pages say when a service refuses, and the words for the platform's codes.
+
+Services raise :class:`~fiptrial.errors.PlatformError` with a ``code`` and the values its
+message needs (``error.extra``); the English ``message`` is for the API and the logs. The
+pages never show that English text: :func:`error_text` looks the code up here, in the
+translation catalogue (Dutch msgids, English in the .po), and fills in the values in the
+reader's language: dates as dd-mm-jjjj, municipality codes as names, life domains by their
+label. A code missing here falls back to a general sentence for its HTTP status, and the
+test ``test_every_error_code_has_a_message`` keeps that from happening unnoticed.
+
+The other tables give the words for codes the pages show as data: eligibility reasons,
+randomisation methods, consent designs, arms, audit actions and statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from fiptrial.errors import PlatformError
+
+log = logging.getLogger(__name__)
+
+ERRORS: dict[str, Any] = {
+    # Dates and choices in general
+    "date_in_future": _l("Deze datum ligt in de toekomst."),
+    "invalid_choice": _l("Kies een van de mogelijkheden in de lijst."),
+    "invalid_bsn": _l("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
+    "none_chosen": _l("Kies ten minste één deelnemer."),
+    "not_found": _l("Dit gegeven bestaat niet, of valt buiten uw locatie."),
+    # Registration and eligibility
+    "duplicate_participant": _l("Dit BSN is al ingeschreven in het onderzoek."),
+    "municipality_not_member": _l("%(municipality)s hoort niet bij deze locatie."),
+    "birth_date_after_registration": _l(
+        "De geboortedatum ligt op of na de datum van inschrijving."
+    ),
+    "age_over_120": _l("Met deze geboortedatum zou de cliënt ouder zijn dan 120 jaar."),
+    "age_implausibly_low": _l(
+        "Met deze geboortedatum is de cliënt jonger dan %(minimum)s jaar. De bijstand begint "
+        "op 18 jaar: controleer het geboortejaar."
+    ),
+    "benefit_start_after_registration": _l("De uitkering begint na de datum van inschrijving."),
+    "benefit_start_before_birth": _l("De uitkering begint vóór de geboortedatum."),
+    "not_eligible": _l("Deze deelnemer voldoet niet aan de voorwaarden voor het onderzoek."),
+    # Consent
+    "consent_form_unknown": _l("Versie %(version)s van het toestemmingsformulier bestaat niet."),
+    "consent_form_not_yet_valid": _l("Formulier %(version)s geldt pas vanaf %(valid_from)s."),
+    "consent_before_last_event": _l(
+        "Deze datum ligt vóór de laatste toestemmingsregistratie (%(last)s)."
+    ),
+    "consent_withdrawn": _l(
+        "De toestemming is ingetrokken op %(withdrawn_on)s. Intrekken is definitief: er kan "
+        "niets meer worden vastgelegd."
+    ),
+    "withdrawal_without_consent": _l(
+        "Deze deelnemer heeft nooit toestemming gegeven, dus er valt niets in te trekken. "
+        "Leg een weigering vast als de cliënt niet mee wil doen."
+    ),
+    "zelen_consent_only_fip": _l(
+        "In deze opzet (Zelen) wordt alleen aan deelnemers in de FIP-groep toestemming gevraagd."
+    ),
+    "duplicate_consent_form": _l("Versie %(version)s van het formulier bestaat al."),
+    "consent_required": _l("Deze deelnemer heeft nog geen toestemming gegeven."),
+    "reconsent_required": _l(
+        "Er is een nieuwe versie van het toestemmingsformulier: vraag eerst opnieuw toestemming."
+    ),
+    "bulk_consent_refused": _l(
+        "Er is niets vastgelegd: voor een of meer deelnemers kan deze toestemming niet worden "
+        "vastgelegd. Ze staan hieronder."
+    ),
+    # Randomisation
+    "already_allocated": _l("Deze deelnemer is al geloot."),
+    "no_cohort_caseload": _l("Er zijn geen geschikte deelnemers met toestemming om te loten."),
+    "cohort_arms": _l("Een cohortloting kan alleen met de groepen FIP en controle."),
+    "cohort_fip_out_of_range": _l(
+        "Het aantal FIP-plaatsen moet liggen tussen 0 en %(caseload)s (het aantal deelnemers "
+        "klaar voor loting)."
+    ),
+    "no_client_managers": _l("Deze locatie heeft nog geen klantmanagers."),
+    "same_client_manager": _l("Deze deelnemer heeft deze klantmanager al."),
+    # Conversations
+    "not_fip": _l("Alleen deelnemers in de FIP-groep hebben gesprekken."),
+    "participant_withdrawn": _l(
+        "De deelnemer heeft op %(withdrawn_on)s de toestemming ingetrokken; daarna worden geen "
+        "gesprekken meer vastgelegd."
+    ),
+    "conversation_in_future": _l(
+        "Een gesprek legt u vast nadat het heeft plaatsgevonden, niet vooraf."
+    ),
+    "conversation_same_day": _l(
+        "Op %(date)s is al een gesprek met deze deelnemer vastgelegd. Klopt dat gesprek niet, "
+        "corrigeer het dan op de pagina van de deelnemer."
+    ),
+    "duration_required": _l("Vul de duur van het gesprek in."),
+    "missed_reason_required": _l("Kies waarom het gesprek niet doorging."),
+    "missed_has_content": _l(
+        "Bij een gesprek dat niet doorging horen geen leefgebieden, afspraken of interventies."
+    ),
+    "unknown_life_domain": _l("Dit leefgebied bestaat niet."),
+    "duplicate_life_domain": _l("Het leefgebied %(domain)s staat er twee keer in."),
+    "progress_without_domain": _l(
+        "U vulde vooruitgang in bij %(domain)s, maar vinkte dat leefgebied niet aan. Vink het "
+        "aan of zet de vooruitgang op ‘niet beoordeeld’."
+    ),
+    "agreement_due_in_past": _l(
+        "Afspraak %(number)s heeft een uiterste datum vóór de datum van het gesprek."
+    ),
+    "agreement_date_invalid": _l("Schrijf de datum van afspraak %(number)s als dd-mm-jjjj."),
+    "agreement_unknown": _l("Deze afspraak hoort niet bij een eerder gesprek van de deelnemer."),
+    "agreement_already_followed_up": _l("Deze afspraak is al eerder besproken."),
+    "unknown_intervention_type": _l("Deze soort interventie bestaat niet."),
+    "intervention_end_before_start": _l("Een interventie kan niet eindigen vóór haar begin."),
+    "intervention_unknown": _l("Deze interventie hoort niet bij de deelnemer."),
+    "intervention_already_ended": _l("Deze interventie is al beëindigd."),
+    "planned_conversation_unknown": _l("Dit geplande gesprek hoort niet bij de deelnemer."),
+    "already_recorded": _l("Dit geplande gesprek is al vastgelegd."),
+    "correction_reason_required": _l("Kies een reden voor de correctie."),
+    "correction_explanation_required": _l("Licht de correctie in een paar woorden toe."),
+    "correction_changes_nothing": _l(
+        "De correctie verandert niets: pas eerst aan wat niet klopte."
+    ),
+    "not_correctable": _l("Dit onderdeel kan niet worden gecorrigeerd; verwijder het gesprek."),
+    "record_agreements_followed_up": _l(
+        "Afspraken uit dit gesprek zijn al in een later gesprek besproken. Verwijder of "
+        "corrigeer eerst dat latere gesprek."
+    ),
+    # Planning
+    "conversation_closed": _l("Een gesprek dat al is gehouden of vervallen, verplaatst u niet."),
+    "not_working_day": _l(
+        "%(date)s is geen werkdag van deze locatie (weekend, feestdag of sluitingsdag)."
+    ),
+    "agenda_day_full": _l("De agenda van de klantmanager is op %(date)s al vol."),
+    "agenda_full": _l("Er is geen werkdag met ruimte meer in de planning."),
+    "time_not_free": _l("Om %(time)s is er op die dag al een gesprek."),
+    "move_reason_required": _l("Kies een reden voor het verplaatsen."),
+    "invalid_plan_rule": _l("Kies een heel getal van %(low)s tot en met %(high)s."),
+    # Imports
+    "file_too_large": _l("Het bestand is groter dan %(max_mb)s MB."),
+    "plugin_missing": _l(
+        "De plug-in van deze locatie is niet geïnstalleerd. Vraag de beheerder om hulp."
+    ),
+    "export_format": _l(
+        "Het bestand heeft niet de indeling die de plug-in van de locatie verwacht. Sla het "
+        "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
+    ),
+    "import_unexpected": _l(
+        "Het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen."
+    ),
+    "import_interrupted": _l(
+        "Het inlezen is onderbroken: de verwerking stopte voordat het bestand klaar was."
+    ),
+    "import_task_open": _l("Een import die nog loopt, kan niet worden gewist."),
+    # Analysis and freezes
+    "analysis_not_possible": _l(
+        "De analyse kan nog niet worden gemaakt: er zijn te weinig gegevens (bijvoorbeeld een "
+        "groep zonder deelnemers)."
+    ),
+    # Users and the research admin's screens
+    "duplicate_user": _l("Deze gebruikersnaam bestaat al."),
+    "invalid_username": _l(
+        "Gebruik 1 tot 80 letters, cijfers, punten, streepjes of liggende streepjes."
+    ),
+    "weak_password": _l(
+        "Dit wachtwoord is te zwak: kies minstens 12 tekens, geen veelgebruikt wachtwoord en "
+        "niet de gebruikersnaam."
+    ),
+    "site_required": _l("Een locatiecoördinator of klantmanager hoort bij één locatie."),
+    "site_not_allowed": _l("Deze rol werkt voor alle locaties en hoort niet bij één locatie."),
+    "capacity_invalid": _l("Vul een aantal plaatsen van 1 of meer in."),
+    "capacity_below_load": _l(
+        "Deze klantmanager heeft nu %(load)s cliënten; de capaciteit kan niet lager zijn."
+    ),
+    "own_account": _l("Uw eigen account kunt u hier niet uitschakelen."),
+    "duplicate_site": _l("Er bestaat al een locatie met deze code."),
+    "duplicate_trial": _l("Er bestaat al een onderzoek met deze code."),
+    "plugin_unknown": _l("Er is geen geïnstalleerde plug-in met deze naam."),
+    "site_code_invalid": _l("Gebruik kleine letters, cijfers en liggende streepjes."),
+    "ratio_invalid": _l("Geef elke groep een verhouding van 1 of meer."),
+    "settings_locked": _l(
+        "Deze instelling ligt vast sinds %(since)s en kan niet meer worden gewijzigd."
+    ),
+    "closing_day_exists": _l("%(date)s staat al als sluitingsdag in de lijst."),
+    "closing_day_unknown": _l("%(date)s staat niet als sluitingsdag in de lijst."),
+    "value_out_of_range": _l("Kies een waarde van %(low)s tot en met %(high)s."),
+    "value_required": _l("Vul dit veld in."),
+    "not_a_setting": _l("Dit is geen instelling die hier kan worden gewijzigd."),
+    "benefit_code_not_studied": _l(
+        "Alleen uitkeringen met statistiekcode %(allowed)s kunnen in het onderzoek, elk één keer; "
+        "bijzondere bijstand (11, 12) en Bbz (14) zijn nooit uitkeringsperiodes."
+    ),
+    "strata_invalid": _l(
+        "De strata beginnen met de locatie en noemen elk kenmerk hooguit één keer."
+    ),
+    "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
+    "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
+}
+
+STATUS_FALLBACK = {
+    400: _l("Het verzoek kon niet worden verwerkt."),
+    403: _l("Uw rol geeft hier geen toegang toe."),
+    404: _l("Dit gegeven bestaat niet, of valt buiten uw locatie."),
+    409: _l("Dit botst met wat al is vastgelegd."),
+    422: _l("De invoer kon niet worden verwerkt. Controleer de velden."),
+}
+
+# Eligibility reasons (services.eligibility.REASONS) in the pages' words.
+ELIGIBILITY_REASONS = {
+    "under_18": _l("jonger dan 18 jaar op de datum van inschrijving"),
+    "benefit_under_6_months": _l("korter dan 6 maanden in de uitkering bij inschrijving"),
+    "reaches_pension_age_during_followup": _l(
+        "bereikt de AOW-leeftijd vóór het einde van de follow-up"
+    ),
+}
+
+METHODS = {
+    "permuted_blocks": _l("blokrandomisatie per stratum"),
+    "minimisation": _l("minimisatie"),
+    "cohort": _l("cohortloting"),
+}
+CONSENT_DESIGNS = {
+    "consent_first": _l("eerst toestemming, dan loten"),
+    "zelen": _l("eerst loten, toestemming alleen in de FIP-groep (Zelen)"),
+}
+ARMS = {"fip": _l("FIP"), "control": _l("controle")}
+STRATIFICATION_FACTORS = {
+    "site": _l("locatie"),
+    "age_band": _l("leeftijd"),
+    "benefit_duration_band": _l("duur in de uitkering"),
+    "sex": _l("geslacht"),
+}
+CONSENT_STATUSES = {
+    "given": _l("gegeven"),
+    "declined": _l("geweigerd"),
+    "withdrawn": _l("ingetrokken"),
+}
+CORRECTION_REASONS = {
+    "wrong_date": _l("verkeerde datum"),
+    "wrong_participant": _l("bij de verkeerde deelnemer vastgelegd"),
+    "entered_twice": _l("dubbel ingevoerd"),
+    "typing_error": _l("tikfout"),
+    "other": _l("anders (licht toe)"),
+}
+MOVE_REASONS = {
+    "client_request": _l("op verzoek van de cliënt"),
+    "client_ill": _l("cliënt ziek"),
+    "manager_absent": _l("klantmanager afwezig"),
+    "closing_day": _l("sluitingsdag"),
+    "other": _l("anders"),
+}
+ALLOCATION_STATUSES = {
+    "active": _l("actief"),
+    "randomised_in_error": _l("ten onrechte geloot"),
+}
+OUTCOME_KINDS = {
+    "exit": _l("uitstroom"),
+    "transfer": _l("verhuizing binnen de locatie"),
+    "reentry": _l("herinstroom"),
+    "correction": _l("correctie"),
+}
+
+# Audit actions: the audit viewer's "what" column and filter.
+AUDIT_ACTIONS = {
+    "trial.created": _l("onderzoek aangemaakt"),
+    "trial.settings_changed": _l("instellingen van het onderzoek gewijzigd"),
+    "trial.plan_rules_changed": _l("gespreksplanning van het onderzoek gewijzigd"),
+    "site.created": _l("locatie toegevoegd"),
+    "site.updated": _l("locatie gewijzigd"),
+    "site.ratio_changed": _l("verhouding van de locatie gewijzigd"),
+    "site.closing_days_changed": _l("sluitingsdagen gewijzigd"),
+    "consent_form.registered": _l("toestemmingsformulier toegevoegd"),
+    "participant.registered": _l("deelnemer ingeschreven"),
+    "consent.given": _l("toestemming gegeven"),
+    "consent.declined": _l("toestemming geweigerd"),
+    "consent.withdrawn": _l("toestemming ingetrokken"),
+    "allocation.created": _l("deelnemer geloot"),
+    "allocation.corrected": _l("loting gecorrigeerd"),
+    "randomisation.block_committed": _l("nieuw lotingsblok vastgelegd"),
+    "randomisation.cohort_committed": _l("cohortloting uitgevoerd"),
+    "user.created": _l("gebruiker aangemaakt"),
+    "user.password_set": _l("wachtwoord ingesteld"),
+    "user.locked": _l("account geblokkeerd na mislukte pogingen"),
+    "user.unlocked": _l("account gedeblokkeerd"),
+    "user.deactivated": _l("gebruiker uitgeschakeld"),
+    "user.reactivated": _l("gebruiker weer ingeschakeld"),
+    "user.updated": _l("gebruiker gewijzigd"),
+    "client_manager.created": _l("klantmanager aangemaakt"),
+    "client_manager.capacity_changed": _l("capaciteit van klantmanager gewijzigd"),
+    "caseload.assigned": _l("klantmanager toegewezen"),
+    "caseload.reassigned": _l("andere klantmanager toegewezen"),
+    "plan.created": _l("gesprekken gepland"),
+    "conversation.held": _l("gesprek vastgelegd"),
+    "conversation.missed": _l("niet doorgegaan gesprek vastgelegd"),
+    "conversation.moved": _l("gesprek verplaatst"),
+    "conversation.corrected": _l("gesprek gecorrigeerd"),
+    "conversation.deleted": _l("gesprek verwijderd"),
+    "intervention.ended": _l("interventie beëindigd"),
+    "import.participants": _l("cliëntbestand ingelezen"),
+    "import.outcomes": _l("uitkomstbestand ingelezen"),
+    "import.participants.duplicate": _l("cliëntbestand opnieuw aangeboden (ongewijzigd)"),
+    "import.outcomes.duplicate": _l("uitkomstbestand opnieuw aangeboden (ongewijzigd)"),
+    "followup.export_late": _l("maandbestand te laat"),
+    "followup.export_received": _l("maandbestand ontvangen"),
+    "import_task.cleared": _l("mislukte import gewist"),
+    "analysis.exported": _l("analyse-export gedownload"),
+    "analysis.frozen": _l("gegevens bevroren"),
+    "analysis.freeze_downloaded": _l("bevriezing gedownload"),
+    "token.created": _l("API-sleutel aangemaakt"),
+    "token.revoked": _l("API-sleutel ingetrokken"),
+}
+AUDIT_ENTITIES = {
+    "trial": _l("onderzoek"),
+    "site": _l("locatie"),
+    "participant": _l("deelnemer"),
+    "allocation": _l("toewijzing"),
+    "cohort_randomisation": _l("cohortloting"),
+    "consent_form": _l("toestemmingsformulier"),
+    "user": _l("gebruiker"),
+    "app_user": _l("gebruiker"),
+    "conversation_record": _l("gesprek"),
+    "planned_conversation": _l("gepland gesprek"),
+    "intervention": _l("interventie"),
+    "import_batch": _l("import"),
+    "import_task": _l("import"),
+    "data_freeze": _l("bevriezing"),
+    "api_token": _l("API-sleutel"),
+    "randomisation_block": _l("lotingsblok"),
+    "followup_round": _l("vervolgronde"),
+}
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def label(table: Mapping[str, Any], code: str | None) -> str:
+    """The words for ``code``; an unknown code is shown as words, never as a raw code."""
+    if code is None:
+        return "–"
+    if code in table:
+        return str(table[code])
+    return code.replace("_", " ").replace(".", ": ")
+
+
+def _param(name: str, value: Any) -> Any:
+    from fiptrial.web.formatting import format_date, municipality_name
+
+    if isinstance(value, str) and ISO_DATE.match(value):
+        from datetime import date
+
+        return format_date(date.fromisoformat(value))
+    if name == "municipality" and isinstance(value, str):
+        return municipality_name(value)
+    if name == "domain" and isinstance(value, str):
+        from fiptrial.web.formatting import life_domain_labels
+
+        return life_domain_labels().get(value, value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        from fiptrial.web.formatting import format_number
+
+        return format_number(value)
+    return value
+
+
+def message(code: str, params: Mapping[str, Any] | None = None, status: int = 422) -> str:
+    """The catalogue's sentence for ``code`` with ``params`` filled in."""
+    template = ERRORS.get(code)
+    if template is None:
+        log.warning("no message in the catalogue for error code %r", code)
+        return str(STATUS_FALLBACK.get(status, STATUS_FALLBACK[422]))
+    values = {name: _param(name, value) for name, value in (params or {}).items()}
+    try:
+        return str(template) % values if "%(" in str(template) else str(template)
+    except (KeyError, ValueError, TypeError):
+        log.warning("error %r lacks the values its message needs: %r", code, sorted(values))
+        return str(STATUS_FALLBACK.get(status, STATUS_FALLBACK[422]))
+
+
+def error_text(error: PlatformError) -> str:
+    """What the page says about a refused request, in the reader's language."""
+    params = {k: v for k, v in error.extra.items() if isinstance(v, str | int | float)}
+    return message(error.code, params, error.status)
+
+
+def stored_error_text(code: str | None, params: Mapping[str, Any] | None) -> str:
+    """The message of an error stored earlier (a failed background import)."""
+    return message(code or "import_unexpected", params)
