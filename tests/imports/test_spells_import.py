@@ -271,3 +271,23 @@ def test_a_special_assistance_record_is_neither_a_spell_nor_enrolled(
     from fiptrial.services.participants import find_by_bsn
 
     assert find_by_bsn(bw_site, only_special) is None
+
+
+def test_the_spell_settings_can_change_until_the_first_allocation(
+    app: Any, build: Any, bw_site: Any, enrol: Any
+) -> None:
+    from fiptrial.errors import Unprocessable
+    from fiptrial.services import trials
+
+    trial = bw_site.trial
+    trials.update_settings(
+        trial, {"move_gap_days": 45, "benefit_statistic_codes": ["01", "02"]}, actor="test"
+    )
+    assert (trial.move_gap_days, trial.benefit_statistic_codes) == (45, ["01", "02"])
+    with pytest.raises(Unprocessable) as refused:
+        trials.update_settings(trial, {"benefit_statistic_codes": ["01", "14"]}, actor="test")
+    assert refused.value.code == "benefit_code_not_studied"
+    enrol()  # the first allocation fixes them
+    with pytest.raises(Unprocessable) as locked:
+        trials.update_settings(trial, {"move_gap_days": 10}, actor="test")
+    assert locked.value.code == "settings_locked"

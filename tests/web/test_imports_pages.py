@@ -226,8 +226,9 @@ def test_the_outcome_report_says_how_many_moves_it_linked(staff: Any, web: Any, 
     spells = spells[: spells.index("</table>")]
     assert spells.count("<tr>") == 2  # the header and one spell
     cells = re.findall(r"<td>(.*?)</td>", spells, re.S)
-    assert cells[:6] == ["1", "01-01-2020", "loopt nog", "–", "GM0873", "1"]
-    assert "06-11-2026 (32) → verhuizing binnen de locatie" in cells[6]
+    assert cells[:6] == ["1", "01-01-2020", "loopt nog", "–", "Woensdrecht", "1"]
+    assert cells[6].startswith("<div>06-11-2026 (Verhuizing naar andere gemeente)")
+    assert "→ verhuizing binnen de locatie" in cells[6]
 
 
 def test_an_unreadable_file_fails_in_plain_dutch(
