@@ -175,15 +175,21 @@ def test_a_task_whose_worker_died_is_shown_as_interrupted(
     )
 
 
-def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) -> None:
+def _allocated_people(staff: Any, build: Any, count: int, first_bsn: int) -> list[str]:
+    """The BSNs of ``count`` participants of the site, allocated as a cohort (half to FIP)."""
     from fiptrial.services import randomisation
 
     _plugin_installed()
-    bsns = valid_bsns(200_000_000)
-    people = [next(bsns) for _ in range(4)]
+    bsns = valid_bsns(first_bsn)
+    people = [next(bsns) for _ in range(count)]
     for bsn in people:
         build.participant(staff.bw, bsn=bsn)
-    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
+    randomisation.allocate_cohort(staff.bw.id, count // 2, actor="test")
+    return people
+
+
+def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) -> None:
+    people = _allocated_people(staff, build, 4, 200_000_000)
     rows = [
         ExportRow(people[0], end=date(2026, 11, 10), reason="ARB"),
         ExportRow(people[1], end=date(2026, 11, 12), reason="XYZ"),
@@ -195,14 +201,7 @@ def test_outcome_upload_flags_unknown_codes(staff: Any, web: Any, build: Any) ->
 
 
 def test_the_outcome_report_says_how_many_moves_it_linked(staff: Any, web: Any, build: Any) -> None:
-    from fiptrial.services import randomisation
-
-    _plugin_installed()
-    bsns = valid_bsns(300_000_000)
-    people = [next(bsns) for _ in range(2)]
-    for bsn in people:
-        build.participant(staff.bw, bsn=bsn)
-    randomisation.allocate_cohort(staff.bw.id, 1, actor="test")
+    people = _allocated_people(staff, build, 2, 300_000_000)
     rows = [  # an end with VHG without the new municipality, and the benefit in Woensdrecht
         ExportRow(people[0], end=date(2026, 11, 6), reason="VHG"),
         ExportRow(people[0], municipality="0873", start=date(2026, 11, 9)),
