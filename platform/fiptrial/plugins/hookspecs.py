@@ -34,7 +34,7 @@ The reference page ``plugin-hooks.md`` beside this module is generated from thes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib.resources.abc import Traversable
 from typing import BinaryIO
 
@@ -140,4 +140,22 @@ def sample_export(site_plugin: str) -> Traversable | None:  # type: ignore[empty
 
     ``fiptrial plugins check NAME`` parses it when no ``--sample`` file is given, and the demo
     can import it.
+    """
+
+
+@hookspec(firstresult=True)
+def write_export(  # type: ignore[empty-body]
+    site_plugin: str, rows: Iterable[ExportRow], out: BinaryIO
+) -> int | None:
+    """Write rows in the municipality's own export format: the inverse of ``read_export``.
+
+    Receives ``site_plugin``, ``rows`` (:class:`~fiptrial.plugins.rows.ExportRow` without
+    errors; ``line`` is ignored, ``local_reason`` is the municipality's own code) and ``out``,
+    a binary file object the plugin writes to and never closes. Returns, for its own name, the
+    number of rows written, else ``None``. The first non-``None`` result wins.
+
+    For synthetic exports only -- the demo's monthly files (``fiptrial demo-export``) and the
+    tests -- so that a generated file goes through the same reader and importer as a real one.
+    Reading back what was written must give the same rows (``fiptrial plugins check`` and the
+    plugin tests check the round trip). Optional: a site without it gets no demo exports.
     """

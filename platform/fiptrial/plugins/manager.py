@@ -57,7 +57,13 @@ ENTRY_POINT_GROUP = "fiptrial.plugins"
 DEFAULTS_NAME = "fiptrial.defaults"
 EXTENSION_KEY = "fiptrial.plugins"
 #: Hooks that take ``site_plugin`` first; a site plugin must answer them for itself only.
-PER_SITE_HOOKS = ("reason_mapping", "read_export", "map_reason", "sample_export")
+PER_SITE_HOOKS = (
+    "reason_mapping",
+    "read_export",
+    "map_reason",
+    "sample_export",
+    "write_export",
+)
 #: A site name no plugin may answer for; used to catch a forgotten ``site_plugin`` check.
 PROBE_SITE = "fiptrial-probe:no-such-site"
 #: Stand-in members for a plugin whose members come from the site settings.
@@ -309,6 +315,17 @@ class SitePlugin:
         """The synthetic sample export the plugin ships, if any."""
         return self.pm.hook.sample_export(site_plugin=self.name)
 
+    def write_export(self, rows: Iterable[ExportRow], out: IO[bytes]) -> int:
+        """Write ``rows`` in the site's own format (synthetic exports); the rows written.
+
+        Raises:
+            SitePluginError: the plugin cannot write its format.
+        """
+        written = self.pm.hook.write_export(site_plugin=self.name, rows=rows, out=out)
+        if written is None:
+            raise SitePluginError.one(self.name, "the plugin cannot write its export format")
+        return int(written)
+
 
 def _closing(rows: Iterator[ExportRow], handle: IO[bytes]) -> Iterator[ExportRow]:
     with handle:
@@ -466,6 +483,7 @@ def _own_answer_problems(pm: pluggy.PluginManager, name: str) -> list[Problem]:
             "mapping": ReasonMapping("probe", ()),
         },
         "sample_export": {"site_plugin": PROBE_SITE},
+        "write_export": {"site_plugin": PROBE_SITE, "rows": (), "out": io.BytesIO()},
     }
     problems = []
     implemented = {

@@ -7,14 +7,14 @@ turns 32 with a new municipality inside the site into a transfer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import BinaryIO
 
 from fiptrial.plugins import ExportRow, ReasonMapping, SitePluginInfo, hookimpl, load_mapping_csv
-from fiptrial_brabantse_wal import MEMBERS, NAME, SITE_NAME, __version__, reader
+from fiptrial_brabantse_wal import MEMBERS, NAME, SITE_NAME, __version__, reader, synthetic
 
 DATA = resources.files("fiptrial_brabantse_wal") / "data"
 
@@ -50,3 +50,8 @@ def read_export(site_plugin: str, source: BinaryIO) -> Iterator[ExportRow] | Non
 @hookimpl
 def sample_export(site_plugin: str) -> Traversable | None:
     return DATA / "sample_export.csv" if site_plugin == NAME else None
+
+
+@hookimpl
+def write_export(site_plugin: str, rows: Iterable[ExportRow], out: BinaryIO) -> int | None:
+    return synthetic.write_rows(rows, out) if site_plugin == NAME else None

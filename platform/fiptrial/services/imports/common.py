@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +24,7 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Site
 from fiptrial.plugins.manager import SitePlugin, get_site_plugin
 from fiptrial.services import audit
+from fiptrial.services.moments import past_moment
 from fiptrial.services.transaction import locked, unit_of_work
 
 CHUNK_BYTES = 1024 * 1024
@@ -32,6 +34,29 @@ INSERT_CHUNK = 5000
 PROGRESS_ROWS = 5000
 
 ImportBody = Callable[[SitePlugin, ImportBatch, Path], dict[str, Any]]
+
+
+def checked_received_at(site: Site, kind: str, received_at: datetime | date) -> datetime:
+    """When an export imported late (from an archive, or the demo's three years) arrived.
+
+    Not in the future and not before the site's latest import of the same kind, so that the
+    import history stays in the order the exports arrived. A 422 naming ``received_at``.
+    """
+    moment = past_moment(received_at, "received_at")
+    last = (
+        db.session.query(db.func.max(ImportBatch.created_at))
+        .filter_by(site_id=site.id, kind=kind)
+        .scalar()
+    )
+    if last is not None:
+        past_moment(
+            moment,
+            "received_at",
+            not_before=last,
+            what="the site's latest import",
+            code="received_before_last_import",
+        )
+    return moment
 
 
 @dataclass(frozen=True)
@@ -133,6 +158,7 @@ def run_import(
     actor: str,
     body: ImportBody,
     empty_report: Callable[[], dict[str, Any]],
+    received_at: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Hash, short-circuit a duplicate, else run ``body`` in one unit of work with its audit.
 
@@ -141,7 +167,9 @@ def run_import(
     anyway), so two uploads of the same file cannot both pass the duplicate check, and two
     exports cannot interleave their events. ``body`` may raise (an
     :class:`~fiptrial.plugins.rows.ExportFormatError` halfway through the file): the unit of
-    work then rolls back the batch and every row written so far.
+    work then rolls back the batch and every row written so far. ``received_at`` (checked by
+    :func:`checked_received_at` under the site's lock) dates the batch when the export arrived
+    earlier than it is imported; the audit entry keeps the real time and names it.
     """
     plugin = site_plugin(site)
     max_bytes = current_app.config.get("IMPORT_MAX_BYTES")
@@ -150,6 +178,7 @@ def run_import(
         earlier = find_batch(site, kind, export.sha256, plugin.mapping_version)
         if earlier is not None:
             return _duplicate(site, kind, actor, export, plugin, earlier, empty_report), False
+        moment = None if received_at is None else checked_received_at(site, kind, received_at)
         batch = ImportBatch(
             site_id=site.id,
             kind=kind,
@@ -160,6 +189,7 @@ def run_import(
             rows=0,
             report={},
             created_by=actor,
+            **({"created_at": moment} if moment is not None else {}),
         )
         db.session.add(batch)
         db.session.flush()
@@ -172,7 +202,12 @@ def run_import(
             entity="import_batch",
             entity_id=batch.id,
             site=site.code,
-            data=audit_data(export, plugin, counts=_counts(report)),
+            data=audit_data(
+                export,
+                plugin,
+                counts=_counts(report),
+                **({"received_at": moment.isoformat()} if moment is not None else {}),
+            ),
         )
     return report, True
 
