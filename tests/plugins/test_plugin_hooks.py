@@ -75,9 +75,7 @@ def test_hook_sample_export(host_with):
     assert pm.hook.sample_export(site_plugin=PROBE_SITE) is None
 
 
-@pytest.mark.parametrize(
-    ("plugin", "local_reason"), [("brabantse_wal", "VHG"), ("template", "32")]
-)
+@pytest.mark.parametrize(("plugin", "local_reason"), [("brabantse_wal", "VHG"), ("template", "32")])
 def test_hook_write_export(plugin, local_reason):
     """Both shipped plugins write their own format, and their reader gives the rows back."""
     from datetime import date
