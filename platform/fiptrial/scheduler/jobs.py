@@ -119,8 +119,15 @@ def data_freeze_for(trial_id: int) -> Work:
                 "_message": "fiptrial.services.freezes is not installed yet",
                 "year": freeze_year(trial, today),
             }
-        result = freezes.freeze_trial(trial, "scheduler")
-        return {"due": 1, "year": freeze_year(trial, today), "freeze": str(result)}
+        year = freeze_year(trial, today)
+        assert trial.start_date is not None  # freeze_year is 0 without it
+        # The freeze holds the data of the follow-up year that ended: cut off on its last
+        # day, whenever the job runs. A run for a past day (the demo's three years) is dated
+        # on that day; the scheduler's own runs are dated now.
+        cutoff = trial.start_date + relativedelta(years=year, days=-1)
+        frozen_at = today if today < local_today() else None
+        result = freezes.freeze_trial(trial, "scheduler", cutoff, frozen_at=frozen_at)
+        return {"due": 1, "year": year, "freeze": str(result), "cutoff": cutoff.isoformat()}
 
     return work
 
