@@ -65,6 +65,7 @@ class SiteExporter:
         self.histories: dict[tuple[int, Treatment | None], list[Spell]] = {}
         self.state = SiteState()
         self.pseudonym = pseudonymiser(trial_key(site.trial.code))
+        self.pseudonyms: dict[int, str] = {}
 
     def history(self, number: int, treatment: Treatment | None) -> list[Spell]:
         key = (number, treatment)
@@ -121,7 +122,10 @@ class SiteExporter:
         for client in self.world.clients:
             pid = self.state.participants.get(client.number)
             if pid is None:
-                pid = by_pseudonym.get(self.pseudonym(client.bsn))
+                pseudonym = self.pseudonyms.get(client.number)
+                if pseudonym is None:
+                    pseudonym = self.pseudonyms[client.number] = self.pseudonym(client.bsn)
+                pid = by_pseudonym.get(pseudonym)
                 if pid is None:
                     continue
                 self.state.participants[client.number] = pid

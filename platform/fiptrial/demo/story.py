@@ -142,6 +142,8 @@ def play(*, participants: int = FULL_SIZE, seed: int = 2014) -> dict[str, Any]:
         for run in runs:
             if run.design.joins_month <= _months(start, month):
                 since = _play_month(run, month, reference, rng, clock, since)
+        jobs.run_job("nightly_overdue", reference - timedelta(days=1))  # the month's last night
+        since = clock.add("jobs", since)
         anniversary = _anniversary_in(trial, month, reference)
         if anniversary is not None:
             jobs.run_job(f"data_freeze:{trial.code}", reference + timedelta(days=10))
@@ -153,6 +155,7 @@ def play(*, participants: int = FULL_SIZE, seed: int = 2014) -> dict[str, Any]:
         jobs.run_job(f"followup_rounds:{run.site.code}", today)
     jobs.run_job("nightly_overdue", today)
     jobs.run_job("aow_watch", today)
+    jobs.run_job(f"data_freeze:{trial.code}", today)  # the follow-up year that just ended
     _randomised_in_error(runs[0], rng)
     clock.add("today's jobs", since)
     summary: dict[str, Any] = {
@@ -275,7 +278,6 @@ def _play_month(
     _withdrawals(run, month, reference)
     _record_conversations(run, month, reference, rng)
     since = clock.add("conversations", since)
-    jobs.run_job("nightly_overdue", reference - timedelta(days=1))
     jobs.run_job(f"followup_rounds:{site.code}", reference)
     since = clock.add("jobs", since)
     # The month's export arrives three days into the next month: outcomes, then new clients.
@@ -360,7 +362,7 @@ def _consent_and_allocate(run: SiteRun, month: date, reference: date, rng: rando
         for pid in pids:
             randomisation.allocate(pid, actor=COORDINATOR, allocated_at=moment)
             moment += timedelta(minutes=1)
-        caseload.assign_by_load(site, on=moment.date(), actor=COORDINATOR)
+    caseload.assign_by_load(site, on=moment.date(), actor=COORDINATOR)
 
 
 def site_start(run: SiteRun) -> date:

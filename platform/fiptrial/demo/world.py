@@ -97,11 +97,11 @@ class SiteDesign:
 SITES: tuple[SiteDesign, ...] = (
     SiteDesign("brabantse_wal", "brabantse_wal", "ISD Brabantse Wal",
                ("GM0748", "GM0851", "GM0873"), 0, 2000, 0.09, 1.6, (1.25, 0.8), None, 0, "XYZ"),
-    SiteDesign("breda", "template", "Gemeente Breda (demo)", ("GM0758",), 5, 700, 0.16, 1.3,
+    SiteDesign("breda", "template", "Gemeente Breda (demo)", ("GM0758",), 5, 400, 0.16, 1.3,
                (1.2, 0.85), {"fip": 1, "control": 1}, 6),
-    SiteDesign("tilburg", "template", "Gemeente Tilburg (demo)", ("GM0855",), 10, 600, 0.07,
+    SiteDesign("tilburg", "template", "Gemeente Tilburg (demo)", ("GM0855",), 10, 350, 0.07,
                1.8, (1.15, 0.9), {"fip": 1, "control": 2}, 6),
-    SiteDesign("eindhoven", "template", "Gemeente Eindhoven (demo)", ("GM0772",), 16, 500,
+    SiteDesign("eindhoven", "template", "Gemeente Eindhoven (demo)", ("GM0772",), 16, 300,
                0.12, 1.1, (1.0,), {"fip": 1, "control": 3}, 6),
 )  # fmt: skip
 

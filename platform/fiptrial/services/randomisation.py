@@ -50,6 +50,7 @@ from fiptrial.models import (
     Allocation,
     AllocationCorrection,
     CohortRandomisation,
+    ConsentEvent,
     MinimisationCount,
     Participant,
     RandomisationBlock,
@@ -411,7 +412,8 @@ def checked_allocation_moment(
 
     Not in the future; not before any participant's registration or (consent first) the date
     of their consent; not before the site's latest allocation, so that the order of the
-    allocation sequence stays the order of time. A 422 naming ``allocated_at`` otherwise.
+    allocation sequence stays the order of time. A 422 naming ``allocated_at`` otherwise. Set
+    based (a query per thousand participants), so a cohort costs what one allocation does.
     """
     moment = past_moment(allocated_at, "allocated_at")
     last = _site_last_allocated_at(site.id)
@@ -423,25 +425,38 @@ def checked_allocation_moment(
             what="the site's latest allocation",
             code="allocated_before_last_allocation",
         )
-    consent_first = site.trial.consent_design == "consent_first"
-    for participant in participants:
+    registered = max((p.registered_on for p in participants), default=None)
+    if registered is not None:
         past_moment(
             moment,
             "allocated_at",
-            not_before=participant.registered_on,
+            not_before=registered,
             what="the participant's registration",
             code="allocated_before_registration",
         )
-        if consent_first:
-            given = consent.current_state(participant).event_date
-            if given is not None:
-                past_moment(
-                    moment,
-                    "allocated_at",
-                    not_before=given,
-                    what="the participant's consent",
-                    code="allocated_before_consent",
+    if site.trial.consent_design == "consent_first":
+        ids = [p.id for p in participants]
+        given = max(
+            (
+                db.session.query(db.func.max(ConsentEvent.date))
+                .filter(
+                    ConsentEvent.participant_id.in_(ids[first : first + LOCK_CHUNK]),
+                    ConsentEvent.status == "given",
                 )
+                .scalar()
+                for first in range(0, len(ids), LOCK_CHUNK)
+            ),
+            default=None,
+            key=lambda day: day or date.min,
+        )
+        if given is not None:
+            past_moment(
+                moment,
+                "allocated_at",
+                not_before=given,
+                what="the participant's consent",
+                code="allocated_before_consent",
+            )
     return moment
 
 
