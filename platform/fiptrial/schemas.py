@@ -244,7 +244,8 @@ class CohortCreateSchema(Schema):
 
 class CohortSchema(Schema):
     id = fields.Integer()
-    site = fields.Function(lambda c: c.site_code)
+    # The view answers a dict: a Function reading ``c.site_code`` raised after the commit (500).
+    site = fields.String(attribute="site_code")
     fip = fields.Integer()
     caseload = fields.Integer()
     allocations = fields.List(fields.Nested(AllocationSchema))

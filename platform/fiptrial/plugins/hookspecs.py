@@ -96,7 +96,10 @@ def read_export(  # type: ignore[empty-body]
     returning, so that a wrong file fails before the importer starts.
 
     A record the plugin cannot understand (invalid BSN, impossible date, unknown sex) becomes
-    an ``ExportRow`` with ``errors`` and its line number, never an exception. A problem with
+    an ``ExportRow`` with ``errors`` and its line number, never an exception. Each error names
+    the column and what is wrong; a field value appears only through
+    :func:`fiptrial.plugins.parsing.quoted` (a misaligned row puts a BSN or a birth date in any
+    column), and the importer redacts what slips through. A problem with
     the whole file (wrong header, separator or encoding) raises
     :class:`~fiptrial.plugins.rows.ExportFormatError` with a message saying what is wrong,
     either at once or while iterating.

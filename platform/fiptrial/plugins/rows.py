@@ -56,7 +56,8 @@ class ExportRow(NamedTuple):
         new_municipality: ``"GM0851"``-form code of the municipality the client moved to, or
             ``None``; filled on moves only.
         errors: why the row must be rejected; empty for a good row. A tuple rather than a list
-            so that the row stays immutable.
+            so that the row stays immutable. Name the column; quote a value only through
+            ``fiptrial.plugins.parsing.quoted`` (never a BSN, a date or a run of 8+ digits).
         unit_key: the benefit's registration number (BUS kenmerk 7) as the export gives it, or
             ``None``. Partners on one benefit share it, which makes them one benefit unit; the
             platform pseudonymises it like the BSN and never stores it in clear.

@@ -35,6 +35,8 @@ from fiptrial.plugins.parsing import (
     CsvExport,
     DateParser,
     Memo,
+    column_error,
+    could_identify,
     municipality_parser,
     normalise_bsn,
     normalise_statistic_code,
@@ -111,6 +113,7 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
             or birth >= start
             or (end is not None and end < start)
             or code is _NO_CODE
+            or (reason is not None and could_identify(reason))
         ):
             errors = _errors(fields, positions, dates, municipalities, bsn, birth, start, end)
             if code is _NO_CODE:
@@ -141,7 +144,8 @@ def _errors(
     start: date | None,
     end: date | None,
 ) -> tuple[str, ...]:
-    """Why a row is bad, in column order. Never quotes the BSN or the birth date."""
+    """Why a row is bad, in column order. Values are quoted only through ``column_error``: a
+    misaligned row puts a BSN or a birth date in any column."""
     _, _, sex_text, home_text, _, end_text, reason_text, new_text = (
         fields[i].strip() for i in positions
     )
@@ -151,9 +155,9 @@ def _errors(
     if birth is None:
         errors.append("Geboortedatum is not a valid date (dd-mm-jjjj)")
     if sex_text.upper() not in SEXES:
-        errors.append(f"Geslacht {sex_text!r} is not M or V")
+        errors.append(column_error("Geslacht", sex_text, "is not M or V"))
     if municipalities(home_text) is None:
-        errors.append(f"Gemeentecode {home_text!r} is not a CBS code")
+        errors.append(column_error("Gemeentecode", home_text, "is not a CBS code"))
     if start is None:
         errors.append("Aanvangsdatum uitkering is not a valid date (dd-mm-jjjj)")
     if end_text and end is None:
@@ -162,8 +166,10 @@ def _errors(
         errors.append("Einddatum uitkering is filled but Reden beëindiging is empty")
     if reason_text and not end_text:
         errors.append("Reden beëindiging is filled but Einddatum uitkering is empty")
+    if could_identify(reason_text):
+        errors.append("Reden beëindiging is not a reason code (it looks like a number or a date)")
     if new_text and municipalities(new_text) is None:
-        errors.append(f"Nieuwe gemeentecode {new_text!r} is not a CBS code")
+        errors.append(column_error("Nieuwe gemeentecode", new_text, "is not a CBS code"))
     if start is not None and end is not None and end < start:
         errors.append("benefit end date is before its start date")
     if birth is not None and start is not None and birth >= start:
