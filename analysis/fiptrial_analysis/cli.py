@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .html import render_html
-from .participants import read_participants
+from .participants import read_participants, read_spells
 from .pilot import pilot_participants, write_csv
+from .plan import read_plan_file
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
 
 
@@ -34,8 +35,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="sidecar with CONSORT counts the file cannot hold (assessed, eligible, ...)",
     )
+    report.add_argument(
+        "--spells",
+        metavar="CSV",
+        help="the spells file (default: FILE's stem + _spells + suffix, when it exists)",
+    )
+    report.add_argument(
+        "--plan",
+        metavar="JSON",
+        help="the trial's analysis plan (default: FILE's stem + .plan.json, when it exists)",
+    )
     commands.add_parser("pilot", help="print the pilot's participants rebuilt from Table 4.1")
     return parser
+
+
+def _beside(source: Path, name: str) -> str | None:
+    candidate = source.with_name(name)
+    return str(candidate) if candidate.exists() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,15 +65,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.consort:
             with open(args.consort, encoding="utf-8") as handle:
                 consort = json.load(handle)
+        source = Path(args.file)
+        spells_file = args.spells or _beside(source, f"{source.stem}_spells{source.suffix}")
+        plan_file = args.plan or _beside(source, f"{source.stem}.plan.json")
         report = build_report(
             read_participants(args.file),
             cost_per_benefit_year=args.cost_per_benefit_year,
             consort=consort,
+            spells=read_spells(spells_file) if spells_file else None,
+            plan=read_plan_file(plan_file) if plan_file else None,
         )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in report["plan"]["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
     if args.html:
+        from .html import render_html
+
         with open(args.html, "w", encoding="utf-8") as handle:
             handle.write(render_html(report))
     if args.json or not args.html:

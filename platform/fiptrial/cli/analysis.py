@@ -69,12 +69,17 @@ def analyse_command(
     trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
 ) -> None:
     """Run the trial report on the platform's current data (nothing is stored)."""
+    from fiptrial.services.analysis_plans import mark_unblinded_report
     from fiptrial.services.exports import analyse, build_export
     from fiptrial.services.trials import get_trial
     from fiptrial_analysis import render_html
 
-    export = build_export(get_trial(trial_code), _cutoff(cutoff))
+    trial = get_trial(trial_code)
+    export = build_export(trial, _cutoff(cutoff))
     report = analyse(export)
+    mark_unblinded_report(trial, OPERATOR)
+    for warning in report["plan"]["warnings"]:
+        click.echo(f"WARNING: {warning}", err=True)
     if html_out is not None:
         html_out.write_text(render_html(report), encoding="utf-8")
         click.echo(f"wrote {html_out}", err=True)
@@ -147,6 +152,8 @@ def freeze_export(freeze_id: int, out: Path) -> None:
     freeze = get_freeze(freeze_id)
     out.write_bytes(freeze.export_csv)
     out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")
+    if freeze.plan_json is not None:
+        out.with_name(out.stem + ".plan.json").write_text(freeze.plan_json, encoding="utf-8")
     click.echo(f"wrote {out} (sha256 {freeze.export_sha256})")
     if freeze.spells_csv is not None:
         spells = spells_path(out)
