@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .participants import read_participants, read_spells
-from .pilot import pilot_participants, write_csv
+from .pilot import pilot_participants, pilot_reproduction, write_csv
 from .plan import read_plan_file
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
 
@@ -45,8 +46,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="the trial's analysis plan (default: FILE's stem + .plan.json, when it exists)",
     )
-    commands.add_parser("pilot", help="print the pilot's participants rebuilt from Table 4.1")
+    pilot = commands.add_parser(
+        "pilot", help="print the pilot's participants rebuilt from Table 4.1"
+    )
+    pilot.add_argument(
+        "--report",
+        action="store_true",
+        help="print the pilot report's own comparison and its sensitivity to the end reasons "
+        "(JSON, from Table 4.1's counts; the pilot has no dates)",
+    )
     return parser
+
+
+def _plain(value: object) -> object:
+    """Result objects as JSON values (the pilot report)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def _beside(source: Path, name: str) -> str | None:
@@ -58,7 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "pilot":
-        write_csv(pilot_participants(), sys.stdout)
+        if args.report:
+            json.dump(_plain(pilot_reproduction()), sys.stdout, indent=1, allow_nan=False)
+            sys.stdout.write("\n")
+        else:
+            write_csv(pilot_participants(), sys.stdout)
         return 0
     try:
         consort = None

@@ -45,10 +45,10 @@ class Draws:
 
 def draw(n: int, sites: int, seed: int, managers_per_site: int = 3) -> Draws:
     rng = np.random.default_rng(seed)
-    base = np.exp(rng.uniform(np.log(0.0003), np.log(0.0015), sites))  # exits per day
+    base = np.exp(rng.uniform(np.log(0.0002), np.log(0.003), sites))  # exits per day
     # Confounding: the sites with the lowest exit rates give FIP to the most participants.
     order = np.argsort(np.argsort(base))
-    fip_share = 0.6 - 0.45 * order / max(sites - 1, 1)
+    fip_share = 0.85 - 0.75 * order / max(sites - 1, 1)
     size = rng.dirichlet(np.full(sites, 2.0)) * n
     site = np.minimum(np.searchsorted(np.cumsum(size), rng.uniform(0, n, n)), sites - 1)
     fip = rng.uniform(size=n) < fip_share[site]
