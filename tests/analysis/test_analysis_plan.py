@@ -11,6 +11,7 @@ ratio is the 2SLS coefficient) with the HC0 sandwich of the just-identified IV m
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -181,3 +182,12 @@ def test_the_report_prints_the_plan_and_warns_when_unfrozen() -> None:
     warned = build_report(PARTICIPANTS, spells=SPELLS, plan=changed)["plan"]["warnings"]
     assert warned == [w for w in changed.warnings] and "AFTER THE FIRST UNBLINDED" in warned[0]
     assert json.dumps(build_report(PARTICIPANTS, spells=SPELLS), allow_nan=False)
+
+
+def test_the_pilot_report_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from fiptrial_analysis.cli import main
+
+    assert main(["pilot", "--report"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["table"] == [[62, 245], [252, 1341]] and printed["has_dates"] is False
+    assert [round(s["chi_square"]["pvalue"], 3) for s in printed["sensitivity"]] == [0.08, 0.48]
