@@ -1,5 +1,6 @@
 """The platform's tables. Import from here: ``from fiptrial.models import Participant``."""
 
+from fiptrial.models.analysis_plan import AnalysisPlanVersion
 from fiptrial.models.audit import AuditEntry, AuditHead
 from fiptrial.models.consent import ConsentEvent, ConsentForm
 from fiptrial.models.conversations import (
@@ -35,6 +36,7 @@ __all__ = [
     "Agreement",
     "Allocation",
     "AllocationCorrection",
+    "AnalysisPlanVersion",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
