@@ -9,8 +9,10 @@ header, encoding or separator) stops reading, with :class:`ExportFormatError`.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from fiptrial.errors import Unprocessable
 
@@ -27,6 +29,46 @@ class ExportFormatError(Unprocessable):
     """
 
     code = "export_format"
+
+
+#: What could identify a person in a value: a run of 8 or more digits (a BSN, a registration
+#: number, a jjjjmmdd date) or anything shaped like a date.
+_IDENTIFYING = re.compile(r"\d{8,}|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+_MAX_QUOTED = 16
+
+
+def quotable(text: str) -> str:
+    """``text`` as a message may quote it: ``"(withheld)"`` when it could identify a person
+    (a run of 8+ digits, a date) or is long, else the stripped text itself."""
+    text = text.strip()
+    if len(text) > _MAX_QUOTED or _IDENTIFYING.search(text):
+        return "(withheld)"
+    return text
+
+
+class RowError(str):
+    """One reason why an export row cannot be used: the English text, plus what the pages need
+    to say it in the reader's language.
+
+    A ``str`` (the importer joins and stores the texts as before) that also carries ``code``
+    (a key of the web's message catalogue), ``field`` (the ExportRow field it is about, when
+    there is one: the column reports count it as invalid) and ``params`` (the values the
+    message needs, never one that could identify a person: see :func:`quotable`).
+    """
+
+    code: str
+    field: str | None
+    params: Mapping[str, Any]
+
+    def __new__(
+        cls, text: str, code: str, field: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> RowError:
+        error = super().__new__(cls, text)
+        error.code, error.field, error.params = code, field, dict(params or {})
+        return error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RowError, (str(self), self.code, self.field, dict(self.params)))
 
 
 class ExportRow(NamedTuple):
