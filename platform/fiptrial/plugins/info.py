@@ -32,7 +32,7 @@ class SitePluginInfo:
         municipalities: member municipalities as CBS codes (``"GM0748"``). Empty means "the
             members come from the site's own settings" (the template works that way).
         mapping_version: version of the reason mapping the plugin ships; must equal the
-            ``version`` of what its ``reason_mapping`` hook returns.
+            ``version`` of the current table its ``reason_mappings`` hook returns.
         description: optional longer text for ``fiptrial plugins list`` and the web pages.
         api_version: the plugin interface version the plugin was written for (``"2.0"``); the
             host refuses a plugin of another major version, or of a newer minor version, at

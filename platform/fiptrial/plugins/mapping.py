@@ -1,11 +1,11 @@
 """Reason mappings: from a municipality's local end-of-benefit codes to the shared BUS codes.
 
 Each site plugin ships its table as a versioned data file (format below) and hands it to the
-platform through the ``reason_mapping`` hook. The platform reads the shared codes from
-``fiptrial/data/termination_categories.csv`` (kenmerk 34 of the Regeling statistiek
-Participatiewet) and applies one rule for every site: a local code that maps to 32 ("moved to
-another municipality") is a *transfer within the site*, not an exit, when the client moved to
-one of the site's own member municipalities -- the pilot lost exactly those clients.
+platform through the ``reason_mappings`` hook (every version, oldest first). The platform reads
+the shared codes from ``fiptrial/data/termination_categories.csv`` (kenmerk 34 of the Regeling
+statistiek Participatiewet) and applies one rule for every site: a local code that maps to 32
+("moved to another municipality") is a *transfer within the site*, not an exit, when the client
+moved to one of the site's own member municipalities -- the pilot lost exactly those clients.
 
 Mapping file format (UTF-8, ``;``-separated, ``#`` lines are metadata)::
 
