@@ -294,7 +294,7 @@ def test_check_sample_reports_counts_per_column_never_a_value(tmp_path: Path) ->
     result = plugins(["check", "gouda", "--sample", str(sample)], sites)
     assert result.exit_code == 0, result.output  # a real export may have bad rows
     assert "column Persoon/BSN:" in result.output and " 1 invalid, 0 empty" in result.output
-    assert "unmapped local codes: 77 (" in result.output
+    assert "unmapped local codes: '77' (" in result.output
     values = re.findall(r"<(?:BSN|Geboortedatum|DatumBegin|DatumEinde)>(\d+)<", broken)
     assert len(values) > 20
     assert not [value for value in values if value in result.output]

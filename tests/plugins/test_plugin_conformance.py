@@ -104,7 +104,7 @@ def test_a_given_sample_is_parsed_but_may_have_bad_rows(fixture_plugin, tmp_path
     assert any("1 with errors, 1 with unmapped codes" in d for d in details)
     # per column, counts only: the invalid BSN is counted, never shown
     assert "column bsn: 1 valid, 1 invalid, 0 empty" in details
-    assert "unmapped local codes: NEW (1)" in details
+    assert "unmapped local codes: 'NEW' (1)" in details
     assert not any("999998524" in d or "19800101" in d for d in details)
 
 

@@ -8,7 +8,6 @@ import re
 import pytest
 
 from fiptrial.plugins.messages import FILE_MESSAGES, ROW_MESSAGES, row_error
-from fiptrial.plugins.rows import quotable
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -22,15 +21,6 @@ def test_every_reader_code_is_in_the_web_catalogue(code: str) -> None:
     if english is not None:
         dutch = str(ERRORS[code]._args[0]) if hasattr(ERRORS[code], "_args") else str(ERRORS[code])
         assert set(PLACEHOLDER.findall(dutch)) == set(PLACEHOLDER.findall(english)), code
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [("X", "X"), ("0000", "0000"), ("123456789", "(withheld)"), ("12345678", "(withheld)"),
-     ("1-2-1980", "(withheld)"), ("12/03/78", "(withheld)"), ("a" * 40, "(withheld)")],
-)  # fmt: skip
-def test_quotable_withholds_what_could_identify_a_person(text: str, shown: str) -> None:
-    assert quotable(text) == shown
 
 
 def test_a_row_error_is_a_string_with_its_code_field_and_params() -> None:

@@ -366,3 +366,27 @@ def test_progress_reaches_the_row_on_postgresql_and_memory_on_sqlite(staff: Any)
         assert import_tasks.describe(stored).rows_done == 7000
     finally:
         import_tasks._live.pop(task_id, None)
+
+
+def test_the_import_report_never_shows_a_bsn_from_a_misaligned_row(staff: Any, web: Any) -> None:
+    """The issue's misaligned row puts a BSN under Geslacht and a birth date under
+    Gemeentecode: the report names the line and the columns, not the values."""
+    from web_support import BW_HEADER
+
+    _plugin_installed()
+    good = next(valid_bsns(600_000_000))
+    content = "\r\n".join(
+        [
+            BW_HEADER,
+            f"1;{good};17-05-1980;V;0748;01-01-2020;;;;",
+            "900101;;;990000345;17-05-1980;V;0748;01-03-2019;;;",
+        ]
+    ).encode("cp1252")
+    web.login("coord")
+    report = _report(web, _upload(web, "deelnemers", content)).text
+    assert "Afgekeurde regels" in report
+    rejected = report[report.index("Afgekeurde regels") :]
+    assert '<td class="num">3</td>' in rejected
+    assert "Geslacht" in rejected and "Gemeentecode" in rejected
+    for value in ("990000345", "17-05-1980", "01-03-2019", good):
+        assert value not in report

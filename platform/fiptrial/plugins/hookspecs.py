@@ -99,11 +99,14 @@ def read_export(source: BinaryIO) -> Iterator[ExportRow] | None:  # type: ignore
     returning when you can, so that a wrong file fails before the importer starts.
 
     A record the plugin cannot understand (invalid BSN, impossible date, unknown sex) becomes
-    an ``ExportRow`` with ``errors`` and its line number, never an exception; use
-    :class:`~fiptrial.plugins.rows.RowError` for the errors so that the pages can say them in
-    the reader's language. A problem with the whole file (wrong header, separator or encoding)
-    raises :class:`~fiptrial.plugins.rows.ExportFormatError` with a message saying what is
-    wrong, either at once or while iterating.
+    an ``ExportRow`` with ``errors`` and its line number, never an exception. Each error names
+    the column and what is wrong; use :class:`~fiptrial.plugins.rows.RowError` (from
+    :func:`~fiptrial.plugins.messages.row_error`) so that the pages can say it in the reader's
+    language. A field value appears only through :func:`fiptrial.plugins.parsing.quoted` (a
+    misaligned row puts a BSN or a birth date in any column), and the importer redacts what
+    slips through. A problem with the whole file (wrong header, separator or encoding) raises
+    :class:`~fiptrial.plugins.rows.ExportFormatError` with a message saying what is wrong,
+    either at once or while iterating.
     """
 
 

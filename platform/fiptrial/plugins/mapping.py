@@ -46,6 +46,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Literal
 
+from fiptrial.plugins.parsing import quoted
+
 #: Codes of the 2010 regulation (BWBR0017194) that no longer exist; a plugin must map or reject
 #: each of them explicitly. Values say what they meant, for messages and docs.
 HISTORIC_2010_CODES: Mapping[str, str] = {
@@ -182,10 +184,14 @@ def map_with_table(
     version = mapping.version
     if entry is None:
         return MappedReason(
-            "unmapped", local_code, None, version, f"local code {local_code!r} is not in the table"
+            "unmapped",
+            local_code,
+            None,
+            version,
+            f"local code {quoted(local_code)} is not in the table",
         )
     if entry.action == "reject":
-        reason = entry.description or f"local code {local_code!r} is rejected by the table"
+        reason = entry.description or f"local code {quoted(local_code)} is rejected by the table"
         return MappedReason("rejected", local_code, None, version, reason)
     if (
         entry.bus_code == MOVED_MUNICIPALITY

@@ -7,7 +7,7 @@ so the import report on the pages shows it in the reader's language. A test chec
 code here has its sentence there.
 
 The parameters never carry a value that could identify a person: a message names the column
-(``column``), and quotes a value only through :func:`~fiptrial.plugins.rows.quotable`, which
+(``column``), and quotes a value only through :func:`~fiptrial.plugins.parsing.quoted`, which
 withholds runs of 8+ digits and dates.
 """
 
@@ -23,6 +23,7 @@ ROW_MESSAGES: Mapping[str, str] = {
     "row_invalid_bsn": "%(column)s is not a valid BSN (9 digits passing the elfproef)",
     "row_invalid_date": "%(column)s is not a valid date (%(format)s)",
     "row_invalid_sex": "%(column)s %(value)s is not one of the sex codes %(codes)s",
+    "row_reason_identifying": "%(column)s is not a reason code (it looks like a number or a date)",
     "row_invalid_municipality": "%(column)s %(value)s is not a CBS municipality code",
     "row_invalid_statistic_code": "%(column)s is not a BUS statistiekcode (two digits, e.g. 01)",
     "row_value_missing": "%(column)s is empty",

@@ -10,6 +10,7 @@ holds more than one line of the file in memory.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -51,6 +52,53 @@ def normalise_bsn(text: str) -> str | None:
         if len(bsn) == 8:
             bsn = "0" + bsn
     return bsn if is_valid_bsn(bsn) else None
+
+
+# --- Rejection reasons that never quote a value that could identify a person -------------------
+
+#: Digits with the separators people and spreadsheets put between them (``990 000 345``,
+#: ``17-05-1980``, ``17.05.1980``): eight or more digits in such a run could be a BSN, a date,
+#: a phone or account number.
+_DIGIT_RUN = re.compile(r"\d(?:[\s./_-]*\d){7,}")
+#: A date in any common notation, also a short one (``1-5-80``, ``1980/5/1``).
+_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}\b")
+#: What a rejection reason says instead of such a value.
+NOT_SHOWN = "(value not shown: it could identify a person)"
+MAX_QUOTED = 40
+
+
+def could_identify(text: str) -> bool:
+    """Could this field value identify a person: a run of 8 or more digits, or any date?"""
+    return bool(_DIGIT_RUN.search(text) or _DATE.search(text))
+
+
+def quoted(text: str) -> str:
+    """A field value for a rejection reason: quoted when harmless, else :data:`NOT_SHOWN`.
+
+    Readers must quote field values only through this function: a misaligned row puts a BSN
+    or a birth date in any column (``900101;;;990000345;17-05-1980;V;...`` puts them under
+    Geslacht and Gemeentecode), and a reason is stored in the import report, answered by the
+    API and shown on the web page. Long values are cut, so a report stays readable.
+    """
+    if could_identify(text):
+        return NOT_SHOWN
+    if len(text) > MAX_QUOTED:
+        text = text[:MAX_QUOTED] + "..."
+    return repr(text)
+
+
+def redacted(message: str) -> str:
+    """``message`` with every run of 8+ digits and every date replaced by ``...``.
+
+    The last line of defence for reasons composed elsewhere (a third-party plugin, a service
+    message): the import services pass every rejection reason through it before storing it.
+    """
+    return _DATE.sub("...", _DIGIT_RUN.sub("...", message))
+
+
+def column_error(column: str, text: str, problem: str) -> str:
+    """``<column> <value> <problem>``, the value shown only through :func:`quoted`."""
+    return f"{column} {quoted(text)} {problem}"
 
 
 def normalise_municipality(text: str) -> str | None:

@@ -5,7 +5,7 @@ must help without exposing anybody, so it holds counts and codes only: per field
 export names it) how many values were valid, invalid or empty, and the local end-of-benefit
 codes the mapping does not know, with how often each occurs. No BSN, date or other value of a
 person ever appears; an unmapped code is shown through
-:func:`~fiptrial.plugins.rows.quotable`, which withholds anything that could identify one.
+:func:`~fiptrial.plugins.parsing.quoted`, which withholds anything that could identify one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from fiptrial.plugins.rows import ExportRow, RowError, quotable
+from fiptrial.plugins.parsing import quoted
+from fiptrial.plugins.rows import ExportRow, RowError
 
 #: The ExportRow fields the report counts, in ExportRow order.
 PROFILED = tuple(name for name in ExportRow._fields if name not in ("line", "errors"))
@@ -56,7 +57,7 @@ class ExportProfile:
                 f"{counts.empty} empty"
             )
         if self.unmapped:
-            codes = ", ".join(f"{quotable(code)} ({n})" for code, n in self.unmapped.most_common())
+            codes = ", ".join(f"{quoted(code)} ({n})" for code, n in self.unmapped.most_common())
             out.append(f"unmapped local codes: {codes}")
         else:
             out.append("unmapped local codes: none")

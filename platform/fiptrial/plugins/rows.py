@@ -9,7 +9,6 @@ header, encoding or separator) stops reading, with :class:`ExportFormatError`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal, NamedTuple
@@ -31,21 +30,6 @@ class ExportFormatError(Unprocessable):
     code = "export_format"
 
 
-#: What could identify a person in a value: a run of 8 or more digits (a BSN, a registration
-#: number, a jjjjmmdd date) or anything shaped like a date.
-_IDENTIFYING = re.compile(r"\d{8,}|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
-_MAX_QUOTED = 16
-
-
-def quotable(text: str) -> str:
-    """``text`` as a message may quote it: ``"(withheld)"`` when it could identify a person
-    (a run of 8+ digits, a date) or is long, else the stripped text itself."""
-    text = text.strip()
-    if len(text) > _MAX_QUOTED or _IDENTIFYING.search(text):
-        return "(withheld)"
-    return text
-
-
 class RowError(str):
     """One reason why an export row cannot be used: the English text, plus what the pages need
     to say it in the reader's language.
@@ -53,7 +37,8 @@ class RowError(str):
     A ``str`` (the importer joins and stores the texts as before) that also carries ``code``
     (a key of the web's message catalogue), ``field`` (the ExportRow field it is about, when
     there is one: the column reports count it as invalid) and ``params`` (the values the
-    message needs, never one that could identify a person: see :func:`quotable`).
+    message needs, never one that could identify a person: values go through
+    :func:`fiptrial.plugins.parsing.quoted`).
     """
 
     code: str
@@ -98,7 +83,8 @@ class ExportRow(NamedTuple):
         new_municipality: ``"GM0851"``-form code of the municipality the client moved to, or
             ``None``; filled on moves only.
         errors: why the row must be rejected; empty for a good row. A tuple rather than a list
-            so that the row stays immutable.
+            so that the row stays immutable. Name the column; quote a value only through
+            ``fiptrial.plugins.parsing.quoted`` (never a BSN, a date or a run of 8+ digits).
         unit_key: the benefit's registration number (BUS kenmerk 7) as the export gives it, or
             ``None``. Partners on one benefit share it, which makes them one benefit unit; the
             platform pseudonymises it like the BSN and never stores it in clear.

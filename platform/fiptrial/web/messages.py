@@ -148,7 +148,9 @@ ERRORS: dict[str, Any] = {
         "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
     ),
     "export_missing_columns": _l(
-        "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s."
+        "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s: het bestand heeft "
+        "niet de indeling die de plug-in van de locatie verwacht. Sla het op zoals de "
+        "handleiding van de locatie beschrijft en lees het opnieuw in."
     ),
     "export_empty": _l("Het bestand is leeg: verwacht werd %(expected)s."),
     "export_not_xml": _l("Het bestand is geen geldige XML (regel %(line)s): %(reason)s."),
@@ -167,6 +169,9 @@ ERRORS: dict[str, Any] = {
     "row_invalid_bsn": _l("%(column)s is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
     "row_invalid_date": _l("%(column)s is geen geldige datum (%(format)s)."),
     "row_invalid_sex": _l("%(column)s %(value)s is geen van de geslachtscodes %(codes)s."),
+    "row_reason_identifying": _l(
+        "%(column)s is geen redencode (het lijkt op een nummer of een datum)."
+    ),
     "row_invalid_municipality": _l("%(column)s %(value)s is geen CBS-gemeentecode."),
     "row_invalid_statistic_code": _l(
         "%(column)s is geen BUS-statistiekcode (twee cijfers, bijvoorbeeld 01)."

@@ -33,18 +33,23 @@ from fiptrial.plugins.parsing import (
     MAX_LINE_BYTES,
     DateParser,
     Memo,
+    could_identify,
     municipality_parser,
     normalise_bsn,
     normalise_statistic_code,
     open_csv_export,
+    quoted,
 )
-from fiptrial.plugins.rows import ExportRow, RowError, Sex, quotable
+from fiptrial.plugins.rows import ExportRow, RowError, Sex
 
 Texts = Sequence[str]
 Builder = Callable[[int, Texts], ExportRow]
 DATE_FORMAT_NAMES = {"dmy": "dd-mm-jjjj", "ymd": "jjjjmmdd", "iso": "jjjj-mm-dd"}
 _FORMAT_KEYS = {"dd-mm-jjjj": "dmy", "jjjjmmdd": "ymd", "jjjj-mm-dd": "iso"}
 _NO_CODE = "not a statistiekcode"  # what the statistic-code memo gives for a malformed code
+#: What the reason memo gives for a "code" that could identify a person (a BSN or a date in
+#: the reason column of a misaligned row): the row is rejected without quoting it.
+_NO_REASON = "not a reason code"
 (
     I_BSN, I_BIRTH, I_SEX, I_HOME, I_START, I_END, I_REASON, I_NEW,
     I_UNIT, I_CODE, I_EDUCATION, I_REGION, I_CLIENT,
@@ -77,6 +82,8 @@ def _reason_normaliser(spec: FieldSpec) -> Callable[[str], str | None]:
         code = text.strip()
         if not code:
             return None
+        if could_identify(code):
+            return _NO_REASON
         if spec.upper:
             code = code.upper()
         if spec.zero_pad and code.isdigit() and len(code) < spec.zero_pad:
@@ -137,10 +144,13 @@ def row_builder(layout: ExportLayout) -> Builder:
             or birth >= start
             or (end is not None and end < start)
             or code is _NO_CODE
+            or reason is _NO_REASON
         ):
             errors = _errors(layout, t, bsn, birth, sex, home, start, end, reason, new, code)
             if code is _NO_CODE:
                 code = None
+            if reason is _NO_REASON:
+                reason = None
         else:
             errors = ()
         return ExportRow(
@@ -187,12 +197,12 @@ def _errors(
     if sex is None:
         errors.append(
             row_error("row_invalid_sex", "sex", column=label("sex"),
-                      value=quotable(t[I_SEX]) or "''", codes=layout.sex_codes)
+                      value=quoted(t[I_SEX].strip()), codes=layout.sex_codes)
         )  # fmt: skip
     if home is None:
         errors.append(
             row_error("row_invalid_municipality", "municipality", column=label("municipality"),
-                      value=quotable(t[I_HOME]) or "''")
+                      value=quoted(t[I_HOME].strip()))
         )  # fmt: skip
     date_error("benefit_start", start, t[I_START])
     end_text = t[I_END].strip()
@@ -206,6 +216,10 @@ def _errors(
             row_error("row_end_without_reason", "local_reason", column=label("benefit_end"),
                       other=label("local_reason"))
         )  # fmt: skip
+    if reason is _NO_REASON:
+        errors.append(
+            row_error("row_reason_identifying", "local_reason", column=label("local_reason"))
+        )
     if reason is not None and not end_text:
         errors.append(
             row_error("row_reason_without_end", "benefit_end", column=label("local_reason"),
@@ -214,7 +228,7 @@ def _errors(
     if t[I_NEW].strip() and new is None:
         errors.append(
             row_error("row_invalid_municipality", "new_municipality",
-                      column=label("new_municipality"), value=quotable(t[I_NEW]))
+                      column=label("new_municipality"), value=quoted(t[I_NEW].strip()))
         )  # fmt: skip
     if code is _NO_CODE:
         errors.append(

@@ -23,6 +23,7 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Site
 from fiptrial.plugins.manager import SitePlugin, get_site_plugin
 from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
 from fiptrial.services.transaction import locked, unit_of_work
@@ -214,10 +215,15 @@ def row_rejection(row: ExportRow) -> dict[str, Any]:
     """The report entry of a row the plugin could not read: the English reasons, and, when
     the plugin said them as :class:`~fiptrial.plugins.rows.RowError`, each error's code and
     parameters, so that the pages say them in the reader's language. Never a value of the row:
-    the errors carry none."""
-    entry: dict[str, Any] = {"line": row.line, "reason": "; ".join(row.errors)}
+    the reason and the parameters pass through ``redacted``, whatever a plugin wrote."""
+    entry: dict[str, Any] = {"line": row.line, "reason": redacted("; ".join(row.errors))}
     coded = [
-        {"code": error.code, "params": dict(error.params)}
+        {
+            "code": error.code,
+            "params": {
+                k: redacted(v) if isinstance(v, str) else v for k, v in error.params.items()
+            },
+        }
         for error in row.errors
         if isinstance(error, RowError)
     ]

@@ -71,6 +71,7 @@ from fiptrial.models import (
 )
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import MOVED_MUNICIPALITY, MappedReason, ReasonMapping
+from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
@@ -406,7 +407,7 @@ class OutcomeImport:
             return
         self.counts["matched"] += 1
         if mapped.kind == "unmapped":
-            self.unmapped[row.local_reason] += 1
+            self.unmapped[redacted(row.local_reason)] += 1
             self.hold(pid, row, end)
             return
         held_id = self.held.pop((pid, row.local_reason, end), None)
@@ -419,7 +420,8 @@ class OutcomeImport:
             self.exit(pid, row, end, mapped)
 
     def reject(self, line: int, reason: str) -> None:
-        self.rejected.append({"line": line, "reason": reason})
+        """List a rejected line; the reason passes through ``redacted`` (no BSN, no date)."""
+        self.rejected.append({"line": line, "reason": redacted(reason)})
 
     def new_spell_after_exit(self, pid: int, row: ExportRow) -> None:
         """A benefit that starts after the participant's last recorded end: either the move

@@ -33,6 +33,7 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant, Site
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services import audit
 from fiptrial.services.imports.common import (
@@ -135,11 +136,16 @@ class _Enrolment:
     def reject(
         self, line: int, reason: str, code: str | None = None, params: dict[str, Any] | None = None
     ) -> None:
-        """List a rejected line; ``code`` and ``params`` let the pages say it in Dutch."""
-        entry: dict[str, Any] = {"line": line, "reason": reason}
+        """List a rejected line; ``code`` and ``params`` let the pages say it in Dutch.
+
+        The reason and the params pass through ``redacted``: whatever a plugin wrote, no run of
+        8+ digits and no date reaches the report (stored, answered by the API, shown)."""
+        entry: dict[str, Any] = {"line": line, "reason": redacted(reason)}
         if code:
             entry["code"] = code
-            entry["params"] = params or {}
+            entry["params"] = {
+                k: redacted(v) if isinstance(v, str) else v for k, v in (params or {}).items()
+            }
         self.report["rejected"].append(entry)
 
     def decide(self, row: ExportRow) -> Participant | None:
