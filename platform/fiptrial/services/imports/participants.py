@@ -32,12 +32,14 @@ from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant, Site
 from fiptrial.plugins.manager import SitePlugin
+from fiptrial.plugins.mapping import ReasonMapping
 from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services import audit
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
     PROGRESS_ROWS,
+    row_rejection,
     run_import,
 )
 from fiptrial.services.participants import check_baseline_codes, new_participant
@@ -64,6 +66,7 @@ def import_participants(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    mapping_version: str | None = None,
 ) -> dict[str, Any]:
     """Register the running benefits of ``site``'s export; returns the report.
 
@@ -75,12 +78,15 @@ def import_participants(
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
-    def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
+    def body(
+        plugin: SitePlugin, _mapping: ReasonMapping, batch: ImportBatch, path: Path
+    ) -> dict[str, Any]:
         return _Enrolment(site, batch, actor, progress).run(plugin.read_export(path))
 
     report, _created = run_import(
-        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report
-    )
+        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report,
+        mapping_version=mapping_version,
+    )  # fmt: skip
     return report
 
 
@@ -144,7 +150,7 @@ class _Enrolment:
 
     def decide(self, row: ExportRow) -> Participant | None:
         if row.errors:
-            self.reject(row.line, "; ".join(row.errors))
+            self.report["rejected"].append(row_rejection(row))
             return None
         if row.statistic_code is not None and row.statistic_code not in self.benefit_codes:
             self.report["other_benefits"] += 1
