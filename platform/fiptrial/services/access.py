@@ -21,6 +21,7 @@ ADMIN = "research_admin"
 COORDINATOR = "site_coordinator"
 CLIENT_MANAGER = "client_manager"
 ANALYST = "analyst"
+PRIVACY_OFFICER = "privacy_officer"
 
 # action -> roles that may perform it (site roles further restricted to their own site)
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -51,6 +52,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.read": frozenset({ADMIN, COORDINATOR, CLIENT_MANAGER, ANALYST}),
     "analysis.read": frozenset({ADMIN, ANALYST}),
     "export.create": frozenset({ADMIN, ANALYST}),
+    # Issue 16 (privacy): the read log and the privacy facts for the FG; decisions for the admin.
+    "readlog.read": frozenset({ADMIN, PRIVACY_OFFICER}),
+    "privacy.read": frozenset({ADMIN, PRIVACY_OFFICER}),
+    "retention.manage": frozenset({ADMIN}),
+    "export.approve": frozenset({ADMIN}),
+    "export.request": frozenset({ANALYST}),
 }
 
 
