@@ -108,8 +108,9 @@ def test_api_reads_are_logged_with_the_participants_in_the_answer(
 def test_the_admin_and_the_fg_search_the_log_others_may_not(
     staff: Any, web: Any, people: dict[str, Any]
 ) -> None:
-    from fiptrial.services.users import create_user
     from web_support import PASSWORD
+
+    from fiptrial.services.users import create_user
 
     create_user(username="fg", role="privacy_officer", password=PASSWORD, actor="test")
     person = people["bw"][0]
@@ -164,9 +165,8 @@ def test_the_log_is_append_only_until_its_purge_cut_off(
         "DELETE FROM read_log_subject",
         "DELETE FROM read_log_entry",
     ):
-        with pytest.raises(DatabaseError, match="append-only"):
-            with db.engine.begin() as connection:
-                connection.execute(text(statement))
+        with pytest.raises(DatabaseError, match="append-only"), db.engine.begin() as connection:
+            connection.execute(text(statement))
     with db.engine.begin() as connection:
         assert connection.execute(text("SELECT count(*) FROM read_log_subject")).scalar() == 1
     # The retention run's way: move the trial's cut-off past the entry, then purge.
