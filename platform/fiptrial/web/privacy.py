@@ -123,7 +123,7 @@ def _guard() -> Any:
     target = _second_step_target()
     if target is None:
         return None
-    if request.method == "GET" and "mfa_next" not in session:
+    if request.method == "GET":  # after the second step, on to the page last asked for
         session["mfa_next"] = request.full_path.rstrip("?")
     return redirect(target)
 
