@@ -68,6 +68,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from fiptrial.web import register_web
 
     register_web(app)
+    from fiptrial.web.privacy import register_privacy  # issue 16: read log, 2FA, approvals
+
+    register_privacy(app)
     register_commands(app)
     return app
 
@@ -81,4 +84,8 @@ def settings_from_environment_for_tests(
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        # Tests that sign in by password alone keep working; the two-factor tests set the
+        # production roles (config.settings_from_environment) themselves.
+        "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),
+        "SMALL_CELL_THRESHOLD": 5,
     }

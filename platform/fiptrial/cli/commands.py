@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 
 from fiptrial.errors import PlatformError
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 
 OPERATOR = "cli:operator"
 
@@ -39,7 +39,7 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ALL_ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
@@ -180,6 +180,9 @@ def demo(if_empty: bool, participants: int) -> None:
     summary = create_demo(participants=participants)
     click.echo(json.dumps(summary, indent=2))
     click.echo("All demo data are SYNTHETIC: generated people, not real clients.")
+    from fiptrial.cli.privacy import enrol_demo_users
+
+    enrol_demo_users()
 
 
 def register_commands(app: Flask) -> None:
@@ -198,3 +201,6 @@ def register_commands(app: Flask) -> None:
     from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
 
     add_analysis_commands(app)
+    from fiptrial.cli.privacy import add_privacy_commands  # issue 16: retention, paperwork
+
+    add_privacy_commands(app)
