@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 
 from fiptrial.errors import PlatformError
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 
 OPERATOR = "cli:operator"
 
@@ -40,7 +40,7 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ALL_ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
@@ -194,6 +194,9 @@ def demo(if_empty: bool, participants: int, seed: int) -> None:
         "All demo data are SYNTHETIC: generated people, not real clients. Next month's export: "
         f"fiptrial demo-export --site brabantse_wal --month {summary['next_export_month']} FILE"
     )
+    from fiptrial.cli.privacy import enrol_demo_users
+
+    enrol_demo_users()
 
 
 @click.command("demo-export")
@@ -227,3 +230,6 @@ def register_commands(app: Flask) -> None:
     from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
 
     add_analysis_commands(app)
+    from fiptrial.cli.privacy import add_privacy_commands  # issue 16: retention, paperwork
+
+    add_privacy_commands(app)

@@ -50,6 +50,7 @@ from fiptrial.models import (
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.scheduler import jobs
 from fiptrial.services import (
+    analysis_plans,
     audit,
     caseload,
     consent,
@@ -209,6 +210,8 @@ def _create_trial(start: date) -> Trial:
         requires_reconsent=False,
         actor=DEMO_ACTOR,
     )
+    # The analysis plan (issue 14), frozen a week before the first allocation: its defaults.
+    analysis_plans.freeze_plan(trial, DEMO_ACTOR, frozen_at=at(start - timedelta(days=7), 12))
     return trial
 
 

@@ -38,15 +38,13 @@ import os
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from fiptrial.plugins import ExportRow
-from fiptrial_brabantse_wal import MEMBERS
-from fiptrial_brabantse_wal.reader import COLUMNS, OPTIONAL_COLUMNS
+from fiptrial_brabantse_wal import COLUMNS, MEMBERS, OPTIONAL_COLUMNS
 
 #: Exits per shared code in the pilot, both arms together (report Table 4.1). Code 03 (pension
 #: age) is absent: the generator derives it from the clients' ages instead.
@@ -399,43 +397,6 @@ def _special_assistance(
 
 
 _FAULT_LIST = {"unknown": "unknown_code_lines", "bsn": "bad_bsn_lines", "date": "bad_date_lines"}
-
-
-def write_rows(rows: Iterable[ExportRow], out: BinaryIO, encoding: str = "cp1252") -> int:
-    """Write normalised rows as the ISD's export (the inverse of the reader): the
-    ``write_export`` hook, which the demo's monthly exports go through.
-
-    ``local_reason`` is the ISD's own code (its description is added from the table);
-    municipalities are written as "0748", dates as dd-mm-jjjj. Returns the rows written.
-    """
-    text = io.TextIOWrapper(out, encoding=encoding, newline="")
-    written = 0
-    try:
-        writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-        writer.writerow(COLUMNS + OPTIONAL_COLUMNS)
-        for row in rows:
-            local = row.local_reason or ""
-            writer.writerow(
-                (
-                    row.client_number or "",
-                    row.bsn,
-                    _dmy(row.birth_date) if row.birth_date else "",
-                    "M" if row.sex == "male" else "V",
-                    (row.municipality or "")[2:],
-                    _dmy(row.benefit_start) if row.benefit_start else "",
-                    _dmy(row.benefit_end) if row.benefit_end else "",
-                    local,
-                    DESCRIPTIONS.get(local, "Onbekende reden" if local else ""),
-                    (row.new_municipality or "")[2:],
-                    row.unit_key or "",
-                    row.statistic_code or GENERAL_ASSISTANCE,
-                )
-            )
-            written += 1
-    finally:
-        text.flush()
-        text.detach()  # the caller owns ``out``
-    return written
 
 
 def _local_code(bus: str, rng: random.Random, historic_share: float) -> str:
