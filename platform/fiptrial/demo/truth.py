@@ -2,14 +2,16 @@
 
 The world (:mod:`fiptrial.demo.world`) knows every participant's history under both arms, so
 the true effect of an estimand on the demo's sample needs no model: compute the outcome under
-FIP and under control for each participant and average the difference. For the report's
-primary analysis today (issue 4: a net exit by the end of follow-up, site-stratified
-Mantel-Haenszel risk difference) the truth is the Mantel-Haenszel-weighted mean of the sites'
-sample risk differences, each site weighted ``n_fip * n_control / n`` as the estimator weights
-it. The test of the demo checks that the report's interval holds it.
+FIP and under control for each participant and average the difference. A site-stratified
+Mantel-Haenszel risk difference estimates the mean of the sites' risk differences weighted
+``n_fip * n_control / n``; the truth is the same weighted mean of the sites' *sample* effects.
 
-When the analysis plan (issue 14) changes the primary estimand, add its outcome function here
-(a sustained exit by a horizon is a different ``exited`` below) and point the test at it.
+Two estimands: :func:`true_sustained_exit_difference`, the analysis plan's primary (issue 14:
+a sustained exit for a primary-outcome reason confirmed by the horizon, among participants
+whose horizon has passed inside follow-up and before their AOW date), and
+:func:`true_risk_difference`, the earlier report's (a net exit by the end of follow-up). The
+world's histories are cut where the platform's knowledge ends (the last day the imported
+exports can show), so the truth is about the same observations as the estimate.
 """
 
 from __future__ import annotations
@@ -72,8 +74,91 @@ def observed_until(site: Site) -> date:
     return local_date(latest).replace(day=1) - timedelta(days=1)
 
 
+NEVER = 10**9
+
+
+def sustained_primary(
+    spells: list[Spell],
+    allocated_on: date,
+    followup_end: date,
+    known_until: date,
+    outcome_days: int,
+    horizon_days: int,
+    sustained_days: int,
+    classes: dict[str, str],
+) -> bool:
+    """A sustained primary exit confirmed by the horizon (the rules of
+    ``fiptrial_analysis.outcomes``), on the spells in follow-up as the platform knows them."""
+    last = min(followup_end, known_until)
+    days: list[tuple[int, int | None, str | None]] = []
+    for start, stop, code in merged(spells):
+        if start > last or (stop is not None and stop < allocated_on):
+            continue
+        if stop is not None and stop > last:
+            stop, code = None, None
+        end = None if stop is None else (stop - allocated_on).days
+        days.append(((start - allocated_on).days, end, code))
+    for index, (_start, end, code) in enumerate(days):
+        if end is None or code is None:
+            continue
+        after = days[index + 1][0] if index + 1 < len(days) else NEVER
+        if after - end > sustained_days and end + sustained_days <= outcome_days:
+            return classes.get(code) == "primary" and end + sustained_days <= horizon_days
+    return False
+
+
+def _add_months(day: date, months: int) -> date:
+    from dateutil.relativedelta import relativedelta
+
+    return day + relativedelta(months=months)
+
+
+def true_sustained_exit_difference(trial: Trial, cutoff: date | None = None) -> dict[str, Any]:
+    """The true site-stratified risk difference of the plan's primary outcome at its first
+    horizon."""
+    from fiptrial.services.analysis_plans import current_plan
+
+    plan = current_plan(trial)
+    months = plan.horizons_months[0]
+    classes = plan.class_of()
+
+    def outcome_of(row: dict[str, Any], spells: list[Spell], seen: date) -> bool | None:
+        start = row["allocated_on"]
+        follow = (row["followup_end"] - start).days
+        aow = row.get("aow_days_from_allocation")
+        outcome_days = follow if aow is None else min(follow, max(int(aow), 0))
+        horizon = (_add_months(start, months) - start).days
+        if outcome_days < horizon:
+            return None  # the horizon has not passed: not in the analysis
+        return sustained_primary(spells, start, row["followup_end"], seen, outcome_days,
+                                 horizon, int(plan.sustained_exit_days), classes)  # fmt: skip
+
+    result = _weighted(trial, cutoff, outcome_of)
+    result["horizon_months"] = months
+    return result
+
+
 def true_risk_difference(trial: Trial, cutoff: date | None = None) -> dict[str, Any]:
     """The true site-stratified risk difference of a net exit by the end of follow-up."""
+
+    def outcome_of(row: dict[str, Any], spells: list[Spell], seen: date) -> bool | None:
+        end = min(row["followup_end"], seen)
+        return outcome(spells, row["allocated_on"], end).exited
+
+    def excluded(row: dict[str, Any], spells: list[Spell], seen: date) -> bool:
+        return outcome(spells, row["allocated_on"], min(row["followup_end"], seen)).pension
+
+    return _weighted(trial, cutoff, outcome_of, excluded)
+
+
+def _weighted(
+    trial: Trial,
+    cutoff: date | None,
+    outcome_of: Any,
+    excluded: Any = None,
+) -> dict[str, Any]:
+    """Outcome under both arms per participant, then the MH-weighted mean of site effects.
+    ``excluded(row, observed spells, seen)`` leaves a participant out (the net population)."""
     params = demo_parameters(trial)
     worlds: dict[str, SiteWorld] = build_world(
         seed=int(params["seed"]),
@@ -95,19 +180,24 @@ def true_risk_difference(trial: Trial, cutoff: date | None = None) -> dict[str, 
         code = row["site"]
         exporter, number = exporters[code], numbers[code][row["participant"]]
         design = exporter.world.design
-        start, end = row["allocated_on"], min(row["followup_end"], seen[code])
+        start = row["allocated_on"]
         actual = exporter.treatment_of(number)
         if row["arm"] == "fip":
             fip = actual or Treatment(start, design.fip_hazard_ratio)
         else:
             factor = design.managers[number % len(design.managers)]
             fip = Treatment(start, design.fip_hazard_ratio * factor)
-        under_fip = outcome(exporter.history(number, fip), start, end)
-        under_control = outcome(exporter.history(number, None), start, end)
-        observed = under_fip if row["arm"] == "fip" else under_control
-        if observed.pension:
+        histories = {
+            "fip": exporter.history(number, fip),
+            "control": exporter.history(number, None),
+        }
+        if excluded is not None and excluded(row, histories[row["arm"]], seen[code]):
             continue  # the report's net population leaves pension-age exits out
-        cells[code]["effect"].append(float(under_fip.exited) - float(under_control.exited))
+        under_fip = outcome_of(row, histories["fip"], seen[code])
+        under_control = outcome_of(row, histories["control"], seen[code])
+        if under_fip is None or under_control is None:
+            continue
+        cells[code]["effect"].append(float(under_fip) - float(under_control))
         cells[code][row["arm"]].append(1.0)
     weighted = total = 0.0
     per_site = {}
