@@ -12,8 +12,16 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
-from fiptrial.services.exports import FORMATS
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.services.exports import FORMATS, analyse, build_export, export_trial, spells_path
+from fiptrial.services.freezes import (
+    describe,
+    freeze_trial,
+    get_freeze,
+    list_freezes,
+    verify_freeze,
+)
+from fiptrial.services.trials import get_trial
 
 CUTOFF_HELP = "Data cut-off date YYYY-MM-DD (default today): nothing dated later is used."
 
@@ -38,9 +46,6 @@ def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, ou
     """Write the pseudonymised analysis export of TRIAL to OUT, with the spells file (OUT's
     stem + _spells + OUT's suffix), the codebook and the CONSORT sidecar next to it (the CSV is
     the input of ``python -m fiptrial_analysis report``)."""
-    from fiptrial.services.exports import export_trial
-    from fiptrial.services.trials import get_trial
-
     suffix = out.suffix.lstrip(".").lower()
     fmt = fmt or (suffix if suffix in FORMATS else "csv")
     export, written = export_trial(
@@ -69,8 +74,6 @@ def analyse_command(
     trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
 ) -> None:
     """Run the trial report on the platform's current data (nothing is stored)."""
-    from fiptrial.services.exports import analyse, build_export
-    from fiptrial.services.trials import get_trial
     from fiptrial_analysis import render_html
 
     export = build_export(get_trial(trial_code), _cutoff(cutoff))
@@ -102,9 +105,6 @@ def freeze_cli(ctx: click.Context, trial_code: str | None, cutoff: datetime | No
         return
     if not trial_code:
         raise click.UsageError("give --trial TRIAL to freeze, or a subcommand (list, verify)")
-    from fiptrial.services.freezes import describe, freeze_trial
-    from fiptrial.services.trials import get_trial
-
     freeze = freeze_trial(get_trial(trial_code), OPERATOR, _cutoff(cutoff))
     click.echo(json.dumps(describe(freeze), indent=1))
 
@@ -114,9 +114,6 @@ def freeze_cli(ctx: click.Context, trial_code: str | None, cutoff: datetime | No
 @reports_errors
 def freeze_list(trial_code: str | None) -> None:
     """List the stored freezes (one JSON object per line)."""
-    from fiptrial.services.freezes import describe, list_freezes
-    from fiptrial.services.trials import get_trial
-
     for freeze in list_freezes(get_trial(trial_code) if trial_code else None):
         click.echo(json.dumps(describe(freeze)))
 
@@ -126,8 +123,6 @@ def freeze_list(trial_code: str | None) -> None:
 @reports_errors
 def freeze_verify(freeze_id: int) -> None:
     """Recompute the hashes of freeze FREEZE_ID and re-run its report; exit 1 if it fails."""
-    from fiptrial.services.freezes import get_freeze, verify_freeze
-
     result = verify_freeze(get_freeze(freeze_id))
     click.echo(json.dumps(result.to_dict(), indent=1))
     if not result.ok:
@@ -141,9 +136,6 @@ def freeze_verify(freeze_id: int) -> None:
 def freeze_export(freeze_id: int, out: Path) -> None:
     """Write the stored export CSV of freeze FREEZE_ID to OUT and its spells file next to it
     (OUT's stem + _spells + OUT's suffix), byte for byte."""
-    from fiptrial.services.exports import spells_path
-    from fiptrial.services.freezes import get_freeze
-
     freeze = get_freeze(freeze_id)
     out.write_bytes(freeze.export_csv)
     out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")

@@ -4,34 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
+from itertools import product
 from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from fiptrial.errors import PlatformError
+from fiptrial.cli.analysis import add_analysis_commands
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.cli.conversations import COMMANDS as conversation_commands
+from fiptrial.cli.imports import add_import_commands
+from fiptrial.cli.users import user_cli
+from fiptrial.demo import create_demo
 from fiptrial.extensions import db
+from fiptrial.models import ApiToken, Trial, User
 from fiptrial.models.identity import ROLES
-
-OPERATOR = "cli:operator"
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a service's PlatformError into a clear message and exit status 1."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PlatformError as error:
-            detail = "".join(f"\n  {k}: {' '.join(v)}" for k, v in error.fields.items())
-            raise click.ClickException(error.message + detail) from None
-
-    return wrapper
-
+from fiptrial.services.audit import verify_chain
+from fiptrial.services.eligibility import band_label
+from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
+from fiptrial.services.tokens import create_token, revoke_token
+from fiptrial.services.trials import get_site, get_trial
 
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
 audit_cli = AppGroup("audit", help="Verify the audit trail.")
@@ -46,10 +39,6 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 @reports_errors
 def token_create(role: str, site_code: str | None, username: str | None, label: str) -> None:
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
-    from fiptrial.models import User
-    from fiptrial.services.tokens import create_token
-    from fiptrial.services.trials import get_site
-
     site = get_site(site_code) if site_code else None
     user = None
     if username:
@@ -68,8 +57,6 @@ def token_create(role: str, site_code: str | None, username: str | None, label: 
 @token_cli.command("list")
 def token_list() -> None:
     """List tokens (prefix, role, site, revoked)."""
-    from fiptrial.models import ApiToken
-
     for row in db.session.query(ApiToken).order_by(ApiToken.id):
         site = row.site.code if row.site else "-"
         state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -81,8 +68,6 @@ def token_list() -> None:
 @reports_errors
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id; it answers 401 from now on."""
-    from fiptrial.services.tokens import revoke_token
-
     revoke_token(token_id, actor=OPERATOR)
     click.echo(f"Token {token_id} revoked.")
 
@@ -90,8 +75,6 @@ def token_revoke(token_id: int) -> None:
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 naming the first broken entry."""
-    from fiptrial.services.audit import verify_chain
-
     report = verify_chain()
     click.echo(json.dumps(report.to_dict()))
     if not report.ok:
@@ -111,9 +94,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
     Strata are drawn with the frequencies of the trial's registered eligible participants, or
     uniformly over the sites' strata when nobody is registered yet.
     """
-    from fiptrial.services.randomisation import simulate, strata_weights_for
-    from fiptrial.services.trials import get_trial
-
     trial = get_trial(trial_code)
     weights = strata_weights_for(trial) or _uniform_strata(trial)
     result = simulate(
@@ -130,10 +110,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
 
 
 def _uniform_strata(trial: Any) -> dict[str, float]:
-    from itertools import product
-
-    from fiptrial.services.eligibility import band_label
-
     def labels(edges: list[int]) -> list[str]:
         return [band_label(v, edges) for v in edges]
 
@@ -154,9 +130,6 @@ def _uniform_strata(trial: Any) -> dict[str, float]:
 @reports_errors
 def randomisation_verify(trial_code: str) -> None:
     """Re-derive every allocation from its recorded seeds and draws; exit 1 on a mismatch."""
-    from fiptrial.services.randomisation import verify_trial
-    from fiptrial.services.trials import get_trial
-
     problems = verify_trial(get_trial(trial_code))
     for problem in problems:
         click.echo(problem, err=True)
@@ -171,9 +144,6 @@ def randomisation_verify(trial_code: str) -> None:
 @reports_errors
 def demo(if_empty: bool, participants: int) -> None:
     """Create a demo trial with synthetic participants (never real data)."""
-    from fiptrial.demo import create_demo
-    from fiptrial.models import Trial
-
     if if_empty and db.session.query(Trial).first() is not None:
         click.echo("The database already holds a trial; no demo loaded.")
         return
@@ -185,16 +155,8 @@ def demo(if_empty: bool, participants: int) -> None:
 def register_commands(app: Flask) -> None:
     for command in (token_cli, audit_cli, randomisation_cli, demo):
         app.cli.add_command(command)
-    from fiptrial.cli.users import user_cli  # web users (issue 6)
-
     app.cli.add_command(user_cli)
-    from fiptrial.cli.imports import add_import_commands  # issue 3: imports
-
     add_import_commands(app)
-    from fiptrial.cli.conversations import COMMANDS as conversation_commands  # issue 5
-
     for command in conversation_commands:
         app.cli.add_command(command)
-    from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
-
     add_analysis_commands(app)
