@@ -36,7 +36,7 @@ from sqlalchemy import update
 from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportTask, Site
-from fiptrial.services import access, imports
+from fiptrial.services import access, audit, imports
 from fiptrial.services.access import Principal
 from fiptrial.services.transaction import unit_of_work
 
@@ -297,8 +297,6 @@ def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
 def clear_task(principal: Principal, site: Site, task_id: int) -> None:
     """Take a failed or interrupted upload off the site's list (nothing of it was stored);
     the row stays, marked cleared, and the clearing is audited."""
-    from fiptrial.services import audit
-
     access.authorise(principal, "import.create")
     state = get_task(principal, site, task_id)
     if not state.finished or state.status == "done":

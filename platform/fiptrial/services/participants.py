@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Participant, Site
+from fiptrial.models import Allocation, Participant, Site
 from fiptrial.services import audit
 from fiptrial.services.eligibility import assess, stratum_key
 from fiptrial.services.pseudonyms import (
@@ -204,8 +204,6 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
 def unallocated_eligible(site: Site) -> list[Participant]:
     """The site's eligible participants without an allocation, by id: the lottery's
     candidates, and those of them who still wait for consent."""
-    from fiptrial.models import Allocation
-
     return (
         db.session.query(Participant)
         .outerjoin(Allocation, Allocation.participant_id == Participant.id)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
+
 from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Site, Trial, TrialArm
+from fiptrial.models import Allocation, DataFreeze, Site, Trial, TrialArm
 from fiptrial.plugins.manager import get_site_plugin
-from fiptrial.services import audit
+from fiptrial.services import audit, planning
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.randomisation import METHODS
 from fiptrial.services.spells import check_spell_settings
@@ -187,19 +189,11 @@ EDITABLE_FIELDS = ("name", "start_date", *ANALYSIS_FIELDS, *DESIGN_FIELDS)
 
 def design_locked_since(trial: Trial) -> Any:
     """The date of the trial's first allocation (its design is fixed from then), or None."""
-    from sqlalchemy import func
-
-    from fiptrial.models import Allocation
-
     return db.session.query(func.min(Allocation.allocated_at)).filter_by(trial_id=trial.id).scalar()
 
 
 def analysis_locked_since(trial: Trial) -> Any:
     """When the analysis was frozen (the trial's first data freeze), or None."""
-    from sqlalchemy import func
-
-    from fiptrial.models import DataFreeze
-
     return db.session.query(func.min(DataFreeze.created_at)).filter_by(trial_id=trial.id).scalar()
 
 
@@ -312,8 +306,6 @@ def change_closing_day(site: Site, day: Any, *, add: bool, actor: str) -> int:
     Open conversations planned on a new closing day move to the manager's nearest working
     day with room; returns how many moved.
     """
-    from fiptrial.services import planning
-
     days = list(site.closing_days or [])
     text = day.isoformat()
     if add and text in days:

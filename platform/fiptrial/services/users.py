@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from fiptrial.errors import Unauthorized, field_error
+from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Site, User
+from fiptrial.models import ApiToken, Site, User
 from fiptrial.models.identity import ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
@@ -244,16 +244,12 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
 def _locked_user(user_id: int) -> User:
     user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
     if user is None:
-        from fiptrial.errors import NotFound
-
         raise NotFound(f"user {user_id} does not exist")
     return user
 
 
 def deactivate_user(user_id: int, *, actor: str) -> User:
     """Switch a user off: no login, and every API token of the user is revoked."""
-    from fiptrial.models import ApiToken
-
     with unit_of_work():
         user = _locked_user(user_id)
         if actor == f"user:{user.username}":

@@ -131,7 +131,7 @@ def register_web(app: Flask) -> None:
 
         return render_error(400, "csrf")
 
-    from fiptrial.web.formatting import register_filters
+    from fiptrial.web.filters import register_filters
 
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

@@ -32,7 +32,13 @@ from fiptrial.web.admin_forms import (
     TrialSettingsForm,
     UserActionForm,
 )
-from fiptrial.web.common import apply_service_error, install_error_pages, principal, requires
+from fiptrial.web.common import (
+    ROLE_NAMES,
+    apply_service_error,
+    install_error_pages,
+    principal,
+    requires,
+)
 from fiptrial.web.forms import options
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/beheer")
@@ -335,8 +341,6 @@ def user_list() -> Any:
 
 
 def _role_names() -> dict[str, Any]:
-    from fiptrial.web.common import ROLE_NAMES
-
     return ROLE_NAMES
 
 

@@ -20,7 +20,7 @@ from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
-from fiptrial.models import ConsentForm, Site, User
+from fiptrial.models import ConsentForm, PlannedConversation, Site, User
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import access, caseload, consent, import_tasks, randomisation, trials
 from fiptrial.services import imports as import_service
@@ -214,8 +214,6 @@ def record_consent(site: Site, pid: int) -> Any:
 
 
 def _open_conversations_from(pid: int, on: date) -> int:
-    from fiptrial.models import PlannedConversation
-
     return (
         db.session.query(PlannedConversation)
         .filter(
