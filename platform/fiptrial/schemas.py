@@ -7,7 +7,6 @@ from typing import Any
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
@@ -262,13 +261,6 @@ class AuditVerifySchema(Schema):
     entries = fields.Integer()
     first_broken = fields.Integer()
     problem = fields.String()
-
-
-class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    site = fields.String(load_default=None)
-    user = fields.String(load_default=None)
-    label = fields.String(load_default="")
 
 
 # --- FIP conversations, agendas and plans ---------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
+from fiptrial.errors import Conflict, NotFound, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, DataFreeze, Site, Trial, TrialArm
 from fiptrial.plugins.manager import get_site_plugin
@@ -158,28 +158,12 @@ def add_site(trial: Trial, data: dict[str, Any], *, actor: str) -> Site:
     return site
 
 
-def set_site_ratio(site: Site, ratios: dict[str, int], *, actor: str) -> Site:
-    if sorted(ratios) != sorted(site.trial.ratios()) or any(v < 1 for v in ratios.values()):
-        raise Unprocessable("arm_ratios must give a positive ratio for each arm")
-    with unit_of_work():
-        site.arm_ratios = ratios
-        audit.record(
-            "site.ratio_changed",
-            actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
-            data={"arm_ratios": ratios},
-        )
-    return site
-
-
 # --- Changing a trial and its sites (the research admin's screens) ------------------------------
 
 #: Fixed at the first allocation: changing them would change who was randomised how.
 DESIGN_FIELDS = (
     "method", "consent_design", "stratify_by", "block_multipliers", "arms",
-    # Who is enrolled and what the imports link as one spell (issue 10).
+    # Who is enrolled and what the imports link as one spell.
     "move_gap_days", "benefit_statistic_codes",
 )  # fmt: skip
 #: Fixed once the analysis is frozen: they change what the analysis counts.

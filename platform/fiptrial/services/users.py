@@ -16,7 +16,6 @@ from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
 from fiptrial.models.identity import ROLES, SITE_ROLES
 from fiptrial.services import audit
-from fiptrial.services.access import Principal
 from fiptrial.services.passwords import (
     burn_time,
     check_strength,
@@ -50,13 +49,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
-
-
-def principal_for(user: User) -> Principal:
-    """The principal every service call of a logged-in user runs as."""
-    return Principal(
-        role=user.role, actor=f"user:{user.username}", site_id=user.site_id, user_id=user.id
-    )
 
 
 def find_user(username: str) -> User | None:
@@ -192,7 +184,7 @@ def load_user(user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-# The demo's web users (README-demo-users.md). Demo only: the password is public.
+# The demo's web users (README.md, "Web pages and demo users"). Demo only: the password is public.
 DEMO_PASSWORD = "fip-demo-2027"
 
 

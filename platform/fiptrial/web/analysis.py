@@ -28,7 +28,7 @@ _report_lock = threading.Lock()
 
 
 def pooled_report(trial_code: str) -> dict[str, Any]:
-    """The trial's pooled report (issue 4) on today's data, with what was analysed.
+    """The trial's pooled report (``fiptrial_analysis``) on today's data, with what was analysed.
 
     The report is cached per trial, day and audit-chain head: every change to the data appends
     to the audit chain, so a new head means new data and a fresh report. The page and its five

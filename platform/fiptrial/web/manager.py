@@ -1,7 +1,8 @@
 """The client manager's pages: agenda, overdue list, participant history, quick conversation form.
 
-They sit on the conversations back end (issue 5). A client manager sees only their own caseload:
-participants are loaded through ``access.visible_participant``, which asks the caseload rule.
+They sit on the conversations back end (``services.conversations``, ``services.planning``).
+A client manager sees only their own caseload: participants are loaded through
+``access.visible_participant``, which asks the caseload rule.
 The quick form is meant for the minute after a talk: today's date and the planned length are
 filled in, life domains are checkboxes, and only what happened needs a click.
 """
