@@ -105,9 +105,7 @@ class RowLock:
                     self.table.insert().values(name=LOCK_NAME, holder=self.holder, heartbeat_at=now)
                 )
                 return True
-            beat = row.heartbeat_at
-            if beat.tzinfo is None:
-                beat = beat.replace(tzinfo=UTC)
+            beat = row.heartbeat_at  # aware UTC (models.base.UTCDateTime)
             if row.holder != self.holder and beat > now - timedelta(seconds=self.stale_seconds):
                 return False
             connection.execute(

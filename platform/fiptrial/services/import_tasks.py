@@ -254,13 +254,10 @@ def describe(task: ImportTask, now: datetime | None = None) -> TaskState:
     with _live_lock:
         live_rows = _live.get(task.id)
     status, error, code = task.status, task.error, task.error_code
-    if status in ("queued", "running") and live_rows is None:
-        heartbeat = task.updated_at
-        if heartbeat.tzinfo is None:  # SQLite hands back naive UTC
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        if (now or _now()) - heartbeat > STALE_AFTER:
-            status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
-            (upload_folder() / task.spool_name).unlink(missing_ok=True)
+    stale = (now or _now()) - task.updated_at > STALE_AFTER
+    if status in ("queued", "running") and live_rows is None and stale:
+        status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
+        (upload_folder() / task.spool_name).unlink(missing_ok=True)
     return TaskState(
         id=task.id,
         site_code=task.site.code,

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, Participant, Site
+from fiptrial.plugins.parsing import normalise_municipality
 from fiptrial.services import audit
 from fiptrial.services.eligibility import assess, stratum_key
 from fiptrial.services.pseudonyms import (
@@ -135,9 +136,13 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     pseudonym = pseudonymise(trial.code, bsn)
     municipality = data.get("municipality")
     if municipality:
-        municipality = municipality.upper()
-        if not municipality.startswith("GM"):
-            municipality = "GM" + municipality.zfill(4)
+        municipality = normalise_municipality(municipality)
+        if municipality is None:
+            raise field_error(
+                "municipality",
+                "must be a CBS municipality code: GM and up to four digits",
+                code="invalid_choice",
+            )
         if site.municipalities and municipality not in site.municipalities:
             raise field_error(
                 "municipality",

@@ -44,11 +44,19 @@ class AccountLocked(Unauthorized):
         self.until = until
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def check_role_and_site(role: str, site: Site | None) -> None:
+    """422 naming the field unless ``role`` is a role and has a site exactly when it works at
+    one (coordinators and client managers). The one rule for users and for API tokens."""
+    if role not in ROLES:
+        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
+    if role in SITE_ROLES and site is None:
+        raise field_error(
+            "site", f"a {role} belongs to one site: it needs a site", code="site_required"
+        )
+    if role not in SITE_ROLES and site is not None:
+        raise field_error(
+            "site", f"a {role} works across sites: it has no site", code="site_not_allowed"
+        )
 
 
 def find_user(username: str) -> User | None:
@@ -77,14 +85,7 @@ def create_user(
             "use 1 to 80 letters, digits, dots, hyphens or underscores",
             code="invalid_username",
         )
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
-    if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} belongs to one site", code="site_required")
-    if role not in SITE_ROLES and site is not None:
-        raise field_error(
-            "site", f"a {role} works across sites and has no site", code="site_not_allowed"
-        )
+    check_role_and_site(role, site)
     if capacity is not None and capacity < 0:
         raise field_error("capacity", "must not be negative", code="capacity_invalid")
     check_strength(password, username=username)
@@ -144,7 +145,7 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
         if user is None or not user.active:
             burn_time(password)
             raise LoginFailed("wrong user name or password")
-        until = _aware(user.locked_until)
+        until = user.locked_until
         if until is not None and until > now:
             raise AccountLocked(until)
         if not verify_password(user.password_hash, password):
@@ -288,7 +289,7 @@ def unlock_user(user_id: int, *, actor: str) -> User:
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
-    until = _aware(user.locked_until)
+    until = user.locked_until
     return until is not None and until > (now or datetime.now(UTC))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 
@@ -23,7 +23,7 @@ from flask_babel import lazy_gettext as _l
 
 from fiptrial.extensions import db
 from fiptrial.models import User
-from fiptrial.timezone import TRIAL_TIMEZONE
+from fiptrial.timezone import local_time
 
 
 def _locale() -> str:
@@ -37,14 +37,8 @@ def format_date(value: date | datetime | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     if isinstance(value, datetime):
-        value = _local(value)
+        value = local_time(value)
     return value.strftime("%d-%m-%Y")
-
-
-def _local(value: datetime) -> datetime:
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(TRIAL_TIMEZONE)
 
 
 def format_datetime(value: datetime | str | None) -> str:
@@ -52,7 +46,7 @@ def format_datetime(value: datetime | str | None) -> str:
         return "–"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return _local(value).strftime("%d-%m-%Y %H:%M")
+    return local_time(value).strftime("%d-%m-%Y %H:%M")
 
 
 def format_number(value: float | int | None, digits: int = 0) -> str:
