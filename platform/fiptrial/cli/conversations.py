@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import click
 from flask import current_app
@@ -18,6 +17,7 @@ from fiptrial.services import caseload, planning
 from fiptrial.services.caseload import add_client_manager, assign_by_load, reassign, site_capacity
 from fiptrial.services.fidelity import site_fidelity
 from fiptrial.services.trials import get_site, get_trial
+from fiptrial.timezone import local_today
 
 client_manager_cli = AppGroup("client-manager", help="Client managers and their caseloads.")
 scheduler_cli = AppGroup("scheduler", help="The one process that runs scheduled jobs.")
@@ -54,7 +54,7 @@ def client_manager_add(site_code: str, username: str, capacity: int, display_nam
 @reports_errors
 def client_manager_assign(site_code: str, on: object) -> None:
     """Assign the site's FIP participants without a client manager, by load."""
-    day = on.date() if on else date.today()  # type: ignore[attr-defined]
+    day = on.date() if on else local_today()  # type: ignore[attr-defined]
     assigned = assign_by_load(get_site(site_code), on=day, actor=OPERATOR)
     click.echo(json.dumps({"assigned": len(assigned)}))
 
@@ -74,7 +74,7 @@ def client_manager_reassign(participant_id: int, username: str, reason: str, on:
     user = db.session.query(User).filter_by(username=username).one_or_none()
     if user is None:
         raise click.ClickException(f"no user called {username!r}")
-    day = on.date() if on else date.today()  # type: ignore[attr-defined]
+    day = on.date() if on else local_today()  # type: ignore[attr-defined]
     row = reassign(participant_id, user.id, reason=reason, on=day, actor=OPERATOR)
     click.echo(
         f"Participant {participant_id} now has client manager {username} from {row.assigned_on}."
@@ -126,7 +126,7 @@ def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
     site = get_site(site_code)
     if create:
         starts_on = start.date() if start else None  # type: ignore[attr-defined]
-        caseload.assign_by_load(site, on=starts_on or date.today(), actor=OPERATOR)
+        caseload.assign_by_load(site, on=starts_on or local_today(), actor=OPERATOR)
         planning.plan_site(site, actor=OPERATOR, starts_on=starts_on)
     rows = planning.site_plan(site)
     if as_json:

@@ -20,6 +20,7 @@ from fiptrial.services.pseudonyms import (
     unit_pseudonymiser,
 )
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.timezone import local_today
 
 SEXES = ("male", "female")
 EDUCATION_LEVELS = (  # the report's Table 3.2
@@ -155,8 +156,8 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     if data["sex"] not in SEXES:
         raise field_error("sex", f"must be one of {', '.join(SEXES)}", code="invalid_choice")
     check_baseline_codes(data)
-    registered_on: date = data.get("registered_on") or date.today()
-    if registered_on > date.today():
+    registered_on: date = data.get("registered_on") or local_today()
+    if registered_on > local_today():
         raise field_error("registered_on", "lies in the future", code="date_in_future")
     participant = new_participant(
         site,

@@ -20,6 +20,7 @@ from fiptrial.models import Site, Trial, User
 from fiptrial.models.identity import SITE_ROLES
 from fiptrial.plugins.manager import get_site_plugin, list_site_plugins
 from fiptrial.services import caseload, planning, trials, users
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.admin_forms import (
     CapacityForm,
@@ -188,7 +189,7 @@ def _render_site(site: Site, status: int = 200, **forms: Any) -> Any:
         managers=managers,
         loads=loads,
         capacity_forms=capacity_forms,
-        today=date.today(),
+        today=local_today(),
     ), status
 
 

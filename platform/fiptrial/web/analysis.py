@@ -12,13 +12,13 @@ import logging
 import tempfile
 import threading
 import zipfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import AuditHead
 from fiptrial.services import exports, trials
+from fiptrial.timezone import local_today
 
 REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -35,7 +35,7 @@ def pooled_report(trial_code: str) -> dict[str, Any]:
     figures then cost one analysis, not six.
     """
     head = db.session.get(AuditHead, 1)
-    key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+    key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
     with _report_lock:
         if key not in _report_cache:
             export = exports.build_export(trials.get_trial(trial_code), None)
@@ -82,10 +82,10 @@ def export_zip(trial_code: str, fmt: str, *, actor: str) -> tuple[str, bytes]:
     """The analysis export with its codebook and CONSORT sidecar, zipped (audited)."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
-        name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
+        name = f"{trial.code}-{local_today():%Y%m%d}.{fmt}"
         _export, written = exports.export_trial(trial, Path(folder) / name, fmt, actor=actor)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in written:
                 archive.write(path, arcname=path.name)
-    return f"{trial.code}-{date.today():%Y%m%d}-{fmt}.zip", buffer.getvalue()
+    return f"{trial.code}-{local_today():%Y%m%d}-{fmt}.zip", buffer.getvalue()

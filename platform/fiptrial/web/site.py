@@ -27,6 +27,7 @@ from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
 from fiptrial.services.spells import participant_spells
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
@@ -117,7 +118,7 @@ def register(site: Site) -> Any:
             "sex": form.sex.data,
             "benefit_start": form.benefit_start.data,
             "municipality": form.municipality.data or None,
-            "registered_on": form.registered_on.data or date.today(),
+            "registered_on": form.registered_on.data or local_today(),
         }
         try:
             participant = participant_service.register(site, data, actor=principal().actor)
@@ -151,14 +152,14 @@ def _consent_form(site: Site) -> ConsentEntryForm:
     form = ConsentEntryForm(prefix="consent")
     form.version.choices = options(_consent_versions(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
 def _withdrawal_form() -> WithdrawalForm:
     form = WithdrawalForm(prefix="withdraw")
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
@@ -294,7 +295,7 @@ def bulk_consent(site: Site) -> Any:
     form.version.choices = options(_consent_versions(site))
     form.obtained_by.choices = options(_staff_choices(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
         form.obtained_by.data = principal().actor
     chosen: set[int] = set()
     refusals: dict[int, str] = {}
@@ -393,7 +394,7 @@ def _render_imports(
         caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
         outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
         rounds=followup_rounds(site),
-        today=date.today(),
+        today=local_today(),
         caseload_batches=import_service.list_batches(site, "participants")[:10],
         outcome_batches=import_service.list_batches(site, "outcomes")[:10],
         tasks=import_tasks.site_tasks(site),
