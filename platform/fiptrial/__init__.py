@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app only: ``fiptrial.plugins`` must not need it
+    from flask import Flask
 
 from fiptrial.version import __version__ as __version__
 
@@ -24,7 +25,9 @@ def default_instance_path() -> Path:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Imported here, not at the top: ``import fiptrial`` (which every submodule import runs
     # first, a plugin's ``import fiptrial.plugins`` too) stays light, and only building an app
-    # loads the models, services, API, web pages and CLI.
+    # loads Flask, the models, services, API, web pages and CLI.
+    from flask import Flask
+
     from fiptrial.api import api, register_api
     from fiptrial.config import settings_from_environment
     from fiptrial.database import configure_engine, sqlite_engine_options
@@ -68,6 +71,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from fiptrial.web import register_web
 
     register_web(app)
+    from fiptrial.web.privacy import register_privacy  # issue 16: read log, 2FA, approvals
+
+    register_privacy(app)
     register_commands(app)
     return app
 
@@ -81,4 +87,8 @@ def settings_from_environment_for_tests(
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        # Tests that sign in by password alone keep working; the two-factor tests set the
+        # production roles (config.settings_from_environment) themselves.
+        "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),
+        "SMALL_CELL_THRESHOLD": 5,
     }

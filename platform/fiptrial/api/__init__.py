@@ -12,6 +12,7 @@ from fiptrial.api import (
     conversations,
     imports,
     participants,
+    privacy,
     sites,
     trials,
 )
@@ -32,6 +33,7 @@ BLUEPRINT_MODULES = (
     imports,
     conversations,
     analysis,
+    privacy,
 )
 
 

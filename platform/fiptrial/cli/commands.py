@@ -15,11 +15,12 @@ from fiptrial.cli.analysis import add_analysis_commands
 from fiptrial.cli.common import OPERATOR, reports_errors
 from fiptrial.cli.conversations import COMMANDS as conversation_commands
 from fiptrial.cli.imports import add_import_commands
+from fiptrial.cli.privacy import add_privacy_commands, enrol_demo_users
 from fiptrial.cli.users import user_cli
 from fiptrial.demo import create_demo
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Trial, User
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 from fiptrial.services.audit import verify_chain
 from fiptrial.services.eligibility import band_label
 from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
@@ -32,7 +33,7 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ALL_ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
@@ -150,6 +151,7 @@ def demo(if_empty: bool, participants: int) -> None:
     summary = create_demo(participants=participants)
     click.echo(json.dumps(summary, indent=2))
     click.echo("All demo data are SYNTHETIC: generated people, not real clients.")
+    enrol_demo_users()
 
 
 def register_commands(app: Flask) -> None:
@@ -160,3 +162,4 @@ def register_commands(app: Flask) -> None:
     for command in conversation_commands:
         app.cli.add_command(command)
     add_analysis_commands(app)
+    add_privacy_commands(app)

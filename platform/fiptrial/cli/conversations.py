@@ -14,6 +14,7 @@ from fiptrial.models import User
 from fiptrial.scheduler.jobs import describe_jobs, run_job
 from fiptrial.scheduler.runner import run_scheduler
 from fiptrial.services import caseload, planning
+from fiptrial.services.access import ADMIN, Principal
 from fiptrial.services.caseload import add_client_manager, assign_by_load, reassign, site_capacity
 from fiptrial.services.fidelity import site_fidelity
 from fiptrial.services.trials import get_site, get_trial
@@ -145,7 +146,10 @@ def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
 @reports_errors
 def fidelity(site_code: str) -> None:
     """Fidelity figures of a site (planned, held, held in window, missed, first-year share)."""
-    click.echo(json.dumps(site_fidelity(get_site(site_code)).to_dict(participants=False), indent=2))
+    operator = Principal(role=ADMIN, actor=OPERATOR)
+    figures = site_fidelity(get_site(site_code)).to_dict(operator)
+    figures.pop("per_participant", None)  # the site's totals and its client managers
+    click.echo(json.dumps(figures, indent=2))
 
 
 @scheduler_cli.command("run")

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from fiptrial.cli.common import OPERATOR, reports_errors
 from fiptrial.extensions import db
 from fiptrial.models import User
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 from fiptrial.services.trials import get_site
 from fiptrial.services.users import create_user, find_user, set_password
 
@@ -17,7 +17,7 @@ user_cli = AppGroup("user", help="Create and list the people who log in to the w
 
 @user_cli.command("create")
 @click.option("--username", required=True, help="Login name (letters, digits, . _ -).")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--role", required=True, type=click.Choice(list(ALL_ROLES)))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--name", "display_name", default="", help="Name shown on the pages.")
 @click.option("--capacity", type=int, default=None, help="FIP places (client managers).")

@@ -77,6 +77,14 @@ def nightly_overdue(today: date) -> dict[str, Any]:
     return {**counts, "cancelled_after_withdrawal": cancelled}
 
 
+def retention_due(today: date) -> dict[str, Any]:
+    """The retention schedules (``services.retention``); each trial in its own transaction."""
+    from fiptrial.services import retention
+
+    deleted = retention.run(today, actor="job:retention", own_transaction=False)
+    return {code: counts for code, counts in deleted.items() if counts}
+
+
 def weekly_agenda(today: date) -> dict[str, Any]:
     return followup.weekly_agendas(today)
 
@@ -153,6 +161,13 @@ def desired_jobs() -> list[JobSpec]:
             weekly_agenda,
             by_week,
             {"day_of_week": "mon", "hour": 6, "minute": 0},
+        ),
+        JobSpec(
+            "retention",
+            "Delete what the trials' retention schedules say is due (issue 16)",
+            retention_due,
+            by_day,
+            {"hour": 1, "minute": 30},
         ),
         JobSpec(
             "aow_watch",

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
-from fiptrial.models.identity import ROLES, SITE_ROLES
+from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.passwords import (
     burn_time,
@@ -47,8 +47,8 @@ class AccountLocked(Unauthorized):
 def check_role_and_site(role: str, site: Site | None) -> None:
     """422 naming the field unless ``role`` is a role and has a site exactly when it works at
     one (coordinators and client managers). The one rule for users and for API tokens."""
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
+    if role not in ALL_ROLES:
+        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}", code="invalid_choice")
     if role in SITE_ROLES and site is None:
         raise field_error(
             "site", f"a {role} belongs to one site: it needs a site", code="site_required"
