@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Flask is imported by create_app only: ``fiptrial.plugins`` must not need it
     from flask import Flask
 
-__version__ = "0.1.0"
+from fiptrial.version import __version__ as __version__
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -23,11 +23,15 @@ def default_instance_path() -> Path:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    # Imported here, not at the top: ``import fiptrial`` (which every submodule import runs
+    # first, a plugin's ``import fiptrial.plugins`` too) stays light, and only building an app
+    # loads Flask, the models, services, API, web pages and CLI.
     from flask import Flask
 
+    from fiptrial.api import api, register_api
     from fiptrial.config import settings_from_environment
     from fiptrial.database import configure_engine, sqlite_engine_options
-    from fiptrial.extensions import api, db, migrate
+    from fiptrial.extensions import db, migrate
 
     instance_path = default_instance_path()
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
@@ -58,11 +62,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     api.init_app(app)
 
-    from fiptrial.api import register_api
     from fiptrial.plugins.manager import init_plugins
 
     init_plugins(app)
-    register_api(app, api)
+    register_api(app)
 
     from fiptrial.cli.commands import register_commands
     from fiptrial.web import register_web

@@ -12,7 +12,6 @@ from flask import g
 from marshmallow import Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ALL_ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
@@ -298,13 +297,6 @@ class AuditVerifySchema(Schema):
     entries = fields.Integer()
     first_broken = fields.Integer()
     problem = fields.String()
-
-
-class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ALL_ROLES))
-    site = fields.String(load_default=None)
-    user = fields.String(load_default=None)
-    label = fields.String(load_default="")
 
 
 # --- FIP conversations, agendas and plans ---------------------------------------------------------

@@ -36,7 +36,7 @@ from sqlalchemy import update
 from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportTask, Site
-from fiptrial.services import access, imports
+from fiptrial.services import access, audit, imports
 from fiptrial.services.access import Principal
 from fiptrial.services.transaction import unit_of_work
 
@@ -254,13 +254,10 @@ def describe(task: ImportTask, now: datetime | None = None) -> TaskState:
     with _live_lock:
         live_rows = _live.get(task.id)
     status, error, code = task.status, task.error, task.error_code
-    if status in ("queued", "running") and live_rows is None:
-        heartbeat = task.updated_at
-        if heartbeat.tzinfo is None:  # SQLite hands back naive UTC
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        if (now or _now()) - heartbeat > STALE_AFTER:
-            status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
-            (upload_folder() / task.spool_name).unlink(missing_ok=True)
+    stale = (now or _now()) - task.updated_at > STALE_AFTER
+    if status in ("queued", "running") and live_rows is None and stale:
+        status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
+        (upload_folder() / task.spool_name).unlink(missing_ok=True)
     return TaskState(
         id=task.id,
         site_code=task.site.code,
@@ -297,8 +294,6 @@ def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
 def clear_task(principal: Principal, site: Site, task_id: int) -> None:
     """Take a failed or interrupted upload off the site's list (nothing of it was stored);
     the row stays, marked cleared, and the clearing is audited."""
-    from fiptrial.services import audit
-
     access.authorise(principal, "import.create")
     state = get_task(principal, site, task_id)
     if not state.finished or state.status == "done":

@@ -18,6 +18,8 @@ from flask_babel import Babel, refresh
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from fiptrial.http_errors import api_error_response
+
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
@@ -126,9 +128,7 @@ def register_web(app: Flask) -> None:
     def _page_not_found(error: Any) -> Any:
         """A calm Dutch page for a mistyped address; the API keeps its JSON errors."""
         if request.path.startswith("/api/"):
-            from fiptrial.extensions import api
-
-            return api.handle_http_exception(error)
+            return api_error_response(error)
         from fiptrial.web.common import render_error
 
         return render_error(error.code or 404)
@@ -139,7 +139,7 @@ def register_web(app: Flask) -> None:
 
         return render_error(400, "csrf")
 
-    from fiptrial.web.formatting import register_filters
+    from fiptrial.web.filters import register_filters
 
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

@@ -12,13 +12,13 @@ import logging
 import tempfile
 import threading
 import zipfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import AuditHead
 from fiptrial.services import analysis_plans, exports, trials
+from fiptrial.timezone import local_today
 
 REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -28,14 +28,14 @@ _report_lock = threading.Lock()
 
 
 def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
-    """The trial's pooled report (issue 4) on today's data, with what was analysed.
+    """The trial's pooled report (``fiptrial_analysis``) on today's data, with what was analysed.
 
     The report is cached per trial, day and audit-chain head: every change to the data appends
     to the audit chain, so a new head means new data and a fresh report. The page and its five
     figures then cost one analysis, not six.
     """
     head = db.session.get(AuditHead, 1)
-    key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+    key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
     with _report_lock:
         if key not in _report_cache:
             trial = trials.get_trial(trial_code)
@@ -45,7 +45,7 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
                 analysis_plans.mark_unblinded_report(trial, actor)
             _report_cache.clear()  # one trial's latest report is all the pages need
             head = db.session.get(AuditHead, 1)
-            key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+            key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
             _report_cache[key] = {**report, "export": export.describe()}
         return _report_cache[key]
 
@@ -89,7 +89,7 @@ def export_zip(trial_code: str, fmt: str, *, actor: str, role: str) -> tuple[str
     columns are those the field policy grants ``role``."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
-        name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
+        name = f"{trial.code}-{local_today():%Y%m%d}.{fmt}"
         _export, written = exports.export_trial(
             trial, Path(folder) / name, fmt, actor=actor, role=role
         )
@@ -97,4 +97,4 @@ def export_zip(trial_code: str, fmt: str, *, actor: str, role: str) -> tuple[str
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in written:
                 archive.write(path, arcname=path.name)
-    return f"{trial.code}-{date.today():%Y%m%d}-{fmt}.zip", buffer.getvalue()
+    return f"{trial.code}-{local_today():%Y%m%d}-{fmt}.zip", buffer.getvalue()

@@ -17,8 +17,18 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
+
+from fiptrial.errors import PlatformError
+from fiptrial.services.pseudonyms import normalise_bsn
 
 try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
     from wtforms.fields.choices import SelectChoice
@@ -75,11 +85,6 @@ class DutchDateField(Field):
 
 def valid_bsn(_form: FlaskForm, field: Field) -> None:
     """The elfproef, before the service sees it, so the error shows with the others."""
-    from wtforms.validators import ValidationError
-
-    from fiptrial.errors import PlatformError
-    from fiptrial.services.pseudonyms import normalise_bsn
-
     if not field.data:
         return
     try:

@@ -17,11 +17,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import PlatformError
+from fiptrial.web.formatting import (
+    format_date,
+    format_number,
+    life_domain_labels,
+    municipality_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -382,21 +389,13 @@ def label(table: Mapping[str, Any], code: str | None) -> str:
 
 
 def _param(name: str, value: Any) -> Any:
-    from fiptrial.web.formatting import format_date, municipality_name
-
     if isinstance(value, str) and ISO_DATE.match(value):
-        from datetime import date
-
         return format_date(date.fromisoformat(value))
     if name == "municipality" and isinstance(value, str):
         return municipality_name(value)
     if name == "domain" and isinstance(value, str):
-        from fiptrial.web.formatting import life_domain_labels
-
         return life_domain_labels().get(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        from fiptrial.web.formatting import format_number
-
         return format_number(value)
     return value
 
@@ -424,3 +423,12 @@ def error_text(error: PlatformError) -> str:
 def stored_error_text(code: str | None, params: Mapping[str, Any] | None) -> str:
     """The message of an error stored earlier (a failed background import)."""
     return message(code or "import_unexpected", params)
+
+
+def rejection_text(entry: dict[str, Any]) -> str:
+    """A rejected import line's reason: from the catalogue when the importer gave its code."""
+    if entry.get("code"):
+        return message(str(entry["code"]), entry.get("params") or {})
+    if entry.get("errors"):  # a row of a declarative export: one coded message per problem
+        return " ".join(message(str(e["code"]), e.get("params") or {}) for e in entry["errors"])
+    return str(entry.get("reason", ""))
