@@ -751,13 +751,28 @@ def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
 
 
 def export_trial(
-    trial: Trial, path: Path, fmt: str, *, actor: str, cutoff: date | None = None
+    trial: Trial,
+    path: Path,
+    fmt: str,
+    *,
+    actor: str,
+    cutoff: date | None = None,
+    small_cells: int | None = None,
 ) -> tuple[AnalysisExport, list[Path]]:
-    """Build and write the export of ``trial``; the disclosure is audited (one transaction)."""
+    """Build and write the export of ``trial``; the disclosure is audited (one transaction).
+
+    ``small_cells``: suppress values shared by fewer participants (the analyst role's export,
+    ``services.minimisation``)."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     with unit_of_work():
         export = build_export(trial, cutoff)
+        extra: dict[str, Any] = {}
+        if small_cells is not None:
+            from fiptrial.services.minimisation import suppress_small_cells
+
+            export, suppressed = suppress_small_cells(export, small_cells)
+            extra = {"small_cells_below": small_cells, "suppressed": suppressed}
         written = write_export(export, path, fmt)
         audit.record(
             "analysis.exported",
@@ -769,6 +784,7 @@ def export_trial(
                 "format": fmt,
                 "file": Path(path).name,
                 "spells_file": written[1].name,
+                **extra,
             },
         )
     return export, written

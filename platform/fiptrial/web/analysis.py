@@ -78,12 +78,17 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
             pyplot.close(figure)
 
 
-def export_zip(trial_code: str, fmt: str, *, actor: str) -> tuple[str, bytes]:
-    """The analysis export with its codebook and CONSORT sidecar, zipped (audited)."""
+def export_zip(
+    trial_code: str, fmt: str, *, actor: str, small_cells: int | None = None
+) -> tuple[str, bytes]:
+    """The analysis export with its codebook and CONSORT sidecar, zipped (audited);
+    ``small_cells``: suppressed below that count (the analyst role)."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
         name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
-        _export, written = exports.export_trial(trial, Path(folder) / name, fmt, actor=actor)
+        _export, written = exports.export_trial(
+            trial, Path(folder) / name, fmt, actor=actor, small_cells=small_cells
+        )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in written:

@@ -197,6 +197,18 @@ ERRORS: dict[str, Any] = {
     ),
     "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
     "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
+    # Privacy (issue 16): two-factor sign-in, export approvals, retention
+    "mfa_code_wrong": _l("Deze code klopt niet of is verlopen."),
+    "mfa_enrolled": _l("Tweestapsverificatie staat al aan."),
+    "mfa_not_pending": _l("Begin eerst met het instellen van tweestapsverificatie."),
+    "not_demo_user": _l("Alleen voor demogebruikers met de openbare demosleutel."),
+    "purpose_length": _l("Beschrijf in 10 tot 2000 tekens waarvoor de export nodig is."),
+    "approval_decided": _l("Over deze aanvraag is al besloten."),
+    "approval_not_usable": _l("Deze aanvraag is niet (meer) goedgekeurd."),
+    "pseudonym_key_destroyed": _l(
+        "De pseudoniemsleutel van dit onderzoek is na de follow-up vernietigd: er kan geen BSN "
+        "meer aan worden gekoppeld."
+    ),
 }
 
 STATUS_FALLBACK = {
