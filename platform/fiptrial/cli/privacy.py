@@ -69,6 +69,27 @@ def retention_run(trial_code: str | None, today: object, dry_run: bool) -> None:
     click.echo(json.dumps(result, sort_keys=True))
 
 
+@privacy_cli.command("docs")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False),
+    default="docs/privacy",
+    show_default=True,
+    help="Folder for the processing register entry and the DPIA starting point.",
+)
+@reports_errors
+def privacy_docs(folder: str) -> None:
+    """Write the processing register entry (art. 30) and the DPIA starting point from the
+    platform's own facts (models, permissions, retention, security measures)."""
+    from pathlib import Path
+
+    from fiptrial.services.privacy_docs import write_docs
+
+    for path in write_docs(Path(folder)):
+        click.echo(f"Wrote {path}")
+
+
 def enrol_demo_users() -> None:
     """Two-factor sign-in for the demo users whose role requires it, on the public demo secret
     (README: "Demo users"), and say how to get their codes. Demo only: the secret is public."""
