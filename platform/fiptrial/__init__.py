@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app only: ``fiptrial.plugins`` must not need it
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,8 @@ def default_instance_path() -> Path:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+
     from fiptrial.config import settings_from_environment
     from fiptrial.database import configure_engine, sqlite_engine_options
     from fiptrial.extensions import api, db, migrate

@@ -111,7 +111,7 @@ ENDPOINTS = [
         {"sequence": 2, "date": "2027-01-04"},
     ),
     Endpoint("GET", "/api/v1/client-managers/{manager}/agenda", "plan.read", False),
-    Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "plan.read", False),
+    Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "notification.read", False),
     Endpoint("GET", "/api/v1/sites/{site}/fidelity", "conversation.read", True),
     # Privacy (issue 16): the read log, for the research admin and the FG.
     Endpoint("GET", "/api/v1/read-log", "readlog.read", False),

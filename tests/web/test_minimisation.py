@@ -18,19 +18,20 @@ from fiptrial.models import AuditEntry, ExportApproval
 
 @pytest.fixture
 def cohort(staff: Any, build: Any) -> list[Any]:
-    """Ten allocated participants at bw: three with a university degree (a cell of 3), seven
-    with mbo/havo/vwo, each with a birth date of their own."""
+    """Ten allocated participants at bw and three at breda (a cell of 3 in ``site``), each with
+    a birth date of their own; three of bw's with a university degree."""
     from fiptrial.services import randomisation
 
     people = [
         build.participant(
-            staff.bw,
+            staff.bw if i < 10 else staff.breda,
             birth_date=date(1970 + i, 3, 1 + i),
             education="wo" if i < 3 else "mbo_havo_vwo",
         )
-        for i in range(10)
+        for i in range(13)
     ]
     randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
+    randomisation.allocate_cohort(staff.breda.id, 1, actor="test")
     return people
 
 
@@ -112,7 +113,8 @@ def test_an_analysts_export_is_approved_first_and_its_cell_of_3_suppressed(
         data={"csrf_token": csrf_token(page.text), "onderzoek": "t1", "export-fmt": "csv"},
     )
     rows = participant_csv(admin_export.data)
-    assert sum(row["education"] == "wo" for row in rows) == 3
+    assert sum(row["site"] == "breda" for row in rows) == 3
+    assert sum(row["education"] == "wo" for row in rows) == 3  # the admin's baseline columns
 
     logout(web)
     web.login("analyse")
@@ -122,17 +124,17 @@ def test_an_analysts_export_is_approved_first_and_its_cell_of_3_suppressed(
     )
     assert download.status_code == 200 and download.headers["Content-Type"] == "application/zip"
     rows = participant_csv(download.data)
-    assert len(rows) == 10
-    assert sum(row["education"] == "wo" for row in rows) == 0  # the cell of 3: suppressed
-    assert sum(row["education"] == "" for row in rows) == 3
-    assert sum(row["education"] == "mbo_havo_vwo" for row in rows) == 7  # a cell of 7 stays
-    assert all(row["site"] == "bw" for row in rows)
+    assert len(rows) == 13
+    assert "education" not in rows[0]  # not among the analyst's columns at all (FIELD_POLICY)
+    assert sum(row["site"] == "breda" for row in rows) == 0  # the cell of 3: suppressed
+    assert sum(row["site"] == "" for row in rows) == 3
+    assert sum(row["site"] == "bw" for row in rows) == 10  # a cell of 10 stays
     codebook = next(
         zipfile.ZipFile(io.BytesIO(download.data)).read(n).decode()
         for n in zipfile.ZipFile(io.BytesIO(download.data)).namelist()
         if n.endswith(".codebook.md")
     )
-    assert "Small cells suppressed" in codebook and "education 3" in codebook
+    assert "Small cells suppressed" in codebook and "site 3" in codebook
     again = web.client.post(
         f"/privacy/exportverzoeken/{request.id}/download", data={"csrf_token": token}
     )
@@ -141,7 +143,7 @@ def test_an_analysts_export_is_approved_first_and_its_cell_of_3_suppressed(
     for action in ("export.requested", "export.approved", "export.approval_used"):
         assert action in actions
     exported = db.session.query(AuditEntry).filter_by(action="analysis.exported").all()
-    assert '"education":3' in exported[-1].data
+    assert '"site":3' in exported[-1].data
 
 
 def test_requests_are_the_analysts_and_decisions_the_admins(

@@ -13,6 +13,39 @@ from fiptrial.cli.commands import OPERATOR, reports_errors
 
 retention_cli = AppGroup("retention", help="Show and apply the trials' retention schedules.")
 privacy_cli = AppGroup("privacy", help="The privacy paperwork, generated from the platform.")
+site_key_cli = AppGroup(
+    "site-key", help="Sites' keys for pseudonymisation at the source (fiptrial-prepare-export)."
+)
+
+
+@site_key_cli.command("issue")
+@click.option("--site", "site_code", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The key file.")
+@reports_errors
+def site_key_issue(site_code: str, out: str) -> None:
+    """A new key version for a site, written to the key file for its municipality (0600)."""
+    from pathlib import Path
+
+    from fiptrial.services import source_keys, trials
+
+    key = source_keys.issue(trials.get_site(site_code), actor=OPERATOR)
+    key.write(Path(out))
+    click.echo(
+        f"Key version {key.version} of site {key.site} written to {out}. Hand it over by a "
+        f"secure channel and confirm the fingerprint {key.fingerprint()} by another."
+    )
+
+
+@site_key_cli.command("retire")
+@click.option("--site", "site_code", required=True)
+@click.option("--version", type=int, required=True)
+@reports_errors
+def site_key_retire(site_code: str, version: int) -> None:
+    """Refuse files prepared with this key version from now on (after a rotation)."""
+    from fiptrial.services import source_keys, trials
+
+    source_keys.retire(trials.get_site(site_code), version, actor=OPERATOR)
+    click.echo(f"Key version {version} of site {site_code} retired.")
 
 
 @retention_cli.command("show")
@@ -150,3 +183,4 @@ def add_privacy_commands(app: Flask) -> None:
     user_cli.add_command(mfa_reset)
     app.cli.add_command(retention_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(site_key_cli)

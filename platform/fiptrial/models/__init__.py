@@ -1,5 +1,6 @@
 """The platform's tables. Import from here: ``from fiptrial.models import Participant``."""
 
+from fiptrial.models.analysis_plan import AnalysisPlanVersion
 from fiptrial.models.audit import AuditEntry, AuditHead
 from fiptrial.models.consent import ConsentEvent, ConsentForm
 from fiptrial.models.conversations import (
@@ -29,6 +30,7 @@ from fiptrial.models.privacy import (
     RecoveryCode,
     RetentionRun,
     RetentionSchedule,
+    SourceKey,
     UserTotp,
 )
 from fiptrial.models.randomisation import (
@@ -46,6 +48,7 @@ __all__ = [
     "Agreement",
     "Allocation",
     "AllocationCorrection",
+    "AnalysisPlanVersion",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
@@ -80,6 +83,7 @@ __all__ = [
     "RetentionSchedule",
     "SchedulerLock",
     "Site",
+    "SourceKey",
     "StratumState",
     "Trial",
     "TrialArm",

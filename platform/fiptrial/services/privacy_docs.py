@@ -61,6 +61,7 @@ TABLES: dict[str, TableFacts] = {
     "stratum_state": TableFacts(TRIAL, "randomisation state per stratum", None),
     "randomisation_block": TableFacts(TRIAL, "concealed randomisation blocks", None),
     "trial": TableFacts(TRIAL, "trial design", "trial.read"),
+    "analysis_plan": TableFacts(TRIAL, "the statistical analysis plan", "analysis.read"),
     "trial_arm": TableFacts(TRIAL, "arms of a trial", "trial.read"),
     "site": TableFacts(TRIAL, "participating municipalities (sites)", "site.read"),
     "consent_form": TableFacts(TRIAL, "versions of the consent form", "trial.read"),
@@ -70,6 +71,7 @@ TABLES: dict[str, TableFacts] = {
     "retention_schedule": TableFacts(TRIAL, "retention per trial", "privacy.read"),
     "retention_run": TableFacts(TRIAL, "what retention deleted", "privacy.read"),
     "pseudonym_key_destruction": TableFacts(TRIAL, "destroyed pseudonym keys", "privacy.read"),
+    "source_key": TableFacts(TRIAL, "site key versions (fingerprints only)", None),
     "export_approval": TableFacts(STAFF, "analysts' export requests", "export.create"),
     "app_user": TableFacts(STAFF, "people who log in", "token.manage"),
     "api_token": TableFacts(STAFF, "API tokens (hashed)", "token.manage"),
@@ -160,6 +162,21 @@ def _permissions_table() -> list[str]:
     for action in sorted(PERMISSIONS):
         marks = ["yes" if role in PERMISSIONS[action] else "" for role in roles]
         lines.append(f"| `{action}` | " + " | ".join(marks) + " |")
+    return lines
+
+
+def _field_policy_table() -> list[str]:
+    """What each role sees of a record it may read (``services.access.FIELD_POLICY``)."""
+    from fiptrial.services import access
+
+    policy = getattr(access, "FIELD_POLICY", None)
+    if not policy:
+        return ["(no field-level policy: every field of a readable record is visible)"]
+    lines = ["| Record | Role | Fields it sees |", "| --- | --- | --- |"]
+    for resource in sorted(policy):
+        for role in sorted(policy[resource]):
+            fields = ", ".join(f"`{name}`" for name in sorted(policy[resource][role])) or "none"
+            lines.append(f"| {resource} | {role} | {fields} |")
     return lines
 
 
@@ -306,6 +323,10 @@ def render_dpia(metadata: MetaData | None = None) -> str:
         "Permissions per role (`services/access.py`):",
         "",
         *_permissions_table(),
+        "",
+        "Fields each role sees of a record it may read (`services.access.FIELD_POLICY`):",
+        "",
+        *_field_policy_table(),
         "",
         "## 3. Retention",
         "",

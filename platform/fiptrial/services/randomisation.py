@@ -57,7 +57,7 @@ from fiptrial.models import (
     Trial,
 )
 from fiptrial.services import audit, consent
-from fiptrial.services.eligibility import stratum_levels
+from fiptrial.services.eligibility import stratum_levels, whole_years
 from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
     SeededStream,
@@ -66,6 +66,7 @@ from fiptrial.services.random_source import (
     seed_commitment,
 )
 from fiptrial.services.transaction import insert_ignoring_conflict, locked, unit_of_work
+from fiptrial.timezone import local_date
 
 METHODS = ("permuted_blocks", "minimisation")
 CORRECTION_KINDS = ("randomised_in_error",)
@@ -204,6 +205,15 @@ def allocation_summary(allocation: Allocation) -> dict[str, Any]:
         "allocated_at": allocation.allocated_at.isoformat(),
         "unit_allocation": allocation.unit_allocation_id,
     }
+
+
+def age_at_allocation(participant: Participant) -> int | None:
+    """Whole years on the day of allocation (None while not allocated): what a role that may
+    not see the birth date sees instead."""
+    allocation = existing_allocation(participant.id)
+    if allocation is None:
+        return None
+    return whole_years(participant.birth_date, local_date(allocation.allocated_at))
 
 
 def existing_allocation(participant_id: int) -> Allocation | None:

@@ -147,6 +147,44 @@ ERRORS: dict[str, Any] = {
         "Het bestand heeft niet de indeling die de plug-in van de locatie verwacht. Sla het "
         "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
     ),
+    "export_missing_columns": _l(
+        "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s: het bestand heeft "
+        "niet de indeling die de plug-in van de locatie verwacht. Sla het op zoals de "
+        "handleiding van de locatie beschrijft en lees het opnieuw in."
+    ),
+    "export_empty": _l("Het bestand is leeg: verwacht werd %(expected)s."),
+    "export_not_xml": _l("Het bestand is geen geldige XML (regel %(line)s): %(reason)s."),
+    "export_xml_dtd": _l(
+        "Het bestand bevat een DTD of entiteiten. Die heeft een export nooit nodig; ze worden "
+        "uit veiligheid geweigerd."
+    ),
+    "export_xml_no_records": _l(
+        "Het bestand bevat geen elementen %(element)s: controleer het record-element in "
+        "export.toml."
+    ),
+    "mapping_version_unknown": _l(
+        "De plug-in van deze locatie heeft geen mappingversie %(version)s (wel: %(known)s)."
+    ),
+    # A line of a declarative export that cannot be used (fiptrial.plugins.messages)
+    "row_invalid_bsn": _l("%(column)s is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
+    "row_invalid_date": _l("%(column)s is geen geldige datum (%(format)s)."),
+    "row_invalid_sex": _l("%(column)s %(value)s is geen van de geslachtscodes %(codes)s."),
+    "row_reason_identifying": _l(
+        "%(column)s is geen redencode (het lijkt op een nummer of een datum)."
+    ),
+    "row_invalid_municipality": _l("%(column)s %(value)s is geen CBS-gemeentecode."),
+    "row_invalid_statistic_code": _l(
+        "%(column)s is geen BUS-statistiekcode (twee cijfers, bijvoorbeeld 01)."
+    ),
+    "row_value_missing": _l("%(column)s is leeg."),
+    "row_end_without_reason": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_reason_without_end": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_end_before_start": _l("De einddatum van de uitkering ligt vóór de begindatum."),
+    "row_birth_not_before_start": _l("De geboortedatum ligt niet vóór het begin van de uitkering."),
+    "row_too_few_fields": _l(
+        "Verwacht werden %(expected)s velden gescheiden door %(delimiter)s; gevonden: %(found)s."
+    ),
+    "row_no_person": _l("Het uitkeringsrecord heeft geen element %(element)s."),
     "import_unexpected": _l(
         "Het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen."
     ),
@@ -205,6 +243,19 @@ ERRORS: dict[str, Any] = {
     "purpose_length": _l("Beschrijf in 10 tot 2000 tekens waarvoor de export nodig is."),
     "approval_decided": _l("Over deze aanvraag is al besloten."),
     "approval_not_usable": _l("Deze aanvraag is niet (meer) goedgekeurd."),
+    "site_key_file_invalid": _l("Het sleutelbestand is geen locatiesleutel van het platform."),
+    "prepared_header_invalid": _l(
+        "Dit voorbereide bestand heeft niet de vorm die fiptrial-prepare-export schrijft."
+    ),
+    "prepared_token_invalid": _l(
+        "Regel %(line)s: het pseudoniem is niet met de sleutel van deze locatie gemaakt of is "
+        "veranderd."
+    ),
+    "prepared_wrong_site": _l("Dit bestand is voorbereid voor een andere locatie of onderzoek."),
+    "prepared_key_retired": _l(
+        "Sleutelversie %(version)s van deze locatie is niet (meer) geldig; vraag een nieuwe "
+        "sleutel aan."
+    ),
     "pseudonym_key_destroyed": _l(
         "De pseudoniemsleutel van dit onderzoek is na de follow-up vernietigd: er kan geen BSN "
         "meer aan worden gekoppeld."
@@ -322,6 +373,21 @@ AUDIT_ACTIONS = {
     "analysis.freeze_downloaded": _l("bevriezing gedownload"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
+    "analysis_plan.changed": _l("analyseplan gewijzigd"),
+    "analysis_plan.frozen": _l("analyseplan vastgezet"),
+    "analysis_plan.first_unblinded_report": _l("eerste rapport met de armen zichtbaar"),
+    # Privacy (issue 16)
+    "retention.deleted": _l("gegevens verwijderd volgens de bewaartermijn"),
+    "retention.schedule_set": _l("bewaartermijnen gewijzigd"),
+    "source_key.issued": _l("locatiesleutel uitgegeven"),
+    "source_key.retired": _l("locatiesleutel ingetrokken"),
+    "user.mfa_enrolled": _l("tweestapsverificatie ingesteld"),
+    "user.mfa_recovery_used": _l("herstelcode gebruikt"),
+    "user.mfa_reset": _l("tweestapsverificatie hersteld"),
+    "export.requested": _l("export aangevraagd"),
+    "export.approved": _l("exportaanvraag goedgekeurd"),
+    "export.refused": _l("exportaanvraag afgewezen"),
+    "export.approval_used": _l("goedgekeurde export gedownload"),
 }
 AUDIT_ENTITIES = {
     "trial": _l("onderzoek"),
@@ -341,6 +407,8 @@ AUDIT_ENTITIES = {
     "api_token": _l("API-sleutel"),
     "randomisation_block": _l("lotingsblok"),
     "followup_round": _l("vervolgronde"),
+    "analysis_plan": _l("analyseplan"),
+    "export_approval": _l("exportaanvraag"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -327,6 +327,7 @@ def download_approved(approval_id: int) -> Any:
         trial.code,
         approval.parameters["format"],
         actor=principal().actor,
+        role=principal().role,
         small_cells=minimisation.threshold(),
     )
     approvals.use(approval_id, principal=principal())  # 409 if another tab was first

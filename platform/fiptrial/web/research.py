@@ -94,7 +94,8 @@ def monitoring(site_code: str) -> Any:
         site=site,
         data=data,
         flagged=[s for s in data.strata if s.flagged],
-        fidelity=fidelity.site_fidelity(site),
+        fidelity=(figures := fidelity.site_fidelity(site)),
+        per_client_manager=figures.per_manager_for(principal()),
         methods=messages.METHODS,
         person=person,
     )
@@ -193,7 +194,7 @@ def report() -> Any:
         return render_template("research/report.html", trials=[], result=None)
     trial = trials.get_trial(chosen)
     try:
-        result, problem = analysis.pooled_report(trial.code), None
+        result, problem = analysis.pooled_report(trial.code, principal().actor), None
     except PlatformError as error:
         result, problem = None, messages.error_text(error)
     except ValueError:  # fiptrial_analysis refuses data it cannot analyse (yet)
@@ -261,7 +262,9 @@ def download_export() -> Any:
     form = ExportForm(prefix="export")
     if trial is not None and form.validate_on_submit():
         try:
-            name, data = analysis.export_zip(trial.code, form.fmt.data, actor=principal().actor)
+            name, data = analysis.export_zip(
+                trial.code, form.fmt.data, actor=principal().actor, role=principal().role
+            )
         except PlatformError as error:
             apply_service_error(form, error, {"format": "fmt"})
         else:

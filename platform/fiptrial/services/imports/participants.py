@@ -32,11 +32,14 @@ from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant, Site
 from fiptrial.plugins.manager import SitePlugin
+from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services import audit
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
     PROGRESS_ROWS,
+    row_rejection,
     run_import,
 )
 from fiptrial.services.participants import check_baseline_codes, new_participant
@@ -63,6 +66,7 @@ def import_participants(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    mapping_version: str | None = None,
 ) -> dict[str, Any]:
     """Register the running benefits of ``site``'s export; returns the report.
 
@@ -74,12 +78,15 @@ def import_participants(
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
-    def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
+    def body(
+        plugin: SitePlugin, _mapping: ReasonMapping, batch: ImportBatch, path: Path
+    ) -> dict[str, Any]:
         return _Enrolment(site, batch, actor, progress).run(plugin.read_export(path))
 
     report, _created = run_import(
-        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report
-    )
+        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report,
+        mapping_version=mapping_version,
+    )  # fmt: skip
     return report
 
 
@@ -129,16 +136,21 @@ class _Enrolment:
     def reject(
         self, line: int, reason: str, code: str | None = None, params: dict[str, Any] | None = None
     ) -> None:
-        """List a rejected line; ``code`` and ``params`` let the pages say it in Dutch."""
-        entry: dict[str, Any] = {"line": line, "reason": reason}
+        """List a rejected line; ``code`` and ``params`` let the pages say it in Dutch.
+
+        The reason and the params pass through ``redacted``: whatever a plugin wrote, no run of
+        8+ digits and no date reaches the report (stored, answered by the API, shown)."""
+        entry: dict[str, Any] = {"line": line, "reason": redacted(reason)}
         if code:
             entry["code"] = code
-            entry["params"] = params or {}
+            entry["params"] = {
+                k: redacted(v) if isinstance(v, str) else v for k, v in (params or {}).items()
+            }
         self.report["rejected"].append(entry)
 
     def decide(self, row: ExportRow) -> Participant | None:
         if row.errors:
-            self.reject(row.line, "; ".join(row.errors))
+            self.report["rejected"].append(row_rejection(row))
             return None
         if row.statistic_code is not None and row.statistic_code not in self.benefit_codes:
             self.report["other_benefits"] += 1
