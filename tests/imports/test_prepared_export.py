@@ -182,3 +182,32 @@ def test_the_tool_refuses_a_key_for_another_site(app: Any, bw_site: Any, tmp_pat
         ],
     )
     assert result.exit_code == 1 and "not a site key file" in result.output
+
+
+def test_a_prepared_outcome_export_records_the_same_exits(
+    app: Any, enrol: Any, bw_site: Any, tmp_path: Path
+) -> None:
+    from fiptrial.extensions import db
+    from fiptrial.models import OutcomeEvent
+    from fiptrial.services import source_keys
+    from fiptrial.services.imports import import_outcomes
+
+    people = [enrol() for _ in range(2)]
+    export = export_bytes(
+        [Line(bsn, end="05-11-2026", reason="ARB") for _person, bsn in people]
+        + [Line("999998523", end="05-11-2026", reason="ARB")]  # not in the trial
+    )
+    source_keys.issue(bw_site, actor="test").write(tmp_path / "bw.key")
+    source = tmp_path / "uitstroom.csv"
+    source.write_bytes(export)
+    result = CliRunner().invoke(
+        prepare_main,
+        ["--site", "brabantse_wal", "--key-file", str(tmp_path / "bw.key"), str(source)],
+    )
+    assert result.exit_code == 0, result.output
+    prepared = (tmp_path / "uitstroom.prepared.csv").read_bytes()
+    assert not any(bsn.encode() in prepared for _p, bsn in people)
+    report = import_outcomes(bw_site, io.BytesIO(prepared), actor="test")
+    assert report["bsn_received"] is False
+    exits = db.session.query(OutcomeEvent).filter_by(kind="exit").all()
+    assert sorted(e.participant_id for e in exits) == sorted(p.id for p, _bsn in people)
