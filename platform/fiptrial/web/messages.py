@@ -409,6 +409,7 @@ AUDIT_ENTITIES = {
     "followup_round": _l("vervolgronde"),
     "analysis_plan": _l("analyseplan"),
     "export_approval": _l("exportaanvraag"),
+    "read_log": _l("leeslog"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
