@@ -210,3 +210,23 @@ def test_a_prepared_outcome_export_records_the_same_exits(
     assert report["bsn_received"] is False
     exits = db.session.query(OutcomeEvent).filter_by(kind="exit").all()
     assert sorted(e.participant_id for e in exits) == sorted(p.id for p, _bsn in people)
+
+
+def test_the_tool_needs_neither_flask_nor_a_database() -> None:
+    """Shipped with the plugin interface: a console script that imports no Flask, no ORM."""
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    [script] = [
+        e for e in entry_points(group="console_scripts") if e.name == "fiptrial-prepare-export"
+    ]
+    assert script.value == "fiptrial.plugins.prepare:main"
+    probe = (
+        "import sys, fiptrial.plugins.prepare; "
+        "print(sorted(m for m in ('flask', 'sqlalchemy', 'flask_sqlalchemy') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
