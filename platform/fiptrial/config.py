@@ -45,6 +45,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
             ).split(",")
             if role.strip()
         ),
+        # Read-log entries of no trial (logins) are kept this long (issue 16).
+        "READ_LOG_KEEP_MONTHS": int(env.get("FIPTRIAL_READ_LOG_KEEP_MONTHS", "60")),
         # Cells below this count are suppressed in analysts' exports and reports (issue 16).
         "SMALL_CELL_THRESHOLD": int(env.get("FIPTRIAL_SMALL_CELL_THRESHOLD", "5")),
         # Behind HTTPS the session cookie must never travel in clear; plain-HTTP demos need it off.

@@ -116,7 +116,7 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     from fiptrial.models import AuditEntry
 
     _allocated_trial(staff, build)
-    web.login("analyse")
+    web.login("beheer")  # analysts ask for approval first (tests/web/test_minimisation.py)
     page = web.client.get("/onderzoek/exports")
     response = web.client.post(  # no button value: a browser may leave it out
         "/onderzoek/exports/download",

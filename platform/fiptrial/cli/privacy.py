@@ -19,6 +19,39 @@ from fiptrial.services.users import DEMO_USERS, find_user
 
 retention_cli = AppGroup("retention", help="Show and apply the trials' retention schedules.")
 privacy_cli = AppGroup("privacy", help="The privacy paperwork, generated from the platform.")
+site_key_cli = AppGroup(
+    "site-key", help="Sites' keys for pseudonymisation at the source (fiptrial-prepare-export)."
+)
+
+
+@site_key_cli.command("issue")
+@click.option("--site", "site_code", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The key file.")
+@reports_errors
+def site_key_issue(site_code: str, out: str) -> None:
+    """A new key version for a site, written to the key file for its municipality (0600)."""
+    from pathlib import Path
+
+    from fiptrial.services import source_keys, trials
+
+    key = source_keys.issue(trials.get_site(site_code), actor=OPERATOR)
+    key.write(Path(out))
+    click.echo(
+        f"Key version {key.version} of site {key.site} written to {out}. Hand it over by a "
+        f"secure channel and confirm the fingerprint {key.fingerprint()} by another."
+    )
+
+
+@site_key_cli.command("retire")
+@click.option("--site", "site_code", required=True)
+@click.option("--version", type=int, required=True)
+@reports_errors
+def site_key_retire(site_code: str, version: int) -> None:
+    """Refuse files prepared with this key version from now on (after a rotation)."""
+    from fiptrial.services import source_keys, trials
+
+    source_keys.retire(trials.get_site(site_code), version, actor=OPERATOR)
+    click.echo(f"Key version {version} of site {site_code} retired.")
 
 
 @retention_cli.command("show")
@@ -67,6 +100,27 @@ def retention_run(trial_code: str | None, today: object, dry_run: bool) -> None:
     click.echo(json.dumps(result, sort_keys=True))
 
 
+@privacy_cli.command("docs")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False),
+    default="docs/privacy",
+    show_default=True,
+    help="Folder for the processing register entry and the DPIA starting point.",
+)
+@reports_errors
+def privacy_docs(folder: str) -> None:
+    """Write the processing register entry (art. 30) and the DPIA starting point from the
+    platform's own facts (models, permissions, retention, security measures)."""
+    from pathlib import Path
+
+    from fiptrial.services.privacy_docs import write_docs
+
+    for path in write_docs(Path(folder)):
+        click.echo(f"Wrote {path}")
+
+
 def enrol_demo_users() -> None:
     """Two-factor sign-in for the demo users whose role requires it, on the public demo secret
     (README: "Demo users"), and say how to get their codes. Demo only: the secret is public."""
@@ -112,3 +166,4 @@ def add_privacy_commands(app: Flask) -> None:
     user_cli.add_command(mfa_reset)
     app.cli.add_command(retention_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(site_key_cli)

@@ -161,3 +161,21 @@ class ExportApproval(db.Model):  # type: ignore[name-defined]
     decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SourceKey(db.Model):  # type: ignore[name-defined]
+    """A version of a site's key for pseudonymisation at the source (``services.source_keys``).
+
+    The key itself is never stored: it is derived from the platform key, site and version.
+    Only its fingerprint is kept, to compare at hand-over; a retired version is refused."""
+
+    __tablename__ = "source_key"
+    __table_args__ = (UniqueConstraint("site_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    issued_by: Mapped[str] = mapped_column(String(80))
+    issued_at: Mapped[datetime] = created_at_column()
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -84,14 +84,17 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
             pyplot.close(figure)
 
 
-def export_zip(trial_code: str, fmt: str, *, actor: str, role: str) -> tuple[str, bytes]:
+def export_zip(
+    trial_code: str, fmt: str, *, actor: str, role: str, small_cells: int | None = None
+) -> tuple[str, bytes]:
     """The analysis export with its codebook and CONSORT sidecar, zipped (audited); its
-    columns are those the field policy grants ``role``."""
+    columns are those the field policy grants ``role``; ``small_cells``: values shared by
+    fewer participants suppressed (the analyst role, ``services.minimisation``)."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
         name = f"{trial.code}-{local_today():%Y%m%d}.{fmt}"
         _export, written = exports.export_trial(
-            trial, Path(folder) / name, fmt, actor=actor, role=role
+            trial, Path(folder) / name, fmt, actor=actor, role=role, small_cells=small_cells
         )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

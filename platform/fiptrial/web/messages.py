@@ -242,6 +242,31 @@ ERRORS: dict[str, Any] = {
     ),
     "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
     "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
+    # Privacy (issue 16): two-factor sign-in, export approvals, retention
+    "mfa_code_wrong": _l("Deze code klopt niet of is verlopen."),
+    "mfa_enrolled": _l("Tweestapsverificatie staat al aan."),
+    "mfa_not_pending": _l("Begin eerst met het instellen van tweestapsverificatie."),
+    "not_demo_user": _l("Alleen voor demogebruikers met de openbare demosleutel."),
+    "purpose_length": _l("Beschrijf in 10 tot 2000 tekens waarvoor de export nodig is."),
+    "approval_decided": _l("Over deze aanvraag is al besloten."),
+    "approval_not_usable": _l("Deze aanvraag is niet (meer) goedgekeurd."),
+    "site_key_file_invalid": _l("Het sleutelbestand is geen locatiesleutel van het platform."),
+    "prepared_header_invalid": _l(
+        "Dit voorbereide bestand heeft niet de vorm die fiptrial-prepare-export schrijft."
+    ),
+    "prepared_token_invalid": _l(
+        "Regel %(line)s: het pseudoniem is niet met de sleutel van deze locatie gemaakt of is "
+        "veranderd."
+    ),
+    "prepared_wrong_site": _l("Dit bestand is voorbereid voor een andere locatie of onderzoek."),
+    "prepared_key_retired": _l(
+        "Sleutelversie %(version)s van deze locatie is niet (meer) geldig; vraag een nieuwe "
+        "sleutel aan."
+    ),
+    "pseudonym_key_destroyed": _l(
+        "De pseudoniemsleutel van dit onderzoek is na de follow-up vernietigd: er kan geen BSN "
+        "meer aan worden gekoppeld."
+    ),
 }
 
 STATUS_FALLBACK = {
@@ -355,6 +380,21 @@ AUDIT_ACTIONS = {
     "analysis.freeze_downloaded": _l("bevriezing gedownload"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
+    "analysis_plan.changed": _l("analyseplan gewijzigd"),
+    "analysis_plan.frozen": _l("analyseplan vastgezet"),
+    "analysis_plan.first_unblinded_report": _l("eerste rapport met de armen zichtbaar"),
+    # Privacy (issue 16)
+    "retention.deleted": _l("gegevens verwijderd volgens de bewaartermijn"),
+    "retention.schedule_set": _l("bewaartermijnen gewijzigd"),
+    "source_key.issued": _l("locatiesleutel uitgegeven"),
+    "source_key.retired": _l("locatiesleutel ingetrokken"),
+    "user.mfa_enrolled": _l("tweestapsverificatie ingesteld"),
+    "user.mfa_recovery_used": _l("herstelcode gebruikt"),
+    "user.mfa_reset": _l("tweestapsverificatie hersteld"),
+    "export.requested": _l("export aangevraagd"),
+    "export.approved": _l("exportaanvraag goedgekeurd"),
+    "export.refused": _l("exportaanvraag afgewezen"),
+    "export.approval_used": _l("goedgekeurde export gedownload"),
 }
 AUDIT_ENTITIES = {
     "trial": _l("onderzoek"),
@@ -374,6 +414,9 @@ AUDIT_ENTITIES = {
     "api_token": _l("API-sleutel"),
     "randomisation_block": _l("lotingsblok"),
     "followup_round": _l("vervolgronde"),
+    "analysis_plan": _l("analyseplan"),
+    "export_approval": _l("exportaanvraag"),
+    "read_log": _l("leeslog"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

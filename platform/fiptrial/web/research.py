@@ -256,6 +256,8 @@ def exports() -> Any:
 @bp.post("/exports/download")
 @requires("export.create")
 def download_export() -> Any:
+    if principal().role == access.ANALYST:  # issue 16: each analyst export is approved first
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     trial = _chosen_trial()
     form = ExportForm(prefix="export")
     if trial is not None and form.validate_on_submit():
@@ -303,6 +305,8 @@ def freeze() -> Any:
 @bp.get("/bevriezingen/<int:freeze_id>.zip")
 @requires("export.create")
 def download_freeze(freeze_id: int) -> Any:
+    if principal().role == access.ANALYST:  # a freeze holds the rows as they were: admins only
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     name, data = freezes.download_freeze(freezes.get_freeze(freeze_id), actor=principal().actor)
     return Response(
         data,

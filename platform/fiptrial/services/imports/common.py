@@ -177,6 +177,12 @@ def audit_data(
     }
 
 
+def is_prepared(path: Any) -> bool:
+    from fiptrial.plugins.prepared import is_prepared as prepared
+
+    return prepared(path)
+
+
 def run_import(
     site: Site,
     source: BinaryIO | str | os.PathLike[str],
@@ -227,7 +233,14 @@ def run_import(
         )
         db.session.add(batch)
         db.session.flush()
+        prepared = is_prepared(export.path)  # issue 16: pseudonymised at the source
+        if prepared:
+            from fiptrial.services.source_keys import PreparedPlugin
+
+            plugin = PreparedPlugin(plugin, site)  # type: ignore[assignment]
         report = body(plugin, mapping, batch, export.path)
+        if prepared:
+            report["bsn_received"] = False  # the report says no BSN arrived
         batch.rows = report["rows"]
         batch.report = report
         audit.record(
