@@ -50,7 +50,8 @@ ESTIMANDS = {
     "site-standardised with its interval; the total scales it by the FIP participants.",
     "competing_risks": "Aalen-Johansen cumulative incidence of the first sustained end of each "
     "class (primary, competing, administrative), each arm standardised to the site mix; Gray's "
-    "test stratified by site.",
+    "test stratified by site. The table reads each curve at the horizon minus R days: an exit "
+    "by then is confirmed sustained by the horizon, as in the primary outcome.",
     "client_managers": "Among FIP participants with a client manager: ANOVA intraclass "
     "correlation of the primary outcome at the first horizon, and each manager's risk minus the "
     "usual-care risk with REML between-manager variance and shrunken estimates (caterpillar).",
@@ -198,7 +199,9 @@ def _horizon(
 
 def _cif(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> dict[str, Any]:
     arm, _ = _labels(p)
-    horizons = [h.days.max() if h.days.size else 0 for h in o.horizons]
+    # At H - R: an exit by then is confirmed sustained by the horizon, as the primary outcome.
+    r = plan.plan.sustained_exit_days
+    horizons = [max(float(np.round(h.months * DAYS_PER_YEAR / 12)) - r, 0.0) for h in o.horizons]
     out: dict[str, Any] = {}
     for name in OUTCOME_CLASSES:
         code = CAUSES[name]

@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from fiptrial_analysis import build_report, pilot_participants, render_html
-from fiptrial_analysis import html as report_html
+from fiptrial_analysis import figures as report_html
 
 PNG_DIR = Path("/tmp/fiptrial_analysis_plots")
 PLOT_NAMES = ("consort", "exits", "forest", "survival", "incidence")
