@@ -18,11 +18,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from . import figures, figures_planned
+from . import figures, figures_consort, figures_planned
 
 LANGUAGES = ("en", "nl")
 FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "consort": figures.consort_figure,
+    "consort": figures_consort.consort_figure,
     **{name: draw for name, (_title, draw, _empty) in figures.PLOTS.items()},
     **figures_planned.PLANNED_FIGURES,
 }
