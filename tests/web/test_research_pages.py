@@ -67,7 +67,9 @@ def test_pooled_report_with_its_figures(staff: Any, web: Any, build: Any, breda_
     page = web.client.get("/onderzoek/rapport")
     assert page.status_code == 200
     assert "Primaire analyse" in page.text
-    for name in ("consort", "exits", "forest", "survival", "incidence"):
+    assert "Analyseplan" in page.text and "NIET BEVROREN" not in page.text
+    for name in ("consort", "exits", "forest", "survival", "incidence", "sustained", "classes",
+                 "caterpillar", "reasons"):  # fmt: skip
         url = f"/onderzoek/rapport/t1/{name}.png"
         assert url in page.text
         figure = web.client.get(url)

@@ -20,7 +20,10 @@ from fiptrial.models import AuditHead
 from fiptrial.services import analysis_plans, exports, trials
 from fiptrial.timezone import local_today
 
-REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
+REPORT_FIGURES = (
+    "consort", "exits", "forest", "survival", "incidence",  # the first-exit figures
+    "sustained", "classes", "caterpillar", "reasons",  # the analysis plan's (need the spells)
+)  # fmt: skip
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
 # The page's figures arrive as parallel requests: compute the report once, and keep pyplot
 # (which fiptrial_analysis draws with, and which is not thread-safe) to one thread at a time.
@@ -60,11 +63,11 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    from fiptrial_analysis import html as report_html
+    from fiptrial_analysis.html import FIGURES
 
     with _report_lock:
         try:
-            figure = getattr(report_html, f"{name}_figure")(report)
+            figure = FIGURES[name](report)
         except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
             # Early in a trial some figures have nothing to show; say so instead of a 500.
             logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
@@ -82,6 +85,31 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
             return buffer.getvalue()
         finally:
             pyplot.close(figure)
+
+
+def report_body(report: dict[str, Any], trial_code: str, language: str) -> Any:
+    """The report's body from fiptrial_analysis's own template (the one the self-contained
+    HTML report uses), in the page's language, with the figures served by this app."""
+    from flask import url_for
+
+    from fiptrial_analysis import figures_planned
+    from fiptrial_analysis.html import render_body
+
+    def figure(name: str) -> dict[str, Any]:
+        src = url_for("research.report_figure", trial_code=trial_code, name=name)
+        alt = figures_planned.CAPTIONS.get(name) or FIGURE_ALT.get(name, name)
+        return {"src": src, "alt": alt}
+
+    return render_body(report, figure, language if language in ("en", "nl") else "nl")
+
+
+FIGURE_ALT = {
+    "consort": "CONSORT flow diagram",
+    "exits": "Exits by reason and arm",
+    "forest": "Forest plot of the site odds ratios",
+    "survival": "Kaplan-Meier curves of remaining on benefit",
+    "incidence": "Cumulative incidence of exit to work",
+}
 
 
 def export_zip(
