@@ -24,6 +24,9 @@ POSTGRES_SERVER_URL = os.environ.get(
     "FIPTRIAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TEST_KEYS = {"SECRET_KEY": "test-secret", "PSEUDONYM_KEY": "test-pseudonym-key"}
+# The tests build sites of a few participants; the lottery's default minimum of 20 is tested
+# with its own app in tests/core/test_lottery.py.
+TEST_SETTINGS = {"COHORT_MIN_SIZE": 2}
 # National test BSNs of RvIG and the public examples (shared/domain/README.md).
 TEST_BSNS = ["999998523", "999998535", "999993653", "999990019", "123456782", "111222333"]
 
@@ -32,7 +35,13 @@ def make_app(database_url: str, **extra: Any) -> Flask:
     from fiptrial import create_app
 
     return create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **TEST_KEYS, **extra}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            **TEST_KEYS,
+            **TEST_SETTINGS,
+            **extra,
+        }
     )
 
 

@@ -78,4 +78,5 @@ def settings_from_environment_for_tests(
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        "COHORT_MIN_SIZE": 20,
     }

@@ -37,6 +37,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         or _key_file(instance_path, "pseudonym.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        # The lottery's smallest cohort (drawn units), see services.lottery.
+        "COHORT_MIN_SIZE": int(env.get("FIPTRIAL_COHORT_MIN_SIZE", "20")),
         # Behind HTTPS the session cookie must never travel in clear; plain-HTTP demos need it off.
         "SESSION_COOKIE_SECURE": env.get("FIPTRIAL_SECURE_COOKIES", "").lower()
         in ("1", "true", "yes"),

@@ -13,6 +13,8 @@ Three ways to allocate, all concealed until the moment of allocation and all re-
 * **Cohort allocation** at the start of a site: the current eligible caseload in one step, an
   exact number to FIP (the site's capacity), proportionally within strata, leftover places
   (misfits) to strata drawn at random with probability proportional to their remainders.
+  When a site may run one (size, FIP number, capacity, a second cohort) is decided by the rules
+  in :mod:`fiptrial.services.lottery`.
 
 **Benefit units.** Partners on one benefit (participants sharing a ``unit_key``) are
 randomised as one: the first partner allocated draws the arm by the trial's method; every later
@@ -56,7 +58,7 @@ from fiptrial.models import (
     StratumState,
     Trial,
 )
-from fiptrial.services import audit, consent
+from fiptrial.services import audit, consent, lottery
 from fiptrial.services.eligibility import stratum_levels
 from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
@@ -470,11 +472,20 @@ def _lock_cohort_caseload(site: Site) -> list[Participant]:
     return [p for p in candidates if p.id not in taken]
 
 
-def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> CohortRandomisation:
+def allocate_cohort(
+    site_id: int,
+    fip: int | None = None,
+    *,
+    actor: str,
+    research_admin: bool = False,
+    reason: str | None = None,
+) -> CohortRandomisation:
     """Allocate a site's current eligible caseload at once, exactly ``fip`` of them to FIP.
 
-    Without ``fip``: the site's FIP places (its client managers' capacities), at most the
-    caseload; a site without client managers must give ``fip``.
+    The rules of the lottery (minimum size, every FIP probability strictly between 0 and 1,
+    at most the free FIP capacity, one cohort per site unless a research admin gives a
+    reason) live in :mod:`fiptrial.services.lottery`. Without ``fip``: the free capacity, at
+    most one less than the number of drawn units.
     """
     with unit_of_work():
         # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
@@ -490,6 +501,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 "cohort allocation needs exactly the arms fip and control", code="cohort_arms"
             )
         other_arm = next(arm for arm in arms if arm != "fip")
+        lottery.check_second_cohort(site, research_admin=research_admin, reason=reason)
         caseload, partners = cohort_units(_lock_cohort_caseload(site))
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
@@ -498,17 +510,10 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 "the site has no eligible unallocated participants to allocate",
                 code="no_cohort_caseload",
             )
-        if fip is None:
-            from fiptrial.services.caseload import site_capacity
-
-            fip = min(site_capacity(site.id), len(caseload)) or None
-        if fip is None or fip < 0 or fip > len(caseload):
-            raise Unprocessable(
-                f"fip must lie between 0 and the caseload of {len(caseload)}",
-                code="cohort_fip_out_of_range",
-                fields={"fip": [f"must lie between 0 and {len(caseload)}"]},
-                caseload=len(caseload),
-            )
+        allowed = lottery.permit(
+            site, len(caseload), fip, research_admin=research_admin, reason=reason
+        )
+        fip = allowed.fip
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:
             by_stratum[participant.stratum].append(participant.id)
@@ -537,7 +542,17 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
             entity="cohort_randomisation",
             entity_id=cohort.id,
             site=site.code,
-            data={"fip": fip, "caseload": len(caseload), "seed_sha256": seed_commitment(seed)},
+            data={
+                "fip": fip,
+                "caseload": len(caseload),
+                "seed_sha256": seed_commitment(seed),
+                "free_places": allowed.free_places,
+                **(
+                    {"earlier_cohorts": allowed.earlier_cohorts, "reason": allowed.reason}
+                    if allowed.earlier_cohorts
+                    else {}
+                ),
+            },
         )
         fip_ids = {pid for ids in chosen.values() for pid in ids}
         participants = {p.id: p for p in caseload}
@@ -556,6 +571,23 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 )
         _store_cohort_partners(partners, states, cohort.id, actor)
     return cohort
+
+
+def allocate_arrivals(site_id: int, *, actor: str) -> list[Allocation]:
+    """Allocate the participants who arrived after a site's lottery, one by one by the trial's
+    method (permuted blocks or minimisation; partners with their unit), in id order. Each
+    allocation is its own transaction, as through the API; one already allocated meanwhile
+    is skipped."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} does not exist")
+    done = []
+    for participant_id in [p.id for p in cohort_caseload(site)]:
+        try:
+            done.append(allocate(participant_id, actor=actor))
+        except Conflict:
+            continue
+    return done
 
 
 def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str) -> Allocation:
