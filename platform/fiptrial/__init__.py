@@ -76,6 +76,7 @@ def settings_from_environment_for_tests(
     return {
         "SECRET_KEY": test_config.get("SECRET_KEY", "test-secret"),
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
+        "AUDIT_KEY": test_config.get("AUDIT_KEY", "test-audit-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
         "COHORT_MIN_SIZE": 20,

@@ -35,6 +35,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": env.get("FIPTRIAL_SECRET_KEY") or _key_file(instance_path, "secret.key"),
         "PSEUDONYM_KEY": env.get("FIPTRIAL_PSEUDONYM_KEY")
         or _key_file(instance_path, "pseudonym.key"),
+        # Keys the audit chain (HMAC); like the pseudonym key, never in the database.
+        "AUDIT_KEY": env.get("FIPTRIAL_AUDIT_KEY") or _key_file(instance_path, "audit.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
         # The lottery's smallest cohort (drawn units), see services.lottery.

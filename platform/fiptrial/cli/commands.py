@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,7 +35,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
-audit_cli = AppGroup("audit", help="Verify the audit trail.")
+audit_cli = AppGroup("audit", help="Verify and anchor the audit trail.")
 randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomisation.")
 
 
@@ -88,15 +89,51 @@ def token_revoke(token_id: int) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first broken entry."""
-    from fiptrial.services.audit import verify_chain
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An anchor written earlier by `fiptrial audit anchor`: the chain must still hold it.",
+)
+@reports_errors
+def audit_verify(anchor_file: Path | None) -> None:
+    """Recompute the keyed hash chain and the head's HMAC; exit 1 naming the first broken
+    entry. With --anchor, also check that the chain still holds the anchored head."""
+    from fiptrial.services.audit import read_anchor, verify_chain
 
-    report = verify_chain()
+    anchor = read_anchor(anchor_file) if anchor_file is not None else None
+    report = verify_chain(anchor)
     click.echo(json.dumps(report.to_dict()))
     if not report.ok:
         click.echo(f"Audit chain broken at entry {report.first_broken}: {report.problem}", err=True)
         sys.exit(1)
+
+
+@audit_cli.command("anchor")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the anchor to this file (never overwritten) instead of standard output.",
+)
+@reports_errors
+def audit_anchor(output: Path | None) -> None:
+    """Sign the head of the verified chain, for an operator to keep outside the database
+    (another machine, a printed copy, a mail to the data manager); `audit verify --anchor`
+    later checks that no entry up to it was removed or rewritten."""
+    from fiptrial.services.audit import make_anchor
+
+    text = json.dumps(make_anchor().to_dict(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with output.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{output} exists already: anchors are never overwritten"
+        ) from None
+    click.echo(f"Anchor written to {output}.")
 
 
 @randomisation_cli.command("simulate")

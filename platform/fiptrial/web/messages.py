@@ -101,6 +101,15 @@ ERRORS: dict[str, Any] = {
         "Geef een reden voor deze volgende loting (ten minste %(minimum)s tekens); de reden komt "
         "in het auditlogboek."
     ),
+    # The audit trail's anchors (CLI)
+    "anchor_unreadable": _l("Dit bestand is geen ankerbestand van het auditlogboek."),
+    "anchor_signature": _l(
+        "De handtekening van het anker klopt niet: het is gewijzigd, of gemaakt met een andere "
+        "auditsleutel."
+    ),
+    "audit_chain_broken": _l(
+        "De keten van het auditlogboek is verbroken: er is geen anker gemaakt."
+    ),
     "no_client_managers": _l("Deze locatie heeft nog geen klantmanagers."),
     "same_client_manager": _l("Deze deelnemer heeft deze klantmanager al."),
     # Conversations
