@@ -49,6 +49,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         options.update(sqlite_engine_options())
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
+    from fiptrial.services.spool import InstanceRequest, remove_stale_spools
+
+    # Uploads wait in instance/spool (0700), never in the system temp folder; spools that a
+    # killed worker left behind go now.
+    app.request_class = InstanceRequest
+    remove_stale_spools(app)
+
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
