@@ -56,6 +56,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         options.update(sqlite_engine_options())
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
+    from fiptrial.services.spool import InstanceRequest, remove_stale_spools
+
+    # Uploads wait in instance/spool (0700), never in the system temp folder; spools that a
+    # killed worker left behind go now.
+    app.request_class = InstanceRequest
+    remove_stale_spools(app)
+
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
@@ -85,10 +92,12 @@ def settings_from_environment_for_tests(
     return {
         "SECRET_KEY": test_config.get("SECRET_KEY", "test-secret"),
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
+        "AUDIT_KEY": test_config.get("AUDIT_KEY", "test-audit-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
         # Tests that sign in by password alone keep working; the two-factor tests set the
         # production roles (config.settings_from_environment) themselves.
         "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),
         "SMALL_CELL_THRESHOLD": 5,
+        "COHORT_MIN_SIZE": 20,
     }

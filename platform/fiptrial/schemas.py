@@ -272,8 +272,16 @@ class PageArgsSchema(Schema):
 
 
 class CohortCreateSchema(Schema):
-    # Without fip: the site's FIP places, the sum of its client managers' capacities.
-    fip = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    # Without fip: the site's free FIP places (at most one less than the cohort).
+    fip = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required for a further cohort at a site (research admin)."},
+    )
 
 
 class CohortSchema(Schema):

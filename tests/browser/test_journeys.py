@@ -72,12 +72,15 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Loting van het cohort")
     ready = ready_before + waiting
     expect(tab.page.locator(".card .figure").first).to_have_text(str(ready))
-    tab.page.get_by_label("Aantal FIP-plaatsen").fill("1")
-    tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
-    tab.page.get_by_role("button", name="Loting uitvoeren").click()
+    # The site had its lottery (the demo's cohort): the coordinator cannot hold another, and
+    # the page says why; the new clients are allocated one by one by the trial's method.
+    expect(tab.page.locator("#refusal")).to_contain_text("Deze locatie heeft al geloot")
+    expect(tab.page.get_by_label("Aantal FIP-plaatsen")).to_have_count(0)
+    tab.page.get_by_label("Ik begrijp dat de toewijzing definitief is.").check()
+    tab.page.get_by_role("button", name="Nieuwe deelnemers toewijzen").click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
     expect(tab.page.locator(".notice-success")).to_contain_text(
-        f"1 van {ready} deelnemers naar FIP"
+        f"{ready} nieuwe deelnemers toegewezen volgens de methode van het onderzoek"
     )
 
 

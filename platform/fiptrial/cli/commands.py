@@ -23,14 +23,14 @@ from fiptrial.demo.story import play
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Trial, User
 from fiptrial.models.identity import ALL_ROLES
-from fiptrial.services.audit import verify_chain
+from fiptrial.services.audit import read_anchor, verify_chain
 from fiptrial.services.eligibility import band_label
 from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
 from fiptrial.services.tokens import create_token, revoke_token
 from fiptrial.services.trials import get_site, get_trial
 
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
-audit_cli = AppGroup("audit", help="Verify the audit trail.")
+audit_cli = AppGroup("audit", help="Verify and anchor the audit trail.")
 randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomisation.")
 
 
@@ -76,13 +76,49 @@ def token_revoke(token_id: int) -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first broken entry."""
-    report = verify_chain()
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An anchor written earlier by `fiptrial audit anchor`: the chain must still hold it.",
+)
+@reports_errors
+def audit_verify(anchor_file: Path | None) -> None:
+    """Recompute the keyed hash chain and the head's HMAC; exit 1 naming the first broken
+    entry. With --anchor, also check that the chain still holds the anchored head."""
+    anchor = read_anchor(anchor_file) if anchor_file is not None else None
+    report = verify_chain(anchor)
     click.echo(json.dumps(report.to_dict()))
     if not report.ok:
         click.echo(f"Audit chain broken at entry {report.first_broken}: {report.problem}", err=True)
         sys.exit(1)
+
+
+@audit_cli.command("anchor")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the anchor to this file (never overwritten) instead of standard output.",
+)
+@reports_errors
+def audit_anchor(output: Path | None) -> None:
+    """Sign the head of the verified chain, for an operator to keep outside the database
+    (another machine, a printed copy, a mail to the data manager); `audit verify --anchor`
+    later checks that no entry up to it was removed or rewritten."""
+    from fiptrial.services.audit import make_anchor
+
+    text = json.dumps(make_anchor().to_dict(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with output.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{output} exists already: anchors are never overwritten"
+        ) from None
+    click.echo(f"Anchor written to {output}.")
 
 
 @randomisation_cli.command("simulate")

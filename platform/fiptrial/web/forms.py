@@ -16,6 +16,7 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import (
     DataRequired,
@@ -203,11 +204,25 @@ class CohortForm(FlaskForm):
             NumberRange(min=0, message=_l("Vul een getal van 0 of meer in.")),
         ],
     )
+    # Only for a further cohort at a site (research admins): why, kept in the audit trail.
+    reason = TextAreaField(
+        _l("Reden voor een volgende loting"), validators=[Optional(), Length(max=2000)]
+    )
     confirm = BooleanField(
         _l("Ik begrijp dat de loting definitief is en niet kan worden overgedaan."),
         validators=[DataRequired(_l("Bevestig dat u wilt loten."))],
     )
     submit = SubmitField(_l("Loting uitvoeren"))
+
+
+class ArrivalsForm(FlaskForm):
+    """After a site's lottery: allocate the new participants by the trial's method."""
+
+    confirm = BooleanField(
+        _l("Ik begrijp dat de toewijzing definitief is."),
+        validators=[DataRequired(_l("Bevestig dat u wilt toewijzen."))],
+    )
+    submit = SubmitField(_l("Nieuwe deelnemers toewijzen"))
 
 
 class UploadForm(FlaskForm):

@@ -84,8 +84,38 @@ ERRORS: dict[str, Any] = {
     "no_cohort_caseload": _l("Er zijn geen geschikte deelnemers met toestemming om te loten."),
     "cohort_arms": _l("Een cohortloting kan alleen met de groepen FIP en controle."),
     "cohort_fip_out_of_range": _l(
-        "Het aantal FIP-plaatsen moet liggen tussen 0 en %(caseload)s (het aantal deelnemers "
-        "klaar voor loting)."
+        "Het aantal FIP-plaatsen moet liggen tussen 1 en %(highest)s: bij de loting moet iedere "
+        "deelnemer kans hebben op FIP én op controle."
+    ),
+    "cohort_too_small": _l(
+        "Een loting vraagt ten minste %(minimum)s deelnemers klaar voor loting; nu zijn het er "
+        "%(caseload)s. Wijs ze één voor één toe, of wacht op meer toestemmingen."
+    ),
+    "cohort_fip_over_capacity": _l(
+        "Het aantal FIP-plaatsen (%(fip)s) is groter dan de %(free)s vrije plaatsen bij de "
+        "klantmanagers: een FIP-deelnemer zonder klantmanager krijgt geen begeleiding."
+    ),
+    "cohort_no_free_places": _l(
+        "De klantmanagers van deze locatie hebben geen vrije FIP-plaatsen. Voeg klantmanagers "
+        "toe of verhoog hun capaciteit."
+    ),
+    "cohort_exists": _l(
+        "Deze locatie heeft al geloot. Nieuwe deelnemers worden één voor één toegewezen volgens "
+        "de methode van het onderzoek. Een volgende loting kan alleen een onderzoeksbeheerder "
+        "uitvoeren, met een reden."
+    ),
+    "cohort_reason_required": _l(
+        "Geef een reden voor deze volgende loting (ten minste %(minimum)s tekens); de reden komt "
+        "in het auditlogboek."
+    ),
+    # The audit trail's anchors (CLI)
+    "anchor_unreadable": _l("Dit bestand is geen ankerbestand van het auditlogboek."),
+    "anchor_signature": _l(
+        "De handtekening van het anker klopt niet: het is gewijzigd, of gemaakt met een andere "
+        "auditsleutel."
+    ),
+    "audit_chain_broken": _l(
+        "De keten van het auditlogboek is verbroken: er is geen anker gemaakt."
     ),
     "no_client_managers": _l("Deze locatie heeft nog geen klantmanagers."),
     "same_client_manager": _l("Deze deelnemer heeft deze klantmanager al."),

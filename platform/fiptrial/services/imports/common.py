@@ -1,15 +1,15 @@
 """What both imports share: the file and its hash, the plugin, the batch and its audit entry.
 
 The file is hashed before it is parsed: a re-import of an identical file must cost a hash and a
-lookup, not a parse. An upload is spooled to a temporary file while it is hashed (it is never
-held in memory whole), and the plugin then streams the rows from that file.
+lookup, not a parse. An upload is spooled to a private file in ``instance/spool`` while it is
+hashed (it is never held in memory whole, and never in the system temp folder: see
+``services.spool``), and the plugin then streams the rows from that file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
 from fiptrial.services.moments import past_moment
+from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
 CHUNK_BYTES = 1024 * 1024
@@ -90,7 +91,8 @@ class ExportFile:
                     size += len(chunk)
             yield cls(path, digest.hexdigest(), size)
             return
-        descriptor, name = tempfile.mkstemp(prefix="fiptrial-import-", suffix=".export")
+        descriptor, spooled = new_spool()
+        name = str(spooled)
         try:
             with os.fdopen(descriptor, "wb") as spool:
                 digest = hashlib.sha256()
