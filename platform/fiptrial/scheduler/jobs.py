@@ -74,7 +74,8 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         .execution_options(synchronize_session=False)
     )
     counts = planning.mark_overdue(today)
-    from fiptrial.services.spool import remove_stale_spools, remove_stale_uploads
+    from fiptrial.services.import_tasks import remove_stale_uploads
+    from fiptrial.services.spool import remove_stale_spools
 
     spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying
     return {**counts, "cancelled_after_withdrawal": cancelled, "stale_spools_removed": spools}

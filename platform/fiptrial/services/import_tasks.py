@@ -38,6 +38,7 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportTask, Site
 from fiptrial.services import access, audit, imports
 from fiptrial.services.access import Principal
+from fiptrial.services.spool import UPLOAD_FOLDER, private_folder
 from fiptrial.services.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,7 @@ class TaskState:
 
 def upload_folder(app: Flask | None = None) -> Path:
     """``instance/uploads``, created on first use and readable by the platform's user only."""
-    folder = Path((app or current_app).instance_path) / "uploads"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    return folder
+    return private_folder(app, UPLOAD_FOLDER)
 
 
 def _spool(stream: BinaryIO, folder: Path, max_bytes: int | None) -> Path:
@@ -320,3 +318,20 @@ def wait(task_id: int, timeout: float | None = None) -> bool:
         thread.join(timeout)
         return not thread.is_alive()
     return True
+
+
+def remove_stale_uploads(app: Flask | None = None) -> int:
+    """Delete the web uploads that no live import task waits for (needs the database)."""
+    folder = upload_folder(app)
+    names = {path.name for path in folder.iterdir()}
+    if not names:
+        return 0
+    live = set()
+    for task in db.session.query(ImportTask).filter(ImportTask.spool_name.in_(sorted(names))):
+        if not describe(task).finished:
+            live.add(task.spool_name)
+    removed = 0
+    for name in names - live:
+        (folder / name).unlink(missing_ok=True)
+        removed += 1
+    return removed
