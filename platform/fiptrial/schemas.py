@@ -12,7 +12,6 @@ from flask import g
 from marshmallow import Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
@@ -273,8 +272,16 @@ class PageArgsSchema(Schema):
 
 
 class CohortCreateSchema(Schema):
-    # Without fip: the site's FIP places, the sum of its client managers' capacities.
-    fip = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    # Without fip: the site's free FIP places (at most one less than the cohort).
+    fip = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required for a further cohort at a site (research admin)."},
+    )
 
 
 class CohortSchema(Schema):
@@ -298,13 +305,6 @@ class AuditVerifySchema(Schema):
     entries = fields.Integer()
     first_broken = fields.Integer()
     problem = fields.String()
-
-
-class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    site = fields.String(load_default=None)
-    user = fields.String(load_default=None)
-    label = fields.String(load_default="")
 
 
 # --- FIP conversations, agendas and plans ---------------------------------------------------------
@@ -507,3 +507,40 @@ class FreezeSchema(Schema):
     cost_per_benefit_year = fields.Float()
     created_by = fields.String()
     created_at = fields.String()
+
+
+# --- Issue 16 (privacy): the read log --------------------------------------------------------
+
+
+class ReadLogArgsSchema(Schema):
+    actor = fields.String(load_default="", validate=validate.Length(max=80))
+    action = fields.String(load_default="", validate=validate.Length(max=60))
+    participant_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    site = fields.String(load_default="", validate=validate.Length(max=40))
+    since = fields.DateTime(load_default=None)
+    until = fields.DateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ReadLogEntrySchema(Schema):
+    id = fields.Integer()
+    recorded_at = fields.DateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    channel = fields.String()
+    endpoint = fields.String()
+    path = fields.String()
+    query = fields.Dict()
+    status = fields.Integer()
+    site = fields.String(allow_none=True)
+    participants = fields.Integer()
+    participant_ids = fields.List(fields.Integer())
+
+
+class ReadLogPageSchema(Schema):
+    entries = fields.List(fields.Nested(ReadLogEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()

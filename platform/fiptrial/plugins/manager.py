@@ -69,7 +69,7 @@ ENTRY_POINT_GROUP = "fiptrial.plugins"
 DEFAULTS_NAME = "fiptrial.defaults"
 EXTENSION_KEY = "fiptrial.plugins"
 #: Hooks a site answers for itself; called on the site's plugin alone (plus the defaults).
-PER_SITE_HOOKS = ("reason_mappings", "read_export", "map_reason", "sample_export")
+PER_SITE_HOOKS = ("reason_mappings", "read_export", "map_reason", "sample_export", "write_export")
 #: Stand-in members for a plugin whose members come from the site settings.
 PROBE_MUNICIPALITIES = ("GM9998", "GM9999")
 #: What pluggy says about a version-1 hook; the host explains it instead.
@@ -409,6 +409,17 @@ class SitePlugin:
         """The synthetic sample export the plugin ships, if any."""
         result: Traversable | None = self._hooks["sample_export"]()
         return result
+
+    def write_export(self, rows: Iterable[ExportRow], out: IO[bytes]) -> int:
+        """Write ``rows`` in the site's own format (synthetic exports); the rows written.
+
+        Raises:
+            SitePluginError: the plugin cannot write its format.
+        """
+        written = self._hooks["write_export"](rows=rows, out=out)
+        if written is None:
+            raise SitePluginError.one(self.name, "the plugin cannot write its export format")
+        return int(written)
 
     def field_labels(self) -> dict[str, str]:
         """What the export calls each ExportRow field (its column or XML path), for reports;

@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
 from fiptrial.services.access import Principal
+from fiptrial.services.users import load_user
 from fiptrial.web.messages import error_text
 
 
@@ -56,8 +57,6 @@ class WebUser:
 
     @classmethod
     def load(cls, user_id: str) -> WebUser | None:
-        from fiptrial.services.users import load_user
-
         try:
             user = load_user(int(user_id))
         except ValueError:
@@ -76,6 +75,7 @@ ROLE_NAMES = {
     "site_coordinator": _l("locatiecoördinator"),
     "client_manager": _l("klantmanager"),
     "analyst": _l("analist"),
+    "privacy_officer": _l("functionaris gegevensbescherming"),
 }
 
 
@@ -103,6 +103,8 @@ def home_for(user: WebUser) -> str:
         return url_for("manager.agenda")
     if user.role == access.COORDINATOR and user.site_code:
         return url_for("site.participants", site_code=user.site_code)
+    if user.role == access.PRIVACY_OFFICER:
+        return url_for("privacy.read_log")
     return url_for("research.overview")
 
 
