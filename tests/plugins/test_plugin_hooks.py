@@ -74,6 +74,27 @@ def test_hook_sample_export(host_with):
     assert site_hook(pm, "greedy_site", "sample_export")() is None
 
 
+@pytest.mark.parametrize(("plugin", "local_reason"), [("brabantse_wal", "VHG"), ("template", "32")])
+def test_hook_write_export(plugin, local_reason):
+    """Both shipped plugins write their own format, and their reader gives the rows back."""
+    from datetime import date
+
+    host = PluginHost(build_plugin_manager(entry_points=True))
+    site = host[plugin]
+    rows = [
+        ExportRow(0, "123456782", date(1980, 3, 1), "female", "GM0748", date(2020, 1, 6),
+                  None, None, None, unit_key="700001", statistic_code="01"),
+        ExportRow(0, "111222333", date(1975, 12, 31), "male", "GM0851", date(2019, 5, 1),
+                  date(2025, 2, 28), local_reason, "GM0873", unit_key="700002",
+                  statistic_code="01"),
+    ]  # fmt: skip
+    out = io.BytesIO()
+    assert site.write_export(rows, out) == 2
+    read = list(site.read_export(io.BytesIO(out.getvalue())))
+    assert [row.errors for row in read] == [(), ()]
+    assert [row[1:9] + row[10:12] for row in read] == [row[1:9] + row[10:12] for row in rows]
+
+
 @pytest.mark.parametrize("hook", HOOKS)
 def test_plugin_hooks_have_tests(hook):
     assert f"test_hook_{hook}" in vars(sys.modules[__name__]), f"hook {hook} has no test"

@@ -9,7 +9,13 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.cli.users import user_cli
+from fiptrial.errors import NotFound
+from fiptrial.extensions import db
+from fiptrial.models import Trial, User
+from fiptrial.services import retention, trials, twofactor
+from fiptrial.services.users import DEMO_USERS, find_user
 
 retention_cli = AppGroup("retention", help="Show and apply the trials' retention schedules.")
 privacy_cli = AppGroup("privacy", help="The privacy paperwork, generated from the platform.")
@@ -52,10 +58,6 @@ def site_key_retire(site_code: str, version: int) -> None:
 @reports_errors
 def retention_show() -> None:
     """Per trial: the last follow-up and when each kind of data is due for deletion."""
-    from fiptrial.extensions import db
-    from fiptrial.models import Trial
-    from fiptrial.services import retention
-
     for trial in db.session.query(Trial).order_by(Trial.code):
         end = retention.last_followup(trial)
         click.echo(f"{trial.code}: last follow-up {end.isoformat() if end else 'not known yet'}")
@@ -76,8 +78,6 @@ def retention_show() -> None:
 @reports_errors
 def retention_set(trial_code: str, items: tuple[str, ...]) -> None:
     """Change a trial's schedule (audited)."""
-    from fiptrial.services import retention, trials
-
     months: dict[str, int | None] = {}
     for item in items:
         name, _, value = item.partition("=")
@@ -95,8 +95,6 @@ def retention_set(trial_code: str, items: tuple[str, ...]) -> None:
 @reports_errors
 def retention_run(trial_code: str | None, today: object, dry_run: bool) -> None:
     """Delete what each trial's schedule says is due; prints what was deleted (JSON)."""
-    from fiptrial.services import retention
-
     day: date | None = today.date() if today is not None else None  # type: ignore[attr-defined]
     result = retention.run(day, actor=OPERATOR, trial_code=trial_code, dry_run=dry_run)
     click.echo(json.dumps(result, sort_keys=True))
@@ -126,11 +124,6 @@ def privacy_docs(folder: str) -> None:
 def enrol_demo_users() -> None:
     """Two-factor sign-in for the demo users whose role requires it, on the public demo secret
     (README: "Demo users"), and say how to get their codes. Demo only: the secret is public."""
-    from fiptrial.extensions import db
-    from fiptrial.models import User
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import DEMO_USERS
-
     names = [spec.username for spec in DEMO_USERS if twofactor.required_for(spec.role)]
     enrolled = []
     for user in db.session.query(User).filter(User.username.in_(names)).order_by(User.username):
@@ -150,10 +143,6 @@ def enrol_demo_users() -> None:
 @reports_errors
 def mfa_code(username: str) -> None:
     """The current two-factor code of a demo user (refused for every other user)."""
-    from fiptrial.errors import NotFound
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import find_user
-
     user = find_user(username)
     if user is None:
         raise NotFound(f"no user called {username!r}")
@@ -165,10 +154,6 @@ def mfa_code(username: str) -> None:
 @reports_errors
 def mfa_reset(username: str) -> None:
     """Remove a user's two-factor set-up (a lost phone): set up again at the next login."""
-    from fiptrial.errors import NotFound
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import find_user
-
     user = find_user(username)
     if user is None:
         raise NotFound(f"no user called {username!r}")
@@ -177,8 +162,6 @@ def mfa_reset(username: str) -> None:
 
 
 def add_privacy_commands(app: Flask) -> None:
-    from fiptrial.cli.users import user_cli
-
     user_cli.add_command(mfa_code)
     user_cli.add_command(mfa_reset)
     app.cli.add_command(retention_cli)

@@ -35,7 +35,7 @@ The reference page ``plugin-hooks.md`` beside this module is generated from thes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.resources.abc import Traversable
 from typing import BinaryIO
 
@@ -145,4 +145,21 @@ def sample_export() -> Traversable | None:  # type: ignore[empty-body]
 
     ``fiptrial plugins check NAME`` parses it when no ``--sample`` file is given, and the demo
     can import it.
+    """
+
+
+@hookspec(firstresult=True)
+def write_export(rows: Iterable[ExportRow], out: BinaryIO) -> int | None:  # type: ignore[empty-body]
+    """Write rows in the municipality's own export format: the inverse of ``read_export``.
+
+    Receives ``rows`` (:class:`~fiptrial.plugins.rows.ExportRow` without errors; ``line`` is
+    ignored, ``local_reason`` is the municipality's own code) and ``out``, a binary file object
+    the plugin writes to and never closes. Returns the number of rows written. The first
+    non-``None`` result wins.
+
+    For synthetic exports only -- the demo's monthly files (``fiptrial demo-export``) and the
+    tests -- so that a generated file goes through the same reader and importer as a real one;
+    reading back what was written must give the same rows. A declarative site gets it from its
+    layout (``fiptrial.plugins.declarative.writer``); a Python plugin may implement it. Optional:
+    a site without it gets no demo exports.
     """

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ ENTRY_POINT_GROUP = "fiptrial.plugins"
 DEFAULTS_NAME = "fiptrial.defaults"
 EXTENSION_KEY = "fiptrial.plugins"
 #: Hooks a site answers for itself; called on the site's plugin alone (plus the defaults).
-PER_SITE_HOOKS = ("reason_mappings", "read_export", "map_reason", "sample_export")
+PER_SITE_HOOKS = ("reason_mappings", "read_export", "map_reason", "sample_export", "write_export")
 #: Stand-in members for a plugin whose members come from the site settings.
 PROBE_MUNICIPALITIES = ("GM9998", "GM9999")
 #: What pluggy says about a version-1 hook; the host explains it instead.
@@ -154,8 +155,9 @@ def build_plugin_manager(
     return pm
 
 
-#: Where each registered plugin came from ("fiptrial-gouda 1.0", or a folder), by plugin object.
-_ORIGINS: dict[int, str] = {}
+#: Where each registered plugin came from ("fiptrial-gouda 1.0", or a folder), by plugin object
+#: (weakly: a plugin manager that is dropped takes its plugins' entries with it).
+_ORIGINS: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object, origin: str = "") -> None:
@@ -171,7 +173,7 @@ def _register(pm: pluggy.PluginManager, name: str, plugin: object, origin: str =
             plugin = DeclarativeSite.load(resources, name)
     pm.register(plugin, name)
     if origin:
-        _ORIGINS[id(plugin)] = origin
+        _ORIGINS[plugin] = origin
 
 
 def _has_hookimpls(module: ModuleType) -> bool:
@@ -408,6 +410,17 @@ class SitePlugin:
         result: Traversable | None = self._hooks["sample_export"]()
         return result
 
+    def write_export(self, rows: Iterable[ExportRow], out: IO[bytes]) -> int:
+        """Write ``rows`` in the site's own format (synthetic exports); the rows written.
+
+        Raises:
+            SitePluginError: the plugin cannot write its format.
+        """
+        written = self._hooks["write_export"](rows=rows, out=out)
+        if written is None:
+            raise SitePluginError.one(self.name, "the plugin cannot write its export format")
+        return int(written)
+
     def field_labels(self) -> dict[str, str]:
         """What the export calls each ExportRow field (its column or XML path), for reports;
         a Python plugin's fields are called by their own names."""
@@ -629,7 +642,8 @@ def _shared_members(sites: Iterable[SitePlugin]) -> dict[str, list[Problem]]:
 
 
 def _distribution(pm: pluggy.PluginManager, name: str) -> str | None:
-    return _ORIGINS.get(id(pm.get_plugin(name)))
+    plugin = pm.get_plugin(name)
+    return _ORIGINS.get(plugin) if plugin is not None else None
 
 
 # --- Flask --------------------------------------------------------------------------------

@@ -74,7 +74,11 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         .execution_options(synchronize_session=False)
     )
     counts = planning.mark_overdue(today)
-    return {**counts, "cancelled_after_withdrawal": cancelled}
+    from fiptrial.services.import_tasks import remove_stale_uploads
+    from fiptrial.services.spool import remove_stale_spools
+
+    spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying
+    return {**counts, "cancelled_after_withdrawal": cancelled, "stale_spools_removed": spools}
 
 
 def retention_due(today: date) -> dict[str, Any]:
@@ -127,8 +131,15 @@ def data_freeze_for(trial_id: int) -> Work:
                 "_message": "fiptrial.services.freezes is not installed yet",
                 "year": freeze_year(trial, today),
             }
-        result = freezes.freeze_trial(trial, "scheduler")
-        return {"due": 1, "year": freeze_year(trial, today), "freeze": str(result)}
+        year = freeze_year(trial, today)
+        assert trial.start_date is not None  # freeze_year is 0 without it
+        # The freeze holds the data of the follow-up year that ended: cut off on its last
+        # day, whenever the job runs. A run for a past day (the demo's three years) is dated
+        # on that day; the scheduler's own runs are dated now.
+        cutoff = trial.start_date + relativedelta(years=year, days=-1)
+        frozen_at = today if today < local_today() else None
+        result = freezes.freeze_trial(trial, "scheduler", cutoff, frozen_at=frozen_at)
+        return {"due": 1, "year": year, "freeze": str(result), "cutoff": cutoff.isoformat()}
 
     return work
 
@@ -150,7 +161,7 @@ def desired_jobs() -> list[JobSpec]:
     jobs = [
         JobSpec(
             "nightly_overdue",
-            "Mark overdue and missed conversations, re-plan what follows",
+            "Mark overdue and missed conversations, re-plan what follows; delete stale spools",
             nightly_overdue,
             by_day,
             {"hour": 2, "minute": 0},

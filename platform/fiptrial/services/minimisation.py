@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from fiptrial.services.exports import AnalysisExport
+if TYPE_CHECKING:  # the export calls this module; the class only types the arguments
+    from fiptrial.services.exports import AnalysisExport
 
 DEFAULT_THRESHOLD = 5
 #: Columns of the participant file that could single someone out when a value is rare.

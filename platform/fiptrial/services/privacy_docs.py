@@ -192,10 +192,10 @@ def _retention_table() -> list[str]:
 
 def security_measures() -> list[str]:
     """The measures as implemented, with their settings read from the code."""
+    from fiptrial.security_headers import SECURITY_HEADERS
     from fiptrial.services import twofactor, users
     from fiptrial.services.minimisation import DEFAULT_THRESHOLD, QUASI_IDENTIFIERS
     from fiptrial.services.passwords import _hasher
-    from fiptrial.web import SECURITY_HEADERS
 
     return [
         "- Pseudonymisation: the BSN is replaced on entry by HMAC-SHA256 under a per-trial key "

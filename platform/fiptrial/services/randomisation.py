@@ -13,6 +13,8 @@ Three ways to allocate, all concealed until the moment of allocation and all re-
 * **Cohort allocation** at the start of a site: the current eligible caseload in one step, an
   exact number to FIP (the site's capacity), proportionally within strata, leftover places
   (misfits) to strata drawn at random with probability proportional to their remainders.
+  When a site may run one (size, FIP number, capacity, a second cohort) is decided by the rules
+  in :mod:`fiptrial.services.lottery`.
 
 **Benefit units.** Partners on one benefit (participants sharing a ``unit_key``) are
 randomised as one: the first partner allocated draws the arm by the trial's method; every later
@@ -37,6 +39,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from math import ceil
 from statistics import mean
 from typing import Any
@@ -49,6 +52,7 @@ from fiptrial.models import (
     Allocation,
     AllocationCorrection,
     CohortRandomisation,
+    ConsentEvent,
     MinimisationCount,
     Participant,
     RandomisationBlock,
@@ -56,8 +60,9 @@ from fiptrial.models import (
     StratumState,
     Trial,
 )
-from fiptrial.services import audit, consent
+from fiptrial.services import audit, consent, lottery
 from fiptrial.services.eligibility import stratum_levels, whole_years
+from fiptrial.services.moments import past_moment
 from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
     SeededStream,
@@ -266,7 +271,9 @@ def _stratum_state(trial_id: int, stratum: str) -> StratumState:
     ).one()
 
 
-def _next_from_block(trial: Trial, site: Site, state: StratumState, actor: str) -> tuple[str, dict]:
+def _next_from_block(
+    trial: Trial, site: Site, state: StratumState, actor: str, at: datetime | None = None
+) -> tuple[str, dict]:
     block = state.block
     if block is None or state.block_position >= len(block.arms):
         seed = new_seed()
@@ -280,6 +287,7 @@ def _next_from_block(trial: Trial, site: Site, state: StratumState, actor: str) 
             ratios=ratios,
             multipliers=list(trial.block_multipliers),
             arms=derive_block(seed, ratios, trial.block_multipliers),
+            **({"created_at": at} if at is not None else {}),
         )
         db.session.add(block)
         db.session.flush()
@@ -359,6 +367,7 @@ def _store_allocation(
     block: dict[str, Any] | None = None,
     cohort_id: int | None = None,
     unit_allocation_id: int | None = None,
+    allocated_at: datetime | None = None,
 ) -> Allocation:
     state.allocated += 1
     allocation = Allocation(
@@ -375,6 +384,7 @@ def _store_allocation(
         unit_allocation_id=unit_allocation_id,
         evidence=evidence,
         allocated_by=actor,
+        **({"allocated_at": allocated_at} if allocated_at is not None else {}),
     )
     db.session.add(allocation)
     db.session.flush()
@@ -395,13 +405,81 @@ def _store_allocation(
             **({"block_position": allocation.block_position} if block else {}),
             **({"cohort": cohort_id} if cohort_id else {}),
             **({"unit_allocation": unit_allocation_id} if unit_allocation_id else {}),
+            **({"allocated_at": allocated_at.isoformat()} if allocated_at is not None else {}),
         },
     )
     return allocation
 
 
-def allocate(participant_id: int, *, actor: str) -> Allocation:
-    """Randomise one participant. 409 with the existing allocation when already allocated."""
+def _site_last_allocated_at(site_id: int) -> datetime | None:
+    return (
+        db.session.query(db.func.max(Allocation.allocated_at)).filter_by(site_id=site_id).scalar()
+    )
+
+
+def checked_allocation_moment(
+    participants: Sequence[Participant], site: Site, allocated_at: datetime | date
+) -> datetime:
+    """An explicit allocation moment (an allocation entered after it was made), checked.
+
+    Not in the future; not before any participant's registration or (consent first) the date
+    of their consent; not before the site's latest allocation, so that the order of the
+    allocation sequence stays the order of time. A 422 naming ``allocated_at`` otherwise. Set
+    based (a query per thousand participants), so a cohort costs what one allocation does.
+    """
+    moment = past_moment(allocated_at, "allocated_at")
+    last = _site_last_allocated_at(site.id)
+    if last is not None:
+        past_moment(
+            moment,
+            "allocated_at",
+            not_before=last,
+            what="the site's latest allocation",
+            code="allocated_before_last_allocation",
+        )
+    registered = max((p.registered_on for p in participants), default=None)
+    if registered is not None:
+        past_moment(
+            moment,
+            "allocated_at",
+            not_before=registered,
+            what="the participant's registration",
+            code="allocated_before_registration",
+        )
+    if site.trial.consent_design == "consent_first":
+        ids = [p.id for p in participants]
+        given = max(
+            (
+                db.session.query(db.func.max(ConsentEvent.date))
+                .filter(
+                    ConsentEvent.participant_id.in_(ids[first : first + LOCK_CHUNK]),
+                    ConsentEvent.status == "given",
+                )
+                .scalar()
+                for first in range(0, len(ids), LOCK_CHUNK)
+            ),
+            default=None,
+            key=lambda day: day or date.min,
+        )
+        if given is not None:
+            past_moment(
+                moment,
+                "allocated_at",
+                not_before=given,
+                what="the participant's consent",
+                code="allocated_before_consent",
+            )
+    return moment
+
+
+def allocate(
+    participant_id: int, *, actor: str, allocated_at: datetime | date | None = None
+) -> Allocation:
+    """Randomise one participant. 409 with the existing allocation when already allocated.
+
+    ``allocated_at`` records an allocation made earlier than it is entered (see
+    :mod:`fiptrial.services.moments`); by default the allocation is made now.
+    """
     try:
         with unit_of_work():
             participant = _lock_with_unit(participant_id)
@@ -412,18 +490,29 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
                 raise _already_allocated(existing)
             _check_allocatable(participant)
             trial, site = participant.trial, participant.site
+            at = (
+                None
+                if allocated_at is None
+                else checked_allocation_moment([participant], site, allocated_at)
+            )
             unit = unit_allocation(participant)
             if unit is not None:
-                return _store_with_unit(participant, unit, actor=actor)
+                return _store_with_unit(participant, unit, actor=actor, allocated_at=at)
             if trial.method == "minimisation":
                 locked(db.session.query(Trial).filter_by(id=trial.id)).one()
             state = _stratum_state(trial.id, participant.stratum)
             if trial.method == "minimisation":
                 arm, evidence = _next_by_minimisation(trial, site, participant.stratum)
                 return _store_allocation(
-                    participant, state, arm, method=trial.method, actor=actor, evidence=evidence
+                    participant,
+                    state,
+                    arm,
+                    method=trial.method,
+                    actor=actor,
+                    evidence=evidence,
+                    allocated_at=at,
                 )
-            arm, block = _next_from_block(trial, site, state, actor)
+            arm, block = _next_from_block(trial, site, state, actor, at)
             return _store_allocation(
                 participant,
                 state,
@@ -432,6 +521,7 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
                 actor=actor,
                 evidence={},
                 block=block,
+                allocated_at=at,
             )
     except IntegrityError:
         existing = existing_allocation(participant_id)
@@ -480,11 +570,22 @@ def _lock_cohort_caseload(site: Site) -> list[Participant]:
     return [p for p in candidates if p.id not in taken]
 
 
-def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> CohortRandomisation:
+def allocate_cohort(
+    site_id: int,
+    fip: int | None = None,
+    *,
+    actor: str,
+    research_admin: bool = False,
+    reason: str | None = None,
+    allocated_at: datetime | date | None = None,
+) -> CohortRandomisation:
     """Allocate a site's current eligible caseload at once, exactly ``fip`` of them to FIP.
 
-    Without ``fip``: the site's FIP places (its client managers' capacities), at most the
-    caseload; a site without client managers must give ``fip``.
+    The rules of the lottery (minimum size, every FIP probability strictly between 0 and 1,
+    at most the free FIP capacity, one cohort per site unless a research admin gives a
+    reason) live in :mod:`fiptrial.services.lottery`. Without ``fip``: the free capacity, at
+    most one less than the number of drawn units. ``allocated_at`` records a cohort
+    randomised earlier than it is entered, checked as in :func:`allocate`.
     """
     with unit_of_work():
         # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
@@ -500,6 +601,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 "cohort allocation needs exactly the arms fip and control", code="cohort_arms"
             )
         other_arm = next(arm for arm in arms if arm != "fip")
+        lottery.check_second_cohort(site, research_admin=research_admin, reason=reason)
         caseload, partners = cohort_units(_lock_cohort_caseload(site))
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
@@ -508,22 +610,24 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 "the site has no eligible unallocated participants to allocate",
                 code="no_cohort_caseload",
             )
-        if fip is None:
-            from fiptrial.services.caseload import site_capacity
-
-            fip = min(site_capacity(site.id), len(caseload)) or None
-        if fip is None or fip < 0 or fip > len(caseload):
-            raise Unprocessable(
-                f"fip must lie between 0 and the caseload of {len(caseload)}",
-                code="cohort_fip_out_of_range",
-                fields={"fip": [f"must lie between 0 and {len(caseload)}"]},
-                caseload=len(caseload),
-            )
+        allowed = lottery.permit(
+            site, len(caseload), fip, research_admin=research_admin, reason=reason
+        )
+        fip = allowed.fip
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:
             by_stratum[participant.stratum].append(participant.id)
         # Strata before the audit head, as in allocate(): taking the head first deadlocked
         # against a single allocation holding a stratum and waiting for the head.
+        at = (
+            None
+            if allocated_at is None
+            else checked_allocation_moment(
+                [*caseload, *(p for members in partners.values() for p in members)],
+                site,
+                allocated_at,
+            )
+        )
         strata = set(by_stratum) | {p.stratum for members in partners.values() for p in members}
         states = {stratum: _stratum_state(trial.id, stratum) for stratum in sorted(strata)}
         seed = new_seed()
@@ -538,6 +642,7 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                 s: {"participants": ids, "fip": chosen[s]} for s, ids in by_stratum.items()
             },
             performed_by=actor,
+            **({"created_at": at} if at is not None else {}),
         )
         db.session.add(cohort)
         db.session.flush()
@@ -547,7 +652,18 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
             entity="cohort_randomisation",
             entity_id=cohort.id,
             site=site.code,
-            data={"fip": fip, "caseload": len(caseload), "seed_sha256": seed_commitment(seed)},
+            data={
+                "fip": fip,
+                "caseload": len(caseload),
+                "seed_sha256": seed_commitment(seed),
+                **({"allocated_at": at.isoformat()} if at is not None else {}),
+                "free_places": allowed.free_places,
+                **(
+                    {"earlier_cohorts": allowed.earlier_cohorts, "reason": allowed.reason}
+                    if allowed.earlier_cohorts
+                    else {}
+                ),
+            },
         )
         fip_ids = {pid for ids in chosen.values() for pid in ids}
         participants = {p.id: p for p in caseload}
@@ -563,9 +679,27 @@ def allocate_cohort(site_id: int, fip: int | None = None, *, actor: str) -> Coho
                     actor=actor,
                     evidence={},
                     cohort_id=cohort.id,
+                    allocated_at=at,
                 )
-        _store_cohort_partners(partners, states, cohort.id, actor)
+        _store_cohort_partners(partners, states, cohort.id, actor, at)
     return cohort
+
+
+def allocate_arrivals(site_id: int, *, actor: str) -> list[Allocation]:
+    """Allocate the participants who arrived after a site's lottery, one by one by the trial's
+    method (permuted blocks or minimisation; partners with their unit), in id order. Each
+    allocation is its own transaction, as through the API; one already allocated meanwhile
+    is skipped."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} does not exist")
+    done = []
+    for participant_id in [p.id for p in cohort_caseload(site)]:
+        try:
+            done.append(allocate(participant_id, actor=actor))
+        except Conflict:
+            continue
+    return done
 
 
 def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str) -> Allocation:
@@ -659,6 +793,7 @@ def _store_with_unit(
     actor: str,
     state: StratumState | None = None,
     cohort_id: int | None = None,
+    allocated_at: datetime | None = None,
 ) -> Allocation:
     """Allocate a partner with the unit: the unit's arm, no draw, no slot, not counted."""
     if state is None:
@@ -672,6 +807,7 @@ def _store_with_unit(
         evidence={"unit_allocation": unit.id, "unit_participant": unit.participant_id},
         cohort_id=cohort_id,
         unit_allocation_id=unit.id,
+        allocated_at=allocated_at,
     )
 
 
@@ -707,6 +843,7 @@ def _store_cohort_partners(
     states: Mapping[str, StratumState],
     cohort_id: int,
     actor: str,
+    allocated_at: datetime | None = None,
 ) -> None:
     """Allocate the partners of a cohort with their units, after the drawn partners."""
     for drawn_id in sorted(partners, key=lambda pid: -1 if pid is None else pid):
@@ -714,7 +851,7 @@ def _store_cohort_partners(
             unit = unit_allocation(participant)
             assert unit is not None  # the drawn partner was allocated just before
             _store_with_unit(participant, unit, actor=actor, state=states[participant.stratum],
-                             cohort_id=cohort_id)  # fmt: skip
+                             cohort_id=cohort_id, allocated_at=allocated_at)  # fmt: skip
 
 
 def _verify_unit(allocation: Allocation) -> list[str]:
@@ -733,20 +870,78 @@ def _verify_unit(allocation: Allocation) -> list[str]:
 # --- Verification -----------------------------------------------------------------------------
 
 
+AUDITED_ACTIONS = (
+    "allocation.created",
+    "randomisation.block_committed",
+    "randomisation.cohort_committed",
+)
+
+
+@dataclass
+class _Audited:
+    """What the audit trail says: each allocation's arm, each block's and cohort's seed
+    commitment. The chain's HMAC keeps these from being rewritten with the rows."""
+
+    arms: dict[int, str]
+    block_seeds: dict[int, str]
+    cohort_seeds: dict[int, str]
+
+
+def _audited() -> _Audited:
+    import json
+
+    from fiptrial.models import AuditEntry
+
+    audited = _Audited({}, {}, {})
+    rows = db.session.query(AuditEntry.action, AuditEntry.entity_id, AuditEntry.data).filter(
+        AuditEntry.action.in_(AUDITED_ACTIONS)
+    )
+    for action, entity_id, text in rows.yield_per(5000):
+        data = json.loads(text)
+        if action == "allocation.created":
+            audited.arms[int(data["allocation"])] = data["arm"]
+        elif action == "randomisation.block_committed":
+            audited.block_seeds[int(entity_id)] = data["seed_sha256"]
+        else:
+            audited.cohort_seeds[int(entity_id)] = data["seed_sha256"]
+    return audited
+
+
 def verify_trial(trial: Trial) -> list[str]:
-    """Re-derive every allocation of a trial from its recorded randomness; list mismatches."""
+    """Re-derive every allocation of a trial from its recorded randomness, and compare every
+    allocation row with the arm its audit entry recorded and every block and cohort seed with
+    the commitment audited when it was drawn; list the mismatches.
+
+    Without the audit comparison, two allocations' arms swapped together with a new seed for
+    their block (one whose block has those arms swapped) would re-derive perfectly."""
     problems: list[str] = []
+    audited = _audited()
     blocks = {b.id: b for b in db.session.query(RandomisationBlock).filter_by(trial_id=trial.id)}
     for block in blocks.values():
         if derive_block(block.seed, block.ratios, block.multipliers) != block.arms:
             problems.append(f"block {block.id} does not follow from its seed")
+        committed = audited.block_seeds.get(block.id)
+        if committed is None:
+            problems.append(f"block {block.id} has no audited seed commitment")
+        elif committed != seed_commitment(block.seed):
+            problems.append(f"block {block.id}'s seed differs from its audited commitment")
     for cohort in db.session.query(CohortRandomisation).filter_by(trial_id=trial.id):
         strata = {s: v["participants"] for s, v in cohort.per_stratum.items()}
         derived = derive_cohort(cohort.seed, strata, cohort.fip)
         if any(derived[s] != v["fip"] for s, v in cohort.per_stratum.items()):
             problems.append(f"cohort {cohort.id} does not follow from its seed")
+        committed = audited.cohort_seeds.get(cohort.id)
+        if committed is None:
+            problems.append(f"cohort {cohort.id} has no audited seed commitment")
+        elif committed != seed_commitment(cohort.seed):
+            problems.append(f"cohort {cohort.id}'s seed differs from its audited commitment")
     query = db.session.query(Allocation).filter_by(trial_id=trial.id).order_by(Allocation.id)
     for allocation in query.yield_per(2000):
+        arm = audited.arms.get(allocation.id)
+        if arm is None:
+            problems.append(f"allocation {allocation.id} has no audit entry")
+        elif arm != allocation.arm:
+            problems.append(f"allocation {allocation.id}'s arm differs from its audit entry")
         problems.extend(_verify_one(allocation, blocks))
     return problems
 

@@ -17,11 +17,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import PlatformError
+from fiptrial.web.formatting import (
+    format_date,
+    format_number,
+    life_domain_labels,
+    municipality_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +84,38 @@ ERRORS: dict[str, Any] = {
     "no_cohort_caseload": _l("Er zijn geen geschikte deelnemers met toestemming om te loten."),
     "cohort_arms": _l("Een cohortloting kan alleen met de groepen FIP en controle."),
     "cohort_fip_out_of_range": _l(
-        "Het aantal FIP-plaatsen moet liggen tussen 0 en %(caseload)s (het aantal deelnemers "
-        "klaar voor loting)."
+        "Het aantal FIP-plaatsen moet liggen tussen 1 en %(highest)s: bij de loting moet iedere "
+        "deelnemer kans hebben op FIP én op controle."
+    ),
+    "cohort_too_small": _l(
+        "Een loting vraagt ten minste %(minimum)s deelnemers klaar voor loting; nu zijn het er "
+        "%(caseload)s. Wijs ze één voor één toe, of wacht op meer toestemmingen."
+    ),
+    "cohort_fip_over_capacity": _l(
+        "Het aantal FIP-plaatsen (%(fip)s) is groter dan de %(free)s vrije plaatsen bij de "
+        "klantmanagers: een FIP-deelnemer zonder klantmanager krijgt geen begeleiding."
+    ),
+    "cohort_no_free_places": _l(
+        "De klantmanagers van deze locatie hebben geen vrije FIP-plaatsen. Voeg klantmanagers "
+        "toe of verhoog hun capaciteit."
+    ),
+    "cohort_exists": _l(
+        "Deze locatie heeft al geloot. Nieuwe deelnemers worden één voor één toegewezen volgens "
+        "de methode van het onderzoek. Een volgende loting kan alleen een onderzoeksbeheerder "
+        "uitvoeren, met een reden."
+    ),
+    "cohort_reason_required": _l(
+        "Geef een reden voor deze volgende loting (ten minste %(minimum)s tekens); de reden komt "
+        "in het auditlogboek."
+    ),
+    # The audit trail's anchors (CLI)
+    "anchor_unreadable": _l("Dit bestand is geen ankerbestand van het auditlogboek."),
+    "anchor_signature": _l(
+        "De handtekening van het anker klopt niet: het is gewijzigd, of gemaakt met een andere "
+        "auditsleutel."
+    ),
+    "audit_chain_broken": _l(
+        "De keten van het auditlogboek is verbroken: er is geen anker gemaakt."
     ),
     "no_client_managers": _l("Deze locatie heeft nog geen klantmanagers."),
     "same_client_manager": _l("Deze deelnemer heeft deze klantmanager al."),
@@ -425,21 +462,13 @@ def label(table: Mapping[str, Any], code: str | None) -> str:
 
 
 def _param(name: str, value: Any) -> Any:
-    from fiptrial.web.formatting import format_date, municipality_name
-
     if isinstance(value, str) and ISO_DATE.match(value):
-        from datetime import date
-
         return format_date(date.fromisoformat(value))
     if name == "municipality" and isinstance(value, str):
         return municipality_name(value)
     if name == "domain" and isinstance(value, str):
-        from fiptrial.web.formatting import life_domain_labels
-
         return life_domain_labels().get(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        from fiptrial.web.formatting import format_number
-
         return format_number(value)
     return value
 
@@ -467,3 +496,12 @@ def error_text(error: PlatformError) -> str:
 def stored_error_text(code: str | None, params: Mapping[str, Any] | None) -> str:
     """The message of an error stored earlier (a failed background import)."""
     return message(code or "import_unexpected", params)
+
+
+def rejection_text(entry: dict[str, Any]) -> str:
+    """A rejected import line's reason: from the catalogue when the importer gave its code."""
+    if entry.get("code"):
+        return message(str(entry["code"]), entry.get("params") or {})
+    if entry.get("errors"):  # a row of a declarative export: one coded message per problem
+        return " ".join(message(str(e["code"]), e.get("params") or {}) for e in entry["errors"])
+    return str(entry.get("reason", ""))

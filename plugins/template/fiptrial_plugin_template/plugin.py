@@ -8,14 +8,14 @@ fiptrial/plugins/plugin-hooks.md for every hook.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import BinaryIO
 
 from fiptrial.plugins import ExportRow, ReasonMapping, SitePluginInfo, hookimpl, load_mapping_csv
-from fiptrial_plugin_template import MEMBERS, NAME, SITE_NAME, __version__, reader
+from fiptrial_plugin_template import MEMBERS, NAME, SITE_NAME, __version__, reader, synthetic
 
 DATA = resources.files("fiptrial_plugin_template") / "data"
 
@@ -54,3 +54,8 @@ def read_export(source: BinaryIO) -> Iterator[ExportRow]:
 @hookimpl
 def sample_export() -> Traversable:
     return DATA / "sample_export.csv"
+
+
+@hookimpl
+def write_export(rows: Iterable[ExportRow], out: BinaryIO) -> int:
+    return synthetic.write_rows(rows, out)

@@ -32,7 +32,7 @@ no layout can say subclasses it (or writes a plugin from scratch) and adds the h
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -42,6 +42,7 @@ from typing import Any, BinaryIO
 
 from fiptrial.plugins.declarative.layout import ExportLayout, SiteFileError
 from fiptrial.plugins.declarative.reader import read_export as read_declarative_export
+from fiptrial.plugins.declarative.writer import write_export as write_layout_export
 from fiptrial.plugins.hookspecs import hookimpl
 from fiptrial.plugins.info import SitePluginInfo
 from fiptrial.plugins.mapping import (
@@ -160,6 +161,10 @@ class DeclarativeSite:
             return None
         sample = self.files / str(name)
         return sample if sample.is_file() else None
+
+    @hookimpl
+    def write_export(self, rows: Iterable[ExportRow], out: BinaryIO) -> int:
+        return write_layout_export(self.layout, rows, out)
 
     # --- not hooks ----------------------------------------------------------------------------
 

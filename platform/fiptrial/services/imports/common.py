@@ -1,18 +1,19 @@
 """What both imports share: the file and its hash, the plugin, the batch and its audit entry.
 
 The file is hashed before it is parsed: a re-import of an identical file must cost a hash and a
-lookup, not a parse. An upload is spooled to a temporary file while it is hashed (it is never
-held in memory whole), and the plugin then streams the rows from that file.
+lookup, not a parse. An upload is spooled to a private file in ``instance/spool`` while it is
+hashed (it is never held in memory whole, and never in the system temp folder: see
+``services.spool``), and the plugin then streams the rows from that file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,6 +27,8 @@ from fiptrial.plugins.mapping import ReasonMapping
 from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
+from fiptrial.services.moments import past_moment
+from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
 CHUNK_BYTES = 1024 * 1024
@@ -35,6 +38,29 @@ INSERT_CHUNK = 5000
 PROGRESS_ROWS = 5000
 
 ImportBody = Callable[[SitePlugin, ReasonMapping, ImportBatch, Path], dict[str, Any]]
+
+
+def checked_received_at(site: Site, kind: str, received_at: datetime | date) -> datetime:
+    """When an export imported late (from an archive, or the demo's three years) arrived.
+
+    Not in the future and not before the site's latest import of the same kind, so that the
+    import history stays in the order the exports arrived. A 422 naming ``received_at``.
+    """
+    moment = past_moment(received_at, "received_at")
+    last = (
+        db.session.query(db.func.max(ImportBatch.created_at))
+        .filter_by(site_id=site.id, kind=kind)
+        .scalar()
+    )
+    if last is not None:
+        past_moment(
+            moment,
+            "received_at",
+            not_before=last,
+            what="the site's latest import",
+            code="received_before_last_import",
+        )
+    return moment
 
 
 @dataclass(frozen=True)
@@ -65,7 +91,8 @@ class ExportFile:
                     size += len(chunk)
             yield cls(path, digest.hexdigest(), size)
             return
-        descriptor, name = tempfile.mkstemp(prefix="fiptrial-import-", suffix=".export")
+        descriptor, spooled = new_spool()
+        name = str(spooled)
         try:
             with os.fdopen(descriptor, "wb") as spool:
                 digest = hashlib.sha256()
@@ -167,6 +194,7 @@ def run_import(
     body: ImportBody,
     empty_report: Callable[[], dict[str, Any]],
     mapping_version: str | None = None,
+    received_at: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Hash, short-circuit a duplicate, else run ``body`` in one unit of work with its audit.
 
@@ -179,7 +207,9 @@ def run_import(
 
     ``mapping_version`` (default: the current version) reads the file under an earlier version
     of the site's table; the batch records the version used, so the same file under the same
-    version is the same batch.
+    version is the same batch. ``received_at`` (checked by :func:`checked_received_at` under the
+    site's lock) dates the batch when the export arrived earlier than it is imported; the audit
+    entry keeps the real time and names it.
     """
     plugin = site_plugin(site)
     mapping = chosen_mapping(plugin, mapping_version)
@@ -190,6 +220,7 @@ def run_import(
         if earlier is not None:
             report = _duplicate(site, kind, actor, export, plugin, mapping, earlier, empty_report)
             return report, False
+        moment = None if received_at is None else checked_received_at(site, kind, received_at)
         batch = ImportBatch(
             site_id=site.id,
             kind=kind,
@@ -200,6 +231,7 @@ def run_import(
             rows=0,
             report={},
             created_by=actor,
+            **({"created_at": moment} if moment is not None else {}),
         )
         db.session.add(batch)
         db.session.flush()
@@ -219,7 +251,13 @@ def run_import(
             entity="import_batch",
             entity_id=batch.id,
             site=site.code,
-            data=audit_data(export, plugin, mapping, counts=_counts(report)),
+            data=audit_data(
+                export,
+                plugin,
+                mapping,
+                counts=_counts(report),
+                **({"received_at": moment.isoformat()} if moment is not None else {}),
+            ),
         )
     return report, True
 

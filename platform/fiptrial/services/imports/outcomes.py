@@ -79,7 +79,9 @@ from fiptrial.services.imports.common import (
     row_rejection,
     run_import,
 )
+from fiptrial.services.moments import as_moment
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key
+from fiptrial.timezone import local_date
 
 WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
 
@@ -121,8 +123,13 @@ def import_outcomes(
     actor: str,
     progress: Callable[[int], None] | None = None,
     mapping_version: str | None = None,
+    received_at: datetime | date | None = None,
 ) -> dict[str, Any]:
     """Import one outcome export of ``site``; returns the report (see the module docstring).
+
+    ``received_at`` dates an export imported after it arrived (see
+    :func:`~fiptrial.services.imports.common.checked_received_at`): the batch and its events
+    carry it, and the follow-up round of its day is the one marked received.
 
     ``progress`` (optional) is called with the number of rows read so far every
     ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
@@ -136,21 +143,23 @@ def import_outcomes(
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
+    moment = None if received_at is None else as_moment(received_at)
+
     def body(
         plugin: SitePlugin, mapping: ReasonMapping, batch: ImportBatch, path: Path
     ) -> dict[str, Any]:
-        report = OutcomeImport(site, plugin, batch, mapping).run(path, progress)
-        _notify_followup(site, batch.id)
+        report = OutcomeImport(site, plugin, batch, mapping, moment).run(path, progress)
+        _notify_followup(site, batch.id, local_date(moment) if moment else date.today())
         return report
 
     report, _created = run_import(
         site, source, kind="outcomes", actor=actor, body=body, empty_report=empty_report,
-        mapping_version=mapping_version,
+        mapping_version=mapping_version, received_at=moment,
     )  # fmt: skip
     return report
 
 
-def _notify_followup(site: Site, batch_id: int) -> None:
+def _notify_followup(site: Site, batch_id: int, received_on: date) -> None:
     """Close the site's waiting follow-up round (issue 5), in the import's own transaction, so
     that the import and the mark commit together. A no-op while that module is absent."""
     try:
@@ -159,7 +168,7 @@ def _notify_followup(site: Site, batch_id: int) -> None:
         return
     mark = getattr(followup, "mark_export_received", None)
     if mark is not None:
-        mark(site, date.today(), str(batch_id))
+        mark(site, received_on, str(batch_id))
 
 
 def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:
@@ -203,6 +212,7 @@ class OutcomeImport:
         plugin: SitePlugin,
         batch: ImportBatch,
         mapping: ReasonMapping | None = None,
+        at: datetime | None = None,
     ) -> None:
         self.site = site
         self.plugin = plugin
@@ -217,7 +227,7 @@ class OutcomeImport:
         self.move_gap = trial.move_gap_days
         self.members = frozenset(site.municipalities or ())
         self.map_reason = plugin.reason_mapper(site.municipalities or None, self.mapping)
-        self.now = datetime.now(UTC)
+        self.now = at or datetime.now(UTC)
         self.participants: dict[str, int] = dict(
             db.session.execute(
                 select(Participant.pseudonym, Participant.id)
