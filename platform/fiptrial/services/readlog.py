@@ -44,6 +44,10 @@ SKIPPED_ENDPOINTS = frozenset(
         "site.import_status_json",
         "auth.language",
         "api-docs.openapi_json",
+        # The figures of a page already logged (the report, the monitoring page): aggregates,
+        # fetched in parallel with the page; a write per image would only slow them down.
+        "research.report_figure",
+        "research.monitoring_plot",
     }
 )
 #: POSTs that read: the export download sends its choices in a form.
@@ -61,9 +65,7 @@ ACTIONS = {
     "site.bulk_consent": "participant.list",
     "site.import_report": "report.view",
     "research.report": "report.view",
-    "research.report_figure": "report.view",
     "research.monitoring": "report.view",
-    "research.monitoring_plot": "report.view",
     "research.exports": "export.view",
     "research.download_export": "export.download",
     "research.download_freeze": "export.download",
