@@ -126,13 +126,15 @@ def create_user(
 
 
 def set_password(user_id: int, password: str, *, actor: str) -> User:
-    """Replace a password (and lift a lock-out: an operator has checked who asked)."""
+    """Replace a password (and lift a lock-out: an operator has checked who asked). Every
+    session of the user ends: whoever knew the old password is logged out everywhere."""
     with unit_of_work():
         user = locked(db.session.query(User).filter_by(id=user_id)).one()
         check_strength(password, username=user.username)
         user.password_hash = hash_password(password)
         user.failed_logins = 0
         user.locked_until = None
+        user.session_version = (user.session_version or 0) + 1
         audit.record(
             "user.password_set",
             actor=actor,
@@ -187,9 +189,35 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
     raise LoginFailed("wrong user name or password")
 
 
-def load_user(user_id: int) -> User | None:
+def change_own_password(user_id: int, current: str, new: str) -> User:
+    """A user's own change: the current password first (422 on ``current_password`` when it is
+    wrong), then the rules of :func:`set_password`, which ends every session of the user."""
     user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        raise LoginFailed("wrong user name or password")
+    if not verify_password(user.password_hash, current):
+        raise field_error("current_password", "is not your password", code="wrong_password")
+    if new == current:
+        raise field_error("password", "must differ from the current one", code="same_password")
+    return set_password(user.id, new, actor=f"user:{user.username}")
+
+
+def end_sessions(user_id: int) -> None:
+    """End every web session of the user (logout ends them all, not only this browser's)."""
+    with unit_of_work():
+        user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
+        if user is not None:
+            user.session_version = (user.session_version or 0) + 1
+
+
+def load_user(user_id: int, session_version: int | None = None) -> User | None:
+    """The active user of a session opened under ``session_version`` (None otherwise)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    if session_version is not None and session_version != (user.session_version or 0):
+        return None
+    return user
 
 
 # The demo's web users (README-demo-users.md). Demo only: the password is public.
@@ -259,6 +287,7 @@ def deactivate_user(user_id: int, *, actor: str) -> User:
         if actor == f"user:{user.username}":
             raise field_error("user", "you cannot switch off your own account", code="own_account")
         user.active = False
+        user.session_version = (user.session_version or 0) + 1
         now = datetime.now(UTC)
         revoked = 0
         for token in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):

@@ -75,6 +75,10 @@ def register_web(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(seconds=0))
+    # The cookie is sent again only when the session changes (at most once a minute for the
+    # idle clock, see SESSION_TOUCH_SECONDS), not with every response.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    app.config.setdefault("SESSION_TOUCH_SECONDS", 60)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
@@ -87,7 +91,10 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str) -> WebUser | None:
-        return WebUser.load(user_id)
+        version = session.get("sv")
+        if not isinstance(version, int):
+            return None  # a session without a version predates them: it has ended
+        return WebUser.load(user_id, version)
 
     @app.before_request
     def _expire_and_protect() -> Any:
@@ -106,7 +113,8 @@ def register_web(app: Flask) -> None:
                 session.clear()
                 session["expired"] = True
                 return redirect(url_for("auth.login", next=request.full_path))
-            if current_user.is_authenticated:
+            touch = float(app.config["SESSION_TOUCH_SECONDS"])
+            if current_user.is_authenticated and (seen is None or now - float(seen) >= touch):
                 session.permanent = True
                 session["seen"] = now
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):

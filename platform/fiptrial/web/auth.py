@@ -6,13 +6,20 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from fiptrial.errors import PlatformError
 from fiptrial.services import users
-from fiptrial.web.common import WebUser, home_for, install_error_pages
-from fiptrial.web.forms import LanguageForm, LoginForm, LogoutForm
+from fiptrial.web.common import (
+    WebUser,
+    apply_service_error,
+    home_for,
+    install_error_pages,
+    requires_login,
+)
+from fiptrial.web.forms import LanguageForm, LoginForm, LogoutForm, PasswordChangeForm
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 install_error_pages(bp)
@@ -62,6 +69,7 @@ def login() -> Any:
             _fresh_session()  # no session fixation: nothing carries over but the language
             session.permanent = True
             session["seen"] = datetime.now(UTC).timestamp()
+            session["sv"] = user.session_version or 0
             login_user(WebUser.from_user(user))
             web_user = WebUser.from_user(user)
             return redirect(_safe_next(request.args.get("next")) or home_for(web_user))
@@ -73,9 +81,41 @@ def login() -> Any:
 def logout() -> Any:
     form = LogoutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            users.end_sessions(current_user.id)  # every session of the user, not only this one
         logout_user()
         _fresh_session()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/wachtwoord", methods=["GET", "POST"])
+@requires_login
+def change_password() -> Any:
+    """Change one's own password; every session of the user ends, this one too."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if form.password.data != form.repeat.data:
+            form.repeat.errors = [_("De twee nieuwe wachtwoorden zijn niet gelijk.")]
+        else:
+            try:
+                users.change_own_password(
+                    current_user.id, form.current_password.data or "", form.password.data or ""
+                )
+            except PlatformError as error:
+                apply_service_error(form, error, default_field="password")
+            else:
+                logout_user()
+                _fresh_session()
+                flash(
+                    _(
+                        "Uw wachtwoord is gewijzigd. U bent overal uitgelogd; log opnieuw in "
+                        "met het nieuwe wachtwoord."
+                    ),
+                    "success",
+                )
+                return redirect(url_for("auth.login"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("auth/password.html", form=form), status
 
 
 @bp.post("/taal")

@@ -55,11 +55,13 @@ class WebUser:
         )
 
     @classmethod
-    def load(cls, user_id: str) -> WebUser | None:
+    def load(cls, user_id: str, session_version: int) -> WebUser | None:
+        """The user of a session, checked on every request: active, and the session opened
+        under the user's current session version (logout and password changes raise it)."""
         from fiptrial.services.users import load_user
 
         try:
-            user = load_user(int(user_id))
+            user = load_user(int(user_id), session_version)
         except ValueError:
             return None
         return cls.from_user(user) if user is not None else None
@@ -96,6 +98,11 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return wrapper
 
     return decorate
+
+
+def requires_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Any logged-in user, whatever the role (their own account's pages)."""
+    return login_required(view)
 
 
 def home_for(user: WebUser) -> str:

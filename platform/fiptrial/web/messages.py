@@ -168,6 +168,8 @@ ERRORS: dict[str, Any] = {
         "Dit wachtwoord is te zwak: kies minstens 12 tekens, geen veelgebruikt wachtwoord en "
         "niet de gebruikersnaam."
     ),
+    "wrong_password": _l("Dit is niet uw huidige wachtwoord."),
+    "same_password": _l("Kies een ander wachtwoord dan het huidige."),
     "site_required": _l("Een locatiecoördinator of klantmanager hoort bij één locatie."),
     "site_not_allowed": _l("Deze rol werkt voor alle locaties en hoort niet bij één locatie."),
     "capacity_invalid": _l("Vul een aantal plaatsen van 1 of meer in."),
