@@ -34,6 +34,10 @@ ERRORS: dict[str, Any] = {
     "not_found": _l("Dit gegeven bestaat niet, of valt buiten uw locatie."),
     # Registration and eligibility
     "duplicate_participant": _l("Dit BSN is al ingeschreven in het onderzoek."),
+    "registered_at_other_site": _l(
+        "Dit BSN is al ingeschreven in het onderzoek, bij een andere locatie. Neem contact op "
+        "met de onderzoeksbeheerder."
+    ),
     "municipality_not_member": _l("%(municipality)s hoort niet bij deze locatie."),
     "birth_date_after_registration": _l(
         "De geboortedatum ligt op of na de datum van inschrijving."
