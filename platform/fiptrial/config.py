@@ -37,6 +37,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         or _key_file(instance_path, "pseudonym.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        "FORM_MAX_BYTES": int(env.get("FIPTRIAL_FORM_MAX_KB", "1024")) * 1024,
+        "RATELIMIT_STORAGE_URI": env.get("FIPTRIAL_RATELIMIT_STORAGE_URI") or "memory://",
+        "TRUSTED_PROXIES": int(env.get("FIPTRIAL_TRUSTED_PROXIES", "0")),
         # Behind HTTPS the session cookie must never travel in clear; plain-HTTP demos need it off.
         "SESSION_COOKIE_SECURE": env.get("FIPTRIAL_SECURE_COOKIES", "").lower()
         in ("1", "true", "yes"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from flask import g
-from marshmallow import Schema, fields, post_dump, validate, validates_schema
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from fiptrial.models.identity import ROLES
@@ -19,6 +19,7 @@ from fiptrial.models.trial import (
     DEFAULT_DURATION_BAND_EDGES_MONTHS,
     DEFAULT_MOVE_GAP_DAYS,
 )
+from fiptrial.routing import MAX_ID
 from fiptrial.services import access, randomisation
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
@@ -27,8 +28,31 @@ from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXE
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
 from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
 
-#: The largest id a path or query may name: PostgreSQL's integer (ids are 32-bit serials).
-MAX_ID = 2**31 - 1
+ID = validate.Range(min=1, max=MAX_ID)
+
+
+class ErrorDetailSchema(Schema):
+    """What went wrong; some errors add their parameters (e.g. ``existing_id``)."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: errors add their parameters
+
+    code = fields.String(required=True, metadata={"description": "What is wrong, for programs."})
+    status = fields.Integer(required=True)
+    message = fields.String(required=True, metadata={"description": "In English, for people."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Per offending field (dotted path), what is wrong with it."},
+    )
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer of the API."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
 
 
 class PolicySchema(Schema):
@@ -76,12 +100,16 @@ class TrialCreateSchema(Schema):
         load_default="consent_first", validate=validate.OneOf(CONSENT_DESIGNS)
     )
     followup_years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
-    cost_per_benefit_year = fields.Integer(load_default=14000, validate=validate.Range(min=0))
+    cost_per_benefit_year = fields.Integer(
+        load_default=14000, validate=validate.Range(min=0, max=10_000_000)
+    )
     age_band_edges = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_AGE_BAND_EDGES)
+        fields.Integer(validate=validate.Range(min=0, max=120)),
+        load_default=lambda: list(DEFAULT_AGE_BAND_EDGES),
     )
     duration_band_edges_months = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
+        fields.Integer(validate=validate.Range(min=0, max=1200)),
+        load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS),
     )
     start_date = fields.Date(load_default=None)
     move_gap_days = fields.Integer(
@@ -150,7 +178,7 @@ class SiteCreateSchema(Schema):
     )
     arm_ratios = fields.Dict(
         keys=fields.String(),
-        values=fields.Integer(validate=validate.Range(min=1)),
+        values=fields.Integer(validate=validate.Range(min=1, max=100)),
         load_default=None,
     )
 
@@ -268,13 +296,15 @@ class AllocationPageSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
 class CohortCreateSchema(Schema):
     # Without fip: the site's FIP places, the sum of its client managers' capacities.
-    fip = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    fip = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+    )
 
 
 class CohortSchema(Schema):
@@ -325,7 +355,7 @@ class AgreementCreateSchema(Schema):
 
 
 class FollowupSchema(Schema):
-    agreement_id = fields.Integer(required=True)
+    agreement_id = fields.Integer(required=True, validate=ID)
     kept = fields.Boolean(required=True)
 
 
@@ -337,14 +367,14 @@ class InterventionStartSchema(Schema):
 
 
 class InterventionEndSchema(Schema):
-    intervention_id = fields.Integer(required=True)
+    intervention_id = fields.Integer(required=True, validate=ID)
     end = fields.Date(required=True)
 
 
 class ConversationCreateSchema(Schema):
     date = fields.Date(required=True)
     status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
-    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
+    planned_conversation_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
     duration_minutes = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
     )
@@ -412,7 +442,7 @@ class AgendaArgsSchema(Schema):
 
 
 class MoveSchema(Schema):
-    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
     date = fields.Date(required=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from security_world import World, build_world
+from security_world import World, build_world, fresh_g_per_request
 
 
 @pytest.fixture(autouse=True)
@@ -31,17 +31,6 @@ def world(build: Any) -> World:
 
 
 @pytest.fixture(autouse=True)
-def fresh_g_per_request(app: Any) -> None:
-    """Each request starts with its own ``g``, as in production.
-
-    The tests hold one application context open (tests/conftest.py), and Flask reuses it for
-    every request, so Flask-Login's cached user and Flask-WTF's CSRF token would leak from one
-    test client (one browser) into the next.
-    """
-    from flask import g
-
-    def forget() -> None:
-        g.pop("_login_user", None)
-        g.pop("csrf_token", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget)
+def fresh_g(app: Any) -> None:
+    """Each request starts with its own ``g``, as in production."""
+    fresh_g_per_request(app)

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify, request
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from fiptrial.errors import PlatformError
 
@@ -30,7 +30,15 @@ def _flatten_messages(messages: Any) -> dict[str, list[str]]:
 
 
 class PlatformApi(Api):
-    """flask-smorest's Api with the platform's error shape."""
+    """flask-smorest's Api with the platform's error shape, documented as it is sent."""
+
+    # The schema of every error answer in the OpenAPI document (imported late: the schemas
+    # need the models, which need this module's PlatformApi through fiptrial.extensions).
+    @property  # type: ignore[override]
+    def ERROR_SCHEMA(self) -> Any:
+        from fiptrial.schemas import ErrorSchema
+
+        return ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
@@ -44,7 +52,14 @@ class PlatformApi(Api):
             )
         code = "validation_failed" if error.code == 422 else error.name.lower().replace(" ", "_")
         body = {"error": {"code": code, "status": error.code, "message": message, "fields": fields}}
-        return body, error.code, data.get("headers", {})
+        return body, error.code, {**allow_header(error), **(data.get("headers") or {})}
+
+
+def allow_header(error: HTTPException) -> dict[str, str]:
+    """A 405 names the methods that the address does take (RFC 9110, section 15.5.6)."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        return {"Allow": ", ".join(sorted(error.valid_methods))}
+    return {}
 
 
 def platform_error_response(error: PlatformError) -> Any:

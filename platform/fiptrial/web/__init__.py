@@ -117,6 +117,8 @@ def register_web(app: Flask) -> None:
             if current_user.is_authenticated and (seen is None or now - float(seen) >= touch):
                 session.permanent = True
                 session["seen"] = now
+        if request.routing_exception is not None:
+            return None  # no such page or method: its 404 or 405 (with Allow) follows
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
             csrf.protect()
         return None
@@ -131,15 +133,19 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(404)
     @app.errorhandler(405)
+    @app.errorhandler(413)
     def _page_not_found(error: Any) -> Any:
-        """A calm Dutch page for a mistyped address; the API keeps its JSON errors."""
+        """A calm Dutch page for a mistyped address, a wrong method (with ``Allow``) or a body
+        too large; the API keeps its JSON errors."""
         if request.path.startswith("/api/"):
             from fiptrial.extensions import api
 
             return api.handle_http_exception(error)
+        from fiptrial.api.errors import allow_header
         from fiptrial.web.common import render_error
 
-        return render_error(error.code or 404)
+        page, status = render_error(error.code or 404)
+        return page, status, allow_header(error)
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError) -> Any:

@@ -6,11 +6,23 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from fiptrial.errors import PlatformError
+from fiptrial.limits import address_and_name, limiter, login_failed
 from fiptrial.services import users
 from fiptrial.web.common import (
     WebUser,
@@ -44,7 +56,34 @@ def _fresh_session() -> None:
         session["lang"] = lang
 
 
+def _too_many_attempts(_limit: Any) -> Any:
+    """Flask-Limiter's answer past a login limit: the same page and words for every name."""
+    form = LoginForm()
+    form.form_errors.append(
+        _(
+            "Te veel mislukte inlogpogingen vanaf dit adres. Wacht een kwartier en probeer het "
+            "dan opnieuw, of neem contact op met de beheerder."
+        )
+    )
+    return make_response(render_template("auth/login.html", form=form, expired=False), 429)
+
+
 @bp.route("/inloggen", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=login_failed,
+    on_breach=_too_many_attempts,
+    scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_NAME"],
+    key_func=address_and_name,
+    methods=["POST"],
+    deduct_when=login_failed,
+    on_breach=_too_many_attempts,
+    scope="login-name",
+)
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -53,16 +92,6 @@ def login() -> Any:
     if form.validate_on_submit():
         try:
             user = users.authenticate(form.username.data or "", form.password.data or "")
-        except users.AccountLocked as locked:
-            minutes = max(1, int((locked.until - datetime.now(UTC)).total_seconds() // 60) + 1)
-            form.form_errors.append(
-                _(
-                    "Dit account is tijdelijk geblokkeerd na te veel mislukte pogingen. "
-                    "Probeer het over %(minutes)s minuten opnieuw of neem contact op met de "
-                    "beheerder.",
-                    minutes=minutes,
-                )
-            )
         except users.LoginFailed:
             form.password.errors = [_("Gebruikersnaam of wachtwoord is onjuist.")]
         else:

@@ -122,6 +122,14 @@ ERROR_TEXT = {
         _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie."),
     ),
     409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),
+    413: (
+        _l("Te groot"),
+        _l("Het verzoek of het bestand is groter dan is toegestaan en is niet gelezen."),
+    ),
+    429: (
+        _l("Te veel pogingen"),
+        _l("Er zijn te veel pogingen gedaan. Wacht een kwartier en probeer het opnieuw."),
+    ),
     422: (_l("Niet verwerkt"), _l("De invoer kon niet worden verwerkt.")),
 }
 

@@ -289,6 +289,8 @@ AUDIT_ACTIONS = {
     "user.created": _l("gebruiker aangemaakt"),
     "user.password_set": _l("wachtwoord ingesteld"),
     "user.locked": _l("account geblokkeerd na mislukte pogingen"),
+    "user.login_failures": _l("vijf mislukte inlogpogingen op rij"),
+    "participant.registration_refused": _l("inschrijving geweigerd: BSN al bij andere locatie"),
     "user.unlocked": _l("account gedeblokkeerd"),
     "user.deactivated": _l("gebruiker uitgeschakeld"),
     "user.reactivated": _l("gebruiker weer ingeschakeld"),

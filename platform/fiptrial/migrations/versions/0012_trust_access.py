@@ -6,6 +6,8 @@ Create Date: 2026-12-02 01:00:00
 
 - ``app_user.session_version``: raised by logout, a password change and deactivation; a web
   session opened under an older version is no longer accepted (every session of the user ends).
+- ``app_user.locked_until`` goes: wrong passwords no longer lock an account (anyone could lock
+  anyone out); logins are throttled per client address instead (``fiptrial.limits``).
 - ``notification.data`` of the stored AOW notices: ``pension_age_date`` (from which the birth
   date follows) becomes ``aow_month`` (YYYY-MM). Not reversed by the downgrade: the day is gone.
 """
@@ -25,6 +27,7 @@ def upgrade():
         batch_op.add_column(
             sa.Column('session_version', sa.Integer(), nullable=False, server_default='0')
         )
+        batch_op.drop_column('locked_until')
     notification = sa.table(
         'notification', sa.column('id', sa.Integer), sa.column('kind', sa.String),
         sa.column('data', sa.JSON),
@@ -46,4 +49,5 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('app_user', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
         batch_op.drop_column('session_version')
