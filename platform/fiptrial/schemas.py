@@ -6,6 +6,7 @@ them, they dump only the fields ``services.access.FIELD_POLICY`` grants the call
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from flask import g
@@ -29,6 +30,15 @@ from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
 from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
 
 ID = validate.Range(min=1, max=MAX_ID)
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as RFC 3339 with its offset: SQLite hands back stored UTC moments without one."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class ErrorDetailSchema(Schema):
@@ -263,7 +273,7 @@ class ConsentEventSchema(PolicySchema):
     version = fields.String(attribute="form_version")
     date = fields.Date()
     recorded_by = fields.String()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
 
 
 class AllocationSchema(Schema):
@@ -275,7 +285,7 @@ class AllocationSchema(Schema):
     sequence = fields.Integer()
     method = fields.String()
     status = fields.String()
-    allocated_at = fields.DateTime()
+    allocated_at = UtcDateTime()
     unit = fields.Function(
         lambda a: a.unit_allocation.participant_id if a.unit_allocation else a.participant_id,
         metadata={
@@ -453,7 +463,7 @@ class NotificationSchema(PolicySchema):
     kind = fields.String()
     title = fields.String()
     data = fields.Method("visible_data")
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
     def visible_data(self, notification: Any) -> dict[str, Any]:
         return access.redact(g.principal, "notification_data", dict(notification.data or {}))
@@ -472,7 +482,7 @@ class ImportBatchSchema(Schema):
     rows = fields.Integer()
     report = fields.Dict()
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class OutcomeEventSchema(Schema):
@@ -489,7 +499,7 @@ class OutcomeEventSchema(Schema):
     mapping_version = fields.String()
     batch_id = fields.Integer()
     line = fields.Integer()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class SpellCorrectionSchema(Schema):
