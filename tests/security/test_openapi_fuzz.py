@@ -87,7 +87,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(app: Any, wo
                     case.validate_response(response, checks=checks)
                 except (Exception, BaseExceptionGroup) as error:  # collected, reported below
                     first = str(error).strip().splitlines()[0:3]
-                    failures.append(f"{operation.method.upper()} {operation.path}: {first}")
+                    where = f"{case.operation.method.upper()} {case.operation.path}"
+                    failures.append(f"{where}: {first}")
 
         fuzz()
 
