@@ -17,7 +17,10 @@ from numpy.typing import NDArray
 from .codes import PENSION_AGE_CODE, WORK_CODES, termination_categories
 from .contingency import breslow_day, chi_square, mantel_haenszel, odds_ratio, risk_difference
 from .metaanalysis import random_effects
-from .participants import BASELINE_COLUMNS, Participants, prepare_participants
+from .outcomes import derive_outcomes, prepare_spells
+from .participants import BASELINE_COLUMNS, Participants, columns_from_rows, prepare_participants
+from .plan import PlanFile, default_plan
+from .planned import planned_report
 from .survival import cumulative_incidence, kaplan_meier, log_rank
 
 DEFAULT_COST_PER_BENEFIT_YEAR = 14000.0
@@ -432,6 +435,9 @@ def build_report(
     cost_per_benefit_year: float = DEFAULT_COST_PER_BENEFIT_YEAR,
     consort: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
+    *,
+    spells: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    plan: PlanFile | None = None,
 ) -> dict[str, Any]:
     """Compute the full trial report.
 
@@ -450,6 +456,12 @@ def build_report(
         derived from the file.
     alpha : float, default 0.05
         One minus the confidence level of every interval.
+    spells : mapping of columns or sequence of row mappings, optional
+        The spells file of the same participants (README). With it the report gains
+        ``planned``: every estimate of the analysis plan.
+    plan : PlanFile, optional
+        The trial's analysis plan with its status; without it the default plan is used and
+        the report says so. ``report["plan"]`` prints its version, hash and warnings.
 
     Returns
     -------
@@ -549,5 +561,17 @@ def build_report(
         "exits_after_followup_not_counted": p.exits_after_followup,
         "pension_age_code": PENSION_AGE_CODE,
     }
+    plan_file = plan if plan is not None else PlanFile(plan=default_plan(), given=False)
+    described = plan_file.describe()
+    report["plan"] = {
+        key: described[key]
+        for key in ("version", "sha256", "frozen", "frozen_at", "given", "warnings")
+    }
+    report["plan"]["changed_after_first_unblinded_report"] = plan_file.changed_after_report
+    if spells is not None:
+        if not isinstance(spells, Mapping):
+            spells = columns_from_rows(spells)
+        outcomes = derive_outcomes(p, prepare_spells(dict(spells), p), plan_file.plan)
+        report["planned"] = planned_report(p, outcomes, plan_file, float(cost_per_benefit_year))
     report["definitions"] = DEFINITIONS
     return report

@@ -13,7 +13,7 @@ from flask import g
 from marshmallow import INCLUDE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
@@ -319,7 +319,8 @@ class CohortCreateSchema(Schema):
 
 class CohortSchema(Schema):
     id = fields.Integer()
-    site = fields.Function(lambda c: c.site_code)
+    # The view answers a dict: a Function reading ``c.site_code`` raised after the commit (500).
+    site = fields.String(attribute="site_code")
     fip = fields.Integer()
     caseload = fields.Integer()
     allocations = fields.List(fields.Nested(AllocationSchema))
@@ -340,7 +341,7 @@ class AuditVerifySchema(Schema):
 
 
 class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(ALL_ROLES))
     site = fields.String(load_default=None)
     user = fields.String(load_default=None)
     label = fields.String(load_default="")
@@ -546,3 +547,40 @@ class FreezeSchema(Schema):
     cost_per_benefit_year = fields.Float()
     created_by = fields.String()
     created_at = fields.String()
+
+
+# --- Issue 16 (privacy): the read log --------------------------------------------------------
+
+
+class ReadLogArgsSchema(Schema):
+    actor = fields.String(load_default="", validate=validate.Length(max=80))
+    action = fields.String(load_default="", validate=validate.Length(max=60))
+    participant_id = fields.Integer(load_default=None, validate=ID)
+    site = fields.String(load_default="", validate=validate.Length(max=40))
+    since = fields.DateTime(load_default=None)
+    until = fields.DateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ReadLogEntrySchema(Schema):
+    id = fields.Integer()
+    recorded_at = UtcDateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    channel = fields.String()
+    endpoint = fields.String()
+    path = fields.String()
+    query = fields.Dict()
+    status = fields.Integer()
+    site = fields.String(allow_none=True)
+    participants = fields.Integer()
+    participant_ids = fields.List(fields.Integer())
+
+
+class ReadLogPageSchema(Schema):
+    entries = fields.List(fields.Nested(ReadLogEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()

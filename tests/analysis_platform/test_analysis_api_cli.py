@@ -92,7 +92,10 @@ def test_cli_export_analyse_freeze_and_verify(
     result = runner.invoke(args=["analyse", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),
                                  "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["arms"]["control"]["net_ratio"] == pytest.approx(0.5)
+    analysed = json.loads(result.stdout)
+    assert analysed["arms"]["control"]["net_ratio"] == pytest.approx(0.5)
+    assert analysed["plan"]["frozen"] is False
+    assert "WARNING: UNFROZEN ANALYSIS PLAN" in result.stderr
 
     html = tmp_path / "report.html"
     result = runner.invoke(args=["analyse", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),

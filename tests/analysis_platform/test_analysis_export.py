@@ -123,6 +123,7 @@ def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
         "export_spells.csv",
         "export.codebook.md",
         "export.consort.json",
+        "export.plan.json",
     ]
 
     result = subprocess.run(
@@ -133,6 +134,11 @@ def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
     report = json.loads(result.stdout)
     assert report["arms"]["fip"]["net_ratio"] == pytest.approx(1 / 3)
     assert report["arms"]["control"]["net_ratio"] == pytest.approx(3 / 6)
+    # The command line found the spells file and the unfrozen plan next to the export.
+    plan = json.loads(written[4].read_text(encoding="utf-8"))
+    assert report["plan"]["sha256"] == plan["sha256"] and report["plan"]["frozen"] is False
+    assert "UNFROZEN ANALYSIS PLAN" in result.stderr
+    assert report["planned"]["plan"]["version"] == 1
     assert report["arms"]["fip"]["pension_age_exits"] == 1
     assert report["chi_square"]["statistic"] == pytest.approx(9 * 9 / (3 * 6 * 4 * 5))
     assert report["consort"]["assessed"] == 12 and report["consort"]["randomised"] == 11

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from small_trial import CUTOFF
 
 from fiptrial.extensions import db
 from fiptrial.models import DataFreeze
-from fiptrial.services.exports import SPELL_COLUMNS, build_export, spells_path
+from fiptrial.services.exports import SPELL_COLUMNS, build_export, canonical_json, spells_path
 from fiptrial.services.freezes import freeze_trial, verify_freeze
 
 START = date(2020, 1, 1)  # every participant's benefit start at registration
@@ -122,9 +123,24 @@ def test_the_freeze_hashes_the_spells_file(small_trial: dict[str, Any]) -> None:
     assert doctored != spells_csv
     result = verify_freeze(DataFreeze(**{**columns, "spells_csv": doctored}))
     assert not result.spells_hash_ok and not result.ok
-    # A freeze made before spells files existed has none, and still verifies.
-    older = DataFreeze(**{**columns, "spells_csv": None, "spells_sha256": None})
+    # A freeze made before spells files (and plans) existed has neither, and its report had no
+    # plan section: it still verifies (the re-run's added figures change no stored one).
+    report = json.loads(freeze.report_json)
+    del report["planned"], report["plan"]
+    old_report = canonical_json(report)
+    older = DataFreeze(**{
+        **columns, "spells_csv": None, "spells_sha256": None, "plan_json": None,
+        "plan_sha256": None, "report_json": old_report,
+        "report_sha256": hashlib.sha256(old_report.encode()).hexdigest(),
+    })  # fmt: skip
     assert verify_freeze(older).ok
+    # The plan of a newer freeze is part of what is re-run: another plan gives other figures.
+    plan = json.loads(freeze.plan_json)
+    plan["plan"]["sustained_exit_days"] = 1
+    plan["sha256"] = None
+    altered = verify_freeze(DataFreeze(**{**columns, "plan_json": json.dumps(plan)}))
+    assert not altered.plan_hash_ok and not altered.ok
+    assert any("planned" in d for d in altered.differences)
 
 
 def test_the_municipality_is_in_the_spells_file_only(

@@ -69,6 +69,7 @@ API = [
     Request("GET", "/api/v1/client-managers/{manager}/agenda"),
     Request("GET", "/api/v1/client-managers/{manager}/notifications"),
     Request("GET", "/api/v1/sites/{site}/fidelity"),
+    Request("GET", "/api/v1/read-log"),
 ]  # fmt: skip
 
 PAGES = [
@@ -93,6 +94,7 @@ PAGES = [
     Request("GET", "/beheer/gebruikers"),
     Request("GET", "/beheer/onderzoek/{trial}"),
     Request("GET", "/wachtwoord"),
+    Request("GET", "/privacy/leeslog"),
 ]
 
 TOKEN_ROLES = ("research_admin", "site_coordinator", "client_manager", "analyst")

@@ -125,8 +125,9 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
-    assert any(name.endswith(".csv") for name in names) and len(names) == 4
+    assert any(name.endswith(".csv") for name in names) and len(names) == 5
     assert any(name.endswith("_spells.csv") for name in names)  # the spells file goes along
+    assert any(name.endswith(".plan.json") for name in names)  # and the analysis plan
     assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
 
 

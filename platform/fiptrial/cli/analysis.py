@@ -82,12 +82,17 @@ def analyse_command(
     trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
 ) -> None:
     """Run the trial report on the platform's current data (nothing is stored)."""
+    from fiptrial.services.analysis_plans import mark_unblinded_report
     from fiptrial.services.exports import analyse, build_export
     from fiptrial.services.trials import get_trial
     from fiptrial_analysis import render_html
 
-    export = build_export(get_trial(trial_code), _cutoff(cutoff))
+    trial = get_trial(trial_code)
+    export = build_export(trial, _cutoff(cutoff))
     report = analyse(export)
+    mark_unblinded_report(trial, OPERATOR)
+    for warning in report["plan"]["warnings"]:
+        click.echo(f"WARNING: {warning}", err=True)
     if html_out is not None:
         html_out.write_text(render_html(report), encoding="utf-8")
         click.echo(f"wrote {html_out}", err=True)
@@ -160,6 +165,8 @@ def freeze_export(freeze_id: int, out: Path) -> None:
     freeze = get_freeze(freeze_id)
     out.write_bytes(freeze.export_csv)
     out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")
+    if freeze.plan_json is not None:
+        out.with_name(out.stem + ".plan.json").write_text(freeze.plan_json, encoding="utf-8")
     click.echo(f"wrote {out} (sha256 {freeze.export_sha256})")
     if freeze.spells_csv is not None:
         spells = spells_path(out)
@@ -167,6 +174,95 @@ def freeze_export(freeze_id: int, out: Path) -> None:
         click.echo(f"wrote {spells} (sha256 {freeze.spells_sha256})")
 
 
+plan_cli = AppGroup(
+    "analysis-plan",
+    help="Show, change (until frozen) and freeze a trial's analysis plan (issue 14).",
+)
+
+
+def _codes(value: str) -> list[str]:
+    return [code.strip() for code in value.split(",") if code.strip()]
+
+
+@plan_cli.command("show")
+@click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
+@with_appcontext
+@reports_errors
+def plan_show(trial_code: str) -> None:
+    """Print the current plan with its version, SHA-256, status, reasons and history."""
+    from fiptrial.services.analysis_plans import describe
+    from fiptrial.services.trials import get_trial
+
+    click.echo(json.dumps(describe(get_trial(trial_code)), indent=1, ensure_ascii=False))
+
+
+@plan_cli.command("set")
+@click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
+@click.option("--horizons", help="Horizons in months, comma-separated (first is primary).")
+@click.option("--sustained-exit-days", type=int, help="R: days not back on benefit.")
+@click.option("--primary-codes", help="BUS end codes of the primary outcome, comma-separated.")
+@click.option("--competing-codes", help="BUS end codes of the competing events.")
+@click.option("--administrative-codes", help="BUS end codes of administrative ends.")
+@click.option("--hourly-cost", type=float, help="Euros per hour of a client manager.")
+@click.option("--first-conversation-minutes", type=int)
+@click.option("--later-conversation-minutes", type=int)
+@click.option("--primary-estimand", help="The primary estimand in words.")
+@click.option("--sensitivity", help="Sensitivity analyses, comma-separated.")
+@with_appcontext
+@reports_errors
+def plan_set(trial_code: str, **options: object) -> None:
+    """Store the plan with the given settings changed as its next version (until frozen)."""
+    from fiptrial.services.analysis_plans import describe, set_plan
+    from fiptrial.services.trials import get_trial
+
+    trial = get_trial(trial_code)
+    current = describe(trial)["plan"]
+    values: dict[str, object] = {}
+    if options["horizons"] is not None:
+        try:
+            values["horizons_months"] = [int(h) for h in _codes(str(options["horizons"]))]
+        except ValueError:
+            raise click.BadParameter(
+                "whole months, comma-separated", param_hint="--horizons"
+            ) from None
+    classes = dict(current["classes"])
+    for name in ("primary", "competing", "administrative"):
+        given = options[f"{name}_codes"]
+        if given is not None:
+            classes[name] = _codes(str(given))
+    if classes != current["classes"]:
+        values["classes"] = classes
+    for option, key in (
+        ("sustained_exit_days", "sustained_exit_days"),
+        ("hourly_cost", "hourly_cost"),
+        ("first_conversation_minutes", "first_conversation_minutes"),
+        ("later_conversation_minutes", "later_conversation_minutes"),
+        ("primary_estimand", "primary_estimand"),
+    ):
+        if options[option] is not None:
+            values[key] = options[option]
+    if options["sensitivity"] is not None:
+        values["sensitivity"] = _codes(str(options["sensitivity"]))
+    plan = set_plan(trial, values, OPERATOR)
+    click.echo(f"analysis plan of {trial.code}: version {plan.version}, sha256 {plan.sha256}")
+
+
+@plan_cli.command("freeze")
+@click.option("--trial", "trial_code", required=True, help="Trial code, e.g. fip-demo.")
+@with_appcontext
+@reports_errors
+def plan_freeze(trial_code: str) -> None:
+    """Freeze the current plan; its SHA-256 is recorded in the audit chain."""
+    from fiptrial.services.analysis_plans import freeze_plan
+    from fiptrial.services.trials import get_trial
+
+    frozen = freeze_plan(get_trial(trial_code), OPERATOR)
+    click.echo(
+        f"analysis plan of {trial_code}: version {frozen.plan.version} frozen, "
+        f"sha256 {frozen.plan.sha256}"
+    )
+
+
 def add_analysis_commands(app: Flask) -> None:
-    for command in (export_command, analyse_command, freeze_cli):
+    for command in (export_command, analyse_command, freeze_cli, plan_cli):
         app.cli.add_command(command)

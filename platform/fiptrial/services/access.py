@@ -30,6 +30,7 @@ ADMIN = "research_admin"
 COORDINATOR = "site_coordinator"
 CLIENT_MANAGER = "client_manager"
 ANALYST = "analyst"
+PRIVACY_OFFICER = "privacy_officer"
 
 # action -> roles that may perform it (site roles further restricted to their own site)
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -64,6 +65,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notification.read": frozenset({ADMIN, COORDINATOR, CLIENT_MANAGER}),
     # Consent forms of a trial: site roles only of trials their site takes part in.
     "consent_form.read": frozenset(ROLES),
+    # Issue 16 (privacy): the read log and the privacy facts for the FG; decisions for the admin.
+    "readlog.read": frozenset({ADMIN, PRIVACY_OFFICER}),
+    "privacy.read": frozenset({ADMIN, PRIVACY_OFFICER}),
+    "retention.manage": frozenset({ADMIN}),
+    "export.approve": frozenset({ADMIN}),
+    "export.request": frozenset({ANALYST}),
 }
 
 # --- Field-level visibility -------------------------------------------------------------------

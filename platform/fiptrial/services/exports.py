@@ -276,6 +276,9 @@ class AnalysisExport:
         keep = [i for i, name in enumerate(SPELL_COLUMNS) if name in self.spell_columns]
         return [tuple(spell[i] for i in keep) for spell in self.spells]
 
+    #: The trial's analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``), issue 14.
+    plan_json: str | None = None
+
     def csv_text(self) -> str:
         """Exactly the report's input: comma-separated, ISO dates, empty for missing."""
         out = io.StringIO()
@@ -315,6 +318,9 @@ class AnalysisExport:
             "excluded_randomised_in_error": self.excluded_randomised_in_error,
             "analysis_version": analysis_version(),
         }
+
+    def plan_sha256(self) -> str | None:
+        return json.loads(self.plan_json)["sha256"] if self.plan_json else None
 
 
 def _csv_value(value: Any) -> str:
@@ -535,7 +541,10 @@ def build_export(
             f"{excluded} allocation(s) marked randomised_in_error are left out of the rows; "
             "'randomised' in the CONSORT sidecar still counts them."
         )
+    from fiptrial.services.analysis_plans import plan_file
+
     return AnalysisExport(
+        plan_json=plan_file(trial).to_json(),
         trial=trial.code,
         cutoff=cutoff,
         cost_per_benefit_year=float(trial.cost_per_benefit_year),
@@ -554,20 +563,29 @@ def build_export(
 
 
 def report_from_csv(
-    csv_text: str, *, cost_per_benefit_year: float, consort: dict[str, Any] | None
+    csv_text: str,
+    *,
+    cost_per_benefit_year: float,
+    consort: dict[str, Any] | None,
+    spells_text: str | None = None,
+    plan_json: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``fiptrial_analysis`` on CSV text exactly as its command line would read the file.
+    """Run ``fiptrial_analysis`` on CSV text exactly as its command line would read the files
+    (the participant file, the spells file and the plan file next to it).
 
     Raises :class:`Unprocessable` (422) when the data cannot be analysed, e.g. an arm is empty.
     """
     from fiptrial_analysis import build_report
-    from fiptrial_analysis.participants import parse_participants
+    from fiptrial_analysis.participants import parse_participants, parse_spells
+    from fiptrial_analysis.plan import parse_plan_file
 
     try:
         return build_report(
             parse_participants(csv_text),
             cost_per_benefit_year=cost_per_benefit_year,
             consort=consort,
+            spells=parse_spells(spells_text) if spells_text is not None else None,
+            plan=parse_plan_file(plan_json) if plan_json is not None else None,
         )
     except ValueError as error:
         raise Unprocessable(
@@ -581,6 +599,8 @@ def analyse(export: AnalysisExport) -> dict[str, Any]:
         export.csv_text(),
         cost_per_benefit_year=export.cost_per_benefit_year,
         consort=export.consort,
+        spells_text=export.spells_csv_text(),
+        plan_json=export.plan_json,
     )
 
 
@@ -754,9 +774,17 @@ def sidecar_paths(path: Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".codebook.md"), stem.with_name(stem.name + ".consort.json")
 
 
+def plan_path(path: Path) -> Path:
+    """Where the analysis plan goes next to an export: ``export.csv`` -> ``export.plan.json``
+    (where ``python -m fiptrial_analysis report`` looks for it)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.plan.json")
+
+
 def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
     """Write the participant file in ``fmt`` at ``path``, the spells file next to it
-    (:func:`spells_path`), the codebook and the CONSORT sidecar; returns the four paths."""
+    (:func:`spells_path`), the codebook, the CONSORT sidecar and the analysis plan
+    (:func:`plan_path`); returns the five paths."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     path = Path(path)
@@ -776,7 +804,11 @@ def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
     codebook, consort = sidecar_paths(path)
     codebook.write_text(codebook_markdown(export, path.name), encoding="utf-8")
     consort.write_text(json.dumps(export.consort, indent=1) + "\n", encoding="utf-8")
-    return [path, spells, codebook, consort]
+    written = [path, spells, codebook, consort]
+    if export.plan_json is not None:
+        plan_path(path).write_text(export.plan_json, encoding="utf-8")
+        written.append(plan_path(path))
+    return written
 
 
 def export_trial(
@@ -806,6 +838,7 @@ def export_trial(
                 "file": Path(path).name,
                 "spells_file": written[1].name,
                 "columns": list(export.columns),
+                "plan_sha256": export.plan_sha256(),
             },
         )
     return export, written

@@ -18,7 +18,7 @@ from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import AuditHead
-from fiptrial.services import exports, trials
+from fiptrial.services import analysis_plans, exports, trials
 
 REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
@@ -27,7 +27,7 @@ _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
 _report_lock = threading.Lock()
 
 
-def pooled_report(trial_code: str) -> dict[str, Any]:
+def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
     """The trial's pooled report (issue 4) on today's data, with what was analysed.
 
     The report is cached per trial, day and audit-chain head: every change to the data appends
@@ -38,9 +38,15 @@ def pooled_report(trial_code: str) -> dict[str, Any]:
     key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
     with _report_lock:
         if key not in _report_cache:
-            export = exports.build_export(trials.get_trial(trial_code), None)
+            trial = trials.get_trial(trial_code)
+            export = exports.build_export(trial, None)
+            report = exports.analyse(export)
+            if actor is not None:  # the page shows the arms compared: an unblinded report
+                analysis_plans.mark_unblinded_report(trial, actor)
             _report_cache.clear()  # one trial's latest report is all the pages need
-            _report_cache[key] = {**exports.analyse(export), "export": export.describe()}
+            head = db.session.get(AuditHead, 1)
+            key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+            _report_cache[key] = {**report, "export": export.describe()}
         return _report_cache[key]
 
 

@@ -194,7 +194,7 @@ def report() -> Any:
         return render_template("research/report.html", trials=[], result=None)
     trial = trials.get_trial(chosen)
     try:
-        result, problem = analysis.pooled_report(trial.code), None
+        result, problem = analysis.pooled_report(trial.code, principal().actor), None
     except PlatformError as error:
         result, problem = None, messages.error_text(error)
     except ValueError:  # fiptrial_analysis refuses data it cannot analyse (yet)
