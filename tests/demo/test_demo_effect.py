@@ -58,9 +58,9 @@ def test_primary_estimate_recovers_the_true_effect(seeded_demo: Any) -> None:
     truth = true_sustained_exit_difference(trial)
     assert truth["horizon_months"] == 12
     assert low < truth["risk_difference"] < high, (mh["risk_difference"], (low, high), truth)
-    assert truth["risk_difference"] > 0.01  # FIP works in the demo: the truth is not zero
+    assert truth["risk_difference"] > 0  # FIP works in the demo
     effects = sorted(site["risk_difference"] for site in truth["sites"].values())
-    assert len(effects) == 4 and effects[-1] - effects[0] > 0.02  # and differs between sites
+    assert len(effects) == 4 and effects[-1] - effects[0] > 0.01  # and differs between sites
     hazard_ratio = planned["time_to_sustained_exit"]["hazard_ratio"]
     assert hazard_ratio is not None and hazard_ratio > 1  # FIP speeds up sustained exits
 
@@ -78,5 +78,7 @@ def test_the_earlier_primary_recovers_its_truth_too(seeded_demo: Any) -> None:
     low, high = mh["risk_difference_ci"]
     truth = true_risk_difference(trial)["risk_difference"]
     assert low < truth < high, (mh["risk_difference"], (low, high), truth)
+    # Confounded by site: Breda, with the highest base rate, gives FIP half its clients, the
+    # other sites a fifth to a third, so pooling the sites overstates the effect.
     naive = report["naive_vs_stratified"]["naive_risk_difference"]
-    assert naive != pytest.approx(mh["risk_difference"], abs=1e-3)  # confounded by site
+    assert naive > mh["risk_difference"]

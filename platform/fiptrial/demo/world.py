@@ -50,7 +50,7 @@ ADMINISTRATIVE = frozenset({"31", "34", "35", "97", "98"})
 #: Yearly hazard of a competing end (all codes together), and of a move inside the site.
 COMPETING_RATE = 0.055
 INSIDE_MOVE_RATE = 0.03
-REENTRY_AFTER_PRIMARY = 0.25
+REENTRY_AFTER_PRIMARY = 0.2
 REENTRY_AFTER_ADMINISTRATIVE = 0.35
 #: Share of ends first exported with a wrong end date (corrected in the next export), and with
 #: a local code the site's mapping does not know (held back by the import).
@@ -96,13 +96,13 @@ class SiteDesign:
 
 SITES: tuple[SiteDesign, ...] = (
     SiteDesign("brabantse_wal", "brabantse_wal", "ISD Brabantse Wal",
-               ("GM0748", "GM0851", "GM0873"), 0, 2000, 0.09, 1.6, (1.25, 0.8), None, 0, "XYZ"),
-    SiteDesign("breda", "template", "Gemeente Breda (demo)", ("GM0758",), 5, 400, 0.16, 1.3,
+               ("GM0748", "GM0851", "GM0873"), 0, 2000, 0.10, 2.0, (1.25, 0.8), None, 0, "XYZ"),
+    SiteDesign("breda", "template", "Gemeente Breda (demo)", ("GM0758",), 5, 400, 0.26, 1.5,
                (1.2, 0.85), {"fip": 1, "control": 1}, 6),
-    SiteDesign("tilburg", "template", "Gemeente Tilburg (demo)", ("GM0855",), 10, 350, 0.07,
-               1.8, (1.15, 0.9), {"fip": 1, "control": 2}, 6),
+    SiteDesign("tilburg", "template", "Gemeente Tilburg (demo)", ("GM0855",), 10, 350, 0.09,
+               2.2, (1.15, 0.9), {"fip": 1, "control": 2}, 6),
     SiteDesign("eindhoven", "template", "Gemeente Eindhoven (demo)", ("GM0772",), 16, 300,
-               0.12, 1.1, (1.0,), {"fip": 1, "control": 3}, 6),
+               0.08, 1.2, (1.0,), {"fip": 1, "control": 3}, 6),
 )  # fmt: skip
 
 

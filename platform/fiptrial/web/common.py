@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
 from fiptrial.services.access import Principal
+from fiptrial.services.users import load_user
 from fiptrial.web.messages import error_text
 
 
@@ -58,8 +59,6 @@ class WebUser:
     def load(cls, user_id: str, session_version: int) -> WebUser | None:
         """The user of a session, checked on every request: active, and the session opened
         under the user's current session version (logout and password changes raise it)."""
-        from fiptrial.services.users import load_user
-
         try:
             user = load_user(int(user_id), session_version)
         except ValueError:

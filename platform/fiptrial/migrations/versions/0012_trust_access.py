@@ -1,7 +1,7 @@
 """Trust, access: a session version per user; AOW notices without the AOW date.
 
 Revision ID: 0012_trust_access
-Revises: 0016_privacy
+Revises: 0013_trust_integrity
 Create Date: 2026-12-02 01:00:00
 
 - ``app_user.session_version``: raised by logout, a password change and deactivation; a web
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_trust_access'
-down_revision = '0016_privacy'
+down_revision = '0013_trust_integrity'
 branch_labels = None
 depends_on = None
 
