@@ -364,6 +364,8 @@ def _after_login_post(response: Response) -> Response:
     page that ends logged in is a login, any other is a failed one."""
     if request.endpoint != "auth.login" or request.method != "POST":
         return response
+    if response.status_code == 413:
+        return response  # refused unread (fiptrial.limits): no form, no name to log
     from flask_login import current_user
 
     ok = bool(current_user.is_authenticated) and response.status_code in (302, 303)
