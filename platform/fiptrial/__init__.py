@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask is imported by create_app only: ``fiptrial.plugins`` must not need it
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,8 @@ def default_instance_path() -> Path:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+
     from fiptrial.config import settings_from_environment
     from fiptrial.database import configure_engine, sqlite_engine_options
     from fiptrial.extensions import api, db, migrate
@@ -65,6 +68,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from fiptrial.web import register_web
 
     register_web(app)
+    from fiptrial.web.privacy import register_privacy  # issue 16: read log, 2FA, approvals
+
+    register_privacy(app)
     register_commands(app)
     return app
 
@@ -78,4 +84,8 @@ def settings_from_environment_for_tests(
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        # Tests that sign in by password alone keep working; the two-factor tests set the
+        # production roles (config.settings_from_environment) themselves.
+        "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),
+        "SMALL_CELL_THRESHOLD": 5,
     }

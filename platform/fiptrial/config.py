@@ -37,6 +37,16 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         or _key_file(instance_path, "pseudonym.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        # Roles that must sign in with a second factor (issue 16); empty: nobody must.
+        "TWO_FACTOR_ROLES": tuple(
+            role.strip()
+            for role in env.get(
+                "FIPTRIAL_TWO_FACTOR_ROLES", "research_admin,site_coordinator"
+            ).split(",")
+            if role.strip()
+        ),
+        # Cells below this count are suppressed in analysts' exports and reports (issue 16).
+        "SMALL_CELL_THRESHOLD": int(env.get("FIPTRIAL_SMALL_CELL_THRESHOLD", "5")),
         # Behind HTTPS the session cookie must never travel in clear; plain-HTTP demos need it off.
         "SESSION_COOKIE_SECURE": env.get("FIPTRIAL_SECURE_COOKIES", "").lower()
         in ("1", "true", "yes"),

@@ -1,25 +1,51 @@
-"""Request and response bodies of the JSON API (marshmallow); the OpenAPI document follows."""
+"""Request and response bodies of the JSON API (marshmallow); the OpenAPI document follows.
+
+Response bodies about participants derive from :class:`PolicySchema`: whatever the view hands
+them, they dump only the fields ``services.access.FIELD_POLICY`` grants the caller's role.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import Schema, fields, validate, validates_schema
+from flask import g
+from marshmallow import Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
     DEFAULT_DURATION_BAND_EDGES_MONTHS,
     DEFAULT_MOVE_GAP_DAYS,
 )
+from fiptrial.services import access, randomisation
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXES
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
 from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
+
+#: The largest id a path or query may name: PostgreSQL's integer (ids are 32-bit serials).
+MAX_ID = 2**31 - 1
+
+
+class PolicySchema(Schema):
+    """A response body that shows only what the field policy grants the request's principal.
+
+    Fails closed: outside a request with a principal nothing is dumped but an error.
+    """
+
+    policy_resource: ClassVar[str]
+
+    @post_dump
+    def _apply_field_policy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        who = g.get("principal")
+        if who is None:
+            raise RuntimeError(f"{type(self).__name__} dumps only for a known principal")
+        return access.redact(who, self.policy_resource, data)
+
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$", error="use 1-40 of a-z, 0-9, _ and -")
 
@@ -165,7 +191,9 @@ class ParticipantCreateSchema(Schema):
     )
 
 
-class ParticipantSchema(Schema):
+class ParticipantSchema(PolicySchema):
+    policy_resource = "participant"
+
     id = fields.Integer()
     site = fields.Function(lambda p: p.site.code)
     stratum = fields.String()
@@ -178,6 +206,11 @@ class ParticipantSchema(Schema):
     registered_on = fields.Date()
     eligible = fields.Boolean()
     ineligible_reasons = fields.List(fields.String())
+    age_at_allocation = fields.Function(
+        lambda p: randomisation.age_at_allocation(p),
+        allow_none=True,
+        metadata={"description": "Age in whole years on the day of allocation; null before."},
+    )
 
 
 class ParticipantCreatedSchema(Schema):
@@ -193,7 +226,9 @@ class ConsentCreateSchema(Schema):
     date = fields.Date(required=True)
 
 
-class ConsentEventSchema(Schema):
+class ConsentEventSchema(PolicySchema):
+    policy_resource = "consent"
+
     id = fields.Integer()
     participant = fields.Integer(attribute="participant_id")
     status = fields.String()
@@ -244,7 +279,8 @@ class CohortCreateSchema(Schema):
 
 class CohortSchema(Schema):
     id = fields.Integer()
-    site = fields.Function(lambda c: c.site_code)
+    # The view answers a dict: a Function reading ``c.site_code`` raised after the commit (500).
+    site = fields.String(attribute="site_code")
     fip = fields.Integer()
     caseload = fields.Integer()
     allocations = fields.List(fields.Nested(AllocationSchema))
@@ -265,7 +301,7 @@ class AuditVerifySchema(Schema):
 
 
 class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(ALL_ROLES))
     site = fields.String(load_default=None)
     user = fields.String(load_default=None)
     label = fields.String(load_default="")
@@ -329,7 +365,9 @@ class ConversationCreateSchema(Schema):
     )
 
 
-class AgreementSchema(Schema):
+class AgreementSchema(PolicySchema):
+    policy_resource = "agreement"
+
     id = fields.Integer()
     description = fields.String()
     responsible = fields.String()
@@ -338,7 +376,9 @@ class AgreementSchema(Schema):
     followup_record_id = fields.Integer(allow_none=True)
 
 
-class ConversationSchema(Schema):
+class ConversationSchema(PolicySchema):
+    policy_resource = "conversation"
+
     id = fields.Integer()
     participant_id = fields.Integer()
     client_manager_id = fields.Integer(allow_none=True)
@@ -377,12 +417,17 @@ class MoveSchema(Schema):
     date = fields.Date(required=True)
 
 
-class NotificationSchema(Schema):
+class NotificationSchema(PolicySchema):
+    policy_resource = "notification"
+
     id = fields.Integer()
     kind = fields.String()
     title = fields.String()
-    data = fields.Dict()
+    data = fields.Method("visible_data")
     created_at = fields.DateTime()
+
+    def visible_data(self, notification: Any) -> dict[str, Any]:
+        return access.redact(g.principal, "notification_data", dict(notification.data or {}))
 
 
 # --- Enrolment and outcome imports ----------------------------------------------------------------
@@ -427,7 +472,9 @@ class SpellCorrectionSchema(Schema):
     to_move = fields.Boolean(metadata={"description": "The end turned out to be a move."})
 
 
-class SpellSchema(Schema):
+class SpellSchema(PolicySchema):
+    policy_resource = "spell"
+
     spell = fields.Integer(attribute="number")
     start = fields.Date()
     end = fields.Date(allow_none=True)
@@ -460,3 +507,40 @@ class FreezeSchema(Schema):
     cost_per_benefit_year = fields.Float()
     created_by = fields.String()
     created_at = fields.String()
+
+
+# --- Issue 16 (privacy): the read log --------------------------------------------------------
+
+
+class ReadLogArgsSchema(Schema):
+    actor = fields.String(load_default="", validate=validate.Length(max=80))
+    action = fields.String(load_default="", validate=validate.Length(max=60))
+    participant_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    site = fields.String(load_default="", validate=validate.Length(max=40))
+    since = fields.DateTime(load_default=None)
+    until = fields.DateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ReadLogEntrySchema(Schema):
+    id = fields.Integer()
+    recorded_at = fields.DateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    channel = fields.String()
+    endpoint = fields.String()
+    path = fields.String()
+    query = fields.Dict()
+    status = fields.Integer()
+    site = fields.String(allow_none=True)
+    participants = fields.Integer()
+    participant_ids = fields.List(fields.Integer())
+
+
+class ReadLogPageSchema(Schema):
+    entries = fields.List(fields.Nested(ReadLogEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()

@@ -83,7 +83,9 @@ def test_cli_export_analyse_freeze_and_verify(
     assert out.read_text().splitlines()[0].startswith("participant,site,arm,allocated_on")
     assert (tmp_path / "t1.codebook.md").exists() and (tmp_path / "t1.consort.json").exists()
     spells = (tmp_path / "t1_spells.csv").read_text().splitlines()
-    assert spells[0] == "participant,spell,start,end,end_code,municipality,transfers"
+    # Without --with-baseline the CLI writes study data only, as an analyst gets it.
+    assert spells[0] == "participant,spell,start,end,end_code,transfers"
+    assert ",sex," not in out.read_text().splitlines()[0]
     assert len(spells) == 1 + 10 and "10 spells" in result.output
     assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
 

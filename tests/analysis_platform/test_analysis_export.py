@@ -155,7 +155,7 @@ def test_sav_and_dta_round_trip_with_labels(
 ) -> None:
     import pyreadstat
 
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     out = tmp_path / f"export.{fmt}"
     write_export(export, out, fmt)
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
@@ -188,7 +188,7 @@ def test_sav_and_dta_round_trip_with_labels(
 def test_codebook_names_every_variable_and_bus_code(
     small_trial: dict[str, Any], tmp_path: Path
 ) -> None:
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     written = write_export(export, tmp_path / "export.csv", "csv")
     codebook = written[2].read_text(encoding="utf-8")
     for name in EXPORT_COLUMNS:

@@ -66,7 +66,15 @@ def test_cli_writes_both_files_in_every_format(
     for fmt in ("csv", "sav", "dta"):
         out = tmp_path / f"trial.{fmt}"
         result = runner.invoke(
-            args=["export", "--trial", "t1", "--cutoff", CUTOFF.isoformat(), str(out)]
+            args=[
+                "export",
+                "--trial",
+                "t1",
+                "--cutoff",
+                CUTOFF.isoformat(),
+                "--with-baseline",
+                str(out),
+            ]
         )
         assert result.exit_code == 0, result.output
         spells = tmp_path / f"trial_spells.{fmt}"
@@ -144,11 +152,15 @@ def test_the_municipality_is_in_the_spells_file_only(
     event = db.session.query(OutcomeEvent).filter_by(participant_id=people["job"].id).one()
     event.municipality = "GM0748"  # as imports record it now
     db.session.commit()
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     assert "GM0748" not in export.csv_text()
     spells = list(csv.DictReader(io.StringIO(export.spells_csv_text())))
     job = next(row for row in spells if row["participant"] == str(people["job"].id))
     assert job["municipality"] == "GM0748"
+    # An analyst's export (and a freeze) has no municipality at all: study data only.
+    pooled = build_export(small_trial["trial"], CUTOFF)
+    assert "GM0748" not in pooled.csv_text() + pooled.spells_csv_text()
+    assert "municipality" not in pooled.spells_csv_text().splitlines()[0]
     for person in people.values():
         text = export.spells_csv_text()
         assert person.pseudonym not in text and person.birth_date.isoformat() not in text

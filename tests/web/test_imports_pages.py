@@ -103,6 +103,22 @@ def test_caseload_upload_registers_and_reports(staff: Any, web: Any, instance_fo
     assert "al eerder ingelezen" in _report(web, again).text
 
 
+def test_a_rejected_line_is_explained_in_the_readers_language(staff: Any, web: Any) -> None:
+    """The declarative reader's errors carry codes: the report says them from the catalogue,
+    in Dutch and in English, and never shows the BSN it refused."""
+    _plugin_installed()
+    bsns = valid_bsns(600_000_000)
+    web.login("coord")
+    rows = [ExportRow(next(bsns)), ExportRow("123456789")]  # the second fails the elfproef
+    report = _report(web, _upload(web, "deelnemers", bw_export(rows)))
+    assert "BSN is geen geldig BSN (9 cijfers die voldoen aan de elfproef)." in report.text
+    assert "123456789" not in report.text
+    page = web.client.get("/locatie/bw/bestanden")
+    web.client.post("/taal", data={"csrf_token": csrf_token(page.text), "lang": "en"})
+    english = web.client.get(report.request.path)
+    assert "BSN is not a valid BSN (9 digits passing the elfproef)." in english.text
+
+
 def test_status_page_and_its_endpoint(
     staff: Any, web: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -350,3 +366,27 @@ def test_progress_reaches_the_row_on_postgresql_and_memory_on_sqlite(staff: Any)
         assert import_tasks.describe(stored).rows_done == 7000
     finally:
         import_tasks._live.pop(task_id, None)
+
+
+def test_the_import_report_never_shows_a_bsn_from_a_misaligned_row(staff: Any, web: Any) -> None:
+    """The issue's misaligned row puts a BSN under Geslacht and a birth date under
+    Gemeentecode: the report names the line and the columns, not the values."""
+    from web_support import BW_HEADER
+
+    _plugin_installed()
+    good = next(valid_bsns(600_000_000))
+    content = "\r\n".join(
+        [
+            BW_HEADER,
+            f"1;{good};17-05-1980;V;0748;01-01-2020;;;;",
+            "900101;;;990000345;17-05-1980;V;0748;01-03-2019;;;",
+        ]
+    ).encode("cp1252")
+    web.login("coord")
+    report = _report(web, _upload(web, "deelnemers", content)).text
+    assert "Afgekeurde regels" in report
+    rejected = report[report.index("Afgekeurde regels") :]
+    assert '<td class="num">3</td>' in rejected
+    assert "Geslacht" in rejected and "Gemeentecode" in rejected
+    for value in ("990000345", "17-05-1980", "01-03-2019", good):
+        assert value not in report

@@ -29,6 +29,9 @@ def register_api(app: Flask, api: Api) -> None:
     from fiptrial.api import analysis  # issue 4: trial report and data freezes
 
     api.register_blueprint(analysis.blp)
+    from fiptrial.api import privacy  # issue 16: the read log
+
+    api.register_blueprint(privacy.blp)
     app.before_request(load_principal)
     app.register_error_handler(PlatformError, platform_error_response)
 

@@ -47,10 +47,8 @@ def record_conversation(data: dict[str, Any], participant_id: int) -> Conversati
 def list_conversations(participant_id: int) -> list[dict[str, Any]]:
     who = principal()
     participant = visible_participant(who, participant_id)
-    rows = conversations.records(participant)
-    # Free text stays at the site: analysts (pooled research) never see it.
-    hidden = ("notes", "agreements.description") if who.role == "analyst" else ()
-    return ConversationSchema(many=True, exclude=hidden).dump(rows)
+    # Free text stays at the site: the field policy hides it from analysts.
+    return ConversationSchema(many=True).dump(conversations.records(participant))
 
 
 @blp.get("/participants/<int:participant_id>/plan")
@@ -119,10 +117,11 @@ def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
 
 
 @blp.get("/client-managers/<int:manager_id>/notifications")
-@requires("plan.read")
+@requires("notification.read")
 @blp.response(200, NotificationSchema(many=True))
 def notifications(manager_id: int) -> list[Any]:
-    """The weekly agendas, overdue lists and AOW notices stored for one client manager."""
+    """The weekly agendas, overdue lists and AOW notices stored for one client manager: for
+    the manager and their site's staff (never analysts); an AOW notice names the month."""
     who = principal()
     manager = _visible_manager(who, manager_id)
     return followup.notifications_for(manager)
@@ -135,4 +134,5 @@ def site_fidelity(site_code: str) -> dict[str, Any]:
     """Planned, held, held within two weeks, missed; share with 3 of 4 in the first year."""
     who = principal()
     site = visible_site(who, db.session.query(Site).filter_by(code=site_code).one_or_none())
-    return fidelity.site_fidelity(site).to_dict(participants=who.role != CLIENT_MANAGER)
+    # The field policy decides: per participant, and other client managers' user names.
+    return fidelity.site_fidelity(site).to_dict(who)

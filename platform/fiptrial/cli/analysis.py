@@ -31,10 +31,18 @@ def _cutoff(value: datetime | None) -> date | None:
     help="csv, sav (SPSS) or dta (Stata); default from OUT's suffix, else csv.",
 )
 @click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), help=CUTOFF_HELP)
+@click.option(
+    "--with-baseline",
+    is_flag=True,
+    help="Add sex, education, region of birth and the spells' municipality (a research "
+    "admin's export); without it, study data only, as an analyst gets it.",
+)
 @click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @with_appcontext
 @reports_errors
-def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, out: Path) -> None:
+def export_command(
+    trial_code: str, fmt: str | None, cutoff: datetime | None, with_baseline: bool, out: Path
+) -> None:
     """Write the pseudonymised analysis export of TRIAL to OUT, with the spells file (OUT's
     stem + _spells + OUT's suffix), the codebook and the CONSORT sidecar next to it (the CSV is
     the input of ``python -m fiptrial_analysis report``)."""
@@ -44,7 +52,12 @@ def export_command(trial_code: str, fmt: str | None, cutoff: datetime | None, ou
     suffix = out.suffix.lstrip(".").lower()
     fmt = fmt or (suffix if suffix in FORMATS else "csv")
     export, written = export_trial(
-        get_trial(trial_code), out, fmt, actor=OPERATOR, cutoff=_cutoff(cutoff)
+        get_trial(trial_code),
+        out,
+        fmt,
+        actor=OPERATOR,
+        cutoff=_cutoff(cutoff),
+        role="research_admin" if with_baseline else "analyst",
     )
     click.echo(
         f"{len(export.rows)} participants, {len(export.spells)} spells, cut-off {export.cutoff}"

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +15,7 @@ from flask.cli import AppGroup
 
 from fiptrial.errors import PlatformError
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 
 OPERATOR = "cli:operator"
 
@@ -39,7 +40,7 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ALL_ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
@@ -167,23 +168,54 @@ def randomisation_verify(trial_code: str) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when a trial already exists.")
-@click.option("--participants", type=int, default=2000, show_default=True)
+@click.option(
+    "--participants",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="Brabantse Wal's caseload at the start; the other sites scale with it.",
+)
+@click.option("--seed", type=int, default=2014, show_default=True)
 @reports_errors
-def demo(if_empty: bool, participants: int) -> None:
-    """Create a demo trial with synthetic participants (never real data)."""
-    from fiptrial.demo import create_demo
+def demo(if_empty: bool, participants: int, seed: int) -> None:
+    """Create the demo trial and play three years of it, with synthetic clients (never real
+    data): imports, allocations, conversations, withdrawals and yearly freezes."""
+    from fiptrial.demo.story import play
     from fiptrial.models import Trial
 
     if if_empty and db.session.query(Trial).first() is not None:
         click.echo("The database already holds a trial; no demo loaded.")
         return
-    summary = create_demo(participants=participants)
+    if participants < 20:
+        raise click.BadParameter("at least 20", param_hint="--participants")
+    summary = play(participants=participants, seed=seed)
     click.echo(json.dumps(summary, indent=2))
-    click.echo("All demo data are SYNTHETIC: generated people, not real clients.")
+    click.echo(
+        "All demo data are SYNTHETIC: generated people, not real clients. Next month's export: "
+        f"fiptrial demo-export --site brabantse_wal --month {summary['next_export_month']} FILE"
+    )
+    from fiptrial.cli.privacy import enrol_demo_users
+
+    enrol_demo_users()
+
+
+@click.command("demo-export")
+@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
+@click.option("--month", help="YYYY-MM; default: the month after the site's latest import.")
+@click.option("--trial", "trial_code", default="fip-demo", show_default=True)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@reports_errors
+def demo_export_command(site_code: str, month: str | None, trial_code: str, out: Path) -> None:
+    """Write a demo site's export of one month, in its plugin's format, for the demo's own
+    participants: upload it (Importeren) and watch the report change."""
+    from fiptrial.demo.exports import demo_export
+    from fiptrial.services.trials import get_trial
+
+    click.echo(json.dumps(demo_export(get_trial(trial_code), site_code, month, out), indent=2))
 
 
 def register_commands(app: Flask) -> None:
-    for command in (token_cli, audit_cli, randomisation_cli, demo):
+    for command in (token_cli, audit_cli, randomisation_cli, demo, demo_export_command):
         app.cli.add_command(command)
     from fiptrial.cli.users import user_cli  # web users (issue 6)
 
@@ -198,3 +230,6 @@ def register_commands(app: Flask) -> None:
     from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
 
     add_analysis_commands(app)
+    from fiptrial.cli.privacy import add_privacy_commands  # issue 16: retention, paperwork
+
+    add_privacy_commands(app)

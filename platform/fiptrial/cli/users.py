@@ -7,14 +7,14 @@ from flask.cli import AppGroup
 
 from fiptrial.cli.commands import OPERATOR, reports_errors
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
+from fiptrial.models.identity import ALL_ROLES
 
 user_cli = AppGroup("user", help="Create and list the people who log in to the web pages.")
 
 
 @user_cli.command("create")
 @click.option("--username", required=True, help="Login name (letters, digits, . _ -).")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--role", required=True, type=click.Choice(list(ALL_ROLES)))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--name", "display_name", default="", help="Name shown on the pages.")
 @click.option("--capacity", type=int, default=None, help="FIP places (client managers).")

@@ -21,6 +21,17 @@ from fiptrial.models.freezes import DataFreeze
 from fiptrial.models.identity import ApiToken, User
 from fiptrial.models.outcomes import HeldRow, ImportBatch, OutcomeEvent
 from fiptrial.models.participant import Participant
+from fiptrial.models.privacy import (
+    ExportApproval,
+    PseudonymKeyDestruction,
+    ReadLogEntry,
+    ReadLogPurge,
+    ReadLogSubject,
+    RecoveryCode,
+    RetentionRun,
+    RetentionSchedule,
+    UserTotp,
+)
 from fiptrial.models.randomisation import (
     Allocation,
     AllocationCorrection,
@@ -49,6 +60,7 @@ __all__ = [
     "ConversationPlan",
     "ConversationRecord",
     "DataFreeze",
+    "ExportApproval",
     "FollowupRound",
     "HeldRow",
     "ImportBatch",
@@ -60,11 +72,19 @@ __all__ = [
     "OutcomeEvent",
     "Participant",
     "PlannedConversation",
+    "PseudonymKeyDestruction",
     "RandomisationBlock",
+    "ReadLogEntry",
+    "ReadLogPurge",
+    "ReadLogSubject",
+    "RecoveryCode",
+    "RetentionRun",
+    "RetentionSchedule",
     "SchedulerLock",
     "Site",
     "StratumState",
     "Trial",
     "TrialArm",
     "User",
+    "UserTotp",
 ]

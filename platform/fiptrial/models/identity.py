@@ -13,6 +13,11 @@ from fiptrial.models.trial import Site
 
 ROLES = ("research_admin", "site_coordinator", "client_manager", "analyst")
 SITE_ROLES = ("site_coordinator", "client_manager")
+#: The data protection officer (FG, functionaris gegevensbescherming): reads the read log, the
+#: retention runs and the privacy paperwork, and nothing of the participants themselves. Kept
+#: out of ROLES so that no permission granted to "every role" reaches the FG by accident.
+PRIVACY_OFFICER = "privacy_officer"
+ALL_ROLES = (*ROLES, PRIVACY_OFFICER)
 
 
 class User(db.Model):  # type: ignore[name-defined]

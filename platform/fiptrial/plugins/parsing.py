@@ -10,6 +10,7 @@ holds more than one line of the file in memory.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -51,6 +52,53 @@ def normalise_bsn(text: str) -> str | None:
         if len(bsn) == 8:
             bsn = "0" + bsn
     return bsn if is_valid_bsn(bsn) else None
+
+
+# --- Rejection reasons that never quote a value that could identify a person -------------------
+
+#: Digits with the separators people and spreadsheets put between them (``990 000 345``,
+#: ``17-05-1980``, ``17.05.1980``): eight or more digits in such a run could be a BSN, a date,
+#: a phone or account number.
+_DIGIT_RUN = re.compile(r"\d(?:[\s./_-]*\d){7,}")
+#: A date in any common notation, also a short one (``1-5-80``, ``1980/5/1``).
+_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}\b")
+#: What a rejection reason says instead of such a value.
+NOT_SHOWN = "(value not shown: it could identify a person)"
+MAX_QUOTED = 40
+
+
+def could_identify(text: str) -> bool:
+    """Could this field value identify a person: a run of 8 or more digits, or any date?"""
+    return bool(_DIGIT_RUN.search(text) or _DATE.search(text))
+
+
+def quoted(text: str) -> str:
+    """A field value for a rejection reason: quoted when harmless, else :data:`NOT_SHOWN`.
+
+    Readers must quote field values only through this function: a misaligned row puts a BSN
+    or a birth date in any column (``900101;;;990000345;17-05-1980;V;...`` puts them under
+    Geslacht and Gemeentecode), and a reason is stored in the import report, answered by the
+    API and shown on the web page. Long values are cut, so a report stays readable.
+    """
+    if could_identify(text):
+        return NOT_SHOWN
+    if len(text) > MAX_QUOTED:
+        text = text[:MAX_QUOTED] + "..."
+    return repr(text)
+
+
+def redacted(message: str) -> str:
+    """``message`` with every run of 8+ digits and every date replaced by ``...``.
+
+    The last line of defence for reasons composed elsewhere (a third-party plugin, a service
+    message): the import services pass every rejection reason through it before storing it.
+    """
+    return _DATE.sub("...", _DIGIT_RUN.sub("...", message))
+
+
+def column_error(column: str, text: str, problem: str) -> str:
+    """``<column> <value> <problem>``, the value shown only through :func:`quoted`."""
+    return f"{column} {quoted(text)} {problem}"
 
 
 def normalise_municipality(text: str) -> str | None:
@@ -95,6 +143,13 @@ def _parse_ymd(text: str) -> date | None:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         return None
+
+
+def _parse_iso(text: str) -> date | None:
+    text = text.strip()
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    return _parse_ymd(text[:4] + text[5:7] + text[8:])
 
 
 class Memo(dict[str, T]):
@@ -143,6 +198,16 @@ class DateParser(Memo["date | None"]):
         """``jjjjmmdd``, the BUS format."""
         return cls(_parse_ymd)
 
+    @classmethod
+    def iso(cls) -> DateParser:
+        """``jjjj-mm-dd`` (ISO 8601), as XML exports write ``xs:date``."""
+        return cls(_parse_iso)
+
+    @classmethod
+    def named(cls, name: str) -> DateParser:
+        """The parser for a layout's date format: ``"dmy"``, ``"ymd"`` or ``"iso"``."""
+        return {"dmy": cls.dmy, "ymd": cls.ymd, "iso": cls.iso}[name]()
+
 
 def municipality_parser() -> Memo[str | None]:
     """:func:`normalise_municipality`, remembered per distinct text."""
@@ -180,6 +245,7 @@ def open_csv_export(
     optional_columns: Sequence[str] = (),
     delimiters: Sequence[str] = (";",),
     what: str = "export",
+    encodings: Sequence[str] = ("utf-8", "windows-1252"),
 ) -> CsvExport:
     """Check the header of a CSV export and return a streaming reader over its records.
 
@@ -187,7 +253,9 @@ def open_csv_export(
     fails, as Windows-1252 -- UTF-8 decoding of Windows-1252 text with accents practically
     always fails, so both encodings that Dutch exports come in are understood, and a line in
     neither is a format error naming the line. Column names are matched case-insensitively and
-    in any order; ``columns`` are required, ``optional_columns`` may be absent.
+    in any order; ``columns`` are required, ``optional_columns`` may be absent. ``encodings``
+    narrows what is accepted: ``("utf-8",)`` refuses Windows-1252 lines, ``("windows-1252",)``
+    reads every line (without a BOM) as Windows-1252.
 
     Raises:
         ExportFormatError: an empty file, a line that is too long, another separator than one
@@ -208,6 +276,10 @@ def open_csv_export(
         )
     if first.startswith(UTF8_BOM):
         first, encoding = first[len(UTF8_BOM) :], "utf-8"
+    elif "windows-1252" not in encodings:
+        encoding = "utf-8"
+    elif "utf-8" not in encodings:
+        encoding = "windows-1252"
     else:
         encoding = "utf-8/windows-1252"
     header_text = _decode(first, 1, encoding)
@@ -221,7 +293,9 @@ def open_csv_export(
         raise ExportFormatError(
             f"the {what} header lacks the column(s) {', '.join(missing)}; "
             f"expected {delimiter.join(columns)}",
+            code="export_missing_columns",
             missing_columns=missing,
+            columns=", ".join(missing),
         )
     positions = {
         name: found[name.casefold()]
@@ -255,13 +329,15 @@ def _decoded_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
 
 
 def _decode(raw: bytes, number: int, encoding: str) -> str:
+    if encoding == "windows-1252":
+        return raw.decode("cp1252", errors="replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         if encoding == "utf-8":
             raise ExportFormatError(
-                f"line {number}: the file starts with a UTF-8 byte order mark but this line is "
-                "not valid UTF-8"
+                f"line {number}: the file is read as UTF-8 (it starts with a byte order mark, "
+                "or its layout allows no other encoding) but this line is not valid UTF-8"
             ) from None
     try:
         return raw.decode("cp1252")

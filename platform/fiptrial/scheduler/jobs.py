@@ -77,6 +77,14 @@ def nightly_overdue(today: date) -> dict[str, Any]:
     return {**counts, "cancelled_after_withdrawal": cancelled}
 
 
+def retention_due(today: date) -> dict[str, Any]:
+    """The retention schedules (``services.retention``); each trial in its own transaction."""
+    from fiptrial.services import retention
+
+    deleted = retention.run(today, actor="job:retention", own_transaction=False)
+    return {code: counts for code, counts in deleted.items() if counts}
+
+
 def weekly_agenda(today: date) -> dict[str, Any]:
     return followup.weekly_agendas(today)
 
@@ -119,8 +127,15 @@ def data_freeze_for(trial_id: int) -> Work:
                 "_message": "fiptrial.services.freezes is not installed yet",
                 "year": freeze_year(trial, today),
             }
-        result = freezes.freeze_trial(trial, "scheduler")
-        return {"due": 1, "year": freeze_year(trial, today), "freeze": str(result)}
+        year = freeze_year(trial, today)
+        assert trial.start_date is not None  # freeze_year is 0 without it
+        # The freeze holds the data of the follow-up year that ended: cut off on its last
+        # day, whenever the job runs. A run for a past day (the demo's three years) is dated
+        # on that day; the scheduler's own runs are dated now.
+        cutoff = trial.start_date + relativedelta(years=year, days=-1)
+        frozen_at = today if today < local_today() else None
+        result = freezes.freeze_trial(trial, "scheduler", cutoff, frozen_at=frozen_at)
+        return {"due": 1, "year": year, "freeze": str(result), "cutoff": cutoff.isoformat()}
 
     return work
 
@@ -153,6 +168,13 @@ def desired_jobs() -> list[JobSpec]:
             weekly_agenda,
             by_week,
             {"day_of_week": "mon", "hour": 6, "minute": 0},
+        ),
+        JobSpec(
+            "retention",
+            "Delete what the trials' retention schedules say is due (issue 16)",
+            retention_due,
+            by_day,
+            {"hour": 1, "minute": 30},
         ),
         JobSpec(
             "aow_watch",

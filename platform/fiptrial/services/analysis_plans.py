@@ -15,13 +15,14 @@ The plan is :class:`fiptrial_analysis.plan.AnalysisPlan`; this module keeps its 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
 from fiptrial.models import AnalysisPlanVersion, Trial
 from fiptrial.services import audit
+from fiptrial.services.moments import past_moment
 from fiptrial.services.transaction import locked, unit_of_work
 
 
@@ -157,8 +158,11 @@ def set_plan(trial: Trial, values: dict[str, Any], actor: str) -> Any:
     return plan
 
 
-def freeze_plan(trial: Trial, actor: str) -> Any:
+def freeze_plan(trial: Trial, actor: str, *, frozen_at: datetime | date | None = None) -> Any:
     """Freeze the current plan: its JSON and SHA-256 go into the audit chain.
+
+    ``frozen_at`` dates a freeze made earlier than it is entered (the demo's plan, frozen before
+    its first allocation three years ago): not in the future (:mod:`fiptrial.services.moments`).
 
     Raises:
         Conflict: the plan is already frozen.
@@ -171,7 +175,8 @@ def freeze_plan(trial: Trial, actor: str) -> Any:
                 f"the analysis plan of {trial.code} was already frozen (version {row.version})",
                 code="analysis_plan_frozen",
             )
-        row.frozen_at = datetime.now(UTC)
+        moment = None if frozen_at is None else past_moment(frozen_at, "frozen_at")
+        row.frozen_at = moment or datetime.now(UTC)
         row.frozen_by = actor
         audit.record(
             "analysis_plan.frozen",
@@ -182,6 +187,7 @@ def freeze_plan(trial: Trial, actor: str) -> Any:
                 "version": row.version,
                 "sha256": row.plan_sha256,
                 "plan": json.loads(row.plan_json),
+                **({"frozen_at": moment.isoformat()} if moment is not None else {}),
             },
         )
     return plan_file(trial)

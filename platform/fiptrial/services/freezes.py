@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fiptrial import __version__ as platform_version
@@ -29,6 +29,7 @@ from fiptrial.services.exports import (
     canonical_json,
     report_from_csv,
 )
+from fiptrial.services.moments import past_moment
 from fiptrial.services.transaction import unit_of_work
 
 #: Relative tolerance under which a re-run figure still counts as reproduced (floating point
@@ -40,8 +41,17 @@ def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
-def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFreeze:
+def freeze_trial(
+    trial: Trial,
+    actor: str,
+    cutoff: date | None = None,
+    *,
+    frozen_at: datetime | date | None = None,
+) -> DataFreeze:
     """Store an immutable snapshot of ``trial``'s export at ``cutoff`` with its report.
+
+    ``frozen_at`` dates a freeze made earlier than it is entered (the demo's yearly freezes):
+    not in the future and not before the cut-off (:mod:`fiptrial.services.moments`).
 
     Raises:
         Unprocessable: the report cannot be computed on the export (e.g. an arm is empty);
@@ -49,6 +59,17 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
     """
     with unit_of_work():
         export = build_export(trial, cutoff)
+        moment = (
+            None
+            if frozen_at is None
+            else past_moment(
+                frozen_at,
+                "frozen_at",
+                not_before=export.cutoff,
+                what="the data cut-off",
+                code="frozen_before_cutoff",
+            )
+        )
         csv_bytes = export.csv_bytes()
         spells_bytes = export.spells_csv_bytes()
         report = report_from_csv(
@@ -76,6 +97,7 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
             analysis_version=analysis_version(),
             platform_version=platform_version,
             created_by=actor,
+            **({"created_at": moment} if moment is not None else {}),
         )
         db.session.add(freeze)
         db.session.flush()
@@ -95,6 +117,7 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
                 "analysis_version": freeze.analysis_version,
                 "plan_sha256": freeze.plan_sha256,
                 "plan_version": report["plan"]["version"],
+                **({"frozen_at": moment.isoformat()} if moment is not None else {}),
             },
         )
         mark_unblinded_report(trial, actor)

@@ -33,7 +33,11 @@ def normalise_bsn(raw: str | int, *, field: str = "bsn") -> str:
 
 
 def trial_key(trial_code: str, key: str | None = None) -> bytes:
-    """The per-trial pseudonym key, derived from the platform key."""
+    """The per-trial pseudonym key, derived from the platform key; refused (409) once the
+    retention schedule destroyed it (``services.retention``)."""
+    from fiptrial.services.retention import ensure_key_available_for
+
+    ensure_key_available_for(trial_code)
     master = (key if key is not None else current_app.config["PSEUDONYM_KEY"]).encode()
     return hmac.new(master, b"fiptrial-trial:" + trial_code.encode(), hashlib.sha256).digest()
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
-from fiptrial.models.identity import ROLES, SITE_ROLES
+from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
 from fiptrial.services.transaction import unit_of_work
@@ -34,8 +34,8 @@ def create_token(
     actor: str,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the stored row and the token, which is never shown again."""
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}")
     if role in SITE_ROLES and site is None:
         raise field_error("site", f"a {role} token needs a site")
     if role not in SITE_ROLES and site is not None:

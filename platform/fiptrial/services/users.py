@@ -14,7 +14,7 @@ from typing import NamedTuple
 from fiptrial.errors import Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Site, User
-from fiptrial.models.identity import ROLES, SITE_ROLES
+from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
 from fiptrial.services.passwords import (
@@ -85,8 +85,8 @@ def create_user(
             "use 1 to 80 letters, digits, dots, hyphens or underscores",
             code="invalid_username",
         )
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
+    if role not in ALL_ROLES:
+        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}", code="invalid_choice")
     if role in SITE_ROLES and site is None:
         raise field_error("site", f"a {role} belongs to one site", code="site_required")
     if role not in SITE_ROLES and site is not None:

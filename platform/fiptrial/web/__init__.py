@@ -55,6 +55,14 @@ def select_language() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def shows(resource: str, field: str) -> bool:
+    """Template global: may the logged-in user see ``field`` of ``resource``? The one field
+    policy of ``services.access`` decides, as it does for the API and the exports."""
+    from fiptrial.services.access import may_see
+
+    return bool(current_user.is_authenticated) and may_see(current_user.principal, resource, field)
+
+
 def register_web(app: Flask) -> None:
     app.config.setdefault("SESSION_LIFETIME_MINUTES", 30)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own expiry bounds it
@@ -136,6 +144,7 @@ def register_web(app: Flask) -> None:
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["ROLE_NAMES"] = ROLE_NAMES
+    app.jinja_env.globals["shows"] = shows
     app.register_blueprint(
         Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
     )

@@ -112,12 +112,15 @@ FIGURE_ALT = {
 }
 
 
-def export_zip(trial_code: str, fmt: str, *, actor: str) -> tuple[str, bytes]:
-    """The analysis export with its codebook and CONSORT sidecar, zipped (audited)."""
+def export_zip(trial_code: str, fmt: str, *, actor: str, role: str) -> tuple[str, bytes]:
+    """The analysis export with its codebook and CONSORT sidecar, zipped (audited); its
+    columns are those the field policy grants ``role``."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
         name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
-        _export, written = exports.export_trial(trial, Path(folder) / name, fmt, actor=actor)
+        _export, written = exports.export_trial(
+            trial, Path(folder) / name, fmt, actor=actor, role=role
+        )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in written:

@@ -76,6 +76,7 @@ ROLE_NAMES = {
     "site_coordinator": _l("locatiecoördinator"),
     "client_manager": _l("klantmanager"),
     "analyst": _l("analist"),
+    "privacy_officer": _l("functionaris gegevensbescherming"),
 }
 
 
@@ -103,6 +104,8 @@ def home_for(user: WebUser) -> str:
         return url_for("manager.agenda")
     if user.role == access.COORDINATOR and user.site_code:
         return url_for("site.participants", site_code=user.site_code)
+    if user.role == access.PRIVACY_OFFICER:
+        return url_for("privacy.read_log")
     return url_for("research.overview")
 
 

@@ -200,6 +200,8 @@ def rejection_text(entry: dict[str, Any]) -> str:
 
     if entry.get("code"):
         return message(str(entry["code"]), entry.get("params") or {})
+    if entry.get("errors"):  # a row of a declarative export: one coded message per problem
+        return " ".join(message(str(e["code"]), e.get("params") or {}) for e in entry["errors"])
     return str(entry.get("reason", ""))
 
 

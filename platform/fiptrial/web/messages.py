@@ -147,6 +147,44 @@ ERRORS: dict[str, Any] = {
         "Het bestand heeft niet de indeling die de plug-in van de locatie verwacht. Sla het "
         "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
     ),
+    "export_missing_columns": _l(
+        "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s: het bestand heeft "
+        "niet de indeling die de plug-in van de locatie verwacht. Sla het op zoals de "
+        "handleiding van de locatie beschrijft en lees het opnieuw in."
+    ),
+    "export_empty": _l("Het bestand is leeg: verwacht werd %(expected)s."),
+    "export_not_xml": _l("Het bestand is geen geldige XML (regel %(line)s): %(reason)s."),
+    "export_xml_dtd": _l(
+        "Het bestand bevat een DTD of entiteiten. Die heeft een export nooit nodig; ze worden "
+        "uit veiligheid geweigerd."
+    ),
+    "export_xml_no_records": _l(
+        "Het bestand bevat geen elementen %(element)s: controleer het record-element in "
+        "export.toml."
+    ),
+    "mapping_version_unknown": _l(
+        "De plug-in van deze locatie heeft geen mappingversie %(version)s (wel: %(known)s)."
+    ),
+    # A line of a declarative export that cannot be used (fiptrial.plugins.messages)
+    "row_invalid_bsn": _l("%(column)s is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
+    "row_invalid_date": _l("%(column)s is geen geldige datum (%(format)s)."),
+    "row_invalid_sex": _l("%(column)s %(value)s is geen van de geslachtscodes %(codes)s."),
+    "row_reason_identifying": _l(
+        "%(column)s is geen redencode (het lijkt op een nummer of een datum)."
+    ),
+    "row_invalid_municipality": _l("%(column)s %(value)s is geen CBS-gemeentecode."),
+    "row_invalid_statistic_code": _l(
+        "%(column)s is geen BUS-statistiekcode (twee cijfers, bijvoorbeeld 01)."
+    ),
+    "row_value_missing": _l("%(column)s is leeg."),
+    "row_end_without_reason": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_reason_without_end": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_end_before_start": _l("De einddatum van de uitkering ligt vóór de begindatum."),
+    "row_birth_not_before_start": _l("De geboortedatum ligt niet vóór het begin van de uitkering."),
+    "row_too_few_fields": _l(
+        "Verwacht werden %(expected)s velden gescheiden door %(delimiter)s; gevonden: %(found)s."
+    ),
+    "row_no_person": _l("Het uitkeringsrecord heeft geen element %(element)s."),
     "import_unexpected": _l(
         "Het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen."
     ),

@@ -94,7 +94,8 @@ def monitoring(site_code: str) -> Any:
         site=site,
         data=data,
         flagged=[s for s in data.strata if s.flagged],
-        fidelity=fidelity.site_fidelity(site),
+        fidelity=(figures := fidelity.site_fidelity(site)),
+        per_client_manager=figures.per_manager_for(principal()),
         methods=messages.METHODS,
         person=person,
     )
@@ -262,7 +263,9 @@ def download_export() -> Any:
     form = ExportForm(prefix="export")
     if trial is not None and form.validate_on_submit():
         try:
-            name, data = analysis.export_zip(trial.code, form.fmt.data, actor=principal().actor)
+            name, data = analysis.export_zip(
+                trial.code, form.fmt.data, actor=principal().actor, role=principal().role
+            )
         except PlatformError as error:
             apply_service_error(form, error, {"format": "fmt"})
         else:

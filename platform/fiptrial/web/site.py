@@ -175,11 +175,13 @@ def _render_participant(
     withdrawal: WithdrawalForm | None = None,
     status: int = 200,
 ) -> Any:
+    allocation = randomisation.existing_allocation(person.id)
     return render_template(
         "site/participant.html",
         site=site,
         person=person,
-        allocation=randomisation.existing_allocation(person.id),
+        allocation=allocation,
+        age_at_allocation=randomisation.age_at_allocation(person) if allocation else None,
         consent_events=consent.history(person),
         consent_state=consent.current_state(person),
         form=form or _consent_form(site),

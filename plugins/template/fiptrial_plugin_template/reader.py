@@ -31,6 +31,8 @@ from fiptrial.plugins.parsing import (
     CsvExport,
     DateParser,
     benefit_date_errors,
+    column_error,
+    could_identify,
     normalise_bsn,
     normalise_municipality,
     normalise_statistic_code,
@@ -99,11 +101,11 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
         sex_text = fields[col["geslacht"]].strip().upper()
         sex = SEXES.get(sex_text)
         if sex is None:
-            errors.append(f"geslacht {sex_text!r} is not 1, 2, M or V")
+            errors.append(column_error("geslacht", sex_text, "is not 1, 2, M or V"))
         municipality_text = fields[col["gemeentecode"]].strip()
         municipality = normalise_municipality(municipality_text)
         if municipality is None:
-            errors.append(f"gemeentecode {municipality_text!r} is not a CBS code")
+            errors.append(column_error("gemeentecode", municipality_text, "is not a CBS code"))
         start = parse_date(fields[col["aanvang_uitkering"]])
         if start is None:
             errors.append("aanvang_uitkering is not a valid date (jjjjmmdd)")
@@ -116,10 +118,12 @@ def _rows(export: CsvExport) -> Iterator[ExportRow]:
             errors.append("einde_uitkering is filled but reden_beeindiging is empty")
         elif reason is not None and not end_text:
             errors.append("reden_beeindiging is filled but einde_uitkering is empty")
+        if reason is not None and could_identify(reason):
+            errors.append("reden_beeindiging is not a reason code (a long number or a date)")
         new_text = fields[i_new].strip() if i_new is not None else ""
         new = normalise_municipality(new_text) if new_text else None
         if new_text and new is None:
-            errors.append(f"nieuwe_gemeentecode {new_text!r} is not a CBS code")
+            errors.append(column_error("nieuwe_gemeentecode", new_text, "is not a CBS code"))
         unit = (fields[i_unit].strip() or None) if i_unit is not None else None
         code_text = fields[i_code].strip() if i_code is not None else ""
         code = normalise_statistic_code(code_text) if code_text else None

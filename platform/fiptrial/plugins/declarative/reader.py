@@ -1,0 +1,465 @@
+"""The one reader of every declarative export: CSV or XML, as its ``export.toml`` describes.
+
+Both formats stream. A CSV goes through :func:`fiptrial.plugins.parsing.open_csv_export` (the
+encoding, separator and header checks every site shares); an XML file is fed line by line to
+the standard library's pull parser (``xml.etree.ElementTree.XMLPullParser``, expat underneath),
+and each benefit record is removed from the tree as soon as it has been read, so a million
+records cost the memory of one. A file that declares a DTD or entities is refused before
+anything is parsed: an export never needs one, and refusing it closes the door on entity
+expansion attacks.
+
+Every record becomes one :class:`~fiptrial.plugins.rows.ExportRow` per person: a CSV line is
+one person (two with a partner on the row, ``unit.given_by = "partner_columns"``); an XML
+benefit record gives one row per person element inside it, each with the benefit's own fields
+(municipality, unit key, statistic code, end reason). Fields are validated with the shared
+helpers (elfproef, dates, CBS codes), and a bad field becomes a :class:`RowError` from
+:mod:`fiptrial.plugins.messages` naming its column -- never quoting a BSN or a date.
+
+Speed: a good row passes one combined test and its messages are only composed for bad rows;
+dates, codes and municipalities are parsed once per distinct text (``Memo``).
+"""
+
+from __future__ import annotations
+
+import operator
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any, BinaryIO
+
+from fiptrial.plugins.declarative.layout import FIELDS, ExportLayout, FieldSpec
+from fiptrial.plugins.messages import format_error, row_error
+from fiptrial.plugins.parsing import (
+    MAX_LINE_BYTES,
+    DateParser,
+    Memo,
+    could_identify,
+    municipality_parser,
+    normalise_bsn,
+    normalise_statistic_code,
+    open_csv_export,
+    quoted,
+)
+from fiptrial.plugins.rows import ExportRow, RowError, Sex
+
+Texts = Sequence[str]
+Builder = Callable[[int, Texts], ExportRow]
+DATE_FORMAT_NAMES = {"dmy": "dd-mm-jjjj", "ymd": "jjjjmmdd", "iso": "jjjj-mm-dd"}
+_FORMAT_KEYS = {"dd-mm-jjjj": "dmy", "jjjjmmdd": "ymd", "jjjj-mm-dd": "iso"}
+_NO_CODE = "not a statistiekcode"  # what the statistic-code memo gives for a malformed code
+#: What the reason memo gives for a "code" that could identify a person (a BSN or a date in
+#: the reason column of a misaligned row): the row is rejected without quoting it.
+_NO_REASON = "not a reason code"
+(
+    I_BSN, I_BIRTH, I_SEX, I_HOME, I_START, I_END, I_REASON, I_NEW,
+    I_UNIT, I_CODE, I_EDUCATION, I_REGION, I_CLIENT,
+) = range(len(FIELDS))  # fmt: skip
+
+
+def read_export(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+    """Check the start of the file now, then stream its rows.
+
+    Raises:
+        ExportFormatError: a wrong header, separator, encoding or XML structure -- at once when
+            the start of the file shows it, else while iterating.
+    """
+    if layout.format == "csv":
+        return _csv_rows(layout, source)
+    return _xml_rows(layout, source)
+
+
+# --- one row from its texts -------------------------------------------------------------------
+
+
+def _statistic_code(text: str) -> str | None:
+    if not text.strip():
+        return None
+    return normalise_statistic_code(text) or _NO_CODE
+
+
+def _reason_normaliser(spec: FieldSpec) -> Callable[[str], str | None]:
+    def normalise(text: str) -> str | None:
+        code = text.strip()
+        if not code:
+            return None
+        if could_identify(code):
+            return _NO_REASON
+        if spec.upper:
+            code = code.upper()
+        if spec.zero_pad and code.isdigit() and len(code) < spec.zero_pad:
+            code = code.zfill(spec.zero_pad)
+        return code
+
+    return normalise
+
+
+def row_builder(layout: ExportLayout) -> Builder:
+    """A function from a record's texts (in ``FIELDS`` order, ``""`` when absent) to its row."""
+    specs = layout.fields
+
+    parsers: dict[str, DateParser] = {}  # one memo per date format, shared by its fields
+
+    def dates(field: str) -> DateParser:
+        spec = specs.get(field)
+        key = _FORMAT_KEYS[spec.date_format] if spec else "ymd"
+        if key not in parsers:
+            parsers[key] = DateParser.named(key)
+        return parsers[key]
+
+    birth_dates, start_dates, end_dates = (
+        dates("birth_date"),
+        dates("benefit_start"),
+        dates("benefit_end"),
+    )
+    sexes: dict[str, Sex] = {}
+    for code, sex in layout.sexes.items():
+        sexes[code] = sexes[code.lower()] = sex
+    municipalities = municipality_parser()
+    statistic_codes = Memo(_statistic_code)
+    reasons = Memo(_reason_normaliser(specs["local_reason"]))
+    bsn_of = normalise_bsn
+
+    def build(line: int, t: Texts) -> ExportRow:
+        (bsn_t, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t, unit_t, code_t,
+         education_t, region_t, client_t) = t  # fmt: skip
+        bsn = bsn_of(bsn_t)
+        birth = birth_dates(birth_t)
+        sex = sexes.get(sex_t) or sexes.get(sex_t.strip().upper())
+        home = municipalities(home_t)
+        start = start_dates(start_t)
+        end_t = end_t.strip()
+        end = end_dates(end_t) if end_t else None
+        reason = reasons(reason_t)
+        new_t = new_t.strip()
+        new = municipalities(new_t) if new_t else None
+        code = statistic_codes(code_t) if code_t else None
+        if (
+            bsn is None
+            or birth is None
+            or sex is None
+            or home is None
+            or start is None
+            or (end is None) is not (reason is None)
+            or (new_t and new is None)
+            or birth >= start
+            or (end is not None and end < start)
+            or code is _NO_CODE
+            or reason is _NO_REASON
+        ):
+            errors = _errors(layout, t, bsn, birth, sex, home, start, end, reason, new, code)
+            if code is _NO_CODE:
+                code = None
+            if reason is _NO_REASON:
+                reason = None
+        else:
+            errors = ()
+        return ExportRow(
+            line, bsn, birth, sex, home, start, end, reason, new, errors,
+            unit_t.strip() or None, code, education_t.strip() or None,
+            region_t.strip() or None, client_t.strip() or None,
+        )  # fmt: skip
+
+    return build
+
+
+def _errors(
+    layout: ExportLayout,
+    t: Texts,
+    bsn: str | None,
+    birth: date | None,
+    sex: Sex | None,
+    home: str | None,
+    start: date | None,
+    end: date | None,
+    reason: str | None,
+    new: str | None,
+    code: str | None,
+) -> tuple[RowError, ...]:
+    """Why a row is bad, in field order; names columns, never quotes a BSN or a date."""
+    label = layout.label
+    specs = layout.fields
+    errors: list[RowError] = []
+
+    def date_error(field: str, value: date | None, text: str) -> None:
+        if value is None and text.strip():
+            fmt = specs[field].date_format
+            errors.append(row_error("row_invalid_date", field, column=label(field), format=fmt))
+        elif value is None:
+            errors.append(row_error("row_value_missing", field, column=label(field)))
+
+    if bsn is None:
+        errors.append(
+            row_error("row_invalid_bsn", "bsn", column=label("bsn"))
+            if t[I_BSN].strip()
+            else row_error("row_value_missing", "bsn", column=label("bsn"))
+        )
+    date_error("birth_date", birth, t[I_BIRTH])
+    if sex is None:
+        errors.append(
+            row_error("row_invalid_sex", "sex", column=label("sex"),
+                      value=quoted(t[I_SEX].strip()), codes=layout.sex_codes)
+        )  # fmt: skip
+    if home is None:
+        errors.append(
+            row_error("row_invalid_municipality", "municipality", column=label("municipality"),
+                      value=quoted(t[I_HOME].strip()))
+        )  # fmt: skip
+    date_error("benefit_start", start, t[I_START])
+    end_text = t[I_END].strip()
+    if end_text and end is None:
+        errors.append(
+            row_error("row_invalid_date", "benefit_end", column=label("benefit_end"),
+                      format=specs["benefit_end"].date_format)
+        )  # fmt: skip
+    if end_text and reason is None:
+        errors.append(
+            row_error("row_end_without_reason", "local_reason", column=label("benefit_end"),
+                      other=label("local_reason"))
+        )  # fmt: skip
+    if reason is _NO_REASON:
+        errors.append(
+            row_error("row_reason_identifying", "local_reason", column=label("local_reason"))
+        )
+    if reason is not None and not end_text:
+        errors.append(
+            row_error("row_reason_without_end", "benefit_end", column=label("local_reason"),
+                      other=label("benefit_end"))
+        )  # fmt: skip
+    if t[I_NEW].strip() and new is None:
+        errors.append(
+            row_error("row_invalid_municipality", "new_municipality",
+                      column=label("new_municipality"), value=quoted(t[I_NEW].strip()))
+        )  # fmt: skip
+    if code is _NO_CODE:
+        errors.append(
+            row_error(
+                "row_invalid_statistic_code", "statistic_code", column=label("statistic_code")
+            )
+        )
+    if start is not None and end is not None and end < start:
+        errors.append(row_error("row_end_before_start", "benefit_end"))
+    if birth is not None and start is not None and birth >= start:
+        errors.append(row_error("row_birth_not_before_start", "birth_date"))
+    return tuple(errors)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _csv_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+    specs = [layout.fields.get(name) for name in FIELDS]
+    partner_specs = layout.partner
+    columns = [*(s.name for s in specs if s is not None and not s.optional),
+               *(s.name for s in partner_specs.values() if not s.optional),
+               *layout.required_columns]  # fmt: skip
+    optional = [*(s.name for s in specs if s is not None and s.optional),
+                *(s.name for s in partner_specs.values() if s.optional)]  # fmt: skip
+    export = open_csv_export(
+        source,
+        columns=columns,
+        optional_columns=optional,
+        delimiters=layout.delimiters,
+        what=layout.what,
+        encodings=layout.encodings,
+    )
+    found = {name.casefold(): index for name, index in export.columns.items()}
+
+    def position(spec: FieldSpec | None) -> int:
+        if spec is None:
+            return -1
+        return found.get(spec.name.casefold(), -1)
+
+    positions = [position(spec) for spec in specs]
+    width = max(export.columns.values()) + 1
+    partner = _partner_picker(layout, positions, found)
+    return _csv_loop(layout, export.records, positions, width, export.delimiter, partner)
+
+
+def _csv_loop(
+    layout: ExportLayout,
+    records: Iterator[tuple[int, list[str]]],
+    positions: list[int],
+    width: int,
+    delimiter: str,
+    partner: Callable[[int, list[str], ExportRow], ExportRow | None] | None,
+) -> Iterator[ExportRow]:
+    build = row_builder(layout)
+    pick = operator.itemgetter(*positions)
+    padded = -1 in positions  # an absent optional column reads as the "" appended to each row
+    for line, fields in records:
+        if len(fields) < width:
+            yield _short_row(line, width, len(fields), delimiter)
+            continue
+        if padded:
+            fields.append("")
+        row = build(line, pick(fields))
+        yield row
+        if partner is not None:
+            other = partner(line, fields, row)
+            if other is not None:
+                yield other
+
+
+def _partner_picker(
+    layout: ExportLayout, positions: list[int], found: dict[str, int]
+) -> Callable[[int, list[str], ExportRow], ExportRow | None] | None:
+    """With ``unit.given_by = "partner_columns"``: the partner's row, when the partner's BSN
+    column is filled. The partner shares the applicant's benefit fields and unit: the unit key
+    column if the layout has one, else the applicant's BSN (the platform pseudonymises either)."""
+    if layout.unit != "partner_columns":
+        return None
+    build = row_builder(layout)
+    own = {FIELDS.index(name): found.get(spec.name.casefold(), -1)
+           for name, spec in layout.partner.items()}  # fmt: skip
+    bsn_position = own[I_BSN]
+
+    def partner(line: int, fields: list[str], applicant: ExportRow) -> ExportRow | None:
+        if bsn_position < 0 or not fields[bsn_position].strip():
+            return None
+        texts = [fields[p] if p >= 0 else "" for p in positions]
+        for index, position in own.items():
+            texts[index] = fields[position] if position >= 0 else ""
+        if not texts[I_UNIT].strip():
+            texts[I_UNIT] = applicant.bsn or fields[positions[I_BSN]].strip()
+        return build(line, texts)
+
+    return partner
+
+
+def _short_row(line: int, expected: int, found: int, delimiter: str) -> ExportRow:
+    name = {"\t": "a tab"}.get(delimiter, repr(delimiter))
+    error = row_error("row_too_few_fields", None, expected=expected, delimiter=name, found=found)
+    return ExportRow(line, None, None, None, None, None, None, None, None, (error,))
+
+
+# --- XML --------------------------------------------------------------------------------------
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _xml_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+    lines = _xml_lines(source)
+    first = next(lines, None)
+    if first is None or not first[1].strip():
+        raise format_error("export_empty", expected=f"XML with {layout.record} elements")
+    return _xml_loop(layout, lines, first)
+
+
+def _xml_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """The file's lines with their numbers; a line longer than ``MAX_LINE_BYTES`` comes in
+    pieces (one long line of XML is still XML), counted as one line."""
+    number = 1
+    while chunk := source.readline(MAX_LINE_BYTES):
+        yield number, chunk
+        if chunk.endswith(b"\n"):
+            number += 1
+
+
+def _xml_loop(
+    layout: ExportLayout, lines: Iterator[tuple[int, bytes]], first: tuple[int, bytes]
+) -> Iterator[ExportRow]:
+    build = row_builder(layout)
+    record_tag, person_tag = layout.record, layout.person
+    benefit_paths: list[tuple[int, list[str]]] = []
+    person_paths: list[tuple[int, list[str]]] = []
+    for index, name in enumerate(FIELDS):
+        spec = layout.fields.get(name)
+        if spec is not None:
+            target = person_paths if person_tag and spec.level == "person" else benefit_paths
+            target.append((index, spec.name.split("/")))
+    parser: ET.XMLPullParser = ET.XMLPullParser(events=("start", "end"))
+    local_names: dict[str, str] = {}
+    stack: list[ET.Element] = []
+    started = False
+    records = 0
+    record_line = person_line = 0
+    person_lines: list[int] = []
+    blank = [""] * len(FIELDS)
+
+    def local(tag: str) -> str:
+        name = local_names.get(tag)
+        if name is None:
+            name = local_names[tag] = _local(tag)
+        return name
+
+    def feed(number: int, chunk: bytes) -> None:
+        if not started and (b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk):
+            raise format_error("export_xml_dtd")
+        try:
+            parser.feed(chunk)
+        except ET.ParseError as error:
+            raise _not_xml(error, number) from None
+
+    for number, chunk in _chain_first(first, lines):
+        feed(number, chunk)
+        events: Iterator[tuple[str, Any]] = parser.read_events()  # type: ignore[assignment]
+        for event, element in events:  # "start"/"end" events carry elements only
+            tag = local(element.tag)
+            if event == "start":
+                started = True
+                stack.append(element)
+                if tag == record_tag:
+                    record_line = number
+                    person_lines = []
+                elif tag == person_tag:
+                    person_line = number
+                    person_lines.append(person_line)
+                continue
+            stack.pop()
+            if tag != record_tag:
+                continue
+            records += 1
+            record: ET.Element = element
+            texts = list(blank)
+            for index, parts in benefit_paths:
+                texts[index] = _text(record, parts, local)
+            if not person_tag:
+                yield build(record_line, texts)
+            else:
+                persons = [child for child in record if local(child.tag) == person_tag]
+                if not persons:
+                    error = row_error("row_no_person", None, element=person_tag)
+                    yield ExportRow(record_line, None, None, None, None, None, None, None,
+                                    None, (error,))  # fmt: skip
+                for person, line in zip(persons, person_lines or [record_line] * len(persons),
+                                        strict=False):  # fmt: skip
+                    own = list(texts)
+                    for index, parts in person_paths:
+                        own[index] = _text(person, parts, local)
+                    yield build(line, own)
+            if stack:
+                stack[-1].remove(record)
+            record.clear()
+    try:
+        parser.close()
+    except ET.ParseError as error:
+        raise _not_xml(error, 0) from None
+    if records == 0:
+        raise format_error("export_xml_no_records", element=record_tag)
+
+
+def _chain_first(
+    first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    yield first
+    yield from rest
+
+
+def _text(element: ET.Element, parts: list[str], local: Callable[[str], str]) -> str:
+    """The text of the element at the path ``parts`` (local names) below ``element``."""
+    current: ET.Element | None = element
+    for part in parts:
+        if current is None:
+            return ""
+        current = next((child for child in current if local(child.tag) == part), None)
+    if current is None:
+        return ""
+    return current.text or ""
+
+
+def _not_xml(error: ET.ParseError, number: int) -> Exception:
+    line = error.position[0] if getattr(error, "position", None) else number
+    reason = str(error).split(":")[0]  # expat's reason, without its position
+    return format_error("export_not_xml", line=line, reason=reason)

@@ -1,0 +1,28 @@
+"""The forms of the privacy pages: the second sign-in step and the two-factor set-up."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+REQUIRED = _l("Vul dit veld in.")
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code uit de app of herstelcode"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+    submit = SubmitField(_l("Bevestigen"))
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("Code uit de app"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("Tweestapsverificatie aanzetten"))

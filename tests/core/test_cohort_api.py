@@ -1,0 +1,58 @@
+"""POST /api/v1/sites/{site}/cohort-allocation over HTTP: the success path and a retry."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from fiptrial.extensions import db
+from fiptrial.models import Allocation, CohortRandomisation
+
+
+def _site_with_caseload(build: Any, n: int = 25, capacity: int = 10) -> Any:
+    from fiptrial.services import caseload
+
+    site = build.site(build.trial())
+    caseload.add_client_manager(site, "km1", capacity=capacity, actor="test")
+    for _ in range(n):
+        build.participant(site)
+    return site
+
+
+def test_cohort_allocation_answers_201_with_its_allocations(
+    client: Any, build: Any, bearer: Any
+) -> None:
+    site = _site_with_caseload(build)
+    headers = bearer(build.token("site_coordinator", site=site))
+    response = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["site"] == "bw" and body["fip"] == 5 and body["caseload"] == 25
+    assert Counter(a["arm"] for a in body["allocations"]) == {"fip": 5, "control": 20}
+    assert {a["site"] for a in body["allocations"]} == {"bw"}
+    stored = db.session.query(Allocation).filter_by(cohort_id=body["id"]).count()
+    assert stored == 25
+
+
+def test_cohort_allocation_without_fip_uses_the_free_capacity(
+    client: Any, build: Any, bearer: Any
+) -> None:
+    _site_with_caseload(build, capacity=7)
+    headers = bearer(build.token("research_admin"))
+    response = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={})
+    assert response.status_code == 201, response.json
+    assert response.json["fip"] == 7
+
+
+def test_a_retry_is_refused_clearly_and_allocates_nothing(
+    client: Any, build: Any, bearer: Any
+) -> None:
+    site = _site_with_caseload(build)
+    headers = bearer(build.token("site_coordinator", site=site))
+    first = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    assert first.status_code == 201, first.json
+    retry = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    assert retry.status_code == 422, retry.json
+    assert retry.json["error"]["code"] == "no_cohort_caseload"
+    assert db.session.query(CohortRandomisation).count() == 1
+    assert db.session.query(Allocation).count() == 25
