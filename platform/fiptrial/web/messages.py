@@ -346,6 +346,9 @@ AUDIT_ACTIONS = {
     "analysis.exported": _l("analyse-export gedownload"),
     "analysis.frozen": _l("gegevens bevroren"),
     "analysis.freeze_downloaded": _l("bevriezing gedownload"),
+    "analysis_plan.changed": _l("analyseplan gewijzigd"),
+    "analysis_plan.frozen": _l("analyseplan bevroren"),
+    "analysis_plan.first_unblinded_report": _l("eerste ongeblindeerde rapport op het analyseplan"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
 }
