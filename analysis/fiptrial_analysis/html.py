@@ -43,6 +43,9 @@ caption { font-weight: bold; text-align: left; padding-bottom: 0.3rem; }
 img { max-width: 100%; height: auto; }
 .empty { background: #f6f6f6; border-left: 4px solid #999; padding: 0.5rem 0.8rem; }
 dt { font-weight: bold; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.card { border: 1px solid #ccc; padding: 0.5rem 0.8rem; }
+.card .figure { font-size: 1.4rem; font-weight: bold; }
 """
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -102,10 +104,16 @@ def _dummies(codes: NDArray[np.intp], levels: int, rows: NDArray[np.intp]) -> sp
 def _solve(matrix: FloatArray, right: FloatArray) -> FloatArray:
     """``matrix^-1 right`` on one BLAS thread: the systems have a few hundred unknowns, where
     threads only cost (20 times slower on a loaded machine with OpenBLAS' default threads)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         return np.asarray(np.linalg.solve(matrix, right))
+
+
+@cache
+def _blas() -> Any:
+    """One scan of the loaded BLAS libraries (a scan per solve cost 15 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def design(
