@@ -35,6 +35,20 @@ log = logging.getLogger(__name__)
 ERRORS: dict[str, Any] = {
     # Dates and choices in general
     "date_in_future": _l("Deze datum ligt in de toekomst."),
+    # Facts entered later with their own past moment (services.moments)
+    "moment_in_future": _l("Dit moment ligt in de toekomst."),
+    "allocated_before_registration": _l("De loting kan niet vóór de registratie liggen."),
+    "allocated_before_consent": _l("De loting kan niet vóór de toestemming liggen."),
+    "allocated_before_last_allocation": _l(
+        "De loting kan niet vóór de laatste loting van deze locatie liggen."
+    ),
+    "received_before_last_import": _l(
+        "De ontvangstdatum kan niet vóór de laatste import van deze locatie liggen."
+    ),
+    "frozen_before_cutoff": _l("Een bevriezing kan niet vóór de peildatum liggen."),
+    # The analysis plan
+    "analysis_plan_frozen": _l("Het analyseplan is vastgesteld en kan niet meer veranderen."),
+    "analysis_plan_invalid": _l("Het analyseplan klopt niet: controleer de ingevulde waarden."),
     "invalid_choice": _l("Kies een van de mogelijkheden in de lijst."),
     "invalid_bsn": _l("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
     "none_chosen": _l("Kies ten minste één deelnemer."),
