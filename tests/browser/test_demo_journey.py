@@ -75,6 +75,10 @@ def demo_journey(chromium: Any, demo_server: Any) -> Iterator[Any]:
 
     def start(name: str) -> Any:
         j = _browser_support().Journey(chromium, demo_server, name)
+        # The pooled report of three years is computed on the first request: on this shared
+        # machine that can take longer than the other journeys' 15 seconds.
+        j.page.set_default_timeout(90_000)
+        j.page.set_default_navigation_timeout(90_000)
         journeys.append(j)
         return j
 
