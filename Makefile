@@ -55,6 +55,7 @@ lint: install
 	$(BIN)/ruff check --quiet .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --cache-dir .import_linter_cache
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

@@ -204,7 +204,13 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
 
     from fiptrial.extensions import db
     from fiptrial.models import Allocation, AuditEntry, AuditHead, RandomisationBlock, StratumState
-    from fiptrial.services.audit import canonical_json, chain_hash, entry_content
+    from fiptrial.services.audit import (
+        audit_key,
+        canonical_json,
+        chain_hash,
+        entry_content,
+        head_mac,
+    )
     from fiptrial.services.random_source import new_seed, seed_commitment
     from fiptrial.services.randomisation import derive_block
 
@@ -220,6 +226,7 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
     with db.engine.begin() as connection:
         head = connection.execute(db.select(AuditHead).where(AuditHead.id == 1)).one()
         last_id, last_hash = head.last_id, head.last_hash
+        key = audit_key()
         block_id = _next_id(connection, RandomisationBlock.__table__) - 1
         allocation_id = _next_id(connection, Allocation.__table__) - 1
         arms: list[str] = []
@@ -239,7 +246,7 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
                 data=canonical_json(data),
                 prev_hash=last_hash,
             )
-            entry.hash = last_hash = chain_hash(entry.prev_hash, entry_content(entry))
+            entry.hash = last_hash = chain_hash(entry.prev_hash, entry_content(entry), key)
             audit.append({c.key: getattr(entry, c.key) for c in AuditEntry.__table__.columns})
 
         for sequence, participant_id in enumerate(participant_ids, start=1):
@@ -324,7 +331,13 @@ def _add_earlier_allocations(setup: dict[str, Any], count: int) -> None:
             )
         )
         connection.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(last_id=last_id, last_hash=last_hash)
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(
+                last_id=last_id,
+                last_hash=last_hash,
+                mac=head_mac(last_id, last_hash, head.keyed_from, key),
+            )
         )
 
 

@@ -23,7 +23,14 @@ from sqlalchemy import create_engine, text
 POSTGRES_SERVER_URL = os.environ.get(
     "FIPTRIAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-TEST_KEYS = {"SECRET_KEY": "test-secret", "PSEUDONYM_KEY": "test-pseudonym-key"}
+TEST_KEYS = {
+    "SECRET_KEY": "test-secret",
+    "PSEUDONYM_KEY": "test-pseudonym-key",
+    "AUDIT_KEY": "test-audit-key",
+}
+# The tests build sites of a few participants; the lottery's default minimum of 20 is tested
+# with its own app in tests/core/test_lottery.py.
+TEST_SETTINGS = {"COHORT_MIN_SIZE": 2}
 # National test BSNs of RvIG and the public examples (shared/domain/README.md).
 TEST_BSNS = ["999998523", "999998535", "999993653", "999990019", "123456782", "111222333"]
 
@@ -32,7 +39,13 @@ def make_app(database_url: str, **extra: Any) -> Flask:
     from fiptrial import create_app
 
     return create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, **TEST_KEYS, **extra}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            **TEST_KEYS,
+            **TEST_SETTINGS,
+            **extra,
+        }
     )
 
 
@@ -128,9 +141,19 @@ def empty_postgres(url: str) -> None:
         connection.execute(
             text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
         )
+        from fiptrial.services.audit import GENESIS_HASH, head_mac
+
+        key = TEST_KEYS["AUDIT_KEY"].encode()
+
         connection.execute(
-            text("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, :h)"),
-            {"h": "0" * 64},
+            text(
+                "INSERT INTO audit_head (id, last_id, last_hash, keyed_from, mac) "
+                "VALUES (1, 0, :h, 1, :mac)"
+            ),
+            {
+                "h": GENESIS_HASH,
+                "mac": head_mac(0, GENESIS_HASH, 1, key),
+            },
         )
     engine.dispose()
 

@@ -130,7 +130,7 @@ def standardised_mean_difference(
     se = float(np.sqrt(_variance(influence, c)))
     z = z_quantile(alpha)
     p = float(2 * stats.norm.sf(abs(difference) / se)) if se > 0 else nan
-    clusters = int(np.unique(c[inside]).size) if c is not None else int(inside.sum())
+    clusters = int(np.count_nonzero(np.bincount(c[inside]))) if c is not None else int(inside.sum())
     return MeanDifferenceResult(
         difference=difference,
         ci=(difference - z * se, difference + z * se),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from .codes import normalise_code
@@ -112,6 +113,11 @@ def prepare_spells(columns: dict[str, Any], participants: Participants) -> Spell
     )
 
 
+def _first_of_each(owner: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """The first row of each participant in rows sorted by participant."""
+    return np.concatenate([[True], owner[1:] != owner[:-1]]) if owner.size else owner.astype(bool)
+
+
 def add_months(days: NDArray[np.datetime64], months: int) -> NDArray[np.datetime64]:
     """Calendar months after each date; the 31st becomes the month's last day (29 Feb -> 28)."""
     month = days.astype("datetime64[M]")
@@ -170,16 +176,16 @@ def derive_outcomes(p: Participants, spells: Spells, plan: AnalysisPlan) -> Plan
     sustained = ended & (next_start - end > r)
     judged = ended & (end + r <= outcome_end[owner])
     classes = plan.class_of()
-    unique, inverse = np.unique(code, return_inverse=True)
+    inverse, unique = pd.factorize(code)
     cause_of_code = np.array([CAUSES.get(classes.get(c, ""), 0) for c in unique.tolist()])
-    spell_cause = cause_of_code[inverse.reshape(-1)] if code.size else np.zeros(0, np.intp)
+    spell_cause = cause_of_code[inverse] if code.size else np.zeros(0, np.intp)
 
     time = np.maximum(outcome_end - r, 0).astype(float)
     cause = np.zeros(n, dtype=np.intp)
     end_code = np.full(n, "", dtype="<U2")
     hit = np.flatnonzero(sustained & judged)
     if hit.size:
-        first = hit[np.unique(owner[hit], return_index=True)[1]]
+        first = hit[_first_of_each(owner[hit])]
         who = owner[first]
         time[who] = end[first].astype(float)
         cause[who] = spell_cause[first]
@@ -189,7 +195,7 @@ def derive_outcomes(p: Participants, spells: Spells, plan: AnalysisPlan) -> Plan
     first_code = np.full(n, "", dtype="<U2")
     ends = np.flatnonzero(ended)
     if ends.size:
-        first = ends[np.unique(owner[ends], return_index=True)[1]]
+        first = ends[_first_of_each(owner[ends])]
         first_end[owner[first]] = end[first]
         first_code[owner[first]] = code[first]
     covered = np.zeros(n, dtype=bool)

@@ -234,7 +234,9 @@ def _strings(values: Any, name: str) -> NDArray[np.str_]:
 
 def _normalised(values: NDArray[np.str_], normalise: Any) -> NDArray[np.str_]:
     """Apply a string normalisation once per distinct value."""
-    unique, inverse = np.unique(values, return_inverse=True)
+    import pandas as pd
+
+    inverse, unique = pd.factorize(values)  # hashing, not sorting: fast on 400,000 strings
     cleaned = np.array([normalise(str(value)) for value in unique.tolist()], dtype=str)
     if cleaned.size == 0:
         return values

@@ -50,7 +50,8 @@ ESTIMANDS = {
     "site-standardised with its interval; the total scales it by the FIP participants.",
     "competing_risks": "Aalen-Johansen cumulative incidence of the first sustained end of each "
     "class (primary, competing, administrative), each arm standardised to the site mix; Gray's "
-    "test stratified by site.",
+    "test stratified by site. The table reads each curve at the horizon minus R days: an exit "
+    "by then is confirmed sustained by the horizon, as in the primary outcome.",
     "client_managers": "Among FIP participants with a client manager: ANOVA intraclass "
     "correlation of the primary outcome at the first horizon, and each manager's risk minus the "
     "usual-care risk with REML between-manager variance and shrunken estimates (caterpillar).",
@@ -107,18 +108,37 @@ def _mh(outcome: NDArray[np.bool_], p: Participants, keep: NDArray[np.bool_]) ->
         "risk_difference_ci": _ci(mh.risk_difference_ci),
         "odds_ratio": _num(mh.odds_ratio),
         "odds_ratio_ci": _ci(mh.odds_ratio_ci),
+        "statistic": _num(mh.statistic),
         "pvalue": _num(mh.pvalue),
         "sites_used": int(usable.sum()),
         "notes": list(mh.notes),
     }
 
 
-def _labels(p: Participants) -> tuple[NDArray[np.str_], NDArray[Any]]:
-    arm = np.where(p.fip, "fip", "control")
-    unit = p.optional.get("unit")
-    if unit is None or np.any(unit == ""):
-        unit = p.ids
-    return arm, unit
+ARM_LABELS = {0: "control", 1: "fip"}
+
+
+def _code(label: object) -> int:
+    return int(label)  # type: ignore[call-overload]
+
+
+def _varies(values: NDArray[Any]) -> bool:
+    return bool(values.size) and bool(np.any(values != values[0]))
+
+
+def _labels(p: Participants) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Arm (1 = FIP, 0 = control, the reference) and benefit unit as integer codes, so that no
+    estimate sorts 400,000 strings again."""
+    cached = p.optional.get("_unit_codes")
+    if cached is None:
+        import pandas as pd
+
+        unit = p.optional.get("unit")
+        if unit is None or np.any(unit == ""):
+            unit = p.ids
+        cached = pd.factorize(unit)[0].astype(np.intp)
+        p.optional["_unit_codes"] = cached
+    return p.fip.astype(np.intp), cached
 
 
 def _standardised(y: NDArray[np.bool_], p: Participants, keep: NDArray[np.bool_]) -> Any:
@@ -126,17 +146,17 @@ def _standardised(y: NDArray[np.bool_], p: Participants, keep: NDArray[np.bool_]
     factors = {
         name: p.optional[name][keep]
         for name in ADJUSTMENT_FACTORS
-        if name in p.optional and np.unique(p.optional[name][keep]).size > 1
+        if name in p.optional and _varies(p.optional[name][keep])
     }
     result = standardised_risk_difference(
-        y[keep].astype(float), arm[keep], p.site[keep], factors, unit[keep], reference="control"
+        y[keep].astype(float), arm[keep], p.site[keep], factors, unit[keep], reference=0
     )
     return {
         "estimable": result.estimable,
         "difference": _num(result.difference),
         "ci": _ci(result.ci),
         "pvalue": _num(result.pvalue),
-        "risks": {str(k): _num(v) for k, v in result.risks.items()},
+        "risks": {ARM_LABELS[_code(k)]: _num(v) for k, v in result.risks.items()},
         "adjusted_for": ["site", *factors],
         "note": result.note or None,
     }
@@ -144,10 +164,10 @@ def _standardised(y: NDArray[np.bool_], p: Participants, keep: NDArray[np.bool_]
 
 def _mean_difference(values: NDArray[np.float64], p: Participants, keep: NDArray[np.bool_]):
     arm, unit = _labels(p)
-    if len(set(arm[keep].tolist())) < 2:
+    if not _varies(arm[keep]):
         return None
     return standardised_mean_difference(
-        values[keep], arm[keep], p.site[keep], unit[keep], reference="control"
+        values[keep], arm[keep], p.site[keep], unit[keep], reference=0
     )
 
 
@@ -175,7 +195,7 @@ def _horizon(
             "difference": _num(days.difference),
             "ci": _ci(days.ci),
             "pvalue": _num(days.pvalue),
-            "means": {str(k): _num(v) for k, v in days.means.items()},
+            "means": {ARM_LABELS[_code(k)]: _num(v) for k, v in days.means.items()},
         }
         cost = h.benefit_days * cost_per_year / DAYS_PER_YEAR + _conversation_cost(p, plan)
         money = _mean_difference(cost, p, keep)
@@ -198,7 +218,9 @@ def _horizon(
 
 def _cif(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> dict[str, Any]:
     arm, _ = _labels(p)
-    horizons = [h.days.max() if h.days.size else 0 for h in o.horizons]
+    # At H - R: an exit by then is confirmed sustained by the horizon, as the primary outcome.
+    r = plan.plan.sustained_exit_days
+    horizons = [max(float(np.round(h.months * DAYS_PER_YEAR / 12)) - r, 0.0) for h in o.horizons]
     out: dict[str, Any] = {}
     for name in OUTCOME_CLASSES:
         code = CAUSES[name]
@@ -209,7 +231,7 @@ def _cif(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> dict[str, Any]:
             out[name] = {**entry, "note": str(error)}
             continue
         for label, curve in curves.items():
-            entry[str(label)] = {
+            entry[ARM_LABELS[_code(label)]] = {
                 "times": curve.times.tolist(),
                 "incidence": curve.incidence.tolist(),
                 "ci_lower": [_num(v) for v in curve.ci_lower.tolist()],
@@ -232,7 +254,10 @@ def _cif(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> dict[str, Any]:
     try:
         curves = cumulative_incidence_by_group(o.time, primary_only, 1, arm, p.site)
         out["no_sustained_exit"] = {
-            str(label): {"times": c.times.tolist(), "survival": (1 - c.incidence).tolist()}
+            ARM_LABELS[_code(label)]: {
+                "times": c.times.tolist(),
+                "survival": (1 - c.incidence).tolist(),
+            }
             for label, c in curves.items()
         }
     except ValueError as error:
@@ -245,7 +270,7 @@ def _managers(p: Participants, y: NDArray[np.bool_], keep: NDArray[np.bool_], co
     if manager is None:
         return {"note": "the participant file has no client_manager column"}
     mine = keep & p.fip & (manager != "")
-    if np.unique(manager[mine]).size < 2:
+    if not _varies(manager[mine]):
         return {"note": "fewer than two client managers with FIP participants whose horizon passed"}
     icc = icc_anova(y[mine].astype(float), manager[mine])
     effects = manager_effects(y[mine].astype(float), manager[mine], control_risk or 0.0)
@@ -299,6 +324,11 @@ def _sites(p: Participants, y: NDArray[np.bool_], keep: NDArray[np.bool_]) -> di
 def _sensitivity(p: Participants, o: PlannedOutcomes) -> dict[str, Any]:
     arm, unit = _labels(p)
     consent = p.optional.get("consent_status")
+    if consent is not None:
+        import pandas as pd
+
+        codes, found = pd.factorize(consent)
+        consent = np.char.lower(np.asarray(found, dtype=str))[codes] if found.size else consent
     held = np.nan_to_num(p.optional.get("conversations_held", np.full(p.n, np.nan)), nan=-1)
     out: dict[str, Any] = {}
     for h in o.horizons:
@@ -308,7 +338,7 @@ def _sensitivity(p: Participants, o: PlannedOutcomes) -> dict[str, Any]:
         }
         if consent is not None:
             entry["excluding_withdrawn_consent"] = _mh(
-                h.sustained, p, h.passed & (np.char.lower(consent) != "withdrawn")
+                h.sustained, p, h.passed & (consent != "withdrawn")
             )
         if "conversations_held" in p.optional:
             protocol = h.passed & (~p.fip | (held >= 1))
@@ -317,10 +347,10 @@ def _sensitivity(p: Participants, o: PlannedOutcomes) -> dict[str, Any]:
                 "label": "per protocol: not a randomised comparison",
             }
             keep = h.passed
-            if len(set(arm[keep].tolist())) == 2:
+            if _varies(arm[keep]):
                 cace = complier_average_effect(
                     h.sustained[keep].astype(float), (p.fip & (held >= 1))[keep].astype(float),
-                    arm[keep], p.site[keep], unit[keep], reference="control",
+                    arm[keep], p.site[keep], unit[keep], reference=0,
                 )  # fmt: skip
                 entry["complier_average"] = {
                     "effect": _num(cace.effect),
@@ -389,11 +419,11 @@ def planned_report(
     horizons = [_horizon(h, p, plan, cost_per_benefit_year) for h in o.horizons]
     first = o.horizons[0]
     event = o.cause == CAUSES["primary"]
-    cox = cox_stratified(o.time, event, arm, strata=p.site, cluster=unit, reference="control")
+    cox = cox_stratified(o.time, event, arm, strata=p.site, cluster=unit, reference=0)
     rmst = {}
     for h in o.horizons:
         days = float(np.round(h.months * DAYS_PER_YEAR / 12))
-        fit = rmst_difference(o.time, event, arm, days, strata=p.site, reference="control")
+        fit = rmst_difference(o.time, event, arm, days, strata=p.site, reference=0)
         rmst[str(h.months)] = {
             "horizon_days": days,
             "difference": _num(fit.difference),
@@ -411,6 +441,9 @@ def planned_report(
         "time_to_sustained_exit": {
             "hazard_ratio": _num(cox.hazard_ratio),
             "ci": _ci(cox.ci),
+            "log_hazard_ratio": _num(cox.log_hazard_ratio),
+            "se": _num(cox.se),
+            "model_se": _num(cox.model_se),
             "pvalue": _num(cox.pvalue),
             "events": cox.events,
             "clusters": cox.clusters,

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .codes import PENSION_AGE_CODE, WORK_CODES, termination_categories
+from .consort import _check_consort, _consort
 from .contingency import breslow_day, chi_square, mantel_haenszel, odds_ratio, risk_difference
 from .metaanalysis import random_effects
 from .outcomes import derive_outcomes, prepare_spells
@@ -26,8 +27,6 @@ from .survival import cumulative_incidence, kaplan_meier, log_rank
 DEFAULT_COST_PER_BENEFIT_YEAR = 14000.0
 DAYS_PER_YEAR = 365.25
 SURVIVAL_SUMMARY_DAYS = (182, 365, 730)
-CONSORT_KEYS = ("assessed", "eligible", "randomised")
-CONSORT_ARM_KEYS = ("allocated", "received_allocated", "lost_to_follow_up", "analysed")
 
 DEFINITIONS = {
     "n": "Participants allocated to the arm (intention to treat: everyone allocated is analysed "
@@ -366,67 +365,6 @@ def _baseline(p: Participants) -> list[dict[str, Any]]:
                 ),
             }
         )
-    return out
-
-
-def _check_consort(consort: Mapping[str, Any] | None) -> dict[str, Any]:
-    if consort is None:
-        return {}
-    unknown = set(consort) - {*CONSORT_KEYS, "arms"}
-    if unknown:
-        raise ValueError(f"unknown CONSORT keys {sorted(unknown)}; use {[*CONSORT_KEYS, 'arms']}")
-
-    def count(value: Any, where: str) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"CONSORT {where} must be a non-negative whole number, got {value!r}")
-        if float(value) != int(value):
-            raise ValueError(f"CONSORT {where} must be a whole number, got {value!r}")
-        return int(value)
-
-    checked: dict[str, Any] = {key: count(consort.get(key), key) for key in CONSORT_KEYS}
-    arms = consort.get("arms") or {}
-    if not isinstance(arms, Mapping) or set(arms) - {"fip", "control"}:
-        raise ValueError("CONSORT 'arms' must map 'fip' and/or 'control' to counts")
-    checked["arms"] = {}
-    for arm, values in arms.items():
-        if not isinstance(values, Mapping) or set(values) - set(CONSORT_ARM_KEYS):
-            raise ValueError(f"CONSORT arms.{arm} may only hold {list(CONSORT_ARM_KEYS)}")
-        checked["arms"][arm] = {
-            key: count(value, f"arms.{arm}.{key}") for key, value in values.items()
-        }
-    return checked
-
-
-def _consort(p: Participants, sidecar: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "assessed": sidecar.get("assessed"),
-        "eligible": sidecar.get("eligible"),
-        "randomised": sidecar.get("randomised") if sidecar.get("randomised") is not None else p.n,
-        "arms": {},
-    }
-    conversations = p.optional.get("conversations_held")
-    consent = p.optional.get("consent_status")
-    for arm, mask in (("fip", p.fip), ("control", ~p.fip)):
-        n = int(mask.sum())
-        if arm == "control":
-            received: int | None = n
-        elif conversations is not None:
-            received = int(np.sum(conversations[mask] > 0))
-        else:
-            received = None
-        lost = None
-        if consent is not None:
-            lost = int(np.sum(np.char.lower(consent[mask]) == "withdrawn"))
-        values = {
-            "allocated": n,
-            "received_allocated": received,
-            "lost_to_follow_up": lost,
-            "analysed": n,
-        }
-        values.update(sidecar.get("arms", {}).get(arm, {}))
-        out["arms"][arm] = values
     return out
 
 

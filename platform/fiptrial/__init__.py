@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # Flask is imported by create_app only: ``fiptrial.plugins`` must not need it
     from flask import Flask
 
-__version__ = "0.1.0"
+from fiptrial.version import __version__ as __version__
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -23,11 +23,15 @@ def default_instance_path() -> Path:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    # Imported here, not at the top: ``import fiptrial`` (which every submodule import runs
+    # first, a plugin's ``import fiptrial.plugins`` too) stays light, and only building an app
+    # loads Flask, the models, services, API, web pages and CLI.
     from flask import Flask
 
+    from fiptrial.api import api, register_api
     from fiptrial.config import settings_from_environment
     from fiptrial.database import configure_engine, sqlite_engine_options
-    from fiptrial.extensions import api, db, migrate
+    from fiptrial.extensions import db, migrate
 
     instance_path = default_instance_path()
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
@@ -52,17 +56,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         options.update(sqlite_engine_options())
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
+    from fiptrial.services.spool import InstanceRequest, remove_stale_spools
+
+    # Uploads wait in instance/spool (0700), never in the system temp folder; spools that a
+    # killed worker left behind go now.
+    app.request_class = InstanceRequest
+    remove_stale_spools(app)
+
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     api.init_app(app)
 
-    from fiptrial.api import register_api
     from fiptrial.plugins.manager import init_plugins
 
     init_plugins(app)
-    register_api(app, api)
+    register_api(app)
 
     from fiptrial.cli.commands import register_commands
     from fiptrial.web import register_web
@@ -82,10 +92,12 @@ def settings_from_environment_for_tests(
     return {
         "SECRET_KEY": test_config.get("SECRET_KEY", "test-secret"),
         "PSEUDONYM_KEY": test_config.get("PSEUDONYM_KEY", "test-pseudonym-key"),
+        "AUDIT_KEY": test_config.get("AUDIT_KEY", "test-audit-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
         # Tests that sign in by password alone keep working; the two-factor tests set the
         # production roles (config.settings_from_environment) themselves.
         "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),
         "SMALL_CELL_THRESHOLD": 5,
+        "COHORT_MIN_SIZE": 20,
     }

@@ -35,6 +35,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "SECRET_KEY": env.get("FIPTRIAL_SECRET_KEY") or _key_file(instance_path, "secret.key"),
         "PSEUDONYM_KEY": env.get("FIPTRIAL_PSEUDONYM_KEY")
         or _key_file(instance_path, "pseudonym.key"),
+        # Keys the audit chain (HMAC); like the pseudonym key, never in the database.
+        "AUDIT_KEY": env.get("FIPTRIAL_AUDIT_KEY") or _key_file(instance_path, "audit.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
         # Roles that must sign in with a second factor (issue 16); empty: nobody must.
@@ -45,8 +47,12 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
             ).split(",")
             if role.strip()
         ),
+        # Read-log entries of no trial (logins) are kept this long (issue 16).
+        "READ_LOG_KEEP_MONTHS": int(env.get("FIPTRIAL_READ_LOG_KEEP_MONTHS", "60")),
         # Cells below this count are suppressed in analysts' exports and reports (issue 16).
         "SMALL_CELL_THRESHOLD": int(env.get("FIPTRIAL_SMALL_CELL_THRESHOLD", "5")),
+        # The lottery's smallest cohort (drawn units), see services.lottery.
+        "COHORT_MIN_SIZE": int(env.get("FIPTRIAL_COHORT_MIN_SIZE", "20")),
         # Behind HTTPS the session cookie must never travel in clear; plain-HTTP demos need it off.
         "SESSION_COOKIE_SECURE": env.get("FIPTRIAL_SECURE_COOKIES", "").lower()
         in ("1", "true", "yes"),

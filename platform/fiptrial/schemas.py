@@ -12,7 +12,6 @@ from flask import g
 from marshmallow import Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ALL_ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
@@ -273,8 +272,16 @@ class PageArgsSchema(Schema):
 
 
 class CohortCreateSchema(Schema):
-    # Without fip: the site's FIP places, the sum of its client managers' capacities.
-    fip = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    # Without fip: the site's free FIP places (at most one less than the cohort).
+    fip = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=1_000_000)
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Required for a further cohort at a site (research admin)."},
+    )
 
 
 class CohortSchema(Schema):
@@ -298,13 +305,6 @@ class AuditVerifySchema(Schema):
     entries = fields.Integer()
     first_broken = fields.Integer()
     problem = fields.String()
-
-
-class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ALL_ROLES))
-    site = fields.String(load_default=None)
-    user = fields.String(load_default=None)
-    label = fields.String(load_default="")
 
 
 # --- FIP conversations, agendas and plans ---------------------------------------------------------

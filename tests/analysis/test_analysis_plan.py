@@ -189,3 +189,17 @@ def test_the_pilot_report_on_the_command_line(capsys: pytest.CaptureFixture[str]
     printed = json.loads(capsys.readouterr().out)
     assert printed["table"] == [[62, 245], [252, 1341]] and printed["has_dates"] is False
     assert [round(s["chi_square"]["pvalue"], 2) for s in printed["sensitivity"]] == [0.08, 0.48]
+
+
+def test_one_template_renders_the_page_in_english_and_in_dutch() -> None:
+    from fiptrial_analysis.html import render_html
+
+    report = build_report(PARTICIPANTS, spells=SPELLS)
+    english = render_html(report)
+    assert "Time to sustained exit" in english and "NO ANALYSIS PLAN" in english
+    assert english.count("data:image/png;base64,") == 9  # five first-exit figures, four planned
+    dutch = render_html(report, language="nl")
+    assert "<html lang='nl'>" in dutch
+    assert "Tijd tot duurzame uitstroom" in dutch and "Primaire analyse" in dutch
+    assert "Time to sustained exit" not in dutch
+    assert "95%-BI" in dutch and "95%%" not in dutch

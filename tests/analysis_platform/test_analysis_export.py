@@ -22,7 +22,7 @@ from fiptrial.services.exports import (
 REPORT_COLUMNS = ("participant", "site", "arm", "allocated_on", "followup_end", "exit_date",
                   "exit_code", "stratum", "age_band", "benefit_duration_band", "sex",
                   "consent_status", "conversations_held", "client_manager")  # fmt: skip
-# Issue 10 adds these after the report's columns (analysis/README.md), in this order.
+# The baseline columns follow the report's columns (analysis/README.md), in this order.
 BASELINE_COLUMNS = ("unit", "age_at_allocation", "months_on_benefit_at_allocation",
                     "aow_days_from_allocation", "education", "country_of_birth_region")  # fmt: skip
 

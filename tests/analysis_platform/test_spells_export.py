@@ -1,4 +1,4 @@
-"""The spells file next to the participant file (issue 10): `fiptrial export` in CSV, SPSS and
+"""The spells file next to the participant file: `fiptrial export` in CSV, SPSS and
 Stata, read back with pyreadstat, described by the codebook and hashed by the freeze.
 
 The small trial's events are the ones the platform stored before it kept the rows' benefit

@@ -1,4 +1,4 @@
-"""Issue 13's forms in Chromium with JavaScript on, each as the role that uses it, asserting on
+"""The daily-work forms in Chromium with JavaScript on, each as the role that uses it, asserting on
 what the page then shows. Screenshots: test-artifacts/browser/ (the last page of each journey,
 and named intermediate pages)."""
 

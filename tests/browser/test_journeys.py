@@ -72,12 +72,15 @@ def test_coordinator_uploads_caseload_randomises_and_sees_allocations(
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Loting van het cohort")
     ready = ready_before + waiting
     expect(tab.page.locator(".card .figure").first).to_have_text(str(ready))
-    tab.page.get_by_label("Aantal FIP-plaatsen").fill("1")
-    tab.page.get_by_label(re.compile("Ik begrijp dat de loting definitief is")).check()
-    tab.page.get_by_role("button", name="Loting uitvoeren").click()
+    # The site had its lottery (the demo's cohort): the coordinator cannot hold another, and
+    # the page says why; the new clients are allocated one by one by the trial's method.
+    expect(tab.page.locator("#refusal")).to_contain_text("Deze locatie heeft al geloot")
+    expect(tab.page.get_by_label("Aantal FIP-plaatsen")).to_have_count(0)
+    tab.page.get_by_label("Ik begrijp dat de toewijzing definitief is.").check()
+    tab.page.get_by_role("button", name="Nieuwe deelnemers toewijzen").click()
     expect(tab.page.get_by_role("heading", level=1)).to_contain_text("Toewijzingen")
     expect(tab.page.locator(".notice-success")).to_contain_text(
-        f"1 van {ready} deelnemers naar FIP"
+        f"{ready} nieuwe deelnemers toegewezen volgens de methode van het onderzoek"
     )
 
 
@@ -205,8 +208,9 @@ def test_analyst_opens_the_pooled_report_with_plots(journey: Any) -> None:
     tab.page.get_by_role("link", name="Gepoold rapport").click()
     expect(tab.page.get_by_role("heading", name="Primaire analyse")).to_be_visible()
     plots = tab.page.locator("img.report-plot")
-    expect(plots).to_have_count(5)
-    for index in range(5):
+    expect(plots).to_have_count(9)  # five first-exit figures and the plan's four
+    expect(tab.page.get_by_role("heading", name="Tijd tot duurzame uitstroom")).to_be_visible()
+    for index in range(9):
         expect(plots.nth(index)).to_have_js_property("complete", True)
         assert plots.nth(index).evaluate("img => img.naturalWidth") > 0
 

@@ -124,7 +124,10 @@ def test_site_ratio_override_is_used_for_its_blocks(build: Any) -> None:
 
 
 def test_cohort_allocation_gives_exactly_the_capacity(build: Any) -> None:
+    from fiptrial.services import caseload
+
     site = build.site(build.trial())
+    caseload.add_client_manager(site, "km", capacity=23, actor="test")
     births = [date(1995, 1, 1), date(1985, 1, 1), date(1972, 1, 1)]
     for i in range(90):
         build.participant(site, birth_date=births[i % 3])
@@ -135,16 +138,20 @@ def test_cohort_allocation_gives_exactly_the_capacity(build: Any) -> None:
         share = 23 * len(stratum["participants"]) / 90
         assert int(share) <= len(stratum["fip"]) <= int(share) + 1
     assert randomisation.verify_trial(site.trial) == []
-    with pytest.raises(Unprocessable):
+    with pytest.raises(Conflict):  # one cohort per site; later arrivals one by one
         randomisation.allocate_cohort(site.id, 1, actor="test")
 
 
 def test_cohort_refuses_more_places_than_the_caseload(build: Any) -> None:
+    from fiptrial.services import caseload
+
     site = build.site(build.trial())
-    build.participant(site)
+    caseload.add_client_manager(site, "km", capacity=50, actor="test")
+    for _ in range(3):
+        build.participant(site)
     with pytest.raises(Unprocessable) as error:
         randomisation.allocate_cohort(site.id, 5, actor="test")
-    assert "fip" in error.value.fields
+    assert "fip" in error.value.fields and error.value.code == "cohort_fip_out_of_range"
 
 
 def test_corrections_keep_the_allocation_and_need_a_reason(build: Any) -> None:

@@ -52,7 +52,7 @@ def test_a_retry_is_refused_clearly_and_allocates_nothing(
     first = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
     assert first.status_code == 201, first.json
     retry = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
-    assert retry.status_code == 422, retry.json
-    assert retry.json["error"]["code"] == "no_cohort_caseload"
+    assert retry.status_code == 409, retry.json
+    assert retry.json["error"]["code"] == "cohort_exists"
     assert db.session.query(CohortRandomisation).count() == 1
     assert db.session.query(Allocation).count() == 25

@@ -42,7 +42,7 @@ def test_a_page_reads_while_an_import_holds_the_write_lock(
         from fiptrial.services.transaction import unit_of_work
 
         with unit_of_work():
-            db.session.execute(text("UPDATE audit_head SET last_id = last_id"))  # write lock held
+            db.session.execute(text("UPDATE site SET name = name"))  # write lock held
             results: list[Any] = []
             thread = threading.Thread(target=_reader, args=(url, results))
             thread.start()

@@ -21,6 +21,7 @@ from fiptrial.services import consent, randomisation
 from fiptrial.services.exports import build_export
 from fiptrial.services.participants import find_by_bsn
 from fiptrial.timezone import local_date
+from lottery_support import allocate_cohort_with_places
 
 
 def enrol_from_export(build: Any, site: Any, upload: Any, lines: list[Line]) -> list[Any]:
@@ -129,7 +130,7 @@ def test_a_cohort_draws_units(app: Any, build: Any, upload: Any) -> None:
               Line(build.next_bsn(), sex="M", unit="2", code="01")]  # fmt: skip
     people = enrol_from_export(build, site, upload, lines)
 
-    cohort = randomisation.allocate_cohort(site.id, 4, actor="test")
+    cohort = allocate_cohort_with_places(site.id, 4)
 
     assert cohort.caseload == 8  # ten people in eight units
     arms = {a.participant_id: a for a in db.session.query(Allocation).all()}
@@ -151,7 +152,7 @@ def test_a_partner_registered_after_the_cohort_takes_the_units_arm(
     people = enrol_from_export(build, site, upload, [
         Line(build.next_bsn(), unit=str(n), code="01") for n in range(1, 6)
     ])  # fmt: skip
-    randomisation.allocate_cohort(site.id, 1, actor="test")
+    allocate_cohort_with_places(site.id, 1)
     (late,) = enrol_from_export(build, site, upload, [
         Line(build.next_bsn(), sex="M", unit="3", code="01")
     ])  # fmt: skip

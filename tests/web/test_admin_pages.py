@@ -14,6 +14,8 @@ from typing import Any
 
 from web_support import PASSWORD, csrf_token, trial_settings_form
 
+from lottery_support import allocate_cohort_with_places
+
 PLATFORM = Path(__file__).resolve().parents[2] / "platform" / "fiptrial"
 
 
@@ -210,12 +212,12 @@ def test_analyst_may_check_the_chain_but_not_read_entries(staff: Any, web: Any) 
 
 
 def test_freeze_download_and_verify(staff: Any, web: Any, build: Any) -> None:
-    from fiptrial.services import freezes, randomisation
+    from fiptrial.services import freezes
 
     for site in (staff.bw, staff.breda):
         for _ in range(6):
             build.participant(site)
-        randomisation.allocate_cohort(site.id, 2, actor="test")
+        allocate_cohort_with_places(site.id, 2)
     frozen = freezes.freeze_trial(staff.trial, "user:beheer")
     web.login("beheer")
     page = web.client.get("/onderzoek/exports")

@@ -1,4 +1,4 @@
-"""The daily work over HTTP (issue 13): conversations, consent, lottery, uploads, monitoring.
+"""The daily work over HTTP: conversations, consent, lottery, uploads, monitoring.
 
 Each test posts the real forms (CSRF token included) as the role that does the work, checks
 what the page then says, and checks what the database and the audit trail hold.
@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from web_support import csrf_token
 
+from lottery_support import allocate_cohort_with_places
+
 TODAY = date.today()
 
 
@@ -23,10 +25,10 @@ def dmy(day: date) -> str:
 def caseload(staff: Any, build: Any) -> list[Any]:
     """FIP participants of bw with the client manager km and a plan that began a month ago."""
     from fiptrial.services import caseload as caseloads
-    from fiptrial.services import planning, randomisation
+    from fiptrial.services import planning
 
     people = [build.participant(staff.bw) for _ in range(8)]
-    randomisation.allocate_cohort(staff.bw.id, 4, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 4)
     start = TODAY - timedelta(days=30)
     caseloads.assign_by_load(staff.bw, on=start, actor="test")
     planning.plan_site(staff.bw, actor="test", starts_on=start)
@@ -459,11 +461,10 @@ def test_monitoring_flags_a_stratum_outside_its_expected_range(
     behind the lottery's back (here: directly in the table) is flagged."""
     from fiptrial.extensions import db
     from fiptrial.models import Allocation
-    from fiptrial.services import randomisation
 
     for _ in range(12):
         build.participant(staff.bw)
-    randomisation.allocate_cohort(staff.bw.id, 4, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 4)
     web.login("beheer")
     fine = web.client.get("/onderzoek/monitoring/bw").text
     assert "Alle strata liggen binnen het verwachte bereik." in fine

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from web_support import ExportRow, bw_export, csrf_token, valid_bsns
 
+from lottery_support import allocate_cohort_with_places
+
 STATUS_URL = re.compile(r"^/locatie/(\w+)/bestanden/taak/(\d+)$")
 
 
@@ -193,14 +195,13 @@ def test_a_task_whose_worker_died_is_shown_as_interrupted(
 
 def _allocated_people(staff: Any, build: Any, count: int, first_bsn: int) -> list[str]:
     """The BSNs of ``count`` participants of the site, allocated as a cohort (half to FIP)."""
-    from fiptrial.services import randomisation
 
     _plugin_installed()
     bsns = valid_bsns(first_bsn)
     people = [next(bsns) for _ in range(count)]
     for bsn in people:
         build.participant(staff.bw, bsn=bsn)
-    randomisation.allocate_cohort(staff.bw.id, count // 2, actor="test")
+    allocate_cohort_with_places(staff.bw.id, count // 2)
     return people
 
 

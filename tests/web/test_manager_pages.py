@@ -1,4 +1,4 @@
-"""The client manager's agenda, participant history and quick conversation form (issue 5)."""
+"""The client manager's agenda, participant history and quick conversation form."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from typing import Any
 import pytest
 from web_support import csrf_token
 
+from lottery_support import allocate_cohort_with_places
+
 
 @pytest.fixture
 def caseload(staff: Any, build: Any) -> list[Any]:
     """Four FIP participants of bw, assigned to the client manager km and planned."""
     from fiptrial.services import caseload as caseloads
-    from fiptrial.services import planning, randomisation
+    from fiptrial.services import planning
 
     people = [build.participant(staff.bw) for _ in range(8)]
-    randomisation.allocate_cohort(staff.bw.id, 4, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 4)
     start = date.today() - timedelta(days=30)
     caseloads.assign_by_load(staff.bw, on=start, actor="test")
     planning.plan_site(staff.bw, actor="test", starts_on=start)

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from web_support import csrf_token
 
+from lottery_support import allocate_cohort_with_places
+
 
 def test_overview_lists_sites_with_plugin_and_mapping_versions(staff: Any, web: Any) -> None:
     from fiptrial.plugins.manager import get_site_plugin
@@ -21,11 +23,10 @@ def test_overview_lists_sites_with_plugin_and_mapping_versions(staff: Any, web: 
 
 
 def test_monitoring_shows_balance_and_consent(staff: Any, web: Any, build: Any) -> None:
-    from fiptrial.services import randomisation
 
     people = [build.participant(staff.bw) for _ in range(6)]
     build.participant(staff.bw, consent_given=False)
-    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 2)
     web.login("coord")
     page = web.client.get("/onderzoek/monitoring/bw")
     assert page.status_code == 200
@@ -55,19 +56,27 @@ def test_audit_verification(staff: Any, web: Any) -> None:
 
 
 @pytest.mark.parametrize("breda_fip", [3, 0])  # 0: a site with one arm only
-def test_pooled_report_with_its_figures(staff: Any, web: Any, build: Any, breda_fip: int) -> None:
+def test_pooled_report_with_its_figures(
+    staff: Any, web: Any, build: Any, breda_fip: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fiptrial.services import randomisation
 
     for site in (staff.bw, staff.breda):
         for _ in range(6):
             build.participant(site)
-    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
-    randomisation.allocate_cohort(staff.breda.id, breda_fip, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 2)
+    if breda_fip:
+        allocate_cohort_with_places(staff.breda.id, breda_fip)
+    else:  # the lottery never leaves a site with one arm: blocks of control only do
+        monkeypatch.setattr(randomisation, "derive_block", lambda *_args: ["control"] * 6)
+        randomisation.allocate_arrivals(staff.breda.id, actor="test")
     web.login("analyse")
     page = web.client.get("/onderzoek/rapport")
     assert page.status_code == 200
     assert "Primaire analyse" in page.text
-    for name in ("consort", "exits", "forest", "survival", "incidence"):
+    assert "Analyseplan" in page.text and "NIET BEVROREN" not in page.text
+    for name in ("consort", "exits", "forest", "survival", "incidence", "sustained", "classes",
+                 "caterpillar", "reasons"):  # fmt: skip
         url = f"/onderzoek/rapport/t1/{name}.png"
         assert url in page.text
         figure = web.client.get(url)
@@ -99,13 +108,12 @@ def test_demo_creates_the_four_web_users(app: Any) -> None:
 
 
 def _allocated_trial(staff: Any, build: Any) -> None:
-    from fiptrial.services import randomisation
 
     for site in (staff.bw, staff.breda):
         for _ in range(6):
             build.participant(site)
-    randomisation.allocate_cohort(staff.bw.id, 2, actor="test")
-    randomisation.allocate_cohort(staff.breda.id, 3, actor="test")
+    allocate_cohort_with_places(staff.bw.id, 2)
+    allocate_cohort_with_places(staff.breda.id, 3)
 
 
 def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any) -> None:
@@ -116,7 +124,7 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     from fiptrial.models import AuditEntry
 
     _allocated_trial(staff, build)
-    web.login("analyse")
+    web.login("beheer")  # analysts ask for approval first (tests/web/test_minimisation.py)
     page = web.client.get("/onderzoek/exports")
     response = web.client.post(  # no button value: a browser may leave it out
         "/onderzoek/exports/download",

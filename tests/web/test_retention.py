@@ -179,3 +179,23 @@ def test_a_schedule_outside_its_range_is_refused_by_name(ended: dict[str, Any]) 
         with pytest.raises(PlatformError) as refused:
             retention.set_schedule(ended["trial"], bad, actor="test")
         assert next(iter(bad)) in refused.value.fields
+
+
+def test_logins_leave_the_read_log_after_the_platform_period(ended: dict[str, Any]) -> None:
+    """Entries of no trial (logins) follow READ_LOG_KEEP_MONTHS (60), not a trial's schedule."""
+    from datetime import UTC, datetime
+
+    from fiptrial.services import readlog, retention
+
+    readlog.record(actor="user:admin", role="research_admin", action="login", channel="web")
+    entry_id = readlog.record(
+        actor="user:admin", role="research_admin", action="login.failed", channel="web"
+    )
+    now = datetime.now(UTC).date()
+    assert retention.run(now, actor="test").get("(platform)") is None  # nothing that old
+    later = now + relativedelta(months=61)
+    deleted = retention.run(later, actor="test", trial_code=None)
+    assert deleted["(platform)"] == {"read_log": 2}
+    assert db.session.get(ReadLogEntry, entry_id) is None
+    [entry] = db.session.query(AuditEntry).filter_by(entity="read_log").all()
+    assert entry.action == "retention.deleted"

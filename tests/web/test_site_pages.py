@@ -143,7 +143,7 @@ def test_cohort_randomisation_and_allocations(staff: Any, web: Any, build: Any) 
         "/locatie/bw/loting",
         data={"csrf_token": csrf_token(page.text), "fip": "11", "confirm": "y"},
     )
-    assert too_many.status_code == 422 and "moet liggen tussen 0 en 10" in too_many.text
+    assert too_many.status_code == 422 and "moet liggen tussen 1 en 9" in too_many.text
     done = web.client.post(
         "/locatie/bw/loting", data={"csrf_token": csrf_token(page.text), "fip": "3", "confirm": "y"}
     )
@@ -155,9 +155,10 @@ def test_cohort_randomisation_and_allocations(staff: Any, web: Any, build: Any) 
     assert db.session.query(Allocation).first().allocated_by == "user:coord"
 
 
-def test_cohort_default_is_the_client_managers_capacity(staff: Any, web: Any, build: Any) -> None:
+def test_cohort_default_is_one_less_than_the_cohort(staff: Any, web: Any, build: Any) -> None:
+    """The client manager has more places than the cohort: the default leaves a lottery."""
     for _ in range(4):
         build.participant(staff.bw)
     web.login("coord")
     page = web.client.get("/locatie/bw/loting")
-    assert 'name="fip" type="number" value="4"' in page.text or 'value="4"' in page.text
+    assert 'name="fip" type="number" value="3"' in page.text or 'value="3"' in page.text

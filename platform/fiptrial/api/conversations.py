@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask_smorest import Blueprint
@@ -21,6 +21,7 @@ from fiptrial.schemas import (
 )
 from fiptrial.services import conversations, fidelity, followup, planning
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
+from fiptrial.timezone import local_today
 
 blp = Blueprint(
     "conversations",
@@ -111,7 +112,7 @@ def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
     """A client manager's planned conversations; a client manager sees only their own."""
     who = principal()
     _visible_manager(who, manager_id)
-    first = args.get("from_") or date.today()
+    first = args.get("from_") or local_today()
     last = args.get("to") or first + timedelta(days=6)
     return planning.agenda(manager_id, first, last)
 

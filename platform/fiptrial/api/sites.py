@@ -21,7 +21,7 @@ from fiptrial.schemas import (
     SiteSchema,
 )
 from fiptrial.services import participants, randomisation
-from fiptrial.services.access import visible_site
+from fiptrial.services.access import in_caseload, visible_site
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="Sites and their caseload")
 
@@ -57,8 +57,6 @@ def list_participants(page: dict[str, int], site_code: str) -> list[Participant]
         Participant.site_id == site.id, Participant.id > page["after"]
     )
     if who.role == "client_manager":
-        from fiptrial.services.access import in_caseload
-
         return [p for p in query.order_by(Participant.id) if in_caseload(who, p)][: page["limit"]]
     return query.order_by(Participant.id).limit(page["limit"]).all()
 
@@ -67,9 +65,18 @@ def list_participants(page: dict[str, int], site_code: str) -> list[Participant]
 @requires("cohort.create")
 @blp.arguments(CohortCreateSchema)
 @blp.response(201, CohortSchema)
-def cohort_allocation(data: dict[str, int], site_code: str) -> dict[str, Any]:
+def cohort_allocation(data: dict[str, Any], site_code: str) -> dict[str, Any]:
+    """The lottery of a site's caseload; the rules and their error codes are in
+    ``services.lottery`` (cohort_too_small, cohort_fip_out_of_range, cohort_fip_over_capacity,
+    cohort_no_free_places, cohort_exists, cohort_reason_required)."""
     who, site = _site(site_code)
-    cohort = randomisation.allocate_cohort(site.id, data["fip"], actor=who.actor)
+    cohort = randomisation.allocate_cohort(
+        site.id,
+        data["fip"],
+        actor=who.actor,
+        research_admin=who.role == "research_admin",
+        reason=data["reason"],
+    )
     allocations = (
         db.session.query(Allocation).filter_by(cohort_id=cohort.id).order_by(Allocation.id).all()
     )

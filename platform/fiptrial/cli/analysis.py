@@ -12,8 +12,17 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
-from fiptrial.services.exports import FORMATS
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.services import analysis_plans
+from fiptrial.services.exports import FORMATS, analyse, build_export, export_trial, spells_path
+from fiptrial.services.freezes import (
+    describe,
+    freeze_trial,
+    get_freeze,
+    list_freezes,
+    verify_freeze,
+)
+from fiptrial.services.trials import get_trial
 
 CUTOFF_HELP = "Data cut-off date YYYY-MM-DD (default today): nothing dated later is used."
 
@@ -46,9 +55,6 @@ def export_command(
     """Write the pseudonymised analysis export of TRIAL to OUT, with the spells file (OUT's
     stem + _spells + OUT's suffix), the codebook and the CONSORT sidecar next to it (the CSV is
     the input of ``python -m fiptrial_analysis report``)."""
-    from fiptrial.services.exports import export_trial
-    from fiptrial.services.trials import get_trial
-
     suffix = out.suffix.lstrip(".").lower()
     fmt = fmt or (suffix if suffix in FORMATS else "csv")
     export, written = export_trial(
@@ -82,15 +88,12 @@ def analyse_command(
     trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
 ) -> None:
     """Run the trial report on the platform's current data (nothing is stored)."""
-    from fiptrial.services.analysis_plans import mark_unblinded_report
-    from fiptrial.services.exports import analyse, build_export
-    from fiptrial.services.trials import get_trial
     from fiptrial_analysis import render_html
 
     trial = get_trial(trial_code)
     export = build_export(trial, _cutoff(cutoff))
     report = analyse(export)
-    mark_unblinded_report(trial, OPERATOR)
+    analysis_plans.mark_unblinded_report(trial, OPERATOR)
     for warning in report["plan"]["warnings"]:
         click.echo(f"WARNING: {warning}", err=True)
     if html_out is not None:
@@ -120,9 +123,6 @@ def freeze_cli(ctx: click.Context, trial_code: str | None, cutoff: datetime | No
         return
     if not trial_code:
         raise click.UsageError("give --trial TRIAL to freeze, or a subcommand (list, verify)")
-    from fiptrial.services.freezes import describe, freeze_trial
-    from fiptrial.services.trials import get_trial
-
     freeze = freeze_trial(get_trial(trial_code), OPERATOR, _cutoff(cutoff))
     click.echo(json.dumps(describe(freeze), indent=1))
 
@@ -132,9 +132,6 @@ def freeze_cli(ctx: click.Context, trial_code: str | None, cutoff: datetime | No
 @reports_errors
 def freeze_list(trial_code: str | None) -> None:
     """List the stored freezes (one JSON object per line)."""
-    from fiptrial.services.freezes import describe, list_freezes
-    from fiptrial.services.trials import get_trial
-
     for freeze in list_freezes(get_trial(trial_code) if trial_code else None):
         click.echo(json.dumps(describe(freeze)))
 
@@ -144,8 +141,6 @@ def freeze_list(trial_code: str | None) -> None:
 @reports_errors
 def freeze_verify(freeze_id: int) -> None:
     """Recompute the hashes of freeze FREEZE_ID and re-run its report; exit 1 if it fails."""
-    from fiptrial.services.freezes import get_freeze, verify_freeze
-
     result = verify_freeze(get_freeze(freeze_id))
     click.echo(json.dumps(result.to_dict(), indent=1))
     if not result.ok:
@@ -159,9 +154,6 @@ def freeze_verify(freeze_id: int) -> None:
 def freeze_export(freeze_id: int, out: Path) -> None:
     """Write the stored export CSV of freeze FREEZE_ID to OUT and its spells file next to it
     (OUT's stem + _spells + OUT's suffix), byte for byte."""
-    from fiptrial.services.exports import spells_path
-    from fiptrial.services.freezes import get_freeze
-
     freeze = get_freeze(freeze_id)
     out.write_bytes(freeze.export_csv)
     out.with_name(out.stem + ".consort.json").write_text(freeze.consort_json, encoding="utf-8")
@@ -176,7 +168,7 @@ def freeze_export(freeze_id: int, out: Path) -> None:
 
 plan_cli = AppGroup(
     "analysis-plan",
-    help="Show, change (until frozen) and freeze a trial's analysis plan (issue 14).",
+    help="Show, change (until frozen) and freeze a trial's analysis plan.",
 )
 
 
@@ -190,10 +182,9 @@ def _codes(value: str) -> list[str]:
 @reports_errors
 def plan_show(trial_code: str) -> None:
     """Print the current plan with its version, SHA-256, status, reasons and history."""
-    from fiptrial.services.analysis_plans import describe
-    from fiptrial.services.trials import get_trial
-
-    click.echo(json.dumps(describe(get_trial(trial_code)), indent=1, ensure_ascii=False))
+    click.echo(
+        json.dumps(analysis_plans.describe(get_trial(trial_code)), indent=1, ensure_ascii=False)
+    )
 
 
 @plan_cli.command("set")
@@ -212,11 +203,8 @@ def plan_show(trial_code: str) -> None:
 @reports_errors
 def plan_set(trial_code: str, **options: object) -> None:
     """Store the plan with the given settings changed as its next version (until frozen)."""
-    from fiptrial.services.analysis_plans import describe, set_plan
-    from fiptrial.services.trials import get_trial
-
     trial = get_trial(trial_code)
-    current = describe(trial)["plan"]
+    current = analysis_plans.describe(trial)["plan"]
     values: dict[str, object] = {}
     if options["horizons"] is not None:
         try:
@@ -243,7 +231,7 @@ def plan_set(trial_code: str, **options: object) -> None:
             values[key] = options[option]
     if options["sensitivity"] is not None:
         values["sensitivity"] = _codes(str(options["sensitivity"]))
-    plan = set_plan(trial, values, OPERATOR)
+    plan = analysis_plans.set_plan(trial, values, OPERATOR)
     click.echo(f"analysis plan of {trial.code}: version {plan.version}, sha256 {plan.sha256}")
 
 
@@ -253,10 +241,7 @@ def plan_set(trial_code: str, **options: object) -> None:
 @reports_errors
 def plan_freeze(trial_code: str) -> None:
     """Freeze the current plan; its SHA-256 is recorded in the audit chain."""
-    from fiptrial.services.analysis_plans import freeze_plan
-    from fiptrial.services.trials import get_trial
-
-    frozen = freeze_plan(get_trial(trial_code), OPERATOR)
+    frozen = analysis_plans.freeze_plan(get_trial(trial_code), OPERATOR)
     click.echo(
         f"analysis plan of {trial_code}: version {frozen.plan.version} frozen, "
         f"sha256 {frozen.plan.sha256}"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -13,29 +12,25 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from fiptrial.errors import PlatformError
+from fiptrial.cli.analysis import add_analysis_commands
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.cli.conversations import COMMANDS as conversation_commands
+from fiptrial.cli.imports import add_import_commands
+from fiptrial.cli.privacy import add_privacy_commands, enrol_demo_users
+from fiptrial.cli.users import user_cli
+from fiptrial.demo.exports import demo_export
+from fiptrial.demo.story import play
 from fiptrial.extensions import db
+from fiptrial.models import ApiToken, Trial, User
 from fiptrial.models.identity import ALL_ROLES
-
-OPERATOR = "cli:operator"
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a service's PlatformError into a clear message and exit status 1."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PlatformError as error:
-            detail = "".join(f"\n  {k}: {' '.join(v)}" for k, v in error.fields.items())
-            raise click.ClickException(error.message + detail) from None
-
-    return wrapper
-
+from fiptrial.services.audit import read_anchor, verify_chain
+from fiptrial.services.eligibility import band_label
+from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
+from fiptrial.services.tokens import create_token, revoke_token
+from fiptrial.services.trials import get_site, get_trial
 
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
-audit_cli = AppGroup("audit", help="Verify the audit trail.")
+audit_cli = AppGroup("audit", help="Verify and anchor the audit trail.")
 randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomisation.")
 
 
@@ -47,10 +42,6 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 @reports_errors
 def token_create(role: str, site_code: str | None, username: str | None, label: str) -> None:
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
-    from fiptrial.models import User
-    from fiptrial.services.tokens import create_token
-    from fiptrial.services.trials import get_site
-
     site = get_site(site_code) if site_code else None
     user = None
     if username:
@@ -69,8 +60,6 @@ def token_create(role: str, site_code: str | None, username: str | None, label: 
 @token_cli.command("list")
 def token_list() -> None:
     """List tokens (prefix, role, site, revoked)."""
-    from fiptrial.models import ApiToken
-
     for row in db.session.query(ApiToken).order_by(ApiToken.id):
         site = row.site.code if row.site else "-"
         state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -82,22 +71,54 @@ def token_list() -> None:
 @reports_errors
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id; it answers 401 from now on."""
-    from fiptrial.services.tokens import revoke_token
-
     revoke_token(token_id, actor=OPERATOR)
     click.echo(f"Token {token_id} revoked.")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first broken entry."""
-    from fiptrial.services.audit import verify_chain
-
-    report = verify_chain()
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An anchor written earlier by `fiptrial audit anchor`: the chain must still hold it.",
+)
+@reports_errors
+def audit_verify(anchor_file: Path | None) -> None:
+    """Recompute the keyed hash chain and the head's HMAC; exit 1 naming the first broken
+    entry. With --anchor, also check that the chain still holds the anchored head."""
+    anchor = read_anchor(anchor_file) if anchor_file is not None else None
+    report = verify_chain(anchor)
     click.echo(json.dumps(report.to_dict()))
     if not report.ok:
         click.echo(f"Audit chain broken at entry {report.first_broken}: {report.problem}", err=True)
         sys.exit(1)
+
+
+@audit_cli.command("anchor")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the anchor to this file (never overwritten) instead of standard output.",
+)
+@reports_errors
+def audit_anchor(output: Path | None) -> None:
+    """Sign the head of the verified chain, for an operator to keep outside the database
+    (another machine, a printed copy, a mail to the data manager); `audit verify --anchor`
+    later checks that no entry up to it was removed or rewritten."""
+    from fiptrial.services.audit import make_anchor
+
+    text = json.dumps(make_anchor().to_dict(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with output.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{output} exists already: anchors are never overwritten"
+        ) from None
+    click.echo(f"Anchor written to {output}.")
 
 
 @randomisation_cli.command("simulate")
@@ -112,9 +133,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
     Strata are drawn with the frequencies of the trial's registered eligible participants, or
     uniformly over the sites' strata when nobody is registered yet.
     """
-    from fiptrial.services.randomisation import simulate, strata_weights_for
-    from fiptrial.services.trials import get_trial
-
     trial = get_trial(trial_code)
     weights = strata_weights_for(trial) or _uniform_strata(trial)
     result = simulate(
@@ -131,10 +149,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
 
 
 def _uniform_strata(trial: Any) -> dict[str, float]:
-    from itertools import product
-
-    from fiptrial.services.eligibility import band_label
-
     def labels(edges: list[int]) -> list[str]:
         return [band_label(v, edges) for v in edges]
 
@@ -155,9 +169,6 @@ def _uniform_strata(trial: Any) -> dict[str, float]:
 @reports_errors
 def randomisation_verify(trial_code: str) -> None:
     """Re-derive every allocation from its recorded seeds and draws; exit 1 on a mismatch."""
-    from fiptrial.services.randomisation import verify_trial
-    from fiptrial.services.trials import get_trial
-
     problems = verify_trial(get_trial(trial_code))
     for problem in problems:
         click.echo(problem, err=True)
@@ -180,9 +191,6 @@ def randomisation_verify(trial_code: str) -> None:
 def demo(if_empty: bool, participants: int, seed: int) -> None:
     """Create the demo trial and play three years of it, with synthetic clients (never real
     data): imports, allocations, conversations, withdrawals and yearly freezes."""
-    from fiptrial.demo.story import play
-    from fiptrial.models import Trial
-
     if if_empty and db.session.query(Trial).first() is not None:
         click.echo("The database already holds a trial; no demo loaded.")
         return
@@ -194,8 +202,6 @@ def demo(if_empty: bool, participants: int, seed: int) -> None:
         "All demo data are SYNTHETIC: generated people, not real clients. Next month's export: "
         f"fiptrial demo-export --site brabantse_wal --month {summary['next_export_month']} FILE"
     )
-    from fiptrial.cli.privacy import enrol_demo_users
-
     enrol_demo_users()
 
 
@@ -208,28 +214,15 @@ def demo(if_empty: bool, participants: int, seed: int) -> None:
 def demo_export_command(site_code: str, month: str | None, trial_code: str, out: Path) -> None:
     """Write a demo site's export of one month, in its plugin's format, for the demo's own
     participants: upload it (Importeren) and watch the report change."""
-    from fiptrial.demo.exports import demo_export
-    from fiptrial.services.trials import get_trial
-
     click.echo(json.dumps(demo_export(get_trial(trial_code), site_code, month, out), indent=2))
 
 
 def register_commands(app: Flask) -> None:
     for command in (token_cli, audit_cli, randomisation_cli, demo, demo_export_command):
         app.cli.add_command(command)
-    from fiptrial.cli.users import user_cli  # web users (issue 6)
-
     app.cli.add_command(user_cli)
-    from fiptrial.cli.imports import add_import_commands  # issue 3: imports
-
     add_import_commands(app)
-    from fiptrial.cli.conversations import COMMANDS as conversation_commands  # issue 5
-
     for command in conversation_commands:
         app.cli.add_command(command)
-    from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
-
     add_analysis_commands(app)
-    from fiptrial.cli.privacy import add_privacy_commands  # issue 16: retention, paperwork
-
     add_privacy_commands(app)

@@ -11,14 +11,14 @@ from typing import Any
 import click
 from flask import Flask
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.services.imports import import_outcomes, import_participants
+from fiptrial.services.trials import get_site
 
 
 def _run(
     site_code: str, path: Path, service: Callable[..., dict[str, Any]], mapping: str | None
 ) -> None:
-    from fiptrial.services.trials import get_site
-
     report = service(get_site(site_code), path, actor=OPERATOR, mapping_version=mapping)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False))
 
@@ -37,8 +37,6 @@ MAPPING_OPTION = click.option(
 @reports_errors
 def import_participants_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Register the running benefits of an export FILE as participants of SITE."""
-    from fiptrial.services.imports import import_participants
-
     _run(site_code, file, import_participants, mapping_version)
 
 
@@ -49,8 +47,6 @@ def import_participants_command(site_code: str, file: Path, mapping_version: str
 @reports_errors
 def import_outcomes_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Import the outcomes (exits, transfers, re-entries, corrections) in export FILE."""
-    from fiptrial.services.imports import import_outcomes
-
     _run(site_code, file, import_outcomes, mapping_version)
 
 

@@ -9,20 +9,55 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.cli.users import user_cli
+from fiptrial.errors import NotFound
+from fiptrial.extensions import db
+from fiptrial.models import Trial, User
+from fiptrial.services import retention, trials, twofactor
+from fiptrial.services.users import DEMO_USERS, find_user
 
 retention_cli = AppGroup("retention", help="Show and apply the trials' retention schedules.")
 privacy_cli = AppGroup("privacy", help="The privacy paperwork, generated from the platform.")
+site_key_cli = AppGroup(
+    "site-key", help="Sites' keys for pseudonymisation at the source (fiptrial-prepare-export)."
+)
+
+
+@site_key_cli.command("issue")
+@click.option("--site", "site_code", required=True)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="The key file.")
+@reports_errors
+def site_key_issue(site_code: str, out: str) -> None:
+    """A new key version for a site, written to the key file for its municipality (0600)."""
+    from pathlib import Path
+
+    from fiptrial.services import source_keys, trials
+
+    key = source_keys.issue(trials.get_site(site_code), actor=OPERATOR)
+    key.write(Path(out))
+    click.echo(
+        f"Key version {key.version} of site {key.site} written to {out}. Hand it over by a "
+        f"secure channel and confirm the fingerprint {key.fingerprint()} by another."
+    )
+
+
+@site_key_cli.command("retire")
+@click.option("--site", "site_code", required=True)
+@click.option("--version", type=int, required=True)
+@reports_errors
+def site_key_retire(site_code: str, version: int) -> None:
+    """Refuse files prepared with this key version from now on (after a rotation)."""
+    from fiptrial.services import source_keys, trials
+
+    source_keys.retire(trials.get_site(site_code), version, actor=OPERATOR)
+    click.echo(f"Key version {version} of site {site_code} retired.")
 
 
 @retention_cli.command("show")
 @reports_errors
 def retention_show() -> None:
     """Per trial: the last follow-up and when each kind of data is due for deletion."""
-    from fiptrial.extensions import db
-    from fiptrial.models import Trial
-    from fiptrial.services import retention
-
     for trial in db.session.query(Trial).order_by(Trial.code):
         end = retention.last_followup(trial)
         click.echo(f"{trial.code}: last follow-up {end.isoformat() if end else 'not known yet'}")
@@ -43,8 +78,6 @@ def retention_show() -> None:
 @reports_errors
 def retention_set(trial_code: str, items: tuple[str, ...]) -> None:
     """Change a trial's schedule (audited)."""
-    from fiptrial.services import retention, trials
-
     months: dict[str, int | None] = {}
     for item in items:
         name, _, value = item.partition("=")
@@ -62,21 +95,35 @@ def retention_set(trial_code: str, items: tuple[str, ...]) -> None:
 @reports_errors
 def retention_run(trial_code: str | None, today: object, dry_run: bool) -> None:
     """Delete what each trial's schedule says is due; prints what was deleted (JSON)."""
-    from fiptrial.services import retention
-
     day: date | None = today.date() if today is not None else None  # type: ignore[attr-defined]
     result = retention.run(day, actor=OPERATOR, trial_code=trial_code, dry_run=dry_run)
     click.echo(json.dumps(result, sort_keys=True))
 
 
+@privacy_cli.command("docs")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(file_okay=False),
+    default="docs/privacy",
+    show_default=True,
+    help="Folder for the processing register entry and the DPIA starting point.",
+)
+@reports_errors
+def privacy_docs(folder: str) -> None:
+    """Write the processing register entry (art. 30) and the DPIA starting point from the
+    platform's own facts (models, permissions, retention, security measures)."""
+    from pathlib import Path
+
+    from fiptrial.services.privacy_docs import write_docs
+
+    for path in write_docs(Path(folder)):
+        click.echo(f"Wrote {path}")
+
+
 def enrol_demo_users() -> None:
     """Two-factor sign-in for the demo users whose role requires it, on the public demo secret
     (README: "Demo users"), and say how to get their codes. Demo only: the secret is public."""
-    from fiptrial.extensions import db
-    from fiptrial.models import User
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import DEMO_USERS
-
     names = [spec.username for spec in DEMO_USERS if twofactor.required_for(spec.role)]
     enrolled = []
     for user in db.session.query(User).filter(User.username.in_(names)).order_by(User.username):
@@ -96,10 +143,6 @@ def enrol_demo_users() -> None:
 @reports_errors
 def mfa_code(username: str) -> None:
     """The current two-factor code of a demo user (refused for every other user)."""
-    from fiptrial.errors import NotFound
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import find_user
-
     user = find_user(username)
     if user is None:
         raise NotFound(f"no user called {username!r}")
@@ -111,10 +154,6 @@ def mfa_code(username: str) -> None:
 @reports_errors
 def mfa_reset(username: str) -> None:
     """Remove a user's two-factor set-up (a lost phone): set up again at the next login."""
-    from fiptrial.errors import NotFound
-    from fiptrial.services import twofactor
-    from fiptrial.services.users import find_user
-
     user = find_user(username)
     if user is None:
         raise NotFound(f"no user called {username!r}")
@@ -123,9 +162,8 @@ def mfa_reset(username: str) -> None:
 
 
 def add_privacy_commands(app: Flask) -> None:
-    from fiptrial.cli.users import user_cli
-
     user_cli.add_command(mfa_code)
     user_cli.add_command(mfa_reset)
     app.cli.add_command(retention_cli)
     app.cli.add_command(privacy_cli)
+    app.cli.add_command(site_key_cli)

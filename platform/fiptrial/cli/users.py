@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
 from fiptrial.extensions import db
+from fiptrial.models import User
 from fiptrial.models.identity import ALL_ROLES
+from fiptrial.services.trials import get_site
+from fiptrial.services.users import create_user, find_user, set_password
 
 user_cli = AppGroup("user", help="Create and list the people who log in to the web pages.")
 
@@ -35,9 +38,6 @@ def user_create(
     password: str,
 ) -> None:
     """Create a user; weak passwords are refused with the rule they break."""
-    from fiptrial.services.trials import get_site
-    from fiptrial.services.users import create_user
-
     site = get_site(site_code) if site_code else None
     user = create_user(
         username=username,
@@ -59,8 +59,6 @@ def user_create(
 @reports_errors
 def user_set_password(username: str, password: str) -> None:
     """Set a new password; this also lifts a lock-out."""
-    from fiptrial.services.users import find_user, set_password
-
     user = find_user(username)
     if user is None:
         raise click.ClickException(f"no user called {username!r}")
@@ -71,8 +69,6 @@ def user_set_password(username: str, password: str) -> None:
 @user_cli.command("list")
 def user_list() -> None:
     """List users: name, role, site, state."""
-    from fiptrial.models import User
-
     for user in db.session.query(User).order_by(User.username):
         site = user.site.code if user.site else "-"
         state = "active" if user.active else "inactive"

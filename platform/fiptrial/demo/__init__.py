@@ -13,7 +13,7 @@ from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, Participant, Site, Trial
-from fiptrial.services import consent, randomisation, trials
+from fiptrial.services import consent, lottery, randomisation, trials
 from fiptrial.services.participants import register as register_participant
 from fiptrial.services.users import create_demo_users
 
@@ -133,10 +133,11 @@ def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]
             registered[site.code].append(participant.id)
     summary: dict[str, Any] = {"trial": trial.code, "synthetic": True, "sites": {}}
     for site in sites:
-        if site.code == "brabantse_wal":
-            caseload = len(randomisation.cohort_caseload(site))
+        ready = len(randomisation.cohort_caseload(site))
+        if site.code == "brabantse_wal" and ready >= lottery.minimum_size():
+            _add_client_managers(site)  # the lottery gives FIP no more than the free places
             randomisation.allocate_cohort(
-                site.id, min(BRABANTSE_WAL_FIP_PLACES, caseload // 3), actor=DEMO_ACTOR
+                site.id, max(1, min(BRABANTSE_WAL_FIP_PLACES, ready // 3)), actor=DEMO_ACTOR
             )
         else:
             for pid in registered[site.code]:
@@ -151,9 +152,9 @@ def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]
 DEMO_CLIENT_MANAGERS = {"brabantse_wal": 2}  # 180 places each; the template sites get one
 
 
-def _plan_conversations(site: Site) -> dict[str, int]:
-    """Client managers for the site, its FIP participants assigned by load, and their plan."""
-    from fiptrial.services import caseload, planning
+def _add_client_managers(site: Site) -> None:
+    """The site's demo client managers (180 places each), unless it has them already."""
+    from fiptrial.services import caseload
 
     existing = len(caseload.client_managers(site.id))  # the web demo users may hold one
     for n in range(existing, DEMO_CLIENT_MANAGERS.get(site.code, 1)):
@@ -164,6 +165,13 @@ def _plan_conversations(site: Site) -> dict[str, int]:
             display_name=f"Demo klantmanager {site.name} {n + 1}",
             actor=DEMO_ACTOR,
         )
+
+
+def _plan_conversations(site: Site) -> dict[str, int]:
+    """Client managers for the site, its FIP participants assigned by load, and their plan."""
+    from fiptrial.services import caseload, planning
+
+    _add_client_managers(site)
     assigned = caseload.assign_by_load(site, on=DEMO_START, actor=DEMO_ACTOR)
     planned = planning.plan_site(site, actor=DEMO_ACTOR, starts_on=DEMO_START)
     return {

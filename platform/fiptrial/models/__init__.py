@@ -30,6 +30,7 @@ from fiptrial.models.privacy import (
     RecoveryCode,
     RetentionRun,
     RetentionSchedule,
+    SourceKey,
     UserTotp,
 )
 from fiptrial.models.randomisation import (
@@ -82,6 +83,7 @@ __all__ = [
     "RetentionSchedule",
     "SchedulerLock",
     "Site",
+    "SourceKey",
     "StratumState",
     "Trial",
     "TrialArm",

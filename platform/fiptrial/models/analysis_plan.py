@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column
+from fiptrial.models.base import UTCDateTime, created_at_column
 from fiptrial.models.trial import Trial
 
 
@@ -30,8 +30,8 @@ class AnalysisPlanVersion(db.Model):  # type: ignore[name-defined]
     plan_sha256: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
-    frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     frozen_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    first_report_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     trial: Mapped[Trial] = relationship()

@@ -1,4 +1,4 @@
-"""The audit trail: append-only entries chained by SHA-256 (see ``services.audit``)."""
+"""The audit trail: append-only entries chained by HMAC-SHA256 (see ``services.audit``)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,7 @@ class AuditHead(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # Entries from this id on are keyed (HMAC); earlier ones keep plain SHA-256 (0013).
+    keyed_from: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # HMAC of (last_id, last_hash, keyed_from) under the audit key: winding back is detected.
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)

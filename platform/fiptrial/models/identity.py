@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column
+from fiptrial.models.base import UTCDateTime, created_at_column
 from fiptrial.models.trial import Site
 
 ROLES = ("research_admin", "site_coordinator", "client_manager", "analyst")
@@ -33,7 +33,7 @@ class User(db.Model):  # type: ignore[name-defined]
     capacity: Mapped[int] = mapped_column(Integer, default=180)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = created_at_column()
 
     site: Mapped[Site | None] = relationship()
@@ -53,7 +53,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     label: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     site: Mapped[Site | None] = relationship()
     user: Mapped[User | None] = relationship()

@@ -18,11 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column, utcnow
+from fiptrial.models.base import UTCDateTime, created_at_column, utcnow
 
 
 class ReadLogEntry(db.Model):  # type: ignore[name-defined]
@@ -32,7 +32,7 @@ class ReadLogEntry(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recorded_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, nullable=False, index=True
+        UTCDateTime(), default=utcnow, nullable=False, index=True
     )
     actor: Mapped[str] = mapped_column(String(80), index=True)  # user:NAME or token:PREFIX
     role: Mapped[str] = mapped_column(String(30), default="")
@@ -70,7 +70,7 @@ class ReadLogPurge(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     trial_key: Mapped[int] = mapped_column(Integer)  # the trial's id, 0 for entries of no trial
-    purge_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    purge_before: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 RETENTION_ITEMS = ("free_text", "import_files", "import_reports", "read_log", "pseudonym_key")
@@ -125,7 +125,7 @@ class UserTotp(db.Model):  # type: ignore[name-defined]
 
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
     secret: Mapped[str] = mapped_column(String(64))
-    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # The time step of the last accepted code: a code is accepted once (no replay).
     last_step: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
@@ -139,7 +139,7 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     code_hash: Mapped[str] = mapped_column(String(200))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 EXPORT_APPROVAL_STATUSES = ("requested", "approved", "refused", "used")
@@ -159,5 +159,23 @@ class ExportApproval(db.Model):  # type: ignore[name-defined]
     requested_by: Mapped[str] = mapped_column(String(80))
     requested_at: Mapped[datetime] = created_at_column()
     decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SourceKey(db.Model):  # type: ignore[name-defined]
+    """A version of a site's key for pseudonymisation at the source (``services.source_keys``).
+
+    The key itself is never stored: it is derived from the platform key, site and version.
+    Only its fingerprint is kept, to compare at hand-over; a retired version is refused."""
+
+    __tablename__ = "source_key"
+    __table_args__ = (UniqueConstraint("site_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    issued_by: Mapped[str] = mapped_column(String(80))
+    issued_at: Mapped[datetime] = created_at_column()
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

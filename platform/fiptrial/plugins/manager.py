@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,8 +155,9 @@ def build_plugin_manager(
     return pm
 
 
-#: Where each registered plugin came from ("fiptrial-gouda 1.0", or a folder), by plugin object.
-_ORIGINS: dict[int, str] = {}
+#: Where each registered plugin came from ("fiptrial-gouda 1.0", or a folder), by plugin object
+#: (weakly: a plugin manager that is dropped takes its plugins' entries with it).
+_ORIGINS: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object, origin: str = "") -> None:
@@ -171,7 +173,7 @@ def _register(pm: pluggy.PluginManager, name: str, plugin: object, origin: str =
             plugin = DeclarativeSite.load(resources, name)
     pm.register(plugin, name)
     if origin:
-        _ORIGINS[id(plugin)] = origin
+        _ORIGINS[plugin] = origin
 
 
 def _has_hookimpls(module: ModuleType) -> bool:
@@ -640,7 +642,8 @@ def _shared_members(sites: Iterable[SitePlugin]) -> dict[str, list[Problem]]:
 
 
 def _distribution(pm: pluggy.PluginManager, name: str) -> str | None:
-    return _ORIGINS.get(id(pm.get_plugin(name)))
+    plugin = pm.get_plugin(name)
+    return _ORIGINS.get(plugin) if plugin is not None else None
 
 
 # --- Flask --------------------------------------------------------------------------------

@@ -311,21 +311,34 @@ def _records(source: BinaryIO, delimiter: str, encoding: str) -> Iterator[tuple[
     consumed = 1  # the header
     try:
         for fields in reader:
-            start, consumed = consumed + 1, reader.line_num + 1
-            if fields and (len(fields) > 1 or fields[0].strip()):
+            start = consumed + 1
+            consumed = reader.line_num + 1
+            if len(fields) > 1 or (fields and fields[0].strip()):
                 yield start, fields
     except csv.Error as error:
         raise ExportFormatError(f"line {reader.line_num + 1}: {error}") from error
 
 
 def _decoded_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file's lines as text. Written for the common case -- a short line of UTF-8 (which
+    ASCII is) -- with no function call per line: this loop runs once per line of the file."""
     number = 1
-    while raw := source.readline(MAX_LINE_BYTES + 1):
+    readline, limit = source.readline, MAX_LINE_BYTES + 1
+    utf8_first = encoding != "windows-1252"
+    while raw := readline(limit):
         number += 1
-        _check_line_length(raw, number)
+        if len(raw) > MAX_LINE_BYTES:
+            _check_line_length(raw, number)
         if b"\x00" in raw:
             raise ExportFormatError(f"line {number} contains a NUL byte: this is not a text file")
-        yield _decode(raw, number, encoding)
+        if utf8_first:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = _decode(raw, number, encoding)
+        else:
+            text = _decode(raw, number, encoding)
+        yield text
 
 
 def _decode(raw: bytes, number: int, encoding: str) -> str:

@@ -74,7 +74,11 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         .execution_options(synchronize_session=False)
     )
     counts = planning.mark_overdue(today)
-    return {**counts, "cancelled_after_withdrawal": cancelled}
+    from fiptrial.services.import_tasks import remove_stale_uploads
+    from fiptrial.services.spool import remove_stale_spools
+
+    spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying
+    return {**counts, "cancelled_after_withdrawal": cancelled, "stale_spools_removed": spools}
 
 
 def retention_due(today: date) -> dict[str, Any]:
@@ -157,7 +161,7 @@ def desired_jobs() -> list[JobSpec]:
     jobs = [
         JobSpec(
             "nightly_overdue",
-            "Mark overdue and missed conversations, re-plan what follows",
+            "Mark overdue and missed conversations, re-plan what follows; delete stale spools",
             nightly_overdue,
             by_day,
             {"hour": 2, "minute": 0},

@@ -1,20 +1,40 @@
 """The audit trail: every registration, consent event, allocation, correction, import and token
 change, appended in the same transaction as the change it records.
 
-Each entry's hash is SHA-256 over the previous entry's hash and the entry's full content in a
-canonical JSON form, so altering, removing or reordering any entry breaks every later hash.
+Each entry's hash is an HMAC-SHA256, keyed with the audit key, over the previous entry's hash
+and the entry's full content in a canonical JSON form, so altering, removing or reordering any
+entry breaks every later hash -- and whoever can write to the database but does not hold the
+key (kept outside it, like the pseudonym key: ``FIPTRIAL_AUDIT_KEY`` or ``instance/audit.key``)
+cannot recompute them: a forged entry, or a changed one with every later hash recomputed, is
+named by ``verify_chain``. The single ``audit_head`` row carries the last id and hash with an
+HMAC of its own (``mac``), so deleting the last entries and winding the head back is detected
+too; a head copied back from an old backup is caught by an **anchor**: ``fiptrial audit anchor``
+writes the signed head to a file the operator keeps, ``fiptrial audit verify --anchor FILE``
+checks that the chain still holds it.
+
 Appends lock the single ``audit_head`` row, so concurrent transactions cannot fork the chain.
-On PostgreSQL (and SQLite) a trigger refuses UPDATE and DELETE on ``audit_entry``.
+Triggers (SQLite and PostgreSQL) refuse UPDATE and DELETE on ``audit_entry``, and any change of
+``audit_head`` but moving forward; on PostgreSQL the application's role does not own the tables,
+so it can neither disable the triggers nor bypass them (README, "PostgreSQL roles").
+
+Entries recorded before the chain was keyed (migration ``0013_trust_integrity``; ids below
+``audit_head.keyed_from``) keep their plain SHA-256 hashes and are verified as such; the head's
+HMAC covers ``keyed_from``, so it cannot be moved to unkey later entries.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from flask import current_app
+
+from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import AuditEntry, AuditHead
 from fiptrial.services.transaction import locked
@@ -57,8 +77,23 @@ def entry_content(entry: Any) -> str:
     )
 
 
-def chain_hash(prev_hash: str, content: str) -> str:
-    return hashlib.sha256((prev_hash + "\n" + content).encode()).hexdigest()
+def audit_key() -> bytes:
+    """The key of the chain, from the app's settings (never stored in the database)."""
+    return str(current_app.config["AUDIT_KEY"]).encode()
+
+
+def chain_hash(prev_hash: str, content: str, key: bytes | None) -> str:
+    """HMAC-SHA256 of an entry under ``key``; plain SHA-256 for entries before the keying."""
+    message = (prev_hash + "\n" + content).encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def head_mac(last_id: int, last_hash: str, keyed_from: int, key: bytes) -> str:
+    """The HMAC of the head row: its last id and hash, and where the keyed chain begins."""
+    message = f"audit_head\n{last_id}\n{last_hash}\n{keyed_from}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def record(
@@ -83,9 +118,11 @@ def record(
         data=canonical_json(data or {}),
         prev_hash=head.last_hash,
     )
-    entry.hash = chain_hash(entry.prev_hash, entry_content(entry))
+    key = audit_key() if entry.id >= head.keyed_from else None
+    entry.hash = chain_hash(entry.prev_hash, entry_content(entry), key)
     head.last_id = entry.id
     head.last_hash = entry.hash
+    head.mac = head_mac(head.last_id, head.last_hash, head.keyed_from, audit_key())
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -106,8 +143,83 @@ class ChainReport:
         return body
 
 
-def verify_chain() -> ChainReport:
-    """Recompute the whole chain in id order and name the first entry that does not fit."""
+@dataclass(frozen=True)
+class Anchor:
+    """The head of the chain at a moment, signed with the audit key, kept outside the
+    database by an operator: later, the chain must still hold entry ``last_id`` with
+    ``last_hash``."""
+
+    last_id: int
+    last_hash: str
+    taken_at: str
+    signature: str
+
+    @staticmethod
+    def sign(last_id: int, last_hash: str, taken_at: str, key: bytes) -> str:
+        message = f"audit_anchor\n{last_id}\n{last_hash}\n{taken_at}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "last_id": self.last_id,
+            "last_hash": self.last_hash,
+            "taken_at": self.taken_at,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_text(cls, text: str) -> Anchor:
+        """Read an anchor file; a clear error when it is not one or its signature is wrong."""
+        try:
+            body = json.loads(text)
+            anchor = cls(
+                int(body["last_id"]),
+                str(body["last_hash"]),
+                str(body["taken_at"]),
+                str(body["signature"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise Unprocessable(
+                "the anchor file is not an audit anchor (JSON with last_id, last_hash, "
+                "taken_at and signature)",
+                code="anchor_unreadable",
+            ) from None
+        expected = cls.sign(anchor.last_id, anchor.last_hash, anchor.taken_at, audit_key())
+        if not hmac.compare_digest(expected, anchor.signature):
+            raise Unprocessable(
+                "the anchor's signature does not match: it was changed, or made with another "
+                "audit key",
+                code="anchor_signature",
+            )
+        return anchor
+
+
+def make_anchor() -> Anchor:
+    """Sign the current head, after checking the whole chain (never anchor a broken one)."""
+    report = verify_chain()
+    if not report.ok:
+        raise Unprocessable(
+            f"the audit chain is broken at entry {report.first_broken} ({report.problem}): "
+            "no anchor written",
+            code="audit_chain_broken",
+        )
+    head = db.session.get(AuditHead, 1)
+    assert head is not None  # created by the first migration
+    taken_at = datetime.now(UTC).isoformat(timespec="seconds")
+    signature = Anchor.sign(head.last_id, head.last_hash, taken_at, audit_key())
+    return Anchor(head.last_id, head.last_hash, taken_at, signature)
+
+
+def read_anchor(path: Path) -> Anchor:
+    return Anchor.from_text(path.read_text(encoding="utf-8"))
+
+
+def verify_chain(anchor: Anchor | None = None) -> ChainReport:
+    """Recompute the whole chain in id order and name the first entry that does not fit;
+    then check the head's HMAC and, with an ``anchor``, that the chain still holds it."""
+    key = audit_key()
+    head = db.session.get(AuditHead, 1)
+    keyed_from = head.keyed_from if head is not None else 1
     expected_prev = GENESIS_HASH
     expected_id = 1
     count = 0
@@ -128,12 +240,30 @@ def verify_chain() -> ChainReport:
                 return ChainReport(False, count, expected_id, "entry missing from the chain")
             if entry.prev_hash != expected_prev:
                 return ChainReport(False, count, entry.id, "previous hash does not match")
-            if entry.hash != chain_hash(entry.prev_hash, entry_content(entry)):
+            entry_key = key if entry.id >= keyed_from else None
+            if not hmac.compare_digest(
+                entry.hash, chain_hash(entry.prev_hash, entry_content(entry), entry_key)
+            ):
                 return ChainReport(False, count, entry.id, "content does not match its hash")
+            if anchor is not None and entry.id == anchor.last_id and entry.hash != anchor.last_hash:
+                return ChainReport(False, count, entry.id, "entry differs from the anchor")
             expected_prev = entry.hash
             expected_id += 1
         last_id = batch[-1].id
-    head = db.session.get(AuditHead, 1)
-    if head is not None and (head.last_id != count or head.last_hash != expected_prev):
+    if anchor is not None and count < anchor.last_id:
+        return ChainReport(
+            False,
+            count,
+            count + 1,
+            f"entries missing at the end of the chain: it ends at {count}, the anchor of "
+            f"{anchor.taken_at} holds {anchor.last_id}",
+        )
+    if head is None or head.last_id != count or head.last_hash != expected_prev:
         return ChainReport(False, count, count + 1, "entries missing at the end of the chain")
+    if head.mac is None or not hmac.compare_digest(
+        head.mac, head_mac(head.last_id, head.last_hash, head.keyed_from, key)
+    ):
+        return ChainReport(
+            False, count, count + 1, "the audit head does not match its HMAC: it was rewritten"
+        )
     return ChainReport(True, count)

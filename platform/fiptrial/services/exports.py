@@ -819,13 +819,23 @@ def export_trial(
     actor: str,
     cutoff: date | None = None,
     role: str = ANALYST,
+    small_cells: int | None = None,
 ) -> tuple[AnalysisExport, list[Path]]:
     """Build and write the export of ``trial`` with ``role``'s columns; the disclosure is
-    audited (one transaction)."""
+    audited (one transaction).
+
+    ``small_cells``: suppress values shared by fewer participants (the analyst role's export,
+    ``services.minimisation``)."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     with unit_of_work():
         export = build_export(trial, cutoff, role=role)
+        extra: dict[str, Any] = {}
+        if small_cells is not None:
+            from fiptrial.services.minimisation import suppress_small_cells
+
+            export, suppressed = suppress_small_cells(export, small_cells)
+            extra = {"small_cells_below": small_cells, "suppressed": suppressed}
         written = write_export(export, path, fmt)
         audit.record(
             "analysis.exported",
@@ -839,6 +849,7 @@ def export_trial(
                 "spells_file": written[1].name,
                 "columns": list(export.columns),
                 "plan_sha256": export.plan_sha256(),
+                **extra,
             },
         )
     return export, written

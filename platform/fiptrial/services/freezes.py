@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from fiptrial import __version__ as platform_version
 from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import DataFreeze, Trial
@@ -31,6 +30,7 @@ from fiptrial.services.exports import (
 )
 from fiptrial.services.moments import past_moment
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.version import __version__ as platform_version
 
 #: Relative tolerance under which a re-run figure still counts as reproduced (floating point
 #: summation order may differ between numpy builds; anything larger is a real difference).

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Participant, Site
+from fiptrial.models import Allocation, Participant, Site
+from fiptrial.plugins.parsing import normalise_municipality
 from fiptrial.services import audit
 from fiptrial.services.eligibility import assess, stratum_key
 from fiptrial.services.pseudonyms import (
@@ -19,6 +20,7 @@ from fiptrial.services.pseudonyms import (
     unit_pseudonymiser,
 )
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.timezone import local_today
 
 SEXES = ("male", "female")
 EDUCATION_LEVELS = (  # the report's Table 3.2
@@ -135,9 +137,13 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     pseudonym = pseudonymise(trial.code, bsn)
     municipality = data.get("municipality")
     if municipality:
-        municipality = municipality.upper()
-        if not municipality.startswith("GM"):
-            municipality = "GM" + municipality.zfill(4)
+        municipality = normalise_municipality(municipality)
+        if municipality is None:
+            raise field_error(
+                "municipality",
+                "must be a CBS municipality code: GM and up to four digits",
+                code="invalid_choice",
+            )
         if site.municipalities and municipality not in site.municipalities:
             raise field_error(
                 "municipality",
@@ -150,8 +156,8 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     if data["sex"] not in SEXES:
         raise field_error("sex", f"must be one of {', '.join(SEXES)}", code="invalid_choice")
     check_baseline_codes(data)
-    registered_on: date = data.get("registered_on") or date.today()
-    if registered_on > date.today():
+    registered_on: date = data.get("registered_on") or local_today()
+    if registered_on > local_today():
         raise field_error("registered_on", "lies in the future", code="date_in_future")
     participant = new_participant(
         site,
@@ -204,8 +210,6 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
 def unallocated_eligible(site: Site) -> list[Participant]:
     """The site's eligible participants without an allocation, by id: the lottery's
     candidates, and those of them who still wait for consent."""
-    from fiptrial.models import Allocation
-
     return (
         db.session.query(Participant)
         .outerjoin(Allocation, Allocation.participant_id == Participant.id)

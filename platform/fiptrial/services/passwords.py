@@ -89,7 +89,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; a missing or damaged hash never matches."""
     if not password_hash:
-        _burn(password)
+        burn_time(password)
         return False
     try:
         return _hasher.verify(password_hash, password)
@@ -97,15 +97,11 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def _burn(password: str) -> None:
-    """Spend the time of one verification without a result (see ``_DUMMY_HASH``)."""
+def burn_time(password: str) -> None:
+    """Take as long as checking a real password, without a result (see ``_DUMMY_HASH``): for
+    callers that found no user or no stored hash."""
     with suppress(VerificationError):
         _hasher.verify(_DUMMY_HASH, password)
-
-
-def burn_time(password: str) -> None:
-    """For callers that found no user: take as long as checking a real password."""
-    _burn(password)
 
 
 def needs_rehash(password_hash: str) -> bool:

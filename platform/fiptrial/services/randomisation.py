@@ -13,6 +13,8 @@ Three ways to allocate, all concealed until the moment of allocation and all re-
 * **Cohort allocation** at the start of a site: the current eligible caseload in one step, an
   exact number to FIP (the site's capacity), proportionally within strata, leftover places
   (misfits) to strata drawn at random with probability proportional to their remainders.
+  When a site may run one (size, FIP number, capacity, a second cohort) is decided by the rules
+  in :mod:`fiptrial.services.lottery`.
 
 **Benefit units.** Partners on one benefit (participants sharing a ``unit_key``) are
 randomised as one: the first partner allocated draws the arm by the trial's method; every later
@@ -58,7 +60,7 @@ from fiptrial.models import (
     StratumState,
     Trial,
 )
-from fiptrial.services import audit, consent
+from fiptrial.services import audit, consent, lottery
 from fiptrial.services.eligibility import stratum_levels, whole_years
 from fiptrial.services.moments import past_moment
 from fiptrial.services.participants import unallocated_eligible
@@ -573,13 +575,17 @@ def allocate_cohort(
     fip: int | None = None,
     *,
     actor: str,
+    research_admin: bool = False,
+    reason: str | None = None,
     allocated_at: datetime | date | None = None,
 ) -> CohortRandomisation:
     """Allocate a site's current eligible caseload at once, exactly ``fip`` of them to FIP.
 
-    Without ``fip``: the site's FIP places (its client managers' capacities), at most the
-    caseload; a site without client managers must give ``fip``. ``allocated_at`` records a
-    cohort randomised earlier than it is entered, checked as in :func:`allocate`.
+    The rules of the lottery (minimum size, every FIP probability strictly between 0 and 1,
+    at most the free FIP capacity, one cohort per site unless a research admin gives a
+    reason) live in :mod:`fiptrial.services.lottery`. Without ``fip``: the free capacity, at
+    most one less than the number of drawn units. ``allocated_at`` records a cohort
+    randomised earlier than it is entered, checked as in :func:`allocate`.
     """
     with unit_of_work():
         # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
@@ -595,6 +601,7 @@ def allocate_cohort(
                 "cohort allocation needs exactly the arms fip and control", code="cohort_arms"
             )
         other_arm = next(arm for arm in arms if arm != "fip")
+        lottery.check_second_cohort(site, research_admin=research_admin, reason=reason)
         caseload, partners = cohort_units(_lock_cohort_caseload(site))
         if trial.method == "minimisation":
             locked(db.session.query(Trial).filter_by(id=trial.id)).one()
@@ -603,17 +610,10 @@ def allocate_cohort(
                 "the site has no eligible unallocated participants to allocate",
                 code="no_cohort_caseload",
             )
-        if fip is None:
-            from fiptrial.services.caseload import site_capacity
-
-            fip = min(site_capacity(site.id), len(caseload)) or None
-        if fip is None or fip < 0 or fip > len(caseload):
-            raise Unprocessable(
-                f"fip must lie between 0 and the caseload of {len(caseload)}",
-                code="cohort_fip_out_of_range",
-                fields={"fip": [f"must lie between 0 and {len(caseload)}"]},
-                caseload=len(caseload),
-            )
+        allowed = lottery.permit(
+            site, len(caseload), fip, research_admin=research_admin, reason=reason
+        )
+        fip = allowed.fip
         by_stratum: dict[str, list[int]] = defaultdict(list)
         for participant in caseload:
             by_stratum[participant.stratum].append(participant.id)
@@ -657,6 +657,12 @@ def allocate_cohort(
                 "caseload": len(caseload),
                 "seed_sha256": seed_commitment(seed),
                 **({"allocated_at": at.isoformat()} if at is not None else {}),
+                "free_places": allowed.free_places,
+                **(
+                    {"earlier_cohorts": allowed.earlier_cohorts, "reason": allowed.reason}
+                    if allowed.earlier_cohorts
+                    else {}
+                ),
             },
         )
         fip_ids = {pid for ids in chosen.values() for pid in ids}
@@ -677,6 +683,23 @@ def allocate_cohort(
                 )
         _store_cohort_partners(partners, states, cohort.id, actor, at)
     return cohort
+
+
+def allocate_arrivals(site_id: int, *, actor: str) -> list[Allocation]:
+    """Allocate the participants who arrived after a site's lottery, one by one by the trial's
+    method (permuted blocks or minimisation; partners with their unit), in id order. Each
+    allocation is its own transaction, as through the API; one already allocated meanwhile
+    is skipped."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} does not exist")
+    done = []
+    for participant_id in [p.id for p in cohort_caseload(site)]:
+        try:
+            done.append(allocate(participant_id, actor=actor))
+        except Conflict:
+            continue
+    return done
 
 
 def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str) -> Allocation:
@@ -847,20 +870,78 @@ def _verify_unit(allocation: Allocation) -> list[str]:
 # --- Verification -----------------------------------------------------------------------------
 
 
+AUDITED_ACTIONS = (
+    "allocation.created",
+    "randomisation.block_committed",
+    "randomisation.cohort_committed",
+)
+
+
+@dataclass
+class _Audited:
+    """What the audit trail says: each allocation's arm, each block's and cohort's seed
+    commitment. The chain's HMAC keeps these from being rewritten with the rows."""
+
+    arms: dict[int, str]
+    block_seeds: dict[int, str]
+    cohort_seeds: dict[int, str]
+
+
+def _audited() -> _Audited:
+    import json
+
+    from fiptrial.models import AuditEntry
+
+    audited = _Audited({}, {}, {})
+    rows = db.session.query(AuditEntry.action, AuditEntry.entity_id, AuditEntry.data).filter(
+        AuditEntry.action.in_(AUDITED_ACTIONS)
+    )
+    for action, entity_id, text in rows.yield_per(5000):
+        data = json.loads(text)
+        if action == "allocation.created":
+            audited.arms[int(data["allocation"])] = data["arm"]
+        elif action == "randomisation.block_committed":
+            audited.block_seeds[int(entity_id)] = data["seed_sha256"]
+        else:
+            audited.cohort_seeds[int(entity_id)] = data["seed_sha256"]
+    return audited
+
+
 def verify_trial(trial: Trial) -> list[str]:
-    """Re-derive every allocation of a trial from its recorded randomness; list mismatches."""
+    """Re-derive every allocation of a trial from its recorded randomness, and compare every
+    allocation row with the arm its audit entry recorded and every block and cohort seed with
+    the commitment audited when it was drawn; list the mismatches.
+
+    Without the audit comparison, two allocations' arms swapped together with a new seed for
+    their block (one whose block has those arms swapped) would re-derive perfectly."""
     problems: list[str] = []
+    audited = _audited()
     blocks = {b.id: b for b in db.session.query(RandomisationBlock).filter_by(trial_id=trial.id)}
     for block in blocks.values():
         if derive_block(block.seed, block.ratios, block.multipliers) != block.arms:
             problems.append(f"block {block.id} does not follow from its seed")
+        committed = audited.block_seeds.get(block.id)
+        if committed is None:
+            problems.append(f"block {block.id} has no audited seed commitment")
+        elif committed != seed_commitment(block.seed):
+            problems.append(f"block {block.id}'s seed differs from its audited commitment")
     for cohort in db.session.query(CohortRandomisation).filter_by(trial_id=trial.id):
         strata = {s: v["participants"] for s, v in cohort.per_stratum.items()}
         derived = derive_cohort(cohort.seed, strata, cohort.fip)
         if any(derived[s] != v["fip"] for s, v in cohort.per_stratum.items()):
             problems.append(f"cohort {cohort.id} does not follow from its seed")
+        committed = audited.cohort_seeds.get(cohort.id)
+        if committed is None:
+            problems.append(f"cohort {cohort.id} has no audited seed commitment")
+        elif committed != seed_commitment(cohort.seed):
+            problems.append(f"cohort {cohort.id}'s seed differs from its audited commitment")
     query = db.session.query(Allocation).filter_by(trial_id=trial.id).order_by(Allocation.id)
     for allocation in query.yield_per(2000):
+        arm = audited.arms.get(allocation.id)
+        if arm is None:
+            problems.append(f"allocation {allocation.id} has no audit entry")
+        elif arm != allocation.arm:
+            problems.append(f"allocation {allocation.id}'s arm differs from its audit entry")
         problems.extend(_verify_one(allocation, blocks))
     return problems
 

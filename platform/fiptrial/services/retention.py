@@ -328,6 +328,25 @@ def run_trial(
     return deleted
 
 
+def purge_platform_read_log(today: date, *, actor: str, own_transaction: bool = True) -> int:
+    """Read-log entries of no trial (logins, pages of no trial) older than the platform's
+    ``READ_LOG_KEEP_MONTHS`` (default 60); audited when any were deleted."""
+    months = int(current_app.config.get("READ_LOG_KEEP_MONTHS", DEFAULT_MONTHS["read_log"]))
+    before = datetime.combine(today - relativedelta(months=months), time(0), tzinfo=UTC)
+    with unit_of_work() if own_transaction else nullcontext():
+        readlog.allow_purge_before(None, before)
+        count = readlog.purge(None, before)
+        if count:
+            audit.record(
+                "retention.deleted",
+                actor=actor,
+                entity="read_log",
+                entity_id="platform",
+                data={"deleted": {"read_log": count}, "before": before.isoformat()},
+            )
+    return count
+
+
 def run(
     today: date | None = None,
     *,
@@ -348,5 +367,9 @@ def run(
         result[trial.code] = run_trial(
             trial, today, actor=actor, dry_run=dry_run, own_transaction=own_transaction
         )
+    if not trial_code and not dry_run:
+        purged = purge_platform_read_log(today, actor=actor, own_transaction=own_transaction)
+        if purged:
+            result["(platform)"] = {"read_log": purged}
     current_app.logger.info("retention run %s: %s", today.isoformat(), result)
     return result

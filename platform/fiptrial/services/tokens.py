@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
-from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.users import check_role_and_site
 
 TOKEN_PREFIX = "fip_"
 
@@ -34,12 +34,7 @@ def create_token(
     actor: str,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the stored row and the token, which is never shown again."""
-    if role not in ALL_ROLES:
-        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}")
-    if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} token needs a site")
-    if role not in SITE_ROLES and site is not None:
-        raise field_error("site", f"a {role} token covers all sites; give no site")
+    check_role_and_site(role, site)
     if role == "client_manager" and (user is None or user.role != "client_manager"):
         raise field_error("user", "a client_manager token belongs to a client manager user")
     if user is not None and site is not None and user.site_id != site.id:

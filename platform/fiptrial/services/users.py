@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from fiptrial.errors import Unauthorized, field_error
+from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Site, User
+from fiptrial.models import ApiToken, Site, User
 from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
 from fiptrial.services import audit
-from fiptrial.services.access import Principal
 from fiptrial.services.passwords import (
     burn_time,
     check_strength,
@@ -45,18 +44,19 @@ class AccountLocked(Unauthorized):
         self.until = until
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
-def principal_for(user: User) -> Principal:
-    """The principal every service call of a logged-in user runs as."""
-    return Principal(
-        role=user.role, actor=f"user:{user.username}", site_id=user.site_id, user_id=user.id
-    )
+def check_role_and_site(role: str, site: Site | None) -> None:
+    """422 naming the field unless ``role`` is a role and has a site exactly when it works at
+    one (coordinators and client managers). The one rule for users and for API tokens."""
+    if role not in ALL_ROLES:
+        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}", code="invalid_choice")
+    if role in SITE_ROLES and site is None:
+        raise field_error(
+            "site", f"a {role} belongs to one site: it needs a site", code="site_required"
+        )
+    if role not in SITE_ROLES and site is not None:
+        raise field_error(
+            "site", f"a {role} works across sites: it has no site", code="site_not_allowed"
+        )
 
 
 def find_user(username: str) -> User | None:
@@ -85,14 +85,7 @@ def create_user(
             "use 1 to 80 letters, digits, dots, hyphens or underscores",
             code="invalid_username",
         )
-    if role not in ALL_ROLES:
-        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}", code="invalid_choice")
-    if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} belongs to one site", code="site_required")
-    if role not in SITE_ROLES and site is not None:
-        raise field_error(
-            "site", f"a {role} works across sites and has no site", code="site_not_allowed"
-        )
+    check_role_and_site(role, site)
     if capacity is not None and capacity < 0:
         raise field_error("capacity", "must not be negative", code="capacity_invalid")
     check_strength(password, username=username)
@@ -152,7 +145,7 @@ def authenticate(username: str, password: str, *, now: datetime | None = None) -
         if user is None or not user.active:
             burn_time(password)
             raise LoginFailed("wrong user name or password")
-        until = _aware(user.locked_until)
+        until = user.locked_until
         if until is not None and until > now:
             raise AccountLocked(until)
         if not verify_password(user.password_hash, password):
@@ -192,7 +185,7 @@ def load_user(user_id: int) -> User | None:
     return user if user is not None and user.active else None
 
 
-# The demo's web users (README-demo-users.md). Demo only: the password is public.
+# The demo's web users (README.md, "Web pages and demo users"). Demo only: the password is public.
 DEMO_PASSWORD = "fip-demo-2027"
 
 
@@ -244,16 +237,12 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
 def _locked_user(user_id: int) -> User:
     user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
     if user is None:
-        from fiptrial.errors import NotFound
-
         raise NotFound(f"user {user_id} does not exist")
     return user
 
 
 def deactivate_user(user_id: int, *, actor: str) -> User:
     """Switch a user off: no login, and every API token of the user is revoked."""
-    from fiptrial.models import ApiToken
-
     with unit_of_work():
         user = _locked_user(user_id)
         if actor == f"user:{user.username}":
@@ -300,7 +289,7 @@ def unlock_user(user_id: int, *, actor: str) -> User:
 
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
-    until = _aware(user.locked_until)
+    until = user.locked_until
     return until is not None and until > (now or datetime.now(UTC))
 
 

@@ -18,32 +18,12 @@ from flask_babel import Babel, refresh
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from fiptrial.http_errors import api_error_response
+from fiptrial.security_headers import SECURITY_HEADERS
+
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -126,9 +106,7 @@ def register_web(app: Flask) -> None:
     def _page_not_found(error: Any) -> Any:
         """A calm Dutch page for a mistyped address; the API keeps its JSON errors."""
         if request.path.startswith("/api/"):
-            from fiptrial.extensions import api
-
-            return api.handle_http_exception(error)
+            return api_error_response(error)
         from fiptrial.web.common import render_error
 
         return render_error(error.code or 404)
@@ -139,7 +117,7 @@ def register_web(app: Flask) -> None:
 
         return render_error(400, "csrf")
 
-    from fiptrial.web.formatting import register_filters
+    from fiptrial.web.filters import register_filters
 
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

@@ -20,6 +20,7 @@ from fiptrial.models import Site, Trial, User
 from fiptrial.models.identity import SITE_ROLES
 from fiptrial.plugins.manager import get_site_plugin, list_site_plugins
 from fiptrial.services import caseload, planning, trials, users
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.admin_forms import (
     CapacityForm,
@@ -32,7 +33,13 @@ from fiptrial.web.admin_forms import (
     TrialSettingsForm,
     UserActionForm,
 )
-from fiptrial.web.common import apply_service_error, install_error_pages, principal, requires
+from fiptrial.web.common import (
+    ROLE_NAMES,
+    apply_service_error,
+    install_error_pages,
+    principal,
+    requires,
+)
 from fiptrial.web.forms import options
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/beheer")
@@ -182,7 +189,7 @@ def _render_site(site: Site, status: int = 200, **forms: Any) -> Any:
         managers=managers,
         loads=loads,
         capacity_forms=capacity_forms,
-        today=date.today(),
+        today=local_today(),
     ), status
 
 
@@ -335,8 +342,6 @@ def user_list() -> Any:
 
 
 def _role_names() -> dict[str, Any]:
-    from fiptrial.web.common import ROLE_NAMES
-
     return ROLE_NAMES
 
 

@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
 from fiptrial.services.access import Principal
+from fiptrial.services.users import load_user
 from fiptrial.web.messages import error_text
 
 
@@ -56,8 +57,6 @@ class WebUser:
 
     @classmethod
     def load(cls, user_id: str) -> WebUser | None:
-        from fiptrial.services.users import load_user
-
         try:
             user = load_user(int(user_id))
         except ValueError:

@@ -16,9 +16,20 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
+
+from fiptrial.errors import PlatformError
+from fiptrial.services.pseudonyms import normalise_bsn
 
 try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
     from wtforms.fields.choices import SelectChoice
@@ -75,11 +86,6 @@ class DutchDateField(Field):
 
 def valid_bsn(_form: FlaskForm, field: Field) -> None:
     """The elfproef, before the service sees it, so the error shows with the others."""
-    from wtforms.validators import ValidationError
-
-    from fiptrial.errors import PlatformError
-    from fiptrial.services.pseudonyms import normalise_bsn
-
     if not field.data:
         return
     try:
@@ -198,11 +204,25 @@ class CohortForm(FlaskForm):
             NumberRange(min=0, message=_l("Vul een getal van 0 of meer in.")),
         ],
     )
+    # Only for a further cohort at a site (research admins): why, kept in the audit trail.
+    reason = TextAreaField(
+        _l("Reden voor een volgende loting"), validators=[Optional(), Length(max=2000)]
+    )
     confirm = BooleanField(
         _l("Ik begrijp dat de loting definitief is en niet kan worden overgedaan."),
         validators=[DataRequired(_l("Bevestig dat u wilt loten."))],
     )
     submit = SubmitField(_l("Loting uitvoeren"))
+
+
+class ArrivalsForm(FlaskForm):
+    """After a site's lottery: allocate the new participants by the trial's method."""
+
+    confirm = BooleanField(
+        _l("Ik begrijp dat de toewijzing definitief is."),
+        validators=[DataRequired(_l("Bevestig dat u wilt toewijzen."))],
+    )
+    submit = SubmitField(_l("Nieuwe deelnemers toewijzen"))
 
 
 class UploadForm(FlaskForm):

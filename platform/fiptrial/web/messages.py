@@ -17,11 +17,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import PlatformError
+from fiptrial.web.formatting import (
+    format_date,
+    format_number,
+    life_domain_labels,
+    municipality_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +84,38 @@ ERRORS: dict[str, Any] = {
     "no_cohort_caseload": _l("Er zijn geen geschikte deelnemers met toestemming om te loten."),
     "cohort_arms": _l("Een cohortloting kan alleen met de groepen FIP en controle."),
     "cohort_fip_out_of_range": _l(
-        "Het aantal FIP-plaatsen moet liggen tussen 0 en %(caseload)s (het aantal deelnemers "
-        "klaar voor loting)."
+        "Het aantal FIP-plaatsen moet liggen tussen 1 en %(highest)s: bij de loting moet iedere "
+        "deelnemer kans hebben op FIP én op controle."
+    ),
+    "cohort_too_small": _l(
+        "Een loting vraagt ten minste %(minimum)s deelnemers klaar voor loting; nu zijn het er "
+        "%(caseload)s. Wijs ze één voor één toe, of wacht op meer toestemmingen."
+    ),
+    "cohort_fip_over_capacity": _l(
+        "Het aantal FIP-plaatsen (%(fip)s) is groter dan de %(free)s vrije plaatsen bij de "
+        "klantmanagers: een FIP-deelnemer zonder klantmanager krijgt geen begeleiding."
+    ),
+    "cohort_no_free_places": _l(
+        "De klantmanagers van deze locatie hebben geen vrije FIP-plaatsen. Voeg klantmanagers "
+        "toe of verhoog hun capaciteit."
+    ),
+    "cohort_exists": _l(
+        "Deze locatie heeft al geloot. Nieuwe deelnemers worden één voor één toegewezen volgens "
+        "de methode van het onderzoek. Een volgende loting kan alleen een onderzoeksbeheerder "
+        "uitvoeren, met een reden."
+    ),
+    "cohort_reason_required": _l(
+        "Geef een reden voor deze volgende loting (ten minste %(minimum)s tekens); de reden komt "
+        "in het auditlogboek."
+    ),
+    # The audit trail's anchors (CLI)
+    "anchor_unreadable": _l("Dit bestand is geen ankerbestand van het auditlogboek."),
+    "anchor_signature": _l(
+        "De handtekening van het anker klopt niet: het is gewijzigd, of gemaakt met een andere "
+        "auditsleutel."
+    ),
+    "audit_chain_broken": _l(
+        "De keten van het auditlogboek is verbroken: er is geen anker gemaakt."
     ),
     "no_client_managers": _l("Deze locatie heeft nog geen klantmanagers."),
     "same_client_manager": _l("Deze deelnemer heeft deze klantmanager al."),
@@ -235,6 +272,31 @@ ERRORS: dict[str, Any] = {
     ),
     "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
     "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
+    # Privacy (issue 16): two-factor sign-in, export approvals, retention
+    "mfa_code_wrong": _l("Deze code klopt niet of is verlopen."),
+    "mfa_enrolled": _l("Tweestapsverificatie staat al aan."),
+    "mfa_not_pending": _l("Begin eerst met het instellen van tweestapsverificatie."),
+    "not_demo_user": _l("Alleen voor demogebruikers met de openbare demosleutel."),
+    "purpose_length": _l("Beschrijf in 10 tot 2000 tekens waarvoor de export nodig is."),
+    "approval_decided": _l("Over deze aanvraag is al besloten."),
+    "approval_not_usable": _l("Deze aanvraag is niet (meer) goedgekeurd."),
+    "site_key_file_invalid": _l("Het sleutelbestand is geen locatiesleutel van het platform."),
+    "prepared_header_invalid": _l(
+        "Dit voorbereide bestand heeft niet de vorm die fiptrial-prepare-export schrijft."
+    ),
+    "prepared_token_invalid": _l(
+        "Regel %(line)s: het pseudoniem is niet met de sleutel van deze locatie gemaakt of is "
+        "veranderd."
+    ),
+    "prepared_wrong_site": _l("Dit bestand is voorbereid voor een andere locatie of onderzoek."),
+    "prepared_key_retired": _l(
+        "Sleutelversie %(version)s van deze locatie is niet (meer) geldig; vraag een nieuwe "
+        "sleutel aan."
+    ),
+    "pseudonym_key_destroyed": _l(
+        "De pseudoniemsleutel van dit onderzoek is na de follow-up vernietigd: er kan geen BSN "
+        "meer aan worden gekoppeld."
+    ),
 }
 
 STATUS_FALLBACK = {
@@ -348,6 +410,21 @@ AUDIT_ACTIONS = {
     "analysis.freeze_downloaded": _l("bevriezing gedownload"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
+    "analysis_plan.changed": _l("analyseplan gewijzigd"),
+    "analysis_plan.frozen": _l("analyseplan vastgezet"),
+    "analysis_plan.first_unblinded_report": _l("eerste rapport met de armen zichtbaar"),
+    # Privacy (issue 16)
+    "retention.deleted": _l("gegevens verwijderd volgens de bewaartermijn"),
+    "retention.schedule_set": _l("bewaartermijnen gewijzigd"),
+    "source_key.issued": _l("locatiesleutel uitgegeven"),
+    "source_key.retired": _l("locatiesleutel ingetrokken"),
+    "user.mfa_enrolled": _l("tweestapsverificatie ingesteld"),
+    "user.mfa_recovery_used": _l("herstelcode gebruikt"),
+    "user.mfa_reset": _l("tweestapsverificatie hersteld"),
+    "export.requested": _l("export aangevraagd"),
+    "export.approved": _l("exportaanvraag goedgekeurd"),
+    "export.refused": _l("exportaanvraag afgewezen"),
+    "export.approval_used": _l("goedgekeurde export gedownload"),
 }
 AUDIT_ENTITIES = {
     "trial": _l("onderzoek"),
@@ -367,6 +444,9 @@ AUDIT_ENTITIES = {
     "api_token": _l("API-sleutel"),
     "randomisation_block": _l("lotingsblok"),
     "followup_round": _l("vervolgronde"),
+    "analysis_plan": _l("analyseplan"),
+    "export_approval": _l("exportaanvraag"),
+    "read_log": _l("leeslog"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -382,21 +462,13 @@ def label(table: Mapping[str, Any], code: str | None) -> str:
 
 
 def _param(name: str, value: Any) -> Any:
-    from fiptrial.web.formatting import format_date, municipality_name
-
     if isinstance(value, str) and ISO_DATE.match(value):
-        from datetime import date
-
         return format_date(date.fromisoformat(value))
     if name == "municipality" and isinstance(value, str):
         return municipality_name(value)
     if name == "domain" and isinstance(value, str):
-        from fiptrial.web.formatting import life_domain_labels
-
         return life_domain_labels().get(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        from fiptrial.web.formatting import format_number
-
         return format_number(value)
     return value
 
@@ -424,3 +496,12 @@ def error_text(error: PlatformError) -> str:
 def stored_error_text(code: str | None, params: Mapping[str, Any] | None) -> str:
     """The message of an error stored earlier (a failed background import)."""
     return message(code or "import_unexpected", params)
+
+
+def rejection_text(entry: dict[str, Any]) -> str:
+    """A rejected import line's reason: from the catalogue when the importer gave its code."""
+    if entry.get("code"):
+        return message(str(entry["code"]), entry.get("params") or {})
+    if entry.get("errors"):  # a row of a declarative export: one coded message per problem
+        return " ".join(message(str(e["code"]), e.get("params") or {}) for e in entry["errors"])
+    return str(entry.get("reason", ""))

@@ -7,18 +7,41 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from fiptrial.errors import PlatformError
+from fiptrial.errors import Conflict, NotFound, PlatformError
 from fiptrial.extensions import db
-from fiptrial.models import Site
-from fiptrial.services import readlog, twofactor
+from fiptrial.models import ExportApproval, Site, Trial
+from fiptrial.services import access, approvals, minimisation, readlog, trials, twofactor
 from fiptrial.services.users import load_user
-from fiptrial.web.common import home_for, install_error_pages, requires
-from fiptrial.web.forms import parse_dutch_date
-from fiptrial.web.privacy_forms import EnrolForm, SecondFactorForm
+from fiptrial.web.analysis import export_zip
+from fiptrial.web.common import (
+    apply_service_error,
+    home_for,
+    install_error_pages,
+    principal,
+    requires,
+)
+from fiptrial.web.forms import options, parse_dutch_date
+from fiptrial.web.privacy_forms import (
+    ApprovedDownloadForm,
+    DecisionForm,
+    EnrolForm,
+    ExportRequestForm,
+    SecondFactorForm,
+)
 
 READ_ACTION_LABELS = {
     "participant.view": _l("deelnemer bekeken"),
@@ -209,6 +232,110 @@ def enrol() -> Any:
         qr=_qr_svg(pending.uri),
         required=twofactor.required_for(user.role),
     ), status
+
+
+# --- Export approvals -----------------------------------------------------------------------------
+
+APPROVAL_STATUS = {
+    "requested": _l("aangevraagd"),
+    "approved": _l("goedgekeurd"),
+    "refused": _l("afgewezen"),
+    "used": _l("gedownload"),
+}
+
+
+def _request_form() -> ExportRequestForm:
+    form = ExportRequestForm(prefix="request")
+    form.trial.choices = options(
+        [(t.code, t.name) for t in db.session.query(Trial).order_by(Trial.code)]
+    )
+    return form
+
+
+def _render_requests(form: ExportRequestForm | None = None, status: int = 200) -> Any:
+    who = principal()
+    return render_template(
+        "privacy/export_requests.html",
+        form=form or _request_form(),
+        requests=approvals.requests_for(who),
+        trials={t.id: t.name for t in db.session.query(Trial)},
+        statuses=APPROVAL_STATUS,
+        decide=DecisionForm(prefix="decide"),
+        download=ApprovedDownloadForm(prefix="download"),
+        is_admin=who.role == access.ADMIN,
+        threshold=minimisation.threshold(),
+    ), status
+
+
+@bp.get("/exportverzoeken")
+@requires("export.create")
+def export_requests() -> Any:
+    """Analysts ask for an export here; the research admin approves or refuses."""
+    return _render_requests()
+
+
+@bp.post("/exportverzoeken")
+@requires("export.request")
+def request_export() -> Any:
+    form = _request_form()
+    if form.validate_on_submit():
+        try:
+            approvals.request_export(
+                trials.get_trial(form.trial.data or ""),
+                form.fmt.data or "",
+                form.purpose.data or "",
+                principal=principal(),
+            )
+        except PlatformError as error:
+            apply_service_error(form, error, {"format": "fmt"})
+        else:
+            flash(_("Uw aanvraag is verstuurd naar de onderzoeksbeheerder."), "success")
+            return redirect(url_for(".export_requests"))
+    return _render_requests(form, status=422)
+
+
+@bp.post("/exportverzoeken/<int:approval_id>/besluit")
+@requires("export.approve")
+def decide_export(approval_id: int) -> Any:
+    form = DecisionForm(prefix="decide")
+    if not form.validate_on_submit() or form.decision.data not in ("approve", "refuse"):
+        return _render_requests(status=422)
+    try:
+        approvals.decide(
+            approval_id, approve=form.decision.data == "approve", principal=principal()
+        )
+    except Conflict:
+        flash(_("Over deze aanvraag is al besloten."), "error")
+    return redirect(url_for(".export_requests"))
+
+
+@bp.post("/exportverzoeken/<int:approval_id>/download")
+@requires("export.request")
+def download_approved(approval_id: int) -> Any:
+    """The analyst's one download of an approved request, small cells suppressed."""
+    form = ApprovedDownloadForm(prefix="download")
+    if not form.validate_on_submit():
+        return _render_requests(status=422)
+    approval = db.session.get(ExportApproval, approval_id)
+    if approval is None or approval.requested_by != principal().actor:
+        raise NotFound(f"export request {approval_id} does not exist")
+    if approval.status != "approved":
+        flash(_("Deze aanvraag is niet (meer) goedgekeurd."), "error")
+        return redirect(url_for(".export_requests"))
+    trial = db.session.get_one(Trial, approval.trial_id)
+    name, data = export_zip(
+        trial.code,
+        approval.parameters["format"],
+        actor=principal().actor,
+        role=principal().role,
+        small_cells=minimisation.threshold(),
+    )
+    approvals.use(approval_id, principal=principal())  # 409 if another tab was first
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def register_privacy(app: Flask) -> None:

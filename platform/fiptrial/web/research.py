@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
@@ -199,13 +199,16 @@ def report() -> Any:
         result, problem = None, messages.error_text(error)
     except ValueError:  # fiptrial_analysis refuses data it cannot analyse (yet)
         result, problem = None, messages.message("analysis_not_possible")
+    body = None
+    if result is not None:
+        body = analysis.report_body(result, trial.code, str(get_locale() or "nl"))
     return render_template(
         "research/report.html",
         trials=all_trials,
         trial=trial,
         result=result,
         problem=problem,
-        figures=analysis.REPORT_FIGURES,
+        body=body,
     )
 
 
@@ -256,6 +259,8 @@ def exports() -> Any:
 @bp.post("/exports/download")
 @requires("export.create")
 def download_export() -> Any:
+    if principal().role == access.ANALYST:  # issue 16: each analyst export is approved first
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     trial = _chosen_trial()
     form = ExportForm(prefix="export")
     if trial is not None and form.validate_on_submit():
@@ -303,6 +308,8 @@ def freeze() -> Any:
 @bp.get("/bevriezingen/<int:freeze_id>.zip")
 @requires("export.create")
 def download_freeze(freeze_id: int) -> Any:
+    if principal().role == access.ANALYST:  # a freeze holds the rows as they were: admins only
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     name, data = freezes.download_freeze(freezes.get_freeze(freeze_id), actor=principal().actor)
     return Response(
         data,

@@ -20,13 +20,22 @@ from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
-from fiptrial.models import ConsentForm, Site, User
+from fiptrial.models import ConsentForm, PlannedConversation, Site, User
 from fiptrial.models.conversations import OPEN_STATUSES
-from fiptrial.services import access, caseload, consent, import_tasks, randomisation, trials
+from fiptrial.services import (
+    access,
+    caseload,
+    consent,
+    import_tasks,
+    lottery,
+    randomisation,
+    trials,
+)
 from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
 from fiptrial.services.spells import participant_spells
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
@@ -36,6 +45,7 @@ from fiptrial.web.common import (
 )
 from fiptrial.web.formatting import municipality_name
 from fiptrial.web.forms import (
+    ArrivalsForm,
     BulkConsentForm,
     ClearTaskForm,
     CohortForm,
@@ -117,7 +127,7 @@ def register(site: Site) -> Any:
             "sex": form.sex.data,
             "benefit_start": form.benefit_start.data,
             "municipality": form.municipality.data or None,
-            "registered_on": form.registered_on.data or date.today(),
+            "registered_on": form.registered_on.data or local_today(),
         }
         try:
             participant = participant_service.register(site, data, actor=principal().actor)
@@ -151,14 +161,14 @@ def _consent_form(site: Site) -> ConsentEntryForm:
     form = ConsentEntryForm(prefix="consent")
     form.version.choices = options(_consent_versions(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
 def _withdrawal_form() -> WithdrawalForm:
     form = WithdrawalForm(prefix="withdraw")
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
@@ -216,8 +226,6 @@ def record_consent(site: Site, pid: int) -> Any:
 
 
 def _open_conversations_from(pid: int, on: date) -> int:
-    from fiptrial.models import PlannedConversation
-
     return (
         db.session.query(PlannedConversation)
         .filter(
@@ -298,7 +306,7 @@ def bulk_consent(site: Site) -> Any:
     form.version.choices = options(_consent_versions(site))
     form.obtained_by.choices = options(_staff_choices(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
         form.obtained_by.data = principal().actor
     chosen: set[int] = set()
     refusals: dict[int, str] = {}
@@ -343,14 +351,25 @@ def bulk_consent(site: Site) -> Any:
 @bp.route("/loting", methods=["GET", "POST"])
 @site_page("cohort.create")
 def cohort(site: Site) -> Any:
+    """The lottery page: the rules of ``services.lottery`` shown before, and said on refusal."""
     ready = randomisation.cohort_caseload(site)
+    units = len(randomisation.cohort_units(ready)[0])
     places = caseload.site_capacity(site.id)
+    free = lottery.free_fip_places(site.id)
+    research_admin = principal().role == access.ADMIN
+    earlier = lottery.earlier_cohorts(site.id)
     form = CohortForm()
-    if not form.is_submitted():
-        form.fip.data = min(places, len(ready)) if places else None
+    if not form.is_submitted() and units > 1 and free:
+        form.fip.data = min(free, units - 1)
     if form.validate_on_submit():
         try:
-            done = randomisation.allocate_cohort(site.id, form.fip.data, actor=principal().actor)
+            done = randomisation.allocate_cohort(
+                site.id,
+                form.fip.data,
+                actor=principal().actor,
+                research_admin=research_admin,
+                reason=form.reason.data or None,
+            )
         except PlatformError as error:
             apply_service_error(form, error)
         else:
@@ -369,9 +388,35 @@ def cohort(site: Site) -> Any:
         site=site,
         form=form,
         caseload=len(ready),
+        units=units,
         places=places,
+        free=free,
+        minimum=lottery.minimum_size(),
+        earlier=earlier,
+        closed=earlier > 0 and not research_admin,
         waiting=len(consent.awaiting_consent(site)),
+        arrivals_form=ArrivalsForm(prefix="arrivals"),
     ), status
+
+
+@bp.post("/loting/instroom")
+@site_page("allocation.create")
+def arrivals(site: Site) -> Any:
+    """After the lottery, later arrivals are allocated one by one by the trial's method."""
+    form = ArrivalsForm(prefix="arrivals")
+    if not form.validate_on_submit():
+        flash(_("Bevestig dat u wilt toewijzen."), "error")
+        return redirect(url_for(".cohort", site_code=site.code))
+    done = randomisation.allocate_arrivals(site.id, actor=principal().actor)
+    flash(
+        ngettext(
+            "%(num)s nieuwe deelnemer toegewezen volgens de methode van het onderzoek.",
+            "%(num)s nieuwe deelnemers toegewezen volgens de methode van het onderzoek.",
+            len(done),
+        ),
+        "success",
+    )
+    return redirect(url_for(".allocations", site_code=site.code))
 
 
 @bp.get("/toewijzingen")
@@ -397,7 +442,7 @@ def _render_imports(
         caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
         outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
         rounds=followup_rounds(site),
-        today=date.today(),
+        today=local_today(),
         caseload_batches=import_service.list_batches(site, "participants")[:10],
         outcome_batches=import_service.list_batches(site, "outcomes")[:10],
         tasks=import_tasks.site_tasks(site),

@@ -133,6 +133,20 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_user_totp_user_id_app_user')),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_user_totp'))
     )
+    op.create_table('source_key',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('fingerprint', sa.String(length=16), nullable=False),
+    sa.Column('issued_by', sa.String(length=80), nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('retired_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['site_id'], ['site.id'], name=op.f('fk_source_key_site_id_site')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_source_key')),
+    sa.UniqueConstraint('site_id', 'version', name=op.f('uq_source_key_site_id_version'))
+    )
+    with op.batch_alter_table('source_key', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_source_key_site_id'), ['site_id'], unique=False)
     # ### end Alembic commands ###
     create_read_log_triggers()
 
@@ -209,6 +223,10 @@ def drop_read_log_triggers():
 
 def downgrade():
     drop_read_log_triggers()
+    with op.batch_alter_table('source_key', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_source_key_site_id'))
+
+    op.drop_table('source_key')
     op.drop_table('user_totp')
     with op.batch_alter_table('recovery_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_recovery_code_user_id'))

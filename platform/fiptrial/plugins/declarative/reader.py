@@ -22,15 +22,14 @@ dates, codes and municipalities are parsed once per distinct text (``Memo``).
 from __future__ import annotations
 
 import operator
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from fiptrial.plugins.declarative.layout import FIELDS, ExportLayout, FieldSpec
 from fiptrial.plugins.messages import format_error, row_error
 from fiptrial.plugins.parsing import (
-    MAX_LINE_BYTES,
     DateParser,
     Memo,
     could_identify,
@@ -93,30 +92,48 @@ def _reason_normaliser(spec: FieldSpec) -> Callable[[str], str | None]:
     return normalise
 
 
+@dataclass(frozen=True)
+class _Parsers:
+    """The memoised field parsers of one read (see ``Memo``): one per date format, sex codes in
+    upper and lower case, municipalities, statistic codes and reason codes."""
+
+    birth_dates: DateParser
+    start_dates: DateParser
+    end_dates: DateParser
+    sexes: dict[str, Sex]
+    municipalities: Memo[str | None]
+    statistic_codes: Memo[str | None]
+    reasons: Memo[str | None]
+
+    @classmethod
+    def of(cls, layout: ExportLayout) -> _Parsers:
+        specs = layout.fields
+        parsers: dict[str, DateParser] = {}  # one memo per date format, shared by its fields
+
+        def dates(field: str) -> DateParser:
+            spec = specs.get(field)
+            key = _FORMAT_KEYS[spec.date_format] if spec else "ymd"
+            if key not in parsers:
+                parsers[key] = DateParser.named(key)
+            return parsers[key]
+
+        sexes: dict[str, Sex] = {}
+        for code, sex in layout.sexes.items():
+            sexes[code] = sexes[code.lower()] = sex
+        return cls(
+            dates("birth_date"), dates("benefit_start"), dates("benefit_end"), sexes,
+            municipality_parser(), Memo(_statistic_code),
+            Memo(_reason_normaliser(specs["local_reason"])),
+        )  # fmt: skip
+
+
 def row_builder(layout: ExportLayout) -> Builder:
     """A function from a record's texts (in ``FIELDS`` order, ``""`` when absent) to its row."""
-    specs = layout.fields
-
-    parsers: dict[str, DateParser] = {}  # one memo per date format, shared by its fields
-
-    def dates(field: str) -> DateParser:
-        spec = specs.get(field)
-        key = _FORMAT_KEYS[spec.date_format] if spec else "ymd"
-        if key not in parsers:
-            parsers[key] = DateParser.named(key)
-        return parsers[key]
-
-    birth_dates, start_dates, end_dates = (
-        dates("birth_date"),
-        dates("benefit_start"),
-        dates("benefit_end"),
-    )
-    sexes: dict[str, Sex] = {}
-    for code, sex in layout.sexes.items():
-        sexes[code] = sexes[code.lower()] = sex
-    municipalities = municipality_parser()
-    statistic_codes = Memo(_statistic_code)
-    reasons = Memo(_reason_normaliser(specs["local_reason"]))
+    p = _Parsers.of(layout)
+    birth_dates, start_dates, end_dates = p.birth_dates, p.start_dates, p.end_dates
+    sexes, municipalities, statistic_codes, reasons = (
+        p.sexes, p.municipalities, p.statistic_codes, p.reasons
+    )  # fmt: skip
     bsn_of = normalise_bsn
 
     def build(line: int, t: Texts) -> ExportRow:
@@ -283,9 +300,27 @@ def _csv_loop(
     delimiter: str,
     partner: Callable[[int, list[str], ExportRow], ExportRow | None] | None,
 ) -> Iterator[ExportRow]:
+    padded = -1 in positions  # an absent optional column reads as the "" appended to each row
+    if partner is None and all(p < 0 for p in positions[I_EDUCATION:]):
+        return _plain_csv_loop(layout, records, positions, width, delimiter, padded)
+    return _built_csv_loop(layout, records, positions, width, delimiter, padded, partner)
+
+
+def _built_csv_loop(
+    layout: ExportLayout,
+    records: Iterator[tuple[int, list[str]]],
+    positions: list[int],
+    width: int,
+    delimiter: str,
+    padded: bool,
+    partner: Callable[[int, list[str], ExportRow], ExportRow | None] | None,
+) -> Iterator[ExportRow]:
+    """Every field through ``row_builder``, and the partner's row after the applicant's."""
     build = row_builder(layout)
     pick = operator.itemgetter(*positions)
-    padded = -1 in positions  # an absent optional column reads as the "" appended to each row
+    # Partners on one line without a unit column: the applicant's BSN keys the unit, for the
+    # applicant too (a partner who joins later finds the same unit).
+    keyed_by_bsn = partner is not None and positions[I_UNIT] < 0
     for line, fields in records:
         if len(fields) < width:
             yield _short_row(line, width, len(fields), delimiter)
@@ -293,11 +328,76 @@ def _csv_loop(
         if padded:
             fields.append("")
         row = build(line, pick(fields))
+        if keyed_by_bsn and row.bsn is not None:
+            row = row._replace(unit_key=row.bsn)
         yield row
         if partner is not None:
             other = partner(line, fields, row)
             if other is not None:
                 yield other
+
+
+def _plain_csv_loop(
+    layout: ExportLayout,
+    records: Iterator[tuple[int, list[str]]],
+    positions: list[int],
+    width: int,
+    delimiter: str,
+    padded: bool,
+) -> Iterator[ExportRow]:
+    """The loop of the common case -- one person per line, no baseline columns -- written out
+    rather than calling ``row_builder``: it is the whole cost of reading a million-row export,
+    and a good row passes one combined test (the messages of a bad one come from ``_errors``)."""
+    p = _Parsers.of(layout)
+    birth_dates, start_dates, end_dates = p.birth_dates, p.start_dates, p.end_dates
+    sexes, municipalities, statistic_codes, reasons = (
+        p.sexes, p.municipalities, p.statistic_codes, p.reasons
+    )  # fmt: skip
+    pick = operator.itemgetter(*positions[: I_NEW + 1])
+    i_unit, i_code = positions[I_UNIT], positions[I_CODE]
+    bsn_of = normalise_bsn
+    for line, fields in records:
+        if len(fields) < width:
+            yield _short_row(line, width, len(fields), delimiter)
+            continue
+        if padded:
+            fields.append("")
+        bsn_t, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t = pick(fields)
+        bsn = bsn_of(bsn_t)
+        birth = birth_dates(birth_t)
+        sex = sexes.get(sex_t) or sexes.get(sex_t.strip().upper())
+        home = municipalities(home_t)
+        start = start_dates(start_t)
+        end_t = end_t.strip()
+        end = end_dates(end_t) if end_t else None
+        reason = reasons(reason_t)
+        new_t = new_t.strip()
+        new = municipalities(new_t) if new_t else None
+        unit = fields[i_unit].strip() or None if i_unit >= 0 else None
+        code_t = fields[i_code] if i_code >= 0 else ""
+        code = statistic_codes(code_t) if code_t else None
+        if (
+            bsn is None
+            or birth is None
+            or sex is None
+            or home is None
+            or start is None
+            or (end is None) is not (reason is None)
+            or (new_t and new is None)
+            or birth >= start
+            or (end is not None and end < start)
+            or code is _NO_CODE
+            or reason is _NO_REASON
+        ):
+            texts = [fields[i] if i >= 0 else "" for i in positions]
+            errors = _errors(layout, texts, bsn, birth, sex, home, start, end, reason, new, code)
+            if code is _NO_CODE:
+                code = None
+            if reason is _NO_REASON:
+                reason = None
+        else:
+            errors = ()
+        yield ExportRow(line, bsn, birth, sex, home, start, end, reason, new, errors, unit, code)
 
 
 def _partner_picker(
@@ -334,132 +434,138 @@ def _short_row(line: int, expected: int, found: int, delimiter: str) -> ExportRo
 
 # --- XML --------------------------------------------------------------------------------------
 
+_PERSON, _UNKNOWN = -2, -1
+#: How much of the start of an XML file is searched for a DTD (it must precede the root).
+_PROLOG_BYTES = 64 * 1024
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
+
+class _Prefixed:
+    """A binary stream that first gives back ``head`` (already read to look at the prolog)."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            if size < 0 or size >= len(self.head):
+                data, self.head = self.head, b""
+                return data + (self.rest.read(size - len(data)) if size > len(data) else b"")
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        return self.rest.read(size)
 
 
 def _xml_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
-    lines = _xml_lines(source)
-    first = next(lines, None)
-    if first is None or not first[1].strip():
+    head = source.read(_PROLOG_BYTES)
+    if not head.strip():
         raise format_error("export_empty", expected=f"XML with {layout.record} elements")
-    return _xml_loop(layout, lines, first)
+    root_at = _first_element(head)
+    prolog = head if root_at < 0 else head[:root_at]
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise format_error("export_xml_dtd")
+    return _xml_loop(layout, _Prefixed(head, source))
 
 
-def _xml_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """The file's lines with their numbers; a line longer than ``MAX_LINE_BYTES`` comes in
-    pieces (one long line of XML is still XML), counted as one line."""
-    number = 1
-    while chunk := source.readline(MAX_LINE_BYTES):
-        yield number, chunk
-        if chunk.endswith(b"\n"):
-            number += 1
+def _first_element(head: bytes) -> int:
+    """Where the root element starts (after the declaration, comments and a DTD), or -1."""
+    index = 0
+    while (index := head.find(b"<", index)) >= 0:
+        if head[index + 1 : index + 2] not in (b"?", b"!"):
+            return index
+        index += 1
+    return -1
 
 
-def _xml_loop(
-    layout: ExportLayout, lines: Iterator[tuple[int, bytes]], first: tuple[int, bytes]
-) -> Iterator[ExportRow]:
+def _xml_loop(layout: ExportLayout, source: _Prefixed) -> Iterator[ExportRow]:
+    """lxml's ``iterparse`` delivers the end of each benefit record only (``tag`` filter), with
+    the line it started on (``sourceline``); entities are not resolved, nothing is fetched, and
+    each record is dropped from the tree once its rows are out."""
+    from lxml import etree
+
     build = row_builder(layout)
-    record_tag, person_tag = layout.record, layout.person
-    benefit_paths: list[tuple[int, list[str]]] = []
-    person_paths: list[tuple[int, list[str]]] = []
+    person_tag = layout.person
+    benefit_index: dict[str, int] = {}
+    person_index: dict[str, int] = {}
+    nested: list[tuple[int, str, bool]] = []  # (field, "{*}A/{*}B", is a person field)
     for index, name in enumerate(FIELDS):
         spec = layout.fields.get(name)
-        if spec is not None:
-            target = person_paths if person_tag and spec.level == "person" else benefit_paths
-            target.append((index, spec.name.split("/")))
-    parser: ET.XMLPullParser = ET.XMLPullParser(events=("start", "end"))
-    local_names: dict[str, str] = {}
-    stack: list[ET.Element] = []
-    started = False
-    records = 0
-    record_line = person_line = 0
-    person_lines: list[int] = []
+        if spec is None:
+            continue
+        is_person = bool(person_tag) and spec.level == "person"
+        if "/" in spec.name:
+            path = "/".join(f"{{*}}{part}" for part in spec.name.split("/"))
+            nested.append((index, path, is_person))
+        else:
+            (person_index if is_person else benefit_index)[spec.name] = index
+    # Each element tag (as lxml gives it, with its namespace) resolved once to a field index,
+    # PERSON for the person element, or UNKNOWN: one dict lookup per element of the file.
+    benefit_tags: dict[str, int] = {}
+    person_tags: dict[str, int] = {}
+
+    def resolve(tags: dict[str, int], by_name: dict[str, int], tag: str) -> int:
+        name = tag.rpartition("}")[2]
+        index = tags[tag] = (
+            _PERSON if tags is benefit_tags and name == person_tag else by_name.get(name, _UNKNOWN)
+        )
+        return index
+
+    context = etree.iterparse(
+        source,
+        events=("end",),
+        tag=f"{{*}}{layout.record}",
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
     blank = [""] * len(FIELDS)
-
-    def local(tag: str) -> str:
-        name = local_names.get(tag)
-        if name is None:
-            name = local_names[tag] = _local(tag)
-        return name
-
-    def feed(number: int, chunk: bytes) -> None:
-        if not started and (b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk):
-            raise format_error("export_xml_dtd")
-        try:
-            parser.feed(chunk)
-        except ET.ParseError as error:
-            raise _not_xml(error, number) from None
-
-    for number, chunk in _chain_first(first, lines):
-        feed(number, chunk)
-        events: Iterator[tuple[str, Any]] = parser.read_events()  # type: ignore[assignment]
-        for event, element in events:  # "start"/"end" events carry elements only
-            tag = local(element.tag)
-            if event == "start":
-                started = True
-                stack.append(element)
-                if tag == record_tag:
-                    record_line = number
-                    person_lines = []
-                elif tag == person_tag:
-                    person_line = number
-                    person_lines.append(person_line)
-                continue
-            stack.pop()
-            if tag != record_tag:
-                continue
-            records += 1
-            record: ET.Element = element
-            texts = list(blank)
-            for index, parts in benefit_paths:
-                texts[index] = _text(record, parts, local)
-            if not person_tag:
-                yield build(record_line, texts)
-            else:
-                persons = [child for child in record if local(child.tag) == person_tag]
-                if not persons:
-                    error = row_error("row_no_person", None, element=person_tag)
-                    yield ExportRow(record_line, None, None, None, None, None, None, None,
-                                    None, (error,))  # fmt: skip
-                for person, line in zip(persons, person_lines or [record_line] * len(persons),
-                                        strict=False):  # fmt: skip
-                    own = list(texts)
-                    for index, parts in person_paths:
-                        own[index] = _text(person, parts, local)
-                    yield build(line, own)
-            if stack:
-                stack[-1].remove(record)
-            record.clear()
+    records = 0
     try:
-        parser.close()
-    except ET.ParseError as error:
-        raise _not_xml(error, 0) from None
+        for _event, record in context:
+            records += 1
+            texts = blank.copy()
+            persons = []
+            for child in record:
+                tag = child.tag
+                found = benefit_tags.get(tag)
+                index = resolve(benefit_tags, benefit_index, tag) if found is None else found
+                if index >= 0:
+                    texts[index] = child.text or ""
+                elif index == _PERSON:
+                    persons.append(child)
+            if nested:
+                for index, path, is_person in nested:
+                    if not is_person:
+                        texts[index] = record.findtext(path) or ""
+            if not person_tag:
+                yield build(record.sourceline or 0, texts)
+            elif not persons:
+                error = row_error("row_no_person", None, element=person_tag)
+                yield ExportRow(record.sourceline or 0, None, None, None, None, None, None, None,
+                                None, (error,))  # fmt: skip
+            for person in persons:
+                own = texts.copy()
+                for child in person:
+                    tag = child.tag
+                    found = person_tags.get(tag)
+                    index = resolve(person_tags, person_index, tag) if found is None else found
+                    if index >= 0:
+                        own[index] = child.text or ""
+                if nested:
+                    for index, path, is_person in nested:
+                        if is_person:
+                            own[index] = person.findtext(path) or ""
+                yield build(person.sourceline or 0, own)
+            record.clear(keep_tail=True)
+            parent = record.getparent()
+            if parent is not None:
+                while record.getprevious() is not None:
+                    del parent[0]
+    except etree.XMLSyntaxError as error:
+        line = error.lineno or (error.position[0] if error.position else 0)
+        reason = str(error.msg or error).split(",")[0]  # libxml2's reason, no quoted content
+        raise format_error("export_not_xml", line=line, reason=reason) from None
     if records == 0:
-        raise format_error("export_xml_no_records", element=record_tag)
-
-
-def _chain_first(
-    first: tuple[int, bytes], rest: Iterator[tuple[int, bytes]]
-) -> Iterator[tuple[int, bytes]]:
-    yield first
-    yield from rest
-
-
-def _text(element: ET.Element, parts: list[str], local: Callable[[str], str]) -> str:
-    """The text of the element at the path ``parts`` (local names) below ``element``."""
-    current: ET.Element | None = element
-    for part in parts:
-        if current is None:
-            return ""
-        current = next((child for child in current if local(child.tag) == part), None)
-    if current is None:
-        return ""
-    return current.text or ""
-
-
-def _not_xml(error: ET.ParseError, number: int) -> Exception:
-    line = error.position[0] if getattr(error, "position", None) else number
-    reason = str(error).split(":")[0]  # expat's reason, without its position
-    return format_error("export_not_xml", line=line, reason=reason)
+        raise format_error("export_xml_no_records", element=layout.record)

@@ -45,15 +45,18 @@ def _texts(layout: ExportLayout, row: ExportRow) -> dict[str, str]:
     return texts
 
 
-def write_export(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO) -> int:
+def write_export(
+    layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO, *, indent: bool = True
+) -> int:
     """Write ``rows`` to ``out`` in ``layout``; returns the number of persons written.
 
-    A nested XML layout groups consecutive rows with the same ``unit_key`` into one benefit
-    record (their benefit fields are taken from the first of them).
+    A nested XML layout groups consecutive rows of one benefit (the same ``unit_key`` and
+    benefit fields) into one benefit record. ``indent=False`` writes XML without the
+    whitespace between elements, as a delivery made by a program usually is.
     """
     if layout.format == "csv":
         return _write_csv(layout, rows, out)
-    return _write_xml(layout, rows, out)
+    return _write_xml(layout, rows, out, indent)
 
 
 def _write_csv(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO) -> int:
@@ -71,12 +74,19 @@ def _write_csv(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO) -
     return count
 
 
-def _groups(rows: Iterable[ExportRow]) -> Iterator[list[ExportRow]]:
+def _groups(layout: ExportLayout, rows: Iterable[ExportRow]) -> Iterator[list[ExportRow]]:
+    """Consecutive rows of one benefit: the same unit key and the same benefit fields (a row
+    whose benefit fields differ cannot share the record, or they would be lost)."""
+    benefit = [n for n in layout.fields if layout.fields[n].level == "benefit"]
     group: list[ExportRow] = []
+    key: tuple[object, ...] = ()
     for row in rows:
-        if group and (row.unit_key is None or row.unit_key != group[0].unit_key):
+        own = tuple(getattr(row, n) for n in benefit)
+        if group and (row.unit_key is None or own != key):
             yield group
             group = []
+        if not group:
+            key = own
         group.append(row)
     if group:
         yield group
@@ -89,13 +99,13 @@ def _element(path: str, text: str, indent: str) -> str:
     return f"{indent}{opening}{escape(text)}{closing}\n"
 
 
-def _write_xml(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO) -> int:
+def _write_xml(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO, indent: bool) -> int:
     benefit = [n for n in FIELDS if n in layout.fields and (
         not layout.person or layout.fields[n].level == "benefit")]  # fmt: skip
     person = [n for n in FIELDS if n in layout.fields and n not in benefit]
     out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<Levering>\n')
     count = 0
-    groups = _groups(rows) if layout.person else ([row] for row in rows)
+    groups = _groups(layout, rows) if layout.person else ([row] for row in rows)
     for group in groups:
         parts = [f"  <{layout.record}>\n"]
         first = _texts(layout, group[0])
@@ -107,7 +117,10 @@ def _write_xml(layout: ExportLayout, rows: Iterable[ExportRow], out: BinaryIO) -
             parts += [_element(layout.fields[n].name, texts[n], "      ") for n in person]
             parts.append(f"    </{layout.person}>\n")
         parts.append(f"  </{layout.record}>\n")
-        out.write("".join(parts).encode("utf-8"))
+        text = "".join(parts)
+        if not indent:
+            text = "".join(line.strip() for line in text.splitlines()) + "\n"
+        out.write(text.encode("utf-8"))
         count += len(group)
     out.write(b"</Levering>\n")
     return count

@@ -1,15 +1,15 @@
 """What both imports share: the file and its hash, the plugin, the batch and its audit entry.
 
 The file is hashed before it is parsed: a re-import of an identical file must cost a hash and a
-lookup, not a parse. An upload is spooled to a temporary file while it is hashed (it is never
-held in memory whole), and the plugin then streams the rows from that file.
+lookup, not a parse. An upload is spooled to a private file in ``instance/spool`` while it is
+hashed (it is never held in memory whole, and never in the system temp folder: see
+``services.spool``), and the plugin then streams the rows from that file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
 from fiptrial.services.moments import past_moment
+from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
 CHUNK_BYTES = 1024 * 1024
@@ -90,7 +91,8 @@ class ExportFile:
                     size += len(chunk)
             yield cls(path, digest.hexdigest(), size)
             return
-        descriptor, name = tempfile.mkstemp(prefix="fiptrial-import-", suffix=".export")
+        descriptor, spooled = new_spool()
+        name = str(spooled)
         try:
             with os.fdopen(descriptor, "wb") as spool:
                 digest = hashlib.sha256()
@@ -177,6 +179,12 @@ def audit_data(
     }
 
 
+def is_prepared(path: Any) -> bool:
+    from fiptrial.plugins.prepared import is_prepared as prepared
+
+    return prepared(path)
+
+
 def run_import(
     site: Site,
     source: BinaryIO | str | os.PathLike[str],
@@ -227,7 +235,14 @@ def run_import(
         )
         db.session.add(batch)
         db.session.flush()
+        prepared = is_prepared(export.path)  # issue 16: pseudonymised at the source
+        if prepared:
+            from fiptrial.services.source_keys import PreparedPlugin
+
+            plugin = PreparedPlugin(plugin, site)  # type: ignore[assignment]
         report = body(plugin, mapping, batch, export.path)
+        if prepared:
+            report["bsn_received"] = False  # the report says no BSN arrived
         batch.rows = report["rows"]
         batch.report = report
         audit.record(

@@ -37,6 +37,7 @@ from fiptrial.services.planning.rules import (
 )
 from fiptrial.services.planning.storage import load_agendas, site_calendar
 from fiptrial.services.transaction import locked, rows_changed, unit_of_work
+from fiptrial.timezone import local_today
 
 
 def _spread(anchor: date, count: int, end: date, period: float, catch_up: bool) -> list[date]:
@@ -222,7 +223,7 @@ def move_off_day(site: Site, day: date) -> int:
     if not conversations:
         return 0
     rules = PlanRules.of(site.trial)
-    earliest = max(date.today(), day - timedelta(days=14))
+    earliest = max(local_today(), day - timedelta(days=14))
     calendar = site_calendar(site, earliest, day + timedelta(days=SLACK_DAYS))
     managers = {c.client_manager_id for c in conversations}
     agendas = load_agendas(managers, calendar, rules, exclude_ids=[c.id for c in conversations])
@@ -332,7 +333,7 @@ def reconfigure_trial(
     plan. The scheduler's job definitions follow at its next reconciliation.
     """
     validate_rules(changes)
-    today = today or date.today()
+    today = today or local_today()
     with unit_of_work():
         trial = locked(db.session.query(Trial).filter_by(id=trial.id)).one()
         before = {name: getattr(trial, name) for name in changes}

@@ -30,6 +30,7 @@ from fiptrial.services.planning.manager_agenda import ManagerAgenda
 from fiptrial.services.planning.planner import ClientToPlan, Slot, plan_clients
 from fiptrial.services.planning.rules import SLACK_DAYS, PlanRules, plan_period_end
 from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.timezone import local_today
 
 
 def _withdrawn(participant_ids: set[int]) -> set[int]:
@@ -163,7 +164,7 @@ def plan_site(site: Site, *, actor: str, starts_on: date | None = None) -> dict[
         site = locked(db.session.query(Site).filter_by(id=site.id)).one()
         trial = site.trial
         rules = PlanRules.of(trial)
-        begin = starts_on or trial.start_date or date.today()
+        begin = starts_on or trial.start_date or local_today()
         clients = clients_to_plan(site, begin)
         if not clients:
             return {"participants": 0, "conversations": 0}
