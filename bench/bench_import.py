@@ -230,8 +230,10 @@ def _bus_database(template: Path, workdir: Path) -> Path:
     """The import template with its site read by the BUS site instead (same members)."""
     path = workdir / "template_bus.sqlite"
     shutil.copy(template, path)
-    with sqlite3.connect(path) as connection:
+    connection = sqlite3.connect(path)
+    with connection:
         connection.execute("UPDATE site SET plugin = 'bw_bus' WHERE code = ?", (SITE,))
+    connection.close()  # closing checkpoints the write into the file that the rounds copy
     return path
 
 

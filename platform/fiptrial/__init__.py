@@ -41,6 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        # Every operation needs a bearer token (the document itself is open).
+        API_SPEC_OPTIONS={"security": [{"bearer": []}]},
         JSON_SORT_KEYS=False,
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
         ALLOCATIONS_PAGE_SIZE=1000,
@@ -56,6 +58,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         options.update(sqlite_engine_options())
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
+    from fiptrial.limits import init_limits
+    from fiptrial.routing import IdConverter
+
+    # Every <int:...> in a URL is a database id: above PostgreSQL's integer it matches nothing
+    # (404) instead of overflowing in the query (500); the OpenAPI document states the maximum.
+    app.url_map.converters["int"] = IdConverter
+    if int(app.config.get("TRUSTED_PROXIES") or 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    init_limits(app)
+
     from fiptrial.services.spool import InstanceRequest, remove_stale_spools
 
     # Uploads wait in instance/spool (0700), never in the system temp folder; spools that a
@@ -68,6 +83,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"))
     api.init_app(app)
+    from flask_smorest.spec.plugins import integerconverter2paramschema
+
+    api.register_converter(IdConverter, integerconverter2paramschema)
 
     from fiptrial.plugins.manager import init_plugins
 

@@ -39,6 +39,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "AUDIT_KEY": env.get("FIPTRIAL_AUDIT_KEY") or _key_file(instance_path, "audit.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        "FORM_MAX_BYTES": int(env.get("FIPTRIAL_FORM_MAX_KB", "1024")) * 1024,
+        "RATELIMIT_STORAGE_URI": env.get("FIPTRIAL_RATELIMIT_STORAGE_URI") or "memory://",
+        "TRUSTED_PROXIES": int(env.get("FIPTRIAL_TRUSTED_PROXIES", "0")),
         # Roles that must sign in with a second factor (issue 16); empty: nobody must.
         "TWO_FACTOR_ROLES": tuple(
             role.strip()

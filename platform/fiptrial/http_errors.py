@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 
 def _flatten_messages(messages: Any) -> dict[str, list[str]]:
@@ -41,4 +41,11 @@ def api_error_response(error: HTTPException) -> tuple[dict[str, Any], int, dict[
     status = error.code or 500
     code = "validation_failed" if status == 422 else error.name.lower().replace(" ", "_")
     body = {"error": {"code": code, "status": status, "message": message, "fields": fields}}
-    return body, status, data.get("headers", {})
+    return body, status, {**allow_header(error), **(data.get("headers") or {})}
+
+
+def allow_header(error: HTTPException) -> dict[str, str]:
+    """A 405 names the methods that the address does take (RFC 9110, section 15.5.6)."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        return {"Allow": ", ".join(sorted(error.valid_methods))}
+    return {}

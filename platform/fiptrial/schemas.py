@@ -6,10 +6,11 @@ them, they dump only the fields ``services.access.FIELD_POLICY`` grants the call
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from flask import g
-from marshmallow import Schema, fields, post_dump, validate, validates_schema
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
 from fiptrial.models.trial import (
@@ -18,6 +19,7 @@ from fiptrial.models.trial import (
     DEFAULT_DURATION_BAND_EDGES_MONTHS,
     DEFAULT_MOVE_GAP_DAYS,
 )
+from fiptrial.routing import MAX_ID
 from fiptrial.services import access, randomisation
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
@@ -26,8 +28,40 @@ from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXE
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
 from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
 
-#: The largest id a path or query may name: PostgreSQL's integer (ids are 32-bit serials).
-MAX_ID = 2**31 - 1
+ID = validate.Range(min=1, max=MAX_ID)
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as RFC 3339 with its offset: SQLite hands back stored UTC moments without one."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class ErrorDetailSchema(Schema):
+    """What went wrong; some errors add their parameters (e.g. ``existing_id``)."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: errors add their parameters
+
+    code = fields.String(required=True, metadata={"description": "What is wrong, for programs."})
+    status = fields.Integer(required=True)
+    message = fields.String(required=True, metadata={"description": "In English, for people."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Per offending field (dotted path), what is wrong with it."},
+    )
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer of the API."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
 
 
 class PolicySchema(Schema):
@@ -75,12 +109,16 @@ class TrialCreateSchema(Schema):
         load_default="consent_first", validate=validate.OneOf(CONSENT_DESIGNS)
     )
     followup_years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
-    cost_per_benefit_year = fields.Integer(load_default=14000, validate=validate.Range(min=0))
+    cost_per_benefit_year = fields.Integer(
+        load_default=14000, validate=validate.Range(min=0, max=10_000_000)
+    )
     age_band_edges = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_AGE_BAND_EDGES)
+        fields.Integer(validate=validate.Range(min=0, max=120)),
+        load_default=lambda: list(DEFAULT_AGE_BAND_EDGES),
     )
     duration_band_edges_months = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
+        fields.Integer(validate=validate.Range(min=0, max=1200)),
+        load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS),
     )
     start_date = fields.Date(load_default=None)
     move_gap_days = fields.Integer(
@@ -149,7 +187,7 @@ class SiteCreateSchema(Schema):
     )
     arm_ratios = fields.Dict(
         keys=fields.String(),
-        values=fields.Integer(validate=validate.Range(min=1)),
+        values=fields.Integer(validate=validate.Range(min=1, max=100)),
         load_default=None,
     )
 
@@ -234,7 +272,7 @@ class ConsentEventSchema(PolicySchema):
     version = fields.String(attribute="form_version")
     date = fields.Date()
     recorded_by = fields.String()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
 
 
 class AllocationSchema(Schema):
@@ -246,7 +284,7 @@ class AllocationSchema(Schema):
     sequence = fields.Integer()
     method = fields.String()
     status = fields.String()
-    allocated_at = fields.DateTime()
+    allocated_at = UtcDateTime()
     unit = fields.Function(
         lambda a: a.unit_allocation.participant_id if a.unit_allocation else a.participant_id,
         metadata={
@@ -267,7 +305,7 @@ class AllocationPageSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
@@ -326,7 +364,7 @@ class AgreementCreateSchema(Schema):
 
 
 class FollowupSchema(Schema):
-    agreement_id = fields.Integer(required=True)
+    agreement_id = fields.Integer(required=True, validate=ID)
     kept = fields.Boolean(required=True)
 
 
@@ -338,14 +376,14 @@ class InterventionStartSchema(Schema):
 
 
 class InterventionEndSchema(Schema):
-    intervention_id = fields.Integer(required=True)
+    intervention_id = fields.Integer(required=True, validate=ID)
     end = fields.Date(required=True)
 
 
 class ConversationCreateSchema(Schema):
     date = fields.Date(required=True)
     status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
-    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
+    planned_conversation_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
     duration_minutes = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
     )
@@ -413,7 +451,7 @@ class AgendaArgsSchema(Schema):
 
 
 class MoveSchema(Schema):
-    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
     date = fields.Date(required=True)
 
 
@@ -424,7 +462,7 @@ class NotificationSchema(PolicySchema):
     kind = fields.String()
     title = fields.String()
     data = fields.Method("visible_data")
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
     def visible_data(self, notification: Any) -> dict[str, Any]:
         return access.redact(g.principal, "notification_data", dict(notification.data or {}))
@@ -443,7 +481,7 @@ class ImportBatchSchema(Schema):
     rows = fields.Integer()
     report = fields.Dict()
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class OutcomeEventSchema(Schema):
@@ -460,7 +498,7 @@ class OutcomeEventSchema(Schema):
     mapping_version = fields.String()
     batch_id = fields.Integer()
     line = fields.Integer()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class SpellCorrectionSchema(Schema):
@@ -515,17 +553,17 @@ class FreezeSchema(Schema):
 class ReadLogArgsSchema(Schema):
     actor = fields.String(load_default="", validate=validate.Length(max=80))
     action = fields.String(load_default="", validate=validate.Length(max=60))
-    participant_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    participant_id = fields.Integer(load_default=None, validate=ID)
     site = fields.String(load_default="", validate=validate.Length(max=40))
     since = fields.DateTime(load_default=None)
     until = fields.DateTime(load_default=None)
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
 class ReadLogEntrySchema(Schema):
     id = fields.Integer()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
     actor = fields.String()
     role = fields.String()
     action = fields.String()

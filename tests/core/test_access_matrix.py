@@ -45,7 +45,7 @@ ENDPOINTS = [
         False,
         {"version": "v9", "valid_from": "2026-01-01"},
     ),
-    Endpoint("GET", "/api/v1/trials/t1/consent-forms", "trial.read", False),
+    Endpoint("GET", "/api/v1/trials/t1/consent-forms", "consent_form.read", False),
     Endpoint("GET", "/api/v1/sites/{site}", "site.read", True),
     Endpoint(
         "POST",

@@ -10,7 +10,6 @@ import pytest
 
 from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
-from fiptrial.models import User
 from fiptrial.services import tokens, users
 
 PASSWORD = "paars-fietspad-onder-de-brug"
@@ -78,18 +77,20 @@ def test_users_and_tokens_refuse_a_role_and_site_alike(
 def test_stored_moments_come_back_aware_in_utc(build: Any) -> None:
     """SQLite keeps no time zone: without the column type a Dutch 01:30 came back a naive
     01:30, an hour off (and PostgreSQL answers in the session's zone)."""
-    user = users.create_user(username="u1", role="analyst", password=PASSWORD, actor="test")
+    from fiptrial.models import ApiToken
+
+    row, _token = tokens.create_token(role="analyst", site=None, actor="test")
     dutch = datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))  # CET, UTC+1
-    user.locked_until = dutch
+    row.revoked_at = dutch
     db.session.commit()
     db.session.expire_all()
-    stored = db.session.get_one(User, user.id).locked_until
+    stored = db.session.get_one(ApiToken, row.id).revoked_at
     assert stored is not None
     assert stored.utcoffset() == timedelta(0)
     assert stored == datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
-    user = db.session.get_one(User, user.id)
-    user.locked_until = datetime(2026, 7, 1, 12, 0)  # naive: the platform's UTC
+    again = db.session.get_one(ApiToken, row.id)
+    again.revoked_at = datetime(2026, 7, 1, 12, 0)  # naive: the platform's UTC
     db.session.commit()
     db.session.expire_all()
-    assert db.session.get_one(User, user.id).locked_until == datetime(2026, 7, 1, 12, tzinfo=UTC)
+    assert db.session.get_one(ApiToken, row.id).revoked_at == datetime(2026, 7, 1, 12, tzinfo=UTC)

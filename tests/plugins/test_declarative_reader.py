@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import tracemalloc
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,30 @@ def test_a_partner_on_the_applicants_line_becomes_a_second_row_of_the_unit() -> 
 def test_a_wrong_layout_names_the_key_to_change(change: tuple[str, str], message: str) -> None:
     with pytest.raises(SiteFileError, match=message.replace("[", r"\[")):
         ExportLayout.from_toml(CSV_WITH_PARTNER.replace(*change, 1))
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        ("export.toml", ('format = "csv"', 'format = "pdf"'), 'export.toml: format must be'),
+        ("site.toml", ('api_version = "2.0"', 'api_version = "1.0"'), "for plugin interface 1.0"),
+        ("site.toml", ('members = ["GM0513"]', 'members = ["0513"]'), "municipality code '0513'"),
+        ("mapping.csv", (";map;11;", ";maybe;11;"), "action must be 'map' or 'reject'"),
+        ("mapping.csv", (";map;11;", ";map;42;"), "maps to unknown shared code '42'"),
+    ],
+)  # fmt: skip
+def test_a_broken_site_folder_stops_start_up_naming_site_and_file(
+    tmp_path: Path, file: str, change: tuple[str, str], message: str
+) -> None:
+    from fiptrial.plugins.declarative.scaffold import new_site
+    from fiptrial.plugins.manager import SitePluginError, build_plugin_host
+
+    folder = new_site("gouda", tmp_path, layout="csv", members=("GM0513",))
+    path = folder / file
+    text = path.read_text("utf-8")
+    assert change[0] in text
+    path.write_text(text.replace(*change), "utf-8")
+    with pytest.raises(SitePluginError) as caught:
+        build_plugin_host(entry_points=False, site_dirs=[tmp_path])
+    assert "gouda" in caught.value.problems
+    assert message in str(caught.value)

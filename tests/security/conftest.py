@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from security_world import World, build_world
+from security_world import World, build_world, fresh_g_per_request
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +28,9 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def world(build: Any) -> World:
     return build_world(build)
+
+
+@pytest.fixture(autouse=True)
+def fresh_g(app: Any) -> None:
+    """Each request starts with its own ``g``, as in production."""
+    fresh_g_per_request(app)

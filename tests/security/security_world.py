@@ -104,3 +104,19 @@ def build_world(build: Any) -> World:
         "client_manager": build.token("client_manager", site=bw, user=km),
     }
     return world
+
+
+def fresh_g_per_request(app: Any) -> None:
+    """Give each request its own ``g``, as in production.
+
+    The tests hold one application context open (tests/conftest.py), and Flask reuses it for
+    every request, so Flask-Login's cached user and Flask-WTF's CSRF token would leak from one
+    test client (one browser) into the next.
+    """
+    from flask import g
+
+    def forget() -> None:
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget)

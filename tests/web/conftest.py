@@ -13,7 +13,7 @@ from web_support import PASSWORD, csrf_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "security"))
 
-from security_world import World, build_world
+from security_world import World, build_world, fresh_g_per_request
 
 
 @dataclass
@@ -81,3 +81,9 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def world(build: Any) -> World:
     """The security tests' world (security_world): two sites, every role, a FIP client."""
     return build_world(build)
+
+
+@pytest.fixture
+def fresh_g(app: Any) -> None:
+    """For tests with more than one browser: each request gets its own ``g``."""
+    fresh_g_per_request(app)

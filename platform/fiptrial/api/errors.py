@@ -13,7 +13,15 @@ from fiptrial.http_errors import api_error_response
 
 
 class PlatformApi(Api):
-    """flask-smorest's Api with the platform's error shape (web pages keep their own)."""
+    """flask-smorest's Api with the platform's error shape, documented as it is sent."""
+
+    # The schema of every error answer in the OpenAPI document (imported late: the schemas
+    # need the models, which need this module's PlatformApi through fiptrial.extensions).
+    @property  # type: ignore[override]
+    def ERROR_SCHEMA(self) -> Any:
+        from fiptrial.schemas import ErrorSchema
+
+        return ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):

@@ -23,7 +23,7 @@ from fiptrial.demo.story import play
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Trial, User
 from fiptrial.models.identity import ALL_ROLES
-from fiptrial.services.audit import read_anchor, verify_chain
+from fiptrial.services.audit import make_anchor, read_anchor, verify_chain
 from fiptrial.services.eligibility import band_label
 from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
 from fiptrial.services.tokens import create_token, revoke_token
@@ -105,8 +105,6 @@ def audit_anchor(output: Path | None) -> None:
     """Sign the head of the verified chain, for an operator to keep outside the database
     (another machine, a printed copy, a mail to the data manager); `audit verify --anchor`
     later checks that no entry up to it was removed or rewritten."""
-    from fiptrial.services.audit import make_anchor
-
     text = json.dumps(make_anchor().to_dict(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)

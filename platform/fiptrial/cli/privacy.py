@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -14,7 +15,8 @@ from fiptrial.cli.users import user_cli
 from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import Trial, User
-from fiptrial.services import retention, trials, twofactor
+from fiptrial.services import retention, source_keys, trials, twofactor
+from fiptrial.services.privacy_docs import write_docs
 from fiptrial.services.users import DEMO_USERS, find_user
 
 retention_cli = AppGroup("retention", help="Show and apply the trials' retention schedules.")
@@ -30,10 +32,6 @@ site_key_cli = AppGroup(
 @reports_errors
 def site_key_issue(site_code: str, out: str) -> None:
     """A new key version for a site, written to the key file for its municipality (0600)."""
-    from pathlib import Path
-
-    from fiptrial.services import source_keys, trials
-
     key = source_keys.issue(trials.get_site(site_code), actor=OPERATOR)
     key.write(Path(out))
     click.echo(
@@ -48,8 +46,6 @@ def site_key_issue(site_code: str, out: str) -> None:
 @reports_errors
 def site_key_retire(site_code: str, version: int) -> None:
     """Refuse files prepared with this key version from now on (after a rotation)."""
-    from fiptrial.services import source_keys, trials
-
     source_keys.retire(trials.get_site(site_code), version, actor=OPERATOR)
     click.echo(f"Key version {version} of site {site_code} retired.")
 
@@ -113,10 +109,6 @@ def retention_run(trial_code: str | None, today: object, dry_run: bool) -> None:
 def privacy_docs(folder: str) -> None:
     """Write the processing register entry (art. 30) and the DPIA starting point from the
     platform's own facts (models, permissions, retention, security measures)."""
-    from pathlib import Path
-
-    from fiptrial.services.privacy_docs import write_docs
-
     for path in write_docs(Path(folder)):
         click.echo(f"Wrote {path}")
 

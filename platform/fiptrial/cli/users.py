@@ -58,7 +58,8 @@ def user_create(
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @reports_errors
 def user_set_password(username: str, password: str) -> None:
-    """Set a new password; this also lifts a lock-out."""
+    """Set a new password; this ends every web session of the user."""
+
     user = find_user(username)
     if user is None:
         raise click.ClickException(f"no user called {username!r}")
@@ -72,6 +73,4 @@ def user_list() -> None:
     for user in db.session.query(User).order_by(User.username):
         site = user.site.code if user.site else "-"
         state = "active" if user.active else "inactive"
-        if user.locked_until is not None:
-            state += f", locked until {user.locked_until:%Y-%m-%d %H:%M}"
         click.echo(f"{user.username}\t{user.role}\t{site}\t{state}")

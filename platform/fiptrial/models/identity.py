@@ -33,7 +33,10 @@ class User(db.Model):  # type: ignore[name-defined]
     capacity: Mapped[int] = mapped_column(Integer, default=180)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Every web session carries the version it was opened under and is checked against it on
+    # each request: logging out, a password change or switching the user off raise it, which
+    # ends every session of the user at once (services.users.end_sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
     site: Mapped[Site | None] = relationship()

@@ -30,7 +30,9 @@ from fiptrial.extensions import db
 from fiptrial.models import ConsentEvent, JobRun, PlannedConversation, Site, Trial
 from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.scheduler.lock import holder_name
-from fiptrial.services import followup, planning
+from fiptrial.services import followup, planning, retention
+from fiptrial.services.import_tasks import remove_stale_uploads
+from fiptrial.services.spool import remove_stale_spools
 from fiptrial.services.transaction import rows_changed, unit_of_work
 from fiptrial.timezone import TRIAL_TIMEZONE, local_today
 
@@ -74,17 +76,12 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         .execution_options(synchronize_session=False)
     )
     counts = planning.mark_overdue(today)
-    from fiptrial.services.import_tasks import remove_stale_uploads
-    from fiptrial.services.spool import remove_stale_spools
-
     spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying
     return {**counts, "cancelled_after_withdrawal": cancelled, "stale_spools_removed": spools}
 
 
 def retention_due(today: date) -> dict[str, Any]:
     """The retention schedules (``services.retention``); each trial in its own transaction."""
-    from fiptrial.services import retention
-
     deleted = retention.run(today, actor="job:retention", own_transaction=False)
     return {code: counts for code, counts in deleted.items() if counts}
 

@@ -78,6 +78,43 @@ def _duplicate(existing_id: int) -> Conflict:
     )
 
 
+class RegisteredElsewhere(Conflict):
+    """The BSN belongs to a participant of another site: said without their number."""
+
+    code = "registered_at_other_site"
+
+    def __init__(self) -> None:
+        super().__init__("this BSN is already registered in the trial at another site")
+
+
+def _refuse_duplicate(site: Site, existing: tuple[int, int], actor: str) -> Conflict:
+    """The refusal for a BSN that is registered already (``existing``: id and site id).
+
+    At the caller's own site the answer names the participant, whom the caller may see anyway.
+    At another site it names nobody, so that a coordinator cannot learn which study number
+    (or that a client is in the trial at all at a known site) by trying BSNs, and the attempt
+    is audited in its own transaction, so that the refusal does not roll it back.
+    """
+    existing_id, existing_site_id = existing
+    if existing_site_id == site.id:
+        return _duplicate(existing_id)
+    with unit_of_work():
+        other = db.session.get(Site, existing_site_id)
+        audit.record(
+            "participant.registration_refused",
+            actor=actor,
+            entity="participant",
+            entity_id=existing_id,
+            site=site.code,
+            data={
+                "reason": "registered_at_other_site",
+                "attempted_at": site.code,
+                "registered_at": other.code if other else None,
+            },
+        )
+    return RegisteredElsewhere()
+
+
 def new_participant(
     site: Site,
     *,
@@ -172,39 +209,42 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
         country_of_birth_region=data.get("country_of_birth_region"),
         unit_key=unit_key_of(site, data.get("unit_key")),
     )
+    existing: tuple[int, int] | None = None
     try:
         with unit_of_work():
-            existing = (
-                db.session.query(Participant.id)
-                .filter_by(trial_id=trial.id, pseudonym=pseudonym)
-                .scalar()
-            )
-            if existing is not None:
-                raise _duplicate(existing)
-            db.session.add(participant)
-            db.session.flush()
-            audit.record(
-                "participant.registered",
-                actor=actor,
-                entity="participant",
-                entity_id=participant.id,
-                site=site.code,
-                data={
-                    "stratum": participant.stratum,
-                    "eligible": participant.eligible,
-                    "ineligible_reasons": participant.ineligible_reasons,
-                },
-            )
+            existing = _registered(trial.id, pseudonym)
+            if existing is None:
+                db.session.add(participant)
+                db.session.flush()
+                audit.record(
+                    "participant.registered",
+                    actor=actor,
+                    entity="participant",
+                    entity_id=participant.id,
+                    site=site.code,
+                    data={
+                        "stratum": participant.stratum,
+                        "eligible": participant.eligible,
+                        "ineligible_reasons": participant.ineligible_reasons,
+                    },
+                )
     except IntegrityError:
-        existing = (
-            db.session.query(Participant.id)
-            .filter_by(trial_id=trial.id, pseudonym=pseudonym)
-            .scalar()
-        )
+        existing = _registered(trial.id, pseudonym)
         if existing is None:
             raise
-        raise _duplicate(existing) from None
+    if existing is not None:
+        raise _refuse_duplicate(site, existing, actor) from None
     return participant
+
+
+def _registered(trial_id: int, pseudonym: str) -> tuple[int, int] | None:
+    """(id, site id) of the trial's participant with this pseudonym, if any."""
+    row = (
+        db.session.query(Participant.id, Participant.site_id)
+        .filter_by(trial_id=trial_id, pseudonym=pseudonym)
+        .one_or_none()
+    )
+    return (row[0], row[1]) if row is not None else None
 
 
 def unallocated_eligible(site: Site) -> list[Participant]:

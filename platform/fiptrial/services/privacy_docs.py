@@ -201,9 +201,11 @@ def security_measures() -> list[str]:
         "- Pseudonymisation: the BSN is replaced on entry by HMAC-SHA256 under a per-trial key "
         "derived from a platform key kept outside the database; the BSN itself is never stored "
         "or logged (`services/pseudonyms.py`).",
-        f"- Passwords: argon2id (time cost {_hasher.time_cost}, memory {_hasher.memory_cost} KiB); "
-        f"an account locks for {users.LOCKOUT_MINUTES} minutes after "
-        f"{users.MAX_FAILED_LOGINS} wrong passwords (`services/users.py`).",
+        f"- Passwords: argon2id (time cost {_hasher.time_cost}, memory {_hasher.memory_cost} KiB), "
+        "checked with zxcvbn against breached and common passwords (`services/passwords.py`); "
+        "failed logins are throttled per client address (`limits.py`) and never lock an "
+        f"account; {users.MAX_FAILED_LOGINS} wrong passwords in a row are audited "
+        "(`services/users.py`).",
         "- Two-factor sign-in (TOTP, RFC 6238) required for "
         + ", ".join(twofactor.DEFAULT_REQUIRED_ROLES)
         + f" (setting `FIPTRIAL_TWO_FACTOR_ROLES`); {twofactor.RECOVERY_CODES} one-time "

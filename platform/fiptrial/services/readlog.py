@@ -44,6 +44,10 @@ SKIPPED_ENDPOINTS = frozenset(
         "site.import_status_json",
         "auth.language",
         "api-docs.openapi_json",
+        # The figures of a page already logged (the report, the monitoring page): aggregates,
+        # fetched in parallel with the page; a write per image would only slow them down.
+        "research.report_figure",
+        "research.monitoring_plot",
     }
 )
 #: POSTs that read: the export download sends its choices in a form.
@@ -61,9 +65,7 @@ ACTIONS = {
     "site.bulk_consent": "participant.list",
     "site.import_report": "report.view",
     "research.report": "report.view",
-    "research.report_figure": "report.view",
     "research.monitoring": "report.view",
-    "research.monitoring_plot": "report.view",
     "research.exports": "export.view",
     "research.download_export": "export.download",
     "research.download_freeze": "export.download",
@@ -362,6 +364,8 @@ def _after_login_post(response: Response) -> Response:
     page that ends logged in is a login, any other is a failed one."""
     if request.endpoint != "auth.login" or request.method != "POST":
         return response
+    if response.status_code == 413:
+        return response  # refused unread (fiptrial.limits): no form, no name to log
     from flask_login import current_user
 
     ok = bool(current_user.is_authenticated) and response.status_code in (302, 303)

@@ -86,11 +86,15 @@ def revoke_token(token_id: int, *, actor: str) -> ApiToken:
 
 
 def authenticate(token: str | None) -> Principal:
-    """The principal behind a bearer token; 401 for a missing, unknown or revoked token."""
+    """The principal behind a bearer token; 401 for a missing, unknown or revoked token and
+    for the token of a user who has been switched off."""
     if not token:
         raise Unauthorized("an API token is required (Authorization: Bearer <token>)")
     row = db.session.query(ApiToken).filter_by(token_hash=token_hash(token)).one_or_none()
     if row is None or row.revoked_at is not None:
+        raise Unauthorized("the API token is unknown or revoked", code="invalid_token")
+    # Checked on every request: a token dies with its user, whatever switched the user off.
+    if row.user_id is not None and (row.user is None or not row.user.active):
         raise Unauthorized("the API token is unknown or revoked", code="invalid_token")
     return Principal(
         role=row.role,

@@ -300,7 +300,6 @@ def _render_users(new_form: NewUserForm | None = None, status: int = 200, **extr
     return render_template(
         "admin/users.html",
         people=people,
-        locked={u.id for u in people if users.is_locked(u)},
         new_form=new_form or _new_user_form(),
         action_form=UserActionForm(),
         password_forms={
@@ -355,7 +354,6 @@ def _user(user_id: int) -> User:
 USER_ACTIONS = {
     "uitschakelen": users.deactivate_user,
     "inschakelen": users.reactivate_user,
-    "deblokkeren": users.unlock_user,
 }
 
 
@@ -379,9 +377,7 @@ def user_action(user_id: int, action: str) -> Any:
 def _success_text(action: str, name: str) -> str:
     if action == "uitschakelen":
         return _("%(name)s is uitgeschakeld en kan niet meer inloggen.", name=name)
-    if action == "inschakelen":
-        return _("%(name)s is weer ingeschakeld.", name=name)
-    return _("De blokkering van %(name)s is opgeheven.", name=name)
+    return _("%(name)s is weer ingeschakeld.", name=name)
 
 
 @bp.post("/gebruikers/<int:user_id>/wachtwoord")
@@ -397,7 +393,7 @@ def reset_password(user_id: int) -> Any:
         else:
             flash(
                 _(
-                    "Het wachtwoord van %(name)s is ingesteld; een blokkering is opgeheven.",
+                    "Het wachtwoord van %(name)s is ingesteld; %(name)s is overal uitgelogd.",
                     name=user.display_name or user.username,
                 ),
                 "success",

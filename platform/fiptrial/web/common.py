@@ -56,9 +56,11 @@ class WebUser:
         )
 
     @classmethod
-    def load(cls, user_id: str) -> WebUser | None:
+    def load(cls, user_id: str, session_version: int) -> WebUser | None:
+        """The user of a session, checked on every request: active, and the session opened
+        under the user's current session version (logout and password changes raise it)."""
         try:
-            user = load_user(int(user_id))
+            user = load_user(int(user_id), session_version)
         except ValueError:
             return None
         return cls.from_user(user) if user is not None else None
@@ -98,6 +100,11 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def requires_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Any logged-in user, whatever the role (their own account's pages)."""
+    return login_required(view)
+
+
 def home_for(user: WebUser) -> str:
     if user.role == access.CLIENT_MANAGER:
         return url_for("manager.agenda")
@@ -117,6 +124,14 @@ ERROR_TEXT = {
         _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie."),
     ),
     409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),
+    413: (
+        _l("Te groot"),
+        _l("Het verzoek of het bestand is groter dan is toegestaan en is niet gelezen."),
+    ),
+    429: (
+        _l("Te veel pogingen"),
+        _l("Er zijn te veel pogingen gedaan. Wacht een kwartier en probeer het opnieuw."),
+    ),
     422: (_l("Niet verwerkt"), _l("De invoer kon niet worden verwerkt.")),
 }
 

@@ -96,6 +96,26 @@ def valid_bsn(_form: FlaskForm, field: Field) -> None:
         ) from None
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Huidig wachtwoord"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("Nieuw wachtwoord"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("Minstens 12 tekens; geen bekend of veelgebruikt wachtwoord."),
+    )
+    repeat = PasswordField(
+        _l("Nieuw wachtwoord nogmaals"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Wachtwoord wijzigen"))
+
+
 class LoginForm(FlaskForm):
     username = StringField(
         _l("Gebruikersnaam"),

@@ -41,6 +41,10 @@ ERRORS: dict[str, Any] = {
     "not_found": _l("Dit gegeven bestaat niet, of valt buiten uw locatie."),
     # Registration and eligibility
     "duplicate_participant": _l("Dit BSN is al ingeschreven in het onderzoek."),
+    "registered_at_other_site": _l(
+        "Dit BSN is al ingeschreven in het onderzoek, bij een andere locatie. Neem contact op "
+        "met de onderzoeksbeheerder."
+    ),
     "municipality_not_member": _l("%(municipality)s hoort niet bij deze locatie."),
     "birth_date_after_registration": _l(
         "De geboortedatum ligt op of na de datum van inschrijving."
@@ -243,6 +247,8 @@ ERRORS: dict[str, Any] = {
         "Dit wachtwoord is te zwak: kies minstens 12 tekens, geen veelgebruikt wachtwoord en "
         "niet de gebruikersnaam."
     ),
+    "wrong_password": _l("Dit is niet uw huidige wachtwoord."),
+    "same_password": _l("Kies een ander wachtwoord dan het huidige."),
     "site_required": _l("Een locatiecoördinator of klantmanager hoort bij één locatie."),
     "site_not_allowed": _l("Deze rol werkt voor alle locaties en hoort niet bij één locatie."),
     "capacity_invalid": _l("Vul een aantal plaatsen van 1 of meer in."),
@@ -383,6 +389,8 @@ AUDIT_ACTIONS = {
     "user.created": _l("gebruiker aangemaakt"),
     "user.password_set": _l("wachtwoord ingesteld"),
     "user.locked": _l("account geblokkeerd na mislukte pogingen"),
+    "user.login_failures": _l("vijf mislukte inlogpogingen op rij"),
+    "participant.registration_refused": _l("inschrijving geweigerd: BSN al bij andere locatie"),
     "user.unlocked": _l("account gedeblokkeerd"),
     "user.deactivated": _l("gebruiker uitgeschakeld"),
     "user.reactivated": _l("gebruiker weer ingeschakeld"),

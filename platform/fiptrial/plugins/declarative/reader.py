@@ -302,7 +302,10 @@ def _csv_loop(
 ) -> Iterator[ExportRow]:
     padded = -1 in positions  # an absent optional column reads as the "" appended to each row
     if partner is None and all(p < 0 for p in positions[I_EDUCATION:]):
-        return _plain_csv_loop(layout, records, positions, width, delimiter, padded)
+        # the plain loop reads the unit and code columns by position: only the eight fields
+        # it picks need the padding
+        core_padded = -1 in positions[: I_NEW + 1]
+        return _plain_csv_loop(layout, records, positions, width, delimiter, core_padded)
     return _built_csv_loop(layout, records, positions, width, delimiter, padded, partner)
 
 
