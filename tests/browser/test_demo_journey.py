@@ -75,6 +75,10 @@ def demo_journey(chromium: Any, demo_server: Any) -> Iterator[Any]:
 
     def start(name: str) -> Any:
         j = _browser_support().Journey(chromium, demo_server, name)
+        # The pooled report of three years is computed on the first request: on this shared
+        # machine that can take longer than the other journeys' 15 seconds.
+        j.page.set_default_timeout(90_000)
+        j.page.set_default_navigation_timeout(90_000)
         journeys.append(j)
         return j
 
@@ -100,15 +104,17 @@ def test_the_demo_report_monitoring_fidelity_and_import_report(demo_journey: Any
     assert "synthetische demogegevens" in page.content()
     widths = images_loaded(page, "img.report-plot")
     assert len(widths) >= 5 and all(w > 100 for w in widths), widths  # CONSORT ... forest
-    rows = page.locator("table", has_text="Uitstroom per groep").locator("tbody tr")
+    # The exits per arm: both arms have participants and exits after three years.
+    table = page.locator("table", has_text="Uitstroom binnen de follow-up per groep")
+    rows = table.first.locator("tbody tr")
     assert rows.count() == 2
     for i in range(2):
         cells = rows.nth(i).locator("td").all_inner_texts()
-        assert int(cells[1]) > 0 and int(cells[2]) > 0, cells  # participants and exits per arm
-    cards = page.locator(".cards .figure").all_inner_texts()
-    assert any(re.fullmatch(r"\d+[.,]\d%", c.strip()) for c in cards), cards
-    assert page.get_by_role("heading", name="Per locatie").is_visible()
-    assert page.get_by_role("heading", name="Kosten").is_visible()
+        n, exits = (int(re.sub(r"\D", "", text) or 0) for text in cells[1:3])
+        assert n > 0 and exits > 0, cells
+    primary = page.locator("p.primary").all_inner_texts()  # the estimates with their intervals
+    assert primary and all(re.search(r"\d", text) for text in primary), primary
+    assert page.locator("section, h2").count() > 8  # the plan's sections: HR, costs, managers
 
     admin = demo_journey("demo-monitoring")
     admin.login("admin")

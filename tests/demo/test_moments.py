@@ -30,7 +30,7 @@ def _refusal(call: Any) -> Unprocessable:
 def test_allocated_at_is_checked_and_audited(app: Any, build: Any) -> None:
     from fiptrial.extensions import db
     from fiptrial.models import AuditEntry
-    from fiptrial.services import randomisation
+    from fiptrial.services import caseload, randomisation
 
     site = build.site(build.trial())
     first, second, third = (build.participant(site) for _ in range(3))
@@ -50,6 +50,7 @@ def test_allocated_at_is_checked_and_audited(app: Any, build: Any) -> None:
     assert order.code == "allocated_before_last_allocation"
     assert randomisation.verify_trial(site.trial) == []
     third_at = NOON + timedelta(days=1)
+    caseload.add_client_manager(site, "km_moments", capacity=5, actor="test")  # FIP places
     cohort = randomisation.allocate_cohort(site.id, 1, actor="test", allocated_at=third_at)
     assert cohort.created_at.replace(tzinfo=UTC) == third_at
     moments = {allocation_of(p).allocated_at.replace(tzinfo=UTC) for p in (second, third)}
@@ -110,11 +111,12 @@ def _sample(site: Any) -> bytes:
 
 
 def test_frozen_at_may_not_precede_the_cutoff(app: Any, build: Any) -> None:
-    from fiptrial.services import freezes, randomisation
+    from fiptrial.services import caseload, freezes, randomisation
 
     site = build.site(build.trial())
     for _ in range(10):
         build.participant(site)
+    caseload.add_client_manager(site, "km_freeze", capacity=5, actor="test")
     randomisation.allocate_cohort(site.id, 3, actor="test")
     refused = _refusal(lambda: freezes.freeze_trial(
         site.trial, "test", date.today(), frozen_at=date.today() - timedelta(days=1)))  # fmt: skip

@@ -192,8 +192,8 @@ def demo(if_empty: bool, participants: int, seed: int) -> None:
     if if_empty and db.session.query(Trial).first() is not None:
         click.echo("The database already holds a trial; no demo loaded.")
         return
-    if participants < 20:
-        raise click.BadParameter("at least 20", param_hint="--participants")
+    if participants < 40:  # Brabantse Wal's cohort needs its minimum size (lottery rules)
+        raise click.BadParameter("at least 40", param_hint="--participants")
     summary = play(participants=participants, seed=seed)
     click.echo(json.dumps(summary, indent=2))
     click.echo(

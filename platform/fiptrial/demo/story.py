@@ -143,20 +143,20 @@ def play(*, participants: int = FULL_SIZE, seed: int = 2014) -> dict[str, Any]:
         for run in runs:
             if run.design.joins_month <= _months(start, month):
                 since = _play_month(run, month, reference, rng, clock, since)
-        jobs.run_job("nightly_overdue", reference - timedelta(days=1))  # the month's last night
+        _job("nightly_overdue", reference - timedelta(days=1))  # the month's last night
         since = clock.add("jobs", since)
         anniversary = _anniversary_in(trial, month, reference)
         if anniversary is not None:
-            jobs.run_job(f"data_freeze:{trial.code}", reference + timedelta(days=10))
+            _job(f"data_freeze:{trial.code}", reference + timedelta(days=10))
             since = clock.add("freezes", since)
         month = reference
     # What the scheduler does today (make run keeps doing it): overdue checks, re-planning,
     # the round of the export that has not arrived yet.
     for run in runs:
-        jobs.run_job(f"followup_rounds:{run.site.code}", today)
-    jobs.run_job("nightly_overdue", today)
-    jobs.run_job("aow_watch", today)
-    jobs.run_job(f"data_freeze:{trial.code}", today)  # the follow-up year that just ended
+        _job(f"followup_rounds:{run.site.code}", today)
+    _job("nightly_overdue", today)
+    _job("aow_watch", today)
+    _job(f"data_freeze:{trial.code}", today)  # the follow-up year that just ended
     _randomised_in_error(runs[0], rng)
     clock.add("today's jobs", since)
     summary: dict[str, Any] = {
@@ -169,6 +169,15 @@ def play(*, participants: int = FULL_SIZE, seed: int = 2014) -> dict[str, Any]:
         "seconds": {k: round(v, 2) for k, v in sorted(clock.seconds.items())},
     }
     return summary
+
+
+def _job(job_id: str, day: date) -> dict[str, Any]:
+    """Run a scheduled job for ``day`` as the scheduler would; a job that failed stops the demo
+    (the scheduler records the error and goes on, the demo must not build on it)."""
+    result = jobs.run_job(job_id, day)
+    if result["outcome"] not in ("ok", "already_done", "skipped"):
+        raise RuntimeError(f"job {job_id} for {day}: {result.get('message') or result['outcome']}")
+    return result
 
 
 def _months(start: date, month: date) -> int:
@@ -281,7 +290,7 @@ def _play_month(
     _withdrawals(run, month, reference)
     _record_conversations(run, month, reference, rng)
     since = clock.add("conversations", since)
-    jobs.run_job(f"followup_rounds:{site.code}", reference)
+    _job(f"followup_rounds:{site.code}", reference)
     since = clock.add("jobs", since)
     # The month's export arrives three days into the next month: outcomes, then new clients.
     received = reference + timedelta(days=3)
