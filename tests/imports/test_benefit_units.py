@@ -85,7 +85,8 @@ def test_two_partners_on_one_benefit_get_one_arm_and_count_once_in_their_block(
     row.arm = "control" if row.arm == "fip" else "fip"
     db.session.commit()
     assert randomisation.verify_trial(bw_site.trial) == [
-        f"allocation {row.id} differs from its benefit unit's allocation"
+        f"allocation {row.id}'s arm differs from its audit entry",
+        f"allocation {row.id} differs from its benefit unit's allocation",
     ]
 
 

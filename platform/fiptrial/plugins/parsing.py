@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -238,12 +239,19 @@ def open_csv_export(
     in any order; ``columns`` are required, ``optional_columns`` may be absent.
 
     Raises:
-        ExportFormatError: an empty file, a line that is too long, another separator than one
-            of ``delimiters``, or missing columns -- with a message that says what is wrong.
+        ExportFormatError: an empty file, bare-CR line endings, a line that is too long,
+            another separator than one of ``delimiters``, missing or repeated columns -- with
+            a message that says what is wrong.
     """
     first = source.readline(MAX_LINE_BYTES + 1)
     if not first.strip():
         raise ExportFormatError(f"the {what} is empty: expected a header line")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise ExportFormatError(
+            f"the {what} ends its lines with a bare CR (old Mac line endings): save it as CSV "
+            "with Windows (CR LF) or Unix (LF) line endings",
+            code="export_line_endings",
+        )
     _check_line_length(first, 1)
     if first.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise ExportFormatError(
@@ -260,9 +268,13 @@ def open_csv_export(
         encoding = "utf-8/windows-1252"
     header_text = _decode(first, 1, encoding)
     delimiter = _detect_delimiter(header_text, delimiters, what)
-    header = [
-        name.strip().casefold() for name in next(csv.reader([header_text], delimiter=delimiter))
-    ]
+    try:
+        header = [
+            name.strip().casefold()
+            for name in next(csv.reader([header_text], delimiter=delimiter, strict=True))
+        ]
+    except csv.Error as error:
+        raise ExportFormatError(f"line 1 (the header) cannot be read as CSV: {error}") from None
     found = {name: index for index, name in enumerate(header)}
     missing = [name for name in columns if name.casefold() not in found]
     if missing:
@@ -270,6 +282,14 @@ def open_csv_export(
             f"the {what} header lacks the column(s) {', '.join(missing)}; "
             f"expected {delimiter.join(columns)}",
             missing_columns=missing,
+        )
+    duplicates = [name for name, n in Counter(header).items() if name and n > 1]
+    if duplicates:
+        names = ", ".join(quoted(name) for name in duplicates)
+        raise ExportFormatError(
+            f"the {what} header names the column(s) {names} more than once: each column may "
+            "appear once",
+            code="export_duplicate_columns",
         )
     positions = {
         name: found[name.casefold()]

@@ -177,6 +177,17 @@ ERRORS: dict[str, Any] = {
         "Het bestand heeft niet de indeling die de plug-in van de locatie verwacht. Sla het "
         "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
     ),
+    "export_line_endings": _l(
+        "Het bestand gebruikt alleen CR als regeleinde (oude Mac-indeling). Sla het op als CSV "
+        "met Windows- of Unix-regeleinden en lees het opnieuw in."
+    ),
+    "export_duplicate_columns": _l(
+        "De kopregel van het bestand noemt een kolom meer dan één keer. Elke kolom mag één keer "
+        "voorkomen."
+    ),
+    "export_no_rows": _l(
+        "Het bestand heeft een kopregel maar geen regels met gegevens; er is niets ingelezen."
+    ),
     "import_unexpected": _l(
         "Het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen."
     ),

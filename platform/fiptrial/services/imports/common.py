@@ -166,6 +166,12 @@ def run_import(
         db.session.add(batch)
         db.session.flush()
         report = body(plugin, batch, export.path)
+        if report["rows"] == 0:  # raised inside the unit of work: the batch is rolled back
+            raise field_error(
+                "file",
+                "has a header but no rows: nothing was imported",
+                code="export_no_rows",
+            )
         batch.rows = report["rows"]
         batch.report = report
         audit.record(
