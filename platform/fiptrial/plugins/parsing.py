@@ -97,6 +97,19 @@ def redacted(message: str) -> str:
     return _DATE.sub("...", _DIGIT_RUN.sub("...", message))
 
 
+_BSN_LIKE = re.compile(r"(?<!\d)\d(?:[\s.-]?\d){7,8}(?!\d)")
+
+
+def contains_bsn(text: str | None) -> bool:
+    """Does free text hold a number that passes the elfproef (9 digits, or 8 with the leading
+    zero lost, spaces, dots or dashes between them)? Notes must never carry a BSN."""
+    for match in _BSN_LIKE.finditer(text or ""):
+        digits = re.sub(r"\D", "", match.group())
+        if normalise_bsn(digits) is not None:
+            return True
+    return False
+
+
 def column_error(column: str, text: str, problem: str) -> str:
     """``<column> <value> <problem>``, the value shown only through :func:`quoted`."""
     return f"{column} {quoted(text)} {problem}"

@@ -126,6 +126,9 @@ ERRORS: dict[str, Any] = {
         "corrigeer het dan op de pagina van de deelnemer."
     ),
     "duration_required": _l("Vul de duur van het gesprek in."),
+    "bsn_in_free_text": _l(
+        "Deze tekst bevat een BSN. Noem de deelnemer bij het deelnemersnummer, nooit bij het BSN."
+    ),
     "missed_reason_required": _l("Kies waarom het gesprek niet doorging."),
     "missed_has_content": _l(
         "Bij een gesprek dat niet doorging horen geen leefgebieden, afspraken of interventies."
