@@ -33,9 +33,14 @@ $(STAMP): setup.cfg pyproject.toml analysis/pyproject.toml \
 browser:
 	tools/ensure-chromium
 
+# The scheduler runs as a second process beside the web server (as in production, where one
+# host runs it) and is stopped with it: overdue checks, re-planning and follow-up rounds show.
 run: install
 	$(BIN)/fiptrial db upgrade
 	$(BIN)/fiptrial demo --if-empty
+	@$(BIN)/fiptrial scheduler run & scheduler=$$!; \
+	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
+	echo "Scheduler started (process $$scheduler); it stops with the server."; \
 	$(BIN)/fiptrial run --host 127.0.0.1 --port $(PORT)
 
 test: install browser lint
@@ -50,6 +55,7 @@ lint: install
 	$(BIN)/ruff check --quiet .
 	$(BIN)/ruff format --check --quiet .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo --cache-dir .import_linter_cache
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

@@ -20,6 +20,14 @@ call it.
 * ``import_peak_rss_ratio_1m_vs_100k``: peak resident memory (VmHWM from /proc, each in a
   fresh subprocess on a copy of the same database) importing a 1,000,000-row file over a
   100,000-row one. Target <= 2: the import streams.
+* ``declarative_import_vs_floor``: the same 100,000 clients delivered as the national BUS
+  delivery (nested XML, written without indentation by ``fiptrial.plugins.declarative.writer``
+  in the shipped BUS layout) and imported through a declarative site made by ``fiptrial plugins
+  new --from-layout bus`` with the Brabantse Wal mapping, over the XML floor of the same run:
+  lxml's ``iterparse`` of the same file taking each person's BSN, end date and the benefit's
+  reason, one HMAC per person, and the matched rows inserted with one executemany into SQLite.
+  CPU seconds, best of five alternating rounds. Target <= 3. (The Brabantse Wal site itself is
+  declarative now, so ``import_vs_floor`` measures the declarative CSV reader.)
 
 Run standalone (``python bench/bench_import.py``) or with ``python bench/run.py import``.
 """
@@ -192,6 +200,113 @@ def _floor(export: Path, workdir: Path) -> Timing:
     return elapsed
 
 
+def _xml_export(export: Path, workdir: Path) -> Path:
+    """The CSV export's rows, read by the Brabantse Wal site, written as a BUS XML delivery."""
+    from fiptrial.plugins.declarative import ExportLayout, layout_files
+    from fiptrial.plugins.declarative.writer import write_export
+    from fiptrial.plugins.manager import build_plugin_host
+
+    site = build_plugin_host(entry_points="brabantse_wal")["brabantse_wal"]
+    layout = ExportLayout.from_toml((layout_files("bus") / "export.toml").read_text())
+    path = workdir / "export_100k.xml"
+    with path.open("wb") as out:
+        write_export(layout, site.read_export(export), out, indent=False)
+    return path
+
+
+def _bus_site(workdir: Path) -> Path:
+    """A declarative BUS site from ``plugins new``, with the Brabantse Wal members and table."""
+    from fiptrial.plugins.declarative.scaffold import new_site
+    from fiptrial_brabantse_wal import MEMBERS
+
+    sites = workdir / "sites"
+    folder = new_site("bw_bus", sites, layout="bus", members=MEMBERS)
+    mapping = Path(__import__("fiptrial_brabantse_wal").__file__).parent / "data" / "mapping.csv"
+    shutil.copy(mapping, folder / "mapping.csv")
+    return sites
+
+
+def _bus_database(template: Path, workdir: Path) -> Path:
+    """The import template with its site read by the BUS site instead (same members)."""
+    path = workdir / "template_bus.sqlite"
+    shutil.copy(template, path)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("UPDATE site SET plugin = 'bw_bus' WHERE code = ?", (SITE,))
+    connection.close()  # closing checkpoints the write into the file that the rounds copy
+    return path
+
+
+def _timed_bus_import(database: Path, export: Path, sites: Path) -> Timing:
+    from fiptrial import create_app
+    from fiptrial.services.imports import import_outcomes
+    from fiptrial.services.trials import get_site
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", **KEYS,
+         "PLUGINS_LOAD_ENTRY_POINTS": False, "PLUGINS_SITE_DIRS": [sites]}
+    )  # fmt: skip
+    with app.app_context():
+        site = get_site(SITE)
+        started = _clock()
+        report = import_outcomes(site, export, actor="bench")
+        elapsed = _since(started)
+        assert report["matched"] > 0 and not report["rejected"], report["rejected"][:3]
+        _dispose()
+    return elapsed
+
+
+def _xml_floor(export: Path, workdir: Path) -> Timing:
+    """lxml iterparse + one HMAC per person + one executemany of the matched rows."""
+    from lxml import etree
+
+    from fiptrial_brabantse_wal.synthetic import clients
+
+    derived = hmac.new(KEYS["PSEUDONYM_KEY"].encode(), b"fiptrial-trial:" + TRIAL.encode(),
+                       hashlib.sha256).digest()  # fmt: skip
+    every = ROWS // PARTICIPANTS
+    known = {
+        hmac.new(derived, c.bsn.encode(), hashlib.sha256).hexdigest(): c.number
+        for c in clients(ROWS, SEED, REFERENCE_DATE)
+        if c.number % every == 0
+    }
+    floor_db = workdir / "xml_floor.sqlite"
+    floor_db.unlink(missing_ok=True)
+    connection = sqlite3.connect(floor_db)
+    connection.execute(
+        "CREATE TABLE outcome (participant INTEGER, end_date TEXT, code TEXT, line INTEGER)"
+    )
+    started = _clock()
+    matched = []
+    with export.open("rb") as handle:
+        for _event, record in etree.iterparse(handle, events=("end",), tag="Uitkering"):
+            reason = None
+            for child in record:  # one pass over the record, as a hand-written reader would
+                tag = child.tag
+                if tag == "RedenBeeindiging":
+                    reason = child.text
+                elif tag == "Persoon":
+                    bsn = end = None
+                    for field in child:
+                        if field.tag == "BSN":
+                            bsn = field.text
+                        elif field.tag == "DatumEinde":
+                            end = field.text
+                    digest = hmac.new(derived, (bsn or "").encode(), hashlib.sha256).hexdigest()
+                    pid = known.get(digest)
+                    if pid is not None:
+                        matched.append((pid, end, reason, child.sourceline))
+            record.clear(keep_tail=True)
+            parent = record.getparent()
+            while record.getprevious() is not None:
+                del parent[0]  # type: ignore[union-attr]
+    with connection:
+        connection.executemany("INSERT INTO outcome VALUES (?, ?, ?, ?)", matched)
+    elapsed = _since(started)
+    connection.close()
+    return elapsed
+
+
 def _peak_rss_kib(database: Path, export: Path) -> int:
     """Import in a fresh interpreter and return its peak resident set (VmHWM, KiB)."""
     result = subprocess.run(
@@ -227,6 +342,15 @@ def run() -> dict[str, float]:
             again_timing, again = _timed_import(database, export)
             reimports.append(again_timing)
             assert report["matched"] > 0 and again["duplicate_of"] == report["batch"], again
+        xml_export = _xml_export(export, workdir)
+        sites = _bus_site(workdir)
+        bus_template = _bus_database(template, workdir)
+        xml_floors, bus_imports = [], []
+        for round_ in range(ROUNDS):
+            xml_floors.append(_xml_floor(xml_export, workdir))
+            database = workdir / f"bus_{round_}.sqlite"
+            shutil.copy(bus_template, database)
+            bus_imports.append(_timed_bus_import(database, xml_export, sites))
         floor = min(cpu for _wall, cpu in floors)
         import_cpu = min(cpu for _wall, cpu in imports)
         reimport_cpu = min(cpu for _wall, cpu in reimports)
@@ -247,6 +371,8 @@ def run() -> dict[str, float]:
         "import_vs_floor_wall_clock": import_wall / floor_wall,
         "reimport_vs_import": reimport_cpu / import_cpu,
         "import_peak_rss_ratio_1m_vs_100k": peaks["1m"] / peaks["100k"],
+        "declarative_import_vs_floor": min(cpu for _w, cpu in bus_imports)
+        / min(cpu for _w, cpu in xml_floors),
     }
 
 

@@ -1,4 +1,4 @@
-"""Conversation planning at national scale (issue 5).
+"""Conversation planning at national scale.
 
 - ``plan_seconds_national``: the in-memory planning core (working-day calendar, per-manager
   day-capacity arrays, next-free-day lookup) planning 360,000 FIP clients of 2,000 client

@@ -106,6 +106,12 @@ def labels(values: ArrayLike, name: str) -> tuple[NDArray[Any], NDArray[np.intp]
             f"{name} has {int(np.isnan(array).sum())} missing label(s) (NaN); "
             "every participant needs one"
         )
+    if array.size > 10_000:
+        # pandas hashes instead of sorting: many times faster at 400,000 labels.
+        import pandas as pd
+
+        codes, found = pd.factorize(array, sort=True)
+        return np.asarray(found, dtype=array.dtype), codes.astype(np.intp)
     unique, codes = np.unique(array, return_inverse=True)
     return unique, codes.astype(np.intp)
 

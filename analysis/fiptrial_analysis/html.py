@@ -1,733 +1,34 @@
-"""A self-contained HTML page of the report, with plots as inline PNG images.
+"""The report as HTML: one Jinja template (``templates/report_body.html``) for the
+self-contained page written here and for the platform's report page.
 
-Everything is drawn from the report dictionary alone, so a stored (frozen) report can be
-rendered again later without the participant data.
+:func:`render_body` renders the report's body with a ``figure(name)`` that says where each
+figure comes from: inline PNG (data URI) for the self-contained page, the platform's figure
+address on its page. Texts are English message ids; :func:`translations` gives the package's
+own Dutch catalogue (``locale/nl``, compiled with Babel's ``pybabel compile``).
 """
 
 from __future__ import annotations
 
-import base64
-import functools
-import io
-import math
-import textwrap
+import gettext
 from collections.abc import Callable
-from html import escape
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from importlib import resources
+from typing import Any
 
-# Figures are matplotlib Figure objects outside pyplot: importing this module neither loads pyplot
-# nor changes the host's backend (a notebook or the web app keeps its own); savefig renders them
-# with the Agg canvas.
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
-if TYPE_CHECKING:
-    from matplotlib.typing import RcKeyType
+from . import figures, figures_consort, figures_planned
 
-# One colour per arm everywhere (Okabe-Ito, readable for colour-blind readers).
-ARM_COLOURS = {"fip": "#0072B2", "control": "#E69F00"}
-ARM_NAMES = {"fip": "FIP", "control": "Control (usual care)"}
-POOLED_COLOUR = "#000000"
-SITE_COLOUR = "#555555"
-FOREST_MAX_SITES = 50
-
-
-# The HTML page shows each plot at about 100 CSS pixels per figure inch (an 8-inch plot fills
-# most of the 60rem column); it is drawn at twice that so that text stays crisp on dense screens.
-HTML_DPI = 200
-DISPLAY_PIXELS_PER_INCH = 100
-
-# Font sizes in points at the widths above: 10 pt is about 14 CSS pixels, 9 pt about 12.
-PLOT_STYLE: dict[RcKeyType, Any] = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
+LANGUAGES = ("en", "nl")
+FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "consort": figures_consort.consort_figure,
+    **{name: draw for name, (_title, draw, _empty) in figures.PLOTS.items()},
+    **figures_planned.PLANNED_FIGURES,
 }
-
-
-def _styled(draw: Callable[[dict[str, Any]], Figure]) -> Callable[[dict[str, Any]], Figure]:
-    """Draw a figure under :data:`PLOT_STYLE` (fonts are fixed when an artist is made)."""
-
-    @functools.wraps(draw)
-    def wrapper(report: dict[str, Any]) -> Figure:
-        with matplotlib.rc_context(PLOT_STYLE):
-            return draw(report)
-
-    return wrapper
-
-
-# Figure legends placed outside the axes by the layout engine (matplotlib 3.7 and later).
-_OUTSIDE_LEGENDS = tuple(int(part) for part in matplotlib.__version__.split(".")[:2]) >= (3, 7)
-
-
-def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
-    """A figure outside pyplot's global state, laid out so that no label is cut off.
-
-    Constrained layout matters for callers that save without ``bbox_inches="tight"`` (the web
-    app does): long tick labels then still fit inside the figure.
-    """
-    figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.add_subplot()
-
-
-def _message_figure(title: str, message: str) -> Figure:
-    """A small panel that says, in words, why there is no plot yet."""
-    figure, ax = _new_figure(8, 1.6)
-    ax.axis("off")
-    ax.set_title(title)
-    ax.text(
-        0.5,
-        0.5,
-        "\n".join(textwrap.wrap(message, 80)),
-        ha="center",
-        va="center",
-        transform=ax.transAxes,
-        fontsize=11,
-        color="#333333",
-    )
-    return figure
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=HTML_DPI, bbox_inches="tight")
-    data = buffer.getvalue()
-    pixels_wide = int.from_bytes(data[16:20], "big")  # the PNG IHDR chunk's width field
-    width = round(pixels_wide * DISPLAY_PIXELS_PER_INCH / HTML_DPI)
-    alt = escape(figure.axes[0].get_title(), quote=True) if figure.axes else ""
-    encoded = base64.b64encode(data).decode("ascii")
-    return f'<img alt="{alt}" width="{width}" src="data:image/png;base64,{encoded}">'
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "&ndash;"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "&ndash;"
-        return f"{value:,.{digits}f}"
-    return escape(str(value))
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "&ndash;" if value is None else f"{100 * value:.{digits}f}%"
-
-
-def _p(value: float | None, html: bool = True) -> str:
-    """``p`` with its relation, e.g. ``p = 0.0587`` or ``p < 0.0001`` (escaped for HTML)."""
-    if value is None:
-        return "p not computable"
-    if value < 0.0001:
-        return "p &lt; 0.0001" if html else "p < 0.0001"
-    return f"p = {value:.4f}"
-
-
-def _ci(ci: list[float | None] | None, digits: int = 3, percent: bool = False) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "&ndash;"
-    if percent:
-        return f"{100 * ci[0]:.{digits}f} to {100 * ci[1]:.{digits}f}"
-    return f"{ci[0]:.{digits}f} to {ci[1]:.{digits}f}"
-
-
-def _points(share: float | None, digits: int = 2) -> str:
-    """A difference of proportions in percentage points; a dash when not computable."""
-    return "&ndash;" if share is None else f"{100 * share:.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]], caption: str = "") -> str:
-    head = "".join(f"<th>{cell}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    cap = f"<caption>{caption}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
-def _wrap(text: str, width: int, lines: int = 2) -> str:
-    """Text on at most ``lines`` lines of ``width`` characters, shortened when longer."""
-    wrapped = textwrap.wrap(text, width)
-    if len(wrapped) > lines:
-        wrapped = [*wrapped[: lines - 1], _shorten(" ".join(wrapped[lines - 1 :]), width)]
-    return "\n".join(wrapped)
-
-
-@_styled
-def consort_figure(report: dict[str, Any]) -> Figure:
-    """CONSORT flow diagram: assessed, eligible, randomised, then per arm down to analysed."""
-    consort = report["consort"]
-
-    def count(value: Any) -> str:
-        return "not recorded" if value is None else f"{value:,}"
-
-    figure, ax = _new_figure(9, 7)
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 10)
-    ax.axis("off")
-    ax.set_title("CONSORT flow of participants")
-
-    def box(x: float, y: float, text: str, colour: str = "#444444") -> None:
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - 2.2, y - 0.45),
-                4.4,
-                0.9,
-                boxstyle="round,pad=0.05",
-                facecolor="white",
-                edgecolor=colour,
-                linewidth=1.5,
-            )
-        )
-        ax.text(x, y, text, ha="center", va="center", fontsize=9)
-
-    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-        ax.annotate(
-            "",
-            xy=(x1, y1 + 0.5),
-            xytext=(x0, y0 - 0.5),
-            arrowprops={"arrowstyle": "->", "color": "#444444"},
-        )
-
-    box(5, 9.3, f"Assessed for eligibility: {count(consort['assessed'])}")
-    box(5, 8.0, f"Eligible: {count(consort['eligible'])}")
-    box(5, 6.7, f"Randomised: {count(consort['randomised'])}")
-    arrow(5, 9.3, 5, 8.0)
-    arrow(5, 8.0, 5, 6.7)
-    steps = (
-        ("allocated", "Allocated"),
-        ("received_allocated", "Received allocated intervention"),
-        ("lost_to_follow_up", "Lost to follow-up"),
-        ("analysed", "Analysed (intention to treat)"),
-    )
-    for x, arm in ((2.55, "fip"), (7.45, "control")):
-        values = consort["arms"][arm]
-        arrow(5, 6.7, x, 5.4)
-        for row, (key, label) in enumerate(steps):
-            y = 5.4 - 1.3 * row
-            box(x, y, f"{ARM_NAMES[arm]}\n{label}: {count(values.get(key))}", ARM_COLOURS[arm])
-            if row:
-                arrow(x, y + 1.3, x, y)
-    return figure
-
-
-EXITS_TITLE = "Exits by reason (BUS kenmerk 34) and arm"
-FOREST_TITLE = "Forest plot: site odds ratios and pooled estimates"
-SURVIVAL_TITLE = "Kaplan-Meier: still on benefit"
-INCIDENCE_TITLE = "Cumulative incidence of exit to work (BUS 11 and 13), other exits competing"
-
-
-def _total_exits(report: dict[str, Any]) -> int:
-    return sum(r["fip"] + r["control"] for r in report["exits_by_code"])
-
-
-def _no_exits_yet(report: dict[str, Any]) -> str:
-    participants = sum(arm["n"] for arm in report["arms"].values())
-    return (
-        f"No exits recorded yet: none of the {participants:,} participants has left the "
-        f"benefit within their follow-up."
-    )
-
-
-def exits_empty_message(report: dict[str, Any]) -> str | None:
-    """Why the exits-by-reason plot cannot be drawn, or None when it can."""
-    return _no_exits_yet(report) if _total_exits(report) == 0 else None
-
-
-@_styled
-def exits_figure(report: dict[str, Any]) -> Figure:
-    """Horizontal bars: exits per BUS reason as a share of each arm's participants.
-
-    The height grows with the number of reasons shown (those with at least one exit), so the
-    bars never squash; with no exit at all the figure is a text panel saying so.
-    """
-    message = exits_empty_message(report)
-    if message:
-        return _message_figure(EXITS_TITLE, message)
-    rows = [r for r in report["exits_by_code"] if r["fip"] or r["control"]]
-    figure, ax = _new_figure(8, max(3.0, 0.55 * len(rows) + 1.9))
-    labels = [_wrap(f"{r['code']} {r['label_en']}", 34) for r in rows]
-    positions = range(len(rows))
-    height = 0.4
-    widest = 0.0
-    for offset, arm in ((-height / 2, "fip"), (height / 2, "control")):
-        shares = [100 * (r[f"{arm}_share"] or 0) for r in rows]
-        widest = max(widest, *shares)
-        bars = ax.barh(
-            [p + offset for p in positions],
-            shares,
-            height=height,
-            color=ARM_COLOURS[arm],
-            label=ARM_NAMES[arm],
-        )
-        counts = [f"{r[arm]:,}" if r[arm] else "" for r in rows]
-        ax.bar_label(bars, labels=counts, padding=2, fontsize=8, color="#333333")
-    ax.set_yticks(list(positions), labels)
-    ax.set_ylim(len(rows) - 0.5, -0.5)  # first reason on top
-    ax.set_xlim(0, widest * 1.15 or 1)  # room for the count at the end of each bar
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
-    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.set_xlabel(
-        "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
-    )
-    ax.set_title(EXITS_TITLE)
-    if _OUTSIDE_LEGENDS:  # below the plot, clear of every bar
-        figure.legend(loc="outside lower center", ncols=2, frameon=False)
-    else:
-        ax.legend(loc="best")
-    return figure
-
-
-# Odds ratios beyond these (zero cells, tiny sites) are drawn to the edge with an arrowhead.
-ODDS_RATIO_AXIS_LIMITS = (0.001, 1000.0)
-
-
-def odds_ratio_ticks(low: float, high: float) -> list[float]:
-    """Plain major ticks for a log odds-ratio axis from ``low`` to ``high``.
-
-    1, 2 and 5 times a power of ten while that gives at most nine ticks, otherwise powers of
-    ten only (every other one when even those are too many).
-    """
-    candidates = [float(f"{m}e{e}") for e in range(-4, 5) for m in (1, 2, 5)]
-    inside = [t for t in candidates if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
-    if len(inside) > 9:
-        inside = [t for t in inside if f"{t:e}".startswith("1")]
-    if len(inside) > 9:
-        inside = [t for t in inside if round(math.log10(t)) % 2 == 0]
-    return inside
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value > 0
-
-
-def _informative(site: dict[str, Any]) -> bool:
-    """A site with a net exit and a net non-exit somewhere; otherwise its odds ratio is only
-    the 0.5 added to empty cells (metafor's ``drop00`` leaves such studies out too)."""
-    arms = site["arms"].values()
-    exits = sum(a["net_exits"] for a in arms)
-    return 0 < exits < sum(a["net_n"] for a in arms)
-
-
-def _forest_rows(
-    report: dict[str, Any],
-) -> tuple[list[tuple[str, float, float | None, float | None]], list[tuple], int, int]:
-    """Site rows, pooled rows, the number of sites with an odds ratio, and how many of them
-    are left out for having no net exit (or no net non-exit)."""
-    with_ratio = [s for s in report["sites"] if s["odds_ratio"] is not None]
-    sites = [s for s in with_ratio if _informative(s)]
-    uninformative = len(with_ratio) - len(sites)
-    if len(sites) > FOREST_MAX_SITES:
-        sites = sorted(sites, key=lambda s: -(s["arms"]["fip"]["n"] + s["arms"]["control"]["n"]))
-        sites = sorted(sites[:FOREST_MAX_SITES], key=lambda s: s["site"])
-    rows = [(s["site"], s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites]
-    pooled: list[tuple] = []
-    if report.get("mantel_haenszel"):
-        mh = report["mantel_haenszel"]
-        pooled.append(("Mantel-Haenszel (primary)", mh["odds_ratio"], *mh["odds_ratio_ci"]))
-    re = report.get("random_effects") or {}
-    if re.get("estimate") is not None:
-        pooled.append(
-            ("Random effects (DerSimonian-Laird)", re["odds_ratio"], *re["odds_ratio_ci"])
-        )
-    if not pooled and report.get("odds_ratio"):
-        pooled.append(
-            ("All sites pooled", report["odds_ratio"]["estimate"], *report["odds_ratio"]["ci"])
-        )
-    pooled = [row for row in pooled if _finite(row[1])]
-    return rows, pooled, len(with_ratio), uninformative
-
-
-def forest_empty_message(report: dict[str, Any]) -> str | None:
-    """Why the forest plot cannot be drawn, or None when it can."""
-    if _total_exits(report) == 0:
-        return _no_exits_yet(report) + " There are no odds ratios to compare."
-    rows, pooled, _, _ = _forest_rows(report)
-    if not rows and not pooled:
-        return (
-            "No site has both a net exit and a participant still on benefit (pension-age exits "
-            "left out), so there is no odds ratio to plot yet."
-        )
-    return None
-
-
-@_styled
-def forest_figure(report: dict[str, Any]) -> Figure:
-    """Site odds ratios (net exits) with intervals, and the pooled estimates.
-
-    The x axis is logarithmic with plain major ticks only (see :func:`odds_ratio_ticks`);
-    limits beyond :data:`ODDS_RATIO_AXIS_LIMITS` or missing ones end in an arrowhead at the
-    edge of the plot.
-    """
-    message = forest_empty_message(report)
-    if message:
-        return _message_figure(FOREST_TITLE, message)
-    rows, pooled, total, uninformative = _forest_rows(report)
-    floor, ceiling = ODDS_RATIO_AXIS_LIMITS
-    values = [
-        min(max(v, floor), ceiling) for _, *numbers in rows + pooled for v in numbers if _finite(v)
-    ]
-    low, high = min([0.5, *values]) / 1.3, max([2.0, *values]) * 1.3
-    notes = []
-    figure, ax = _new_figure(8, 0.34 * (len(rows) + len(pooled)) + 2.2)
-    clipped = False
-
-    def interval(y: float, estimate: float, lo: float | None, hi: float | None, diamond: bool):
-        nonlocal clipped
-        colour = POOLED_COLOUR if diamond else SITE_COLOUR
-        left = lo if lo is not None and _finite(lo) and lo >= floor else None
-        right = hi if hi is not None and _finite(hi) and hi <= ceiling else None
-        x0, x1 = left if left is not None else low, right if right is not None else high
-        point = min(max(estimate, low), high)
-        if diamond:
-            ax.fill([x0, point, x1, point], [y, y + 0.3, y, y - 0.3], color=colour)
-        else:
-            ax.plot([x0, x1], [y, y], color=colour, linewidth=1.2)
-            ax.plot([point], [y], "s", color=colour, markersize=5)
-        for edge, end, marker in ((left, low, "<"), (right, high, ">")):
-            if edge is None:
-                ax.plot([end], [y], marker, color=colour, markersize=7, clip_on=False)
-                clipped = True
-
-    for y, (_, estimate, lo, hi) in enumerate(rows):
-        interval(y, estimate, lo, hi, diamond=False)
-    for y, (_, estimate, lo, hi) in enumerate(pooled, start=len(rows)):
-        interval(y, estimate, lo, hi, diamond=True)
-    labels = [_shorten(str(row[0]), 32) for row in rows] + [row[0] for row in pooled]
-    ax.axvline(1.0, color="#999999", linestyle="--", linewidth=1)
-    if rows and pooled:
-        ax.axhline(len(rows) - 0.5, color="#cccccc", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlim(low, high)
-    ax.xaxis.set_major_locator(FixedLocator(odds_ratio_ticks(low, high)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_yticks(range(len(labels)), labels)
-    for label in ax.get_yticklabels()[len(rows) :]:
-        label.set_fontweight("bold")
-    ax.set_ylim(len(labels) - 0.5, -0.5)
-    ax.tick_params(axis="y", length=0, pad=10)  # clear of an arrowhead at the left edge
-    ax.spines["left"].set_visible(False)
-    if clipped:
-        notes.append(
-            "\u25c0 \u25b6 the interval goes on beyond the axis (a zero cell or a very small site)"
-        )
-    if uninformative:
-        notes.append(
-            f"{uninformative:,} site(s) with no net exit (or no one still on benefit) not shown"
-        )
-    ax.set_xlabel(
-        "\n".join(["Odds ratio of a net exit, FIP vs control (log scale; > 1 favours FIP)", *notes])
-    )
-    informative = total - uninformative
-    shown = (
-        f"{len(rows)} largest of {informative} sites"
-        if informative > len(rows)
-        else f"{len(rows)} site(s)"
-    )
-    ax.set_title(f"Forest plot: {shown} and pooled estimates")
-    return figure
-
-
-def _steps(ax: Any, times: list[float], values: list[float], start: float, **style: Any) -> None:
-    ax.step([0.0, *times], [start, *values], where="post", **style)
-
-
-def _time_axis(ax: Axes, times: list[float]) -> None:
-    """Days from 0 to the last event (at least one day, so the axis never collapses)."""
-    ax.set_xlim(0, max([1.0, *times]) * 1.03)
-    ax.set_xlabel("Days since allocation")
-    ax.grid(color="#e5e5e5", linewidth=0.8)
-    ax.set_axisbelow(True)
-
-
-def survival_empty_message(report: dict[str, Any]) -> str | None:
-    """Why the Kaplan-Meier plot cannot be drawn, or None when it can."""
-    km = report["survival"]["kaplan_meier"]
-    if any(km[arm]["events"] and km[arm]["times"] for arm in ("fip", "control")):
-        return None
-    if _total_exits(report) == 0:
-        return _no_exits_yet(report) + " Everyone is still on benefit; there is no curve to draw."
-    return (
-        "No exits other than for pension age recorded yet (those are censored), so every "
-        "Kaplan-Meier curve is still at 1."
-    )
-
-
-@_styled
-def survival_figure(report: dict[str, Any]) -> Figure:
-    """Kaplan-Meier curves of remaining on benefit (no net exit), per arm, with intervals."""
-    message = survival_empty_message(report)
-    if message:
-        return _message_figure(SURVIVAL_TITLE, message)
-    km = report["survival"]["kaplan_meier"]
-    figure, ax = _new_figure(8, 4.5)
-    for arm in ("fip", "control"):
-        curve = km[arm]
-        times = curve["times"]
-        _steps(
-            ax,
-            times,
-            curve["survival"],
-            1.0,
-            color=ARM_COLOURS[arm],
-            linewidth=1.8,
-            label=f"{ARM_NAMES[arm]} (n = {curve['n']:,})",
-        )
-        lower = [v if v is not None else 0.0 for v in curve["ci_lower"]]
-        upper = [v if v is not None else 0.0 for v in curve["ci_upper"]]
-        ax.fill_between(
-            [0.0, *times],
-            [1.0, *lower],
-            [1.0, *upper],
-            step="post",
-            color=ARM_COLOURS[arm],
-            alpha=0.15,
-            linewidth=0,
-        )
-    test = report["survival"]["log_rank"]
-    stratified = " stratified by site" if test["stratified_by"] else ""
-    ax.set_title(f"{SURVIVAL_TITLE} (log-rank{stratified} {_p(test['pvalue'], html=False)})")
-    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]])
-    ax.set_ylabel("Proportion still on benefit")
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower left")
-    return figure
-
-
-def incidence_empty_message(report: dict[str, Any]) -> str | None:
-    """Why the cumulative-incidence plot cannot be drawn, or None when it can."""
-    cif = report["survival"]["cumulative_incidence_work"]
-    if any(v for arm in ("fip", "control") for v in cif[arm]["incidence"] if v is not None):
-        return None
-    if _total_exits(report) == 0:
-        return _no_exits_yet(report)
-    return "No exits to work (BUS 11 or 13) recorded yet, so there is no incidence to draw."
-
-
-@_styled
-def incidence_figure(report: dict[str, Any]) -> Figure:
-    """Cumulative incidence of exit to work per arm, other exits competing."""
-    message = incidence_empty_message(report)
-    if message:
-        return _message_figure(INCIDENCE_TITLE, message)
-    cif = report["survival"]["cumulative_incidence_work"]
-    figure, ax = _new_figure(8, 4.5)
-    for arm in ("fip", "control"):
-        _steps(
-            ax,
-            cif[arm]["times"],
-            cif[arm]["incidence"],
-            0.0,
-            color=ARM_COLOURS[arm],
-            linewidth=1.8,
-            label=ARM_NAMES[arm],
-        )
-    ax.set_title(INCIDENCE_TITLE)
-    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]])
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
-    return figure
-
-
-def _primary_section(report: dict[str, Any]) -> str:
-    arms = report["arms"]
-    rows = [
-        [
-            ARM_NAMES[arm],
-            _fmt(a["n"]),
-            _fmt(a["exits"]),
-            _fmt(a["pension_age_exits"]),
-            _pct(a["gross_ratio"]),
-            f"{a['net_exits']:,} / {a['net_n']:,}",
-            _pct(a["net_ratio"]),
-        ]
-        for arm, a in arms.items()
-    ]
-    html = _table(
-        ["Arm", "n", "Exits", "Pension-age exits", "Gross ratio", "Net exits / net n", "Net ratio"],
-        rows,
-        "Exits within follow-up per arm",
-    )
-    chi, rd = report["chi_square"], report["risk_difference"]
-    if chi["statistic"] is None:
-        chi_line = f"Chi-square: not computable ({escape(chi.get('note', ''))})."
-    else:
-        chi_line = (
-            f"Chi-square (net counts, no continuity correction, all sites pooled): "
-            f"{chi['statistic']:.4f}, {chi['dof']} df, {_p(chi['pvalue'])}."
-        )
-    lines = [
-        chi_line,
-        f"Net risk difference (Newcombe), all sites pooled: {_points(rd['estimate'])} "
-        f"percentage points (95% CI {_ci(rd['ci'], 2, percent=True)}).",
-    ]
-    if report["primary"] == "mantel_haenszel":
-        mh = report["mantel_haenszel"]
-        primary = (
-            f"<p class='primary'><strong>Primary result (stratified by site, "
-            f"Mantel-Haenszel):</strong> risk difference "
-            f"{_points(mh['risk_difference'])} percentage points "
-            f"(95% CI {_ci(mh['risk_difference_ci'], 2, percent=True)}), odds ratio "
-            f"{_fmt(mh['odds_ratio'])} (95% CI {_ci(mh['odds_ratio_ci'])}), CMH chi-square "
-            f"{_fmt(mh['statistic'], 4)}, {_p(mh['pvalue'])}, {mh['sites_used']} sites.</p>"
-        )
-        lines = [f"Not the primary result: {line}" for line in lines]
-        comparison = report["naive_vs_stratified"]
-        if not comparison["same_direction"]:
-            lines.append(
-                "<strong>The pooled and the stratified comparison point in opposite "
-                "directions: the pooled one is confounded by site.</strong>"
-            )
-    else:
-        primary = (
-            "<p class='primary'><strong>Primary result (one site):</strong> the chi-square and "
-            "risk difference below.</p>"
-        )
-    return primary + html + "".join(f"<p>{line}</p>" for line in lines)
-
-
-def _heterogeneity_section(report: dict[str, Any]) -> str:
-    if report["primary"] != "mantel_haenszel":
-        return ""
-    bd, re = report["breslow_day"], report["random_effects"]
-    parts = []
-    if bd.get("statistic") is not None:
-        parts.append(
-            f"Breslow-Day test (Tarone) of equal odds ratios across sites: "
-            f"{_fmt(bd['statistic'])}, {bd['dof']} df, {_p(bd['pvalue'])}."
-        )
-    if re.get("estimate") is not None:
-        parts.append(
-            f"DerSimonian-Laird random effects: odds ratio {_fmt(re['odds_ratio'])} "
-            f"(95% CI {_ci(re['odds_ratio_ci'])}), tau&sup2; = {_fmt(re['tau2'], 4)}, "
-            f"I&sup2; = {_pct(re['i2'])}, Q = {_fmt(re['q'], 2)} ({_p(re['q_pvalue'])})."
-        )
-    return "".join(f"<p>{part}</p>" for part in parts)
-
-
-def _baseline_section(report: dict[str, Any]) -> str:
-    if not report["baseline"]:
-        return "<p>No baseline characteristics in the participant file.</p>"
-    rows = []
-    for item in report["baseline"]:
-        for level in item["levels"]:
-            d = level["standardised_difference"]
-            flag = " class='flag'" if abs(d) > 0.1 else ""
-            rows.append(
-                [
-                    escape(item["characteristic"]),
-                    escape(level["level"]),
-                    f"{level['fip']:,} ({_pct(level['fip_share'])})",
-                    f"{level['control']:,} ({_pct(level['control_share'])})",
-                    f"<span{flag}>{d:+.3f}</span>",
-                ]
-            )
-    return _table(
-        ["Characteristic", "Level", "FIP", "Control", "Standardised difference"],
-        rows,
-        "Baseline balance (|d| &gt; 0.1 marked)",
-    )
-
-
-def _exits_section(report: dict[str, Any]) -> str:
-    rows = [
-        [
-            r["code"],
-            escape(r["label_en"]),
-            f"{r['fip']:,} ({_pct(r['fip_share'])})",
-            f"{r['control']:,} ({_pct(r['control_share'])})",
-            "yes" if r["excluded_from_net_ratio"] else "",
-        ]
-        for r in report["exits_by_code"]
-        if r["fip"] or r["control"]
-    ]
-    if not rows:
-        return ""  # the plot's place already says that there are no exits yet
-    return _table(["BUS", "Reason", "FIP", "Control", "Left out of net ratio"], rows)
-
-
-def _costs_section(report: dict[str, Any]) -> str:
-    c = report["costs"]
-    ci = c["extra_exits_ci"]
-    rows = [
-        ["Cost per benefit-year", f"EUR {c['cost_per_benefit_year']:,.0f}"],
-        ["Extra exits attributable to FIP", f"{_fmt(c['extra_exits'], 1)} (95% CI {_ci(ci, 1)})"],
-        ["Benefit-years saved within follow-up", _fmt(c["benefit_years_saved"], 1)],
-        ["Savings within follow-up", f"EUR {_fmt(c['savings'], 0)}"],
-        [
-            "Savings if each extra exit saved one benefit-year (pilot report's method)",
-            f"EUR {_fmt(c['savings_if_each_extra_exit_saves_a_year'], 0)}",
-        ],
-    ]
-    return _table(["Figure", "Value"], rows)
-
-
-def _sites_section(report: dict[str, Any]) -> str:
-    rows = []
-    for s in report["sites"]:
-        f, c = s["arms"]["fip"], s["arms"]["control"]
-        rd, ratio = s["risk_difference"], s["odds_ratio"]
-        rows.append(
-            [
-                escape(s["site"]),
-                f"{f['net_exits']:,} / {f['net_n']:,} ({_pct(f['net_ratio'])})",
-                f"{c['net_exits']:,} / {c['net_n']:,} ({_pct(c['net_ratio'])})",
-                "&ndash;"
-                if rd is None
-                else f"{_points(rd['estimate'], 1)} ({_ci(rd['ci'], 1, True)})",
-                "&ndash;"
-                if ratio is None
-                else f"{_fmt(ratio['estimate'], 2)} ({_ci(ratio['ci'], 2)})",
-            ]
-        )
-    return _table(
-        [
-            "Site",
-            "FIP net exits",
-            "Control net exits",
-            "Risk difference, pp (95% CI)",
-            "Odds ratio (95% CI)",
-        ],
-        rows,
-    )
-
-
-# Each plot that can have nothing to show yet, with what it is and why it is empty.
-PLOTS: dict[str, tuple[str, Callable[[dict[str, Any]], Figure], Callable[..., str | None]]] = {
-    "exits": (EXITS_TITLE, exits_figure, exits_empty_message),
-    "forest": (FOREST_TITLE, forest_figure, forest_empty_message),
-    "survival": (SURVIVAL_TITLE, survival_figure, survival_empty_message),
-    "incidence": (INCIDENCE_TITLE, incidence_figure, incidence_empty_message),
-}
-
-
-def _plot(report: dict[str, Any], name: str) -> str:
-    """The plot as an image, or in words why there is none yet (no empty axes)."""
-    title, draw, empty = PLOTS[name]
-    message = empty(report)
-    if message:
-        return f"<p class='empty'><strong>{escape(title)}:</strong> {escape(message)}</p>"
-    return _png(draw(report))
-
+#: The figures the body shows, in page order (the planned ones only with a spells file).
+BASE_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
+PLANNED_FIGURES = tuple(figures_planned.PLANNED_FIGURES)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -736,6 +37,8 @@ table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; }
 caption { font-weight: bold; text-align: left; padding-bottom: 0.3rem; }
 .primary { background: #eef5fb; border-left: 4px solid #0072B2; padding: 0.5rem 0.8rem; }
+.warning { background: #fdecea; border-left: 6px solid #b00; padding: 0.6rem 0.8rem; }
+.estimand { color: #444; font-size: 0.9rem; }
 .flag { font-weight: bold; color: #b00; }
 img { max-width: 100%; height: auto; }
 .empty { background: #f6f6f6; border-left: 4px solid #999; padding: 0.5rem 0.8rem; }
@@ -743,13 +46,87 @@ dt { font-weight: bold; }
 """
 
 
-def render_html(report: dict[str, Any]) -> str:
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The package's catalogue for ``language`` (English message ids: ``en`` is the identity)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+    folder = resources.files("fiptrial_analysis") / "locale"
+    return gettext.translation(
+        "fiptrial_analysis", str(folder), languages=[language], fallback=True
+    )
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("fiptrial_analysis", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return environment
+
+
+def inline_figure(report: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
+    """``figure(name)`` for the self-contained page: the PNG inline, or why it is empty."""
+
+    def figure(name: str) -> dict[str, Any]:
+        plot = figures.PLOTS.get(name)
+        if plot is not None:
+            title, _draw, empty = plot
+            message = empty(report)
+            if message:
+                return {"empty": message, "title": title}
+        encoded = figures.png(FIGURES[name](report))
+        return {"src": encoded.data_uri(), "alt": encoded.alt, "width": encoded.width}
+
+    return figure
+
+
+def render_body(
+    report: dict[str, Any],
+    figure: Callable[[str], dict[str, Any]],
+    language: str = "en",
+    gettext_function: Callable[[str], str] | None = None,
+) -> Markup:
+    """The report's body (sections, tables and figures) as safe HTML.
+
+    ``gettext_function`` overrides the package's catalogue (the platform passes its own, so
+    that its page and the body speak the same language).
+    """
+    environment = _environment()
+    catalogue = translations(language)
+    template = environment.get_template("report_body.html")
+    gettext_ = gettext_function or catalogue.gettext
+
+    def _(message: str, **values: Any) -> str:
+        text = gettext_(message)
+        if environment.autoescape:
+            text = Markup(text)
+        return text % values if values else text.replace("%%", "%")
+
+    return Markup(
+        template.render(
+            report=report,
+            figure=figure,
+            captions=figures_planned.CAPTIONS,
+            _=_,
+            gettext=_,
+        )
+    )
+
+
+def render_html(report: dict[str, Any], language: str = "en") -> str:
     """The report as one self-contained HTML document.
 
     Parameters
     ----------
     report : dict
         The result of :func:`fiptrial_analysis.build_report`.
+    language : {"en", "nl"}, default "en"
 
     Returns
     -------
@@ -757,29 +134,21 @@ def render_html(report: dict[str, Any]) -> str:
         HTML with inline CSS and base64 PNG plots; no external resources.
     """
     trial = report["trial"]
-    definitions = "".join(
-        f"<dt>{escape(key)}</dt><dd>{escape(text)}</dd>"
-        for key, text in report["definitions"].items()
-    )
-    sections = [
-        ("Participant flow", _png(consort_figure(report))),
-        ("Result", _primary_section(report) + _heterogeneity_section(report)),
-        ("Baseline balance", _baseline_section(report)),
-        ("Exits by reason", _plot(report, "exits") + _exits_section(report)),
-        ("Sites", _plot(report, "forest") + _sites_section(report)),
-        ("Time to exit", _plot(report, "survival") + _plot(report, "incidence")),
-        ("Costs", _costs_section(report)),
-        ("Definitions", f"<dl>{definitions}</dl>"),
-    ]
-    body = "".join(f"<section><h2>{title}</h2>{content}</section>" for title, content in sections)
+    _ = translations(language).gettext
+    body = render_body(report, inline_figure(report), language)
+    summary = _(
+        "%(n)s participants in %(k)s site(s), allocated from %(first)s, followed up to "
+        "%(last)s. Primary result: %(primary)s."
+    ) % {
+        "n": f"{trial['participants']:,}",
+        "k": trial["sites"],
+        "first": Markup.escape(trial["first_allocation"]),
+        "last": Markup.escape(trial["last_followup_end"]),
+        "primary": Markup(f"<strong>{Markup.escape(report['primary'].replace('_', '-'))}</strong>"),
+    }
+    title = _("FIP trial report")
     return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<title>FIP trial report</title>"
-        f"<style>{STYLE}</style></head><body>"
-        "<h1>FIP trial report</h1>"
-        f"<p>{trial['participants']:,} participants in {trial['sites']} site(s), allocated from "
-        f"{escape(trial['first_allocation'])}, followed up to "
-        f"{escape(trial['last_followup_end'])}. Primary result: "
-        f"<strong>{escape(report['primary'].replace('_', '-'))}</strong>.</p>"
-        f"{body}</body></html>"
+        f"<!DOCTYPE html><html lang='{language}'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{title}</h1><p>{summary}</p>{body}</body></html>"
     )

@@ -137,6 +137,24 @@ def write_csv(columns: dict[str, list[str]], handle: TextIO) -> None:
     writer.writerows(zip(*(columns[name] for name in names), strict=True))
 
 
+#: The pilot's sensitivity to which end reasons count as its outcome (issue 14): each step
+#: counts the exits of more reasons as "no exit", keeping everyone in the denominator.
+PILOT_SENSITIVITY = (
+    ("leaving out moves to another municipality (32)", ("32",)),
+    ("also leaving out the administrative ends (31, 34, 35)", ("32", "31", "34", "35")),
+)
+
+
+def _table(counts: dict[str, dict[str, int]], left_out: tuple[str, ...]) -> list[list[int]]:
+    table = []
+    for arm in ("fip", "control"):
+        row = counts[arm]
+        exits = sum(n for code, n in row.items() if code and code != PENSION_AGE_CODE)
+        moved = sum(row.get(code, 0) for code in left_out)
+        table.append([exits - moved, row.get("", 0) + moved])
+    return table
+
+
 def pilot_reproduction(path: str | PathLike[str] | None = None) -> dict[str, object]:
     """The pilot report's own comparison, from Table 4.1's counts only.
 
@@ -152,15 +170,28 @@ def pilot_reproduction(path: str | PathLike[str] | None = None) -> dict[str, obj
         reason except pension age (03), pension-age exits left out of the denominator as the
         report did; ``chi_square`` (Pearson, no continuity correction: 3.5733, p = 0.0587 in
         the report), ``risk_difference`` (Newcombe) and ``odds_ratio`` (Woolf) results;
-        ``has_dates`` (False) and ``time_to_event`` (None) with ``note`` saying why.
+        ``has_dates`` (False) and ``time_to_event`` (None) with ``note`` saying why;
+        ``sensitivity``: the same comparison when the exits of some reasons are counted as no
+        exit (:data:`PILOT_SENSITIVITY`): leaving out moves gives p = 0.080, leaving out the
+        administrative ends too p = 0.48. Which reasons count is the study's main analytic
+        decision, for the analysis plan to fix.
     """
     counts = read_table_4_1(path)
-    table = []
-    for arm in ("fip", "control"):
-        row = counts[arm]
-        exits = sum(n for code, n in row.items() if code and code != PENSION_AGE_CODE)
-        table.append([exits, row.get("", 0)])
+    table = _table(counts, ())
+    sensitivity = []
+    for name, left_out in PILOT_SENSITIVITY:
+        other = _table(counts, left_out)
+        sensitivity.append(
+            {
+                "analysis": name,
+                "left_out": list(left_out),
+                "table": other,
+                "chi_square": chi_square(other),
+                "risk_difference": risk_difference(other),
+            }
+        )
     return {
+        "sensitivity": sensitivity,
         "table": table,
         "chi_square": chi_square(table),
         "risk_difference": risk_difference(table),

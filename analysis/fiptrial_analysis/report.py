@@ -15,16 +15,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .codes import PENSION_AGE_CODE, WORK_CODES, termination_categories
+from .consort import _check_consort, _consort
 from .contingency import breslow_day, chi_square, mantel_haenszel, odds_ratio, risk_difference
 from .metaanalysis import random_effects
-from .participants import BASELINE_COLUMNS, Participants, prepare_participants
+from .outcomes import derive_outcomes, prepare_spells
+from .participants import BASELINE_COLUMNS, Participants, columns_from_rows, prepare_participants
+from .plan import PlanFile, default_plan
+from .planned import planned_report
 from .survival import cumulative_incidence, kaplan_meier, log_rank
 
 DEFAULT_COST_PER_BENEFIT_YEAR = 14000.0
 DAYS_PER_YEAR = 365.25
 SURVIVAL_SUMMARY_DAYS = (182, 365, 730)
-CONSORT_KEYS = ("assessed", "eligible", "randomised")
-CONSORT_ARM_KEYS = ("allocated", "received_allocated", "lost_to_follow_up", "analysed")
 
 DEFINITIONS = {
     "n": "Participants allocated to the arm (intention to treat: everyone allocated is analysed "
@@ -366,72 +368,14 @@ def _baseline(p: Participants) -> list[dict[str, Any]]:
     return out
 
 
-def _check_consort(consort: Mapping[str, Any] | None) -> dict[str, Any]:
-    if consort is None:
-        return {}
-    unknown = set(consort) - {*CONSORT_KEYS, "arms"}
-    if unknown:
-        raise ValueError(f"unknown CONSORT keys {sorted(unknown)}; use {[*CONSORT_KEYS, 'arms']}")
-
-    def count(value: Any, where: str) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"CONSORT {where} must be a non-negative whole number, got {value!r}")
-        if float(value) != int(value):
-            raise ValueError(f"CONSORT {where} must be a whole number, got {value!r}")
-        return int(value)
-
-    checked: dict[str, Any] = {key: count(consort.get(key), key) for key in CONSORT_KEYS}
-    arms = consort.get("arms") or {}
-    if not isinstance(arms, Mapping) or set(arms) - {"fip", "control"}:
-        raise ValueError("CONSORT 'arms' must map 'fip' and/or 'control' to counts")
-    checked["arms"] = {}
-    for arm, values in arms.items():
-        if not isinstance(values, Mapping) or set(values) - set(CONSORT_ARM_KEYS):
-            raise ValueError(f"CONSORT arms.{arm} may only hold {list(CONSORT_ARM_KEYS)}")
-        checked["arms"][arm] = {
-            key: count(value, f"arms.{arm}.{key}") for key, value in values.items()
-        }
-    return checked
-
-
-def _consort(p: Participants, sidecar: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "assessed": sidecar.get("assessed"),
-        "eligible": sidecar.get("eligible"),
-        "randomised": sidecar.get("randomised") if sidecar.get("randomised") is not None else p.n,
-        "arms": {},
-    }
-    conversations = p.optional.get("conversations_held")
-    consent = p.optional.get("consent_status")
-    for arm, mask in (("fip", p.fip), ("control", ~p.fip)):
-        n = int(mask.sum())
-        if arm == "control":
-            received: int | None = n
-        elif conversations is not None:
-            received = int(np.sum(conversations[mask] > 0))
-        else:
-            received = None
-        lost = None
-        if consent is not None:
-            lost = int(np.sum(np.char.lower(consent[mask]) == "withdrawn"))
-        values = {
-            "allocated": n,
-            "received_allocated": received,
-            "lost_to_follow_up": lost,
-            "analysed": n,
-        }
-        values.update(sidecar.get("arms", {}).get(arm, {}))
-        out["arms"][arm] = values
-    return out
-
-
 def build_report(
     data: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     cost_per_benefit_year: float = DEFAULT_COST_PER_BENEFIT_YEAR,
     consort: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
+    *,
+    spells: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    plan: PlanFile | None = None,
 ) -> dict[str, Any]:
     """Compute the full trial report.
 
@@ -450,6 +394,12 @@ def build_report(
         derived from the file.
     alpha : float, default 0.05
         One minus the confidence level of every interval.
+    spells : mapping of columns or sequence of row mappings, optional
+        The spells file of the same participants (README). With it the report gains
+        ``planned``: every estimate of the analysis plan.
+    plan : PlanFile, optional
+        The trial's analysis plan with its status; without it the default plan is used and
+        the report says so. ``report["plan"]`` prints its version, hash and warnings.
 
     Returns
     -------
@@ -549,5 +499,17 @@ def build_report(
         "exits_after_followup_not_counted": p.exits_after_followup,
         "pension_age_code": PENSION_AGE_CODE,
     }
+    plan_file = plan if plan is not None else PlanFile(plan=default_plan(), given=False)
+    described = plan_file.describe()
+    report["plan"] = {
+        key: described[key]
+        for key in ("version", "sha256", "frozen", "frozen_at", "given", "warnings")
+    }
+    report["plan"]["changed_after_first_unblinded_report"] = plan_file.changed_after_report
+    if spells is not None:
+        if not isinstance(spells, Mapping):
+            spells = columns_from_rows(spells)
+        outcomes = derive_outcomes(p, prepare_spells(dict(spells), p), plan_file.plan)
+        report["planned"] = planned_report(p, outcomes, plan_file, float(cost_per_benefit_year))
     report["definitions"] = DEFINITIONS
     return report

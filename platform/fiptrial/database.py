@@ -61,7 +61,3 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
-
-
-def is_postgresql(bind: Any) -> bool:
-    return bind.dialect.name == "postgresql"

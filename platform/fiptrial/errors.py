@@ -35,11 +35,6 @@ class PlatformError(Exception):
         return {"error": body}
 
 
-class BadRequest(PlatformError):
-    status = 400
-    code = "bad_request"
-
-
 class Unauthorized(PlatformError):
     status = 401
     code = "unauthorized"

@@ -1,12 +1,14 @@
-"""Extension objects, created unconfigured and bound to an app in :func:`fiptrial.create_app`."""
+"""Extension objects, created unconfigured and bound to an app in :func:`fiptrial.create_app`.
+
+The API's flask-smorest ``Api`` is the API package's own (``fiptrial.api.api``): the models
+import this module, and it imports nothing of the platform.
+"""
 
 from __future__ import annotations
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
-
-from fiptrial.api.errors import PlatformApi
 
 # Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -19,4 +21,3 @@ NAMING_CONVENTION = {
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
-api = PlatformApi()

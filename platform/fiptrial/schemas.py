@@ -1,25 +1,84 @@
-"""Request and response bodies of the JSON API (marshmallow); the OpenAPI document follows."""
+"""Request and response bodies of the JSON API (marshmallow); the OpenAPI document follows.
+
+Response bodies about participants derive from :class:`PolicySchema`: whatever the view hands
+them, they dump only the fields ``services.access.FIELD_POLICY`` grants the caller's role.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
-from marshmallow import Schema, fields, validate, validates_schema
+from flask import g
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from fiptrial.models.identity import ROLES
 from fiptrial.models.trial import (
     DEFAULT_AGE_BAND_EDGES,
     DEFAULT_BENEFIT_STATISTIC_CODES,
     DEFAULT_DURATION_BAND_EDGES_MONTHS,
     DEFAULT_MOVE_GAP_DAYS,
 )
+from fiptrial.routing import MAX_ID
+from fiptrial.services import access, randomisation
 from fiptrial.services.consent import CONSENT_DESIGNS, CONSENT_STATUSES
 from fiptrial.services.conversations import MISSED_REASONS, RESPONSIBLE
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS, SEXES
 from fiptrial.services.randomisation import CORRECTION_KINDS, METHODS
 from fiptrial.services.spells import MAX_MOVE_GAP_DAYS, TRIAL_BENEFIT_CODES
+
+ID = validate.Range(min=1, max=MAX_ID)
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as RFC 3339 with its offset: SQLite hands back stored UTC moments without one."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class ErrorDetailSchema(Schema):
+    """What went wrong; some errors add their parameters (e.g. ``existing_id``)."""
+
+    class Meta:
+        unknown = INCLUDE  # documented as open: errors add their parameters
+
+    code = fields.String(required=True, metadata={"description": "What is wrong, for programs."})
+    status = fields.Integer(required=True)
+    message = fields.String(required=True, metadata={"description": "In English, for people."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        metadata={"description": "Per offending field (dotted path), what is wrong with it."},
+    )
+
+
+class ErrorSchema(Schema):
+    """The body of every error answer of the API."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class PolicySchema(Schema):
+    """A response body that shows only what the field policy grants the request's principal.
+
+    Fails closed: outside a request with a principal nothing is dumped but an error.
+    """
+
+    policy_resource: ClassVar[str]
+
+    @post_dump
+    def _apply_field_policy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        who = g.get("principal")
+        if who is None:
+            raise RuntimeError(f"{type(self).__name__} dumps only for a known principal")
+        return access.redact(who, self.policy_resource, data)
+
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,39}$", error="use 1-40 of a-z, 0-9, _ and -")
 
@@ -50,12 +109,16 @@ class TrialCreateSchema(Schema):
         load_default="consent_first", validate=validate.OneOf(CONSENT_DESIGNS)
     )
     followup_years = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
-    cost_per_benefit_year = fields.Integer(load_default=14000, validate=validate.Range(min=0))
+    cost_per_benefit_year = fields.Integer(
+        load_default=14000, validate=validate.Range(min=0, max=10_000_000)
+    )
     age_band_edges = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_AGE_BAND_EDGES)
+        fields.Integer(validate=validate.Range(min=0, max=120)),
+        load_default=lambda: list(DEFAULT_AGE_BAND_EDGES),
     )
     duration_band_edges_months = fields.List(
-        fields.Integer(), load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
+        fields.Integer(validate=validate.Range(min=0, max=1200)),
+        load_default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS),
     )
     start_date = fields.Date(load_default=None)
     move_gap_days = fields.Integer(
@@ -124,7 +187,7 @@ class SiteCreateSchema(Schema):
     )
     arm_ratios = fields.Dict(
         keys=fields.String(),
-        values=fields.Integer(validate=validate.Range(min=1)),
+        values=fields.Integer(validate=validate.Range(min=1, max=100)),
         load_default=None,
     )
 
@@ -165,7 +228,9 @@ class ParticipantCreateSchema(Schema):
     )
 
 
-class ParticipantSchema(Schema):
+class ParticipantSchema(PolicySchema):
+    policy_resource = "participant"
+
     id = fields.Integer()
     site = fields.Function(lambda p: p.site.code)
     stratum = fields.String()
@@ -178,6 +243,11 @@ class ParticipantSchema(Schema):
     registered_on = fields.Date()
     eligible = fields.Boolean()
     ineligible_reasons = fields.List(fields.String())
+    age_at_allocation = fields.Function(
+        lambda p: randomisation.age_at_allocation(p),
+        allow_none=True,
+        metadata={"description": "Age in whole years on the day of allocation; null before."},
+    )
 
 
 class ParticipantCreatedSchema(Schema):
@@ -193,14 +263,16 @@ class ConsentCreateSchema(Schema):
     date = fields.Date(required=True)
 
 
-class ConsentEventSchema(Schema):
+class ConsentEventSchema(PolicySchema):
+    policy_resource = "consent"
+
     id = fields.Integer()
     participant = fields.Integer(attribute="participant_id")
     status = fields.String()
     version = fields.String(attribute="form_version")
     date = fields.Date()
     recorded_by = fields.String()
-    recorded_at = fields.DateTime()
+    recorded_at = UtcDateTime()
 
 
 class AllocationSchema(Schema):
@@ -212,7 +284,7 @@ class AllocationSchema(Schema):
     sequence = fields.Integer()
     method = fields.String()
     status = fields.String()
-    allocated_at = fields.DateTime()
+    allocated_at = UtcDateTime()
     unit = fields.Function(
         lambda a: a.unit_allocation.participant_id if a.unit_allocation else a.participant_id,
         metadata={
@@ -233,7 +305,7 @@ class AllocationPageSchema(Schema):
 
 
 class PageArgsSchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID))
     limit = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
 
 
@@ -273,13 +345,6 @@ class AuditVerifySchema(Schema):
     problem = fields.String()
 
 
-class TokenCreateSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    site = fields.String(load_default=None)
-    user = fields.String(load_default=None)
-    label = fields.String(load_default="")
-
-
 # --- FIP conversations, agendas and plans ---------------------------------------------------------
 
 
@@ -299,7 +364,7 @@ class AgreementCreateSchema(Schema):
 
 
 class FollowupSchema(Schema):
-    agreement_id = fields.Integer(required=True)
+    agreement_id = fields.Integer(required=True, validate=ID)
     kept = fields.Boolean(required=True)
 
 
@@ -311,14 +376,14 @@ class InterventionStartSchema(Schema):
 
 
 class InterventionEndSchema(Schema):
-    intervention_id = fields.Integer(required=True)
+    intervention_id = fields.Integer(required=True, validate=ID)
     end = fields.Date(required=True)
 
 
 class ConversationCreateSchema(Schema):
     date = fields.Date(required=True)
     status = fields.String(load_default="held", validate=validate.OneOf(["held", "missed"]))
-    planned_conversation_id = fields.Integer(load_default=None, allow_none=True)
+    planned_conversation_id = fields.Integer(load_default=None, allow_none=True, validate=ID)
     duration_minutes = fields.Integer(
         load_default=None, allow_none=True, validate=validate.Range(min=1, max=480)
     )
@@ -338,7 +403,9 @@ class ConversationCreateSchema(Schema):
     )
 
 
-class AgreementSchema(Schema):
+class AgreementSchema(PolicySchema):
+    policy_resource = "agreement"
+
     id = fields.Integer()
     description = fields.String()
     responsible = fields.String()
@@ -347,7 +414,9 @@ class AgreementSchema(Schema):
     followup_record_id = fields.Integer(allow_none=True)
 
 
-class ConversationSchema(Schema):
+class ConversationSchema(PolicySchema):
+    policy_resource = "conversation"
+
     id = fields.Integer()
     participant_id = fields.Integer()
     client_manager_id = fields.Integer(allow_none=True)
@@ -382,16 +451,21 @@ class AgendaArgsSchema(Schema):
 
 
 class MoveSchema(Schema):
-    sequence = fields.Integer(required=True, validate=validate.Range(min=1))
+    sequence = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
     date = fields.Date(required=True)
 
 
-class NotificationSchema(Schema):
+class NotificationSchema(PolicySchema):
+    policy_resource = "notification"
+
     id = fields.Integer()
     kind = fields.String()
     title = fields.String()
-    data = fields.Dict()
-    created_at = fields.DateTime()
+    data = fields.Method("visible_data")
+    created_at = UtcDateTime()
+
+    def visible_data(self, notification: Any) -> dict[str, Any]:
+        return access.redact(g.principal, "notification_data", dict(notification.data or {}))
 
 
 # --- Enrolment and outcome imports ----------------------------------------------------------------
@@ -407,7 +481,7 @@ class ImportBatchSchema(Schema):
     rows = fields.Integer()
     report = fields.Dict()
     created_by = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class OutcomeEventSchema(Schema):
@@ -424,7 +498,7 @@ class OutcomeEventSchema(Schema):
     mapping_version = fields.String()
     batch_id = fields.Integer()
     line = fields.Integer()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class SpellCorrectionSchema(Schema):
@@ -436,7 +510,9 @@ class SpellCorrectionSchema(Schema):
     to_move = fields.Boolean(metadata={"description": "The end turned out to be a move."})
 
 
-class SpellSchema(Schema):
+class SpellSchema(PolicySchema):
+    policy_resource = "spell"
+
     spell = fields.Integer(attribute="number")
     start = fields.Date()
     end = fields.Date(allow_none=True)
@@ -469,3 +545,40 @@ class FreezeSchema(Schema):
     cost_per_benefit_year = fields.Float()
     created_by = fields.String()
     created_at = fields.String()
+
+
+# --- Issue 16 (privacy): the read log --------------------------------------------------------
+
+
+class ReadLogArgsSchema(Schema):
+    actor = fields.String(load_default="", validate=validate.Length(max=80))
+    action = fields.String(load_default="", validate=validate.Length(max=60))
+    participant_id = fields.Integer(load_default=None, validate=ID)
+    site = fields.String(load_default="", validate=validate.Length(max=40))
+    since = fields.DateTime(load_default=None)
+    until = fields.DateTime(load_default=None)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class ReadLogEntrySchema(Schema):
+    id = fields.Integer()
+    recorded_at = UtcDateTime()
+    actor = fields.String()
+    role = fields.String()
+    action = fields.String()
+    channel = fields.String()
+    endpoint = fields.String()
+    path = fields.String()
+    query = fields.Dict()
+    status = fields.Integer()
+    site = fields.String(allow_none=True)
+    participants = fields.Integer()
+    participant_ids = fields.List(fields.Integer())
+
+
+class ReadLogPageSchema(Schema):
+    entries = fields.List(fields.Nested(ReadLogEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()

@@ -14,10 +14,22 @@ TRIAL_TIMEZONE = ZoneInfo("Europe/Amsterdam")
 
 
 def local_today() -> date:
+    """Today in the Netherlands: the day for every "today" of the trial (not the server's)."""
     return datetime.now(TRIAL_TIMEZONE).date()
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive one is UTC already (the platform stores nothing else)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def local_time(moment: datetime) -> datetime:
+    """A moment on the Dutch clock, to show to people."""
+    return as_utc(moment).astimezone(TRIAL_TIMEZONE)
+
+
 def local_date(moment: datetime) -> date:
-    """The Dutch calendar day of a stored timestamp (naive ones, as SQLite returns, are UTC)."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(TRIAL_TIMEZONE).date()
+    """The Dutch calendar day of a moment."""
+    return local_time(moment).date()

@@ -126,3 +126,24 @@ def test_import_leaves_the_host_matplotlib_alone():
         [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_pilot_sensitivity_to_the_end_reasons_of_table_4_1():
+    """The pilot report's Table 4.1, recomputed (shared/domain/README.md): leaving out moves
+    (32) gives 16.0% vs 12.3%, p 0.080; also leaving out 31, 34 and 35 gives 11.7% vs 10.4%,
+    p 0.48. Checked against scipy's chi2_contingency (Pearson, no correction) to 1e-9."""
+    from scipy.stats import chi2_contingency
+
+    moves, administrative = pilot_reproduction()["sensitivity"]
+    assert moves["table"] == [[49, 258], [196, 1397]]
+    assert administrative["table"] == [[36, 271], [165, 1428]]
+    for entry, printed, shares in (
+        (moves, 0.080, (0.160, 0.123)),
+        (administrative, 0.48, (0.117, 0.104)),
+    ):
+        statistic, pvalue, _, _ = chi2_contingency(entry["table"], correction=False)
+        assert entry["chi_square"].pvalue == pytest.approx(pvalue, rel=1e-9)
+        assert entry["chi_square"].statistic == pytest.approx(statistic, rel=1e-9)
+        assert round(entry["chi_square"].pvalue, len(str(printed)) - 2) == printed
+        (a, b), (c, d) = entry["table"]
+        assert (round(a / (a + b), 3), round(c / (c + d), 3)) == shares

@@ -8,7 +8,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from fiptrial_analysis import build_report, pilot_participants, render_html
-from fiptrial_analysis import html as report_html
+from fiptrial_analysis import figures as report_html
+from fiptrial_analysis.html import FIGURES
 
 PNG_DIR = Path("/tmp/fiptrial_analysis_plots")
 PLOT_NAMES = ("consort", "exits", "forest", "survival", "incidence")
@@ -48,7 +49,7 @@ def _save_all(report, prefix):
     PNG_DIR.mkdir(exist_ok=True)
     axes = {}
     for name in PLOT_NAMES:
-        figure = getattr(report_html, f"{name}_figure")(report)
+        figure = FIGURES[name](report)
         assert isinstance(figure, Figure)
         figure.savefig(PNG_DIR / f"{prefix}_{name}.png", dpi=100)
         axes[name] = figure.axes

@@ -282,7 +282,7 @@ def test_csv_reader_takes_semicolons_bom_and_quotes(tmp_path):
         encoding="utf-8",
     )
     columns = read_participants(source)
-    assert columns["site"] == ["Bergen op Zoom; centrum"] * 2
+    assert list(columns["site"]) == ["Bergen op Zoom; centrum"] * 2
     report = build_report(columns)
     assert report["arms"]["fip"]["exits"] == 1
     assert report["sites"][0]["site"] == "Bergen op Zoom; centrum"

@@ -83,14 +83,19 @@ def test_cli_export_analyse_freeze_and_verify(
     assert out.read_text().splitlines()[0].startswith("participant,site,arm,allocated_on")
     assert (tmp_path / "t1.codebook.md").exists() and (tmp_path / "t1.consort.json").exists()
     spells = (tmp_path / "t1_spells.csv").read_text().splitlines()
-    assert spells[0] == "participant,spell,start,end,end_code,municipality,transfers"
+    # Without --with-baseline the CLI writes study data only, as an analyst gets it.
+    assert spells[0] == "participant,spell,start,end,end_code,transfers"
+    assert ",sex," not in out.read_text().splitlines()[0]
     assert len(spells) == 1 + 10 and "10 spells" in result.output
     assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
 
     result = runner.invoke(args=["analyse", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),
                                  "--json"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["arms"]["control"]["net_ratio"] == pytest.approx(0.5)
+    analysed = json.loads(result.stdout)
+    assert analysed["arms"]["control"]["net_ratio"] == pytest.approx(0.5)
+    assert analysed["plan"]["frozen"] is False
+    assert "WARNING: UNFROZEN ANALYSIS PLAN" in result.stderr
 
     html = tmp_path / "report.html"
     result = runner.invoke(args=["analyse", "--trial", "t1", "--cutoff", CUTOFF.isoformat(),

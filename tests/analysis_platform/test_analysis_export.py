@@ -22,7 +22,7 @@ from fiptrial.services.exports import (
 REPORT_COLUMNS = ("participant", "site", "arm", "allocated_on", "followup_end", "exit_date",
                   "exit_code", "stratum", "age_band", "benefit_duration_band", "sex",
                   "consent_status", "conversations_held", "client_manager")  # fmt: skip
-# Issue 10 adds these after the report's columns (analysis/README.md), in this order.
+# The baseline columns follow the report's columns (analysis/README.md), in this order.
 BASELINE_COLUMNS = ("unit", "age_at_allocation", "months_on_benefit_at_allocation",
                     "aow_days_from_allocation", "education", "country_of_birth_region")  # fmt: skip
 
@@ -123,6 +123,7 @@ def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
         "export_spells.csv",
         "export.codebook.md",
         "export.consort.json",
+        "export.plan.json",
     ]
 
     result = subprocess.run(
@@ -133,6 +134,11 @@ def test_csv_is_read_by_fiptrial_analysis_and_reproduces_hand_computed_figures(
     report = json.loads(result.stdout)
     assert report["arms"]["fip"]["net_ratio"] == pytest.approx(1 / 3)
     assert report["arms"]["control"]["net_ratio"] == pytest.approx(3 / 6)
+    # The command line found the spells file and the unfrozen plan next to the export.
+    plan = json.loads(written[4].read_text(encoding="utf-8"))
+    assert report["plan"]["sha256"] == plan["sha256"] and report["plan"]["frozen"] is False
+    assert "UNFROZEN ANALYSIS PLAN" in result.stderr
+    assert report["planned"]["plan"]["version"] == 1
     assert report["arms"]["fip"]["pension_age_exits"] == 1
     assert report["chi_square"]["statistic"] == pytest.approx(9 * 9 / (3 * 6 * 4 * 5))
     assert report["consort"]["assessed"] == 12 and report["consort"]["randomised"] == 11
@@ -149,7 +155,7 @@ def test_sav_and_dta_round_trip_with_labels(
 ) -> None:
     import pyreadstat
 
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     out = tmp_path / f"export.{fmt}"
     write_export(export, out, fmt)
     reader = pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta
@@ -182,7 +188,7 @@ def test_sav_and_dta_round_trip_with_labels(
 def test_codebook_names_every_variable_and_bus_code(
     small_trial: dict[str, Any], tmp_path: Path
 ) -> None:
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     written = write_export(export, tmp_path / "export.csv", "csv")
     codebook = written[2].read_text(encoding="utf-8")
     for name in EXPORT_COLUMNS:

@@ -1,4 +1,4 @@
-"""The spells file next to the participant file (issue 10): `fiptrial export` in CSV, SPSS and
+"""The spells file next to the participant file: `fiptrial export` in CSV, SPSS and
 Stata, read back with pyreadstat, described by the codebook and hashed by the freeze.
 
 The small trial's events are the ones the platform stored before it kept the rows' benefit
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from small_trial import CUTOFF
 
 from fiptrial.extensions import db
 from fiptrial.models import DataFreeze
-from fiptrial.services.exports import SPELL_COLUMNS, build_export, spells_path
+from fiptrial.services.exports import SPELL_COLUMNS, build_export, canonical_json, spells_path
 from fiptrial.services.freezes import freeze_trial, verify_freeze
 
 START = date(2020, 1, 1)  # every participant's benefit start at registration
@@ -65,7 +66,15 @@ def test_cli_writes_both_files_in_every_format(
     for fmt in ("csv", "sav", "dta"):
         out = tmp_path / f"trial.{fmt}"
         result = runner.invoke(
-            args=["export", "--trial", "t1", "--cutoff", CUTOFF.isoformat(), str(out)]
+            args=[
+                "export",
+                "--trial",
+                "t1",
+                "--cutoff",
+                CUTOFF.isoformat(),
+                "--with-baseline",
+                str(out),
+            ]
         )
         assert result.exit_code == 0, result.output
         spells = tmp_path / f"trial_spells.{fmt}"
@@ -114,9 +123,24 @@ def test_the_freeze_hashes_the_spells_file(small_trial: dict[str, Any]) -> None:
     assert doctored != spells_csv
     result = verify_freeze(DataFreeze(**{**columns, "spells_csv": doctored}))
     assert not result.spells_hash_ok and not result.ok
-    # A freeze made before spells files existed has none, and still verifies.
-    older = DataFreeze(**{**columns, "spells_csv": None, "spells_sha256": None})
+    # A freeze made before spells files (and plans) existed has neither, and its report had no
+    # plan section: it still verifies (the re-run's added figures change no stored one).
+    report = json.loads(freeze.report_json)
+    del report["planned"], report["plan"]
+    old_report = canonical_json(report)
+    older = DataFreeze(**{
+        **columns, "spells_csv": None, "spells_sha256": None, "plan_json": None,
+        "plan_sha256": None, "report_json": old_report,
+        "report_sha256": hashlib.sha256(old_report.encode()).hexdigest(),
+    })  # fmt: skip
     assert verify_freeze(older).ok
+    # The plan of a newer freeze is part of what is re-run: another plan gives other figures.
+    plan = json.loads(freeze.plan_json)
+    plan["plan"]["sustained_exit_days"] = 1
+    plan["sha256"] = None
+    altered = verify_freeze(DataFreeze(**{**columns, "plan_json": json.dumps(plan)}))
+    assert not altered.plan_hash_ok and not altered.ok
+    assert any("planned" in d for d in altered.differences)
 
 
 def test_the_municipality_is_in_the_spells_file_only(
@@ -128,11 +152,15 @@ def test_the_municipality_is_in_the_spells_file_only(
     event = db.session.query(OutcomeEvent).filter_by(participant_id=people["job"].id).one()
     event.municipality = "GM0748"  # as imports record it now
     db.session.commit()
-    export = build_export(small_trial["trial"], CUTOFF)
+    export = build_export(small_trial["trial"], CUTOFF, role="research_admin")
     assert "GM0748" not in export.csv_text()
     spells = list(csv.DictReader(io.StringIO(export.spells_csv_text())))
     job = next(row for row in spells if row["participant"] == str(people["job"].id))
     assert job["municipality"] == "GM0748"
+    # An analyst's export (and a freeze) has no municipality at all: study data only.
+    pooled = build_export(small_trial["trial"], CUTOFF)
+    assert "GM0748" not in pooled.csv_text() + pooled.spells_csv_text()
+    assert "municipality" not in pooled.spells_csv_text().splitlines()[0]
     for person in people.values():
         text = export.spells_csv_text()
         assert person.pseudonym not in text and person.birth_date.isoformat() not in text

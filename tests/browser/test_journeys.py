@@ -208,8 +208,9 @@ def test_analyst_opens_the_pooled_report_with_plots(journey: Any) -> None:
     tab.page.get_by_role("link", name="Gepoold rapport").click()
     expect(tab.page.get_by_role("heading", name="Primaire analyse")).to_be_visible()
     plots = tab.page.locator("img.report-plot")
-    expect(plots).to_have_count(5)
-    for index in range(5):
+    expect(plots).to_have_count(9)  # five first-exit figures and the plan's four
+    expect(tab.page.get_by_role("heading", name="Tijd tot duurzame uitstroom")).to_be_visible()
+    for index in range(9):
         expect(plots.nth(index)).to_have_js_property("complete", True)
         assert plots.nth(index).evaluate("img => img.naturalWidth") > 0
 

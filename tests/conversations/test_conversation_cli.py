@@ -1,4 +1,4 @@
-"""The operator commands of issue 5."""
+"""The operator commands for FIP delivery: client managers, plans, fidelity, scheduled jobs."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 
 from fiptrial.services.access import PERMISSIONS
 
-ROLES = ["research_admin", "site_coordinator", "client_manager", "analyst"]
+ROLES = ["research_admin", "site_coordinator", "client_manager", "analyst", "privacy_officer"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ ENDPOINTS = [
         False,
         {"version": "v9", "valid_from": "2026-01-01"},
     ),
-    Endpoint("GET", "/api/v1/trials/t1/consent-forms", "trial.read", False),
+    Endpoint("GET", "/api/v1/trials/t1/consent-forms", "consent_form.read", False),
     Endpoint("GET", "/api/v1/sites/{site}", "site.read", True),
     Endpoint(
         "POST",
@@ -111,8 +111,10 @@ ENDPOINTS = [
         {"sequence": 2, "date": "2027-01-04"},
     ),
     Endpoint("GET", "/api/v1/client-managers/{manager}/agenda", "plan.read", False),
-    Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "plan.read", False),
+    Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "notification.read", False),
     Endpoint("GET", "/api/v1/sites/{site}/fidelity", "conversation.read", True),
+    # Privacy (issue 16): the read log, for the research admin and the FG.
+    Endpoint("GET", "/api/v1/read-log", "readlog.read", False),
 ]
 
 
@@ -138,6 +140,7 @@ def world(build: Any) -> dict[str, Any]:
         "analyst": build.token("analyst"),
         "site_coordinator": build.token("site_coordinator", site=own),
         "client_manager": build.token("client_manager", site=own, user=manager),
+        "privacy_officer": build.token("privacy_officer"),
     }
     return {
         "sites": {"own": own, "other": other},

@@ -44,12 +44,14 @@ def test_randomisation_simulate_reports_imbalance(runner: Any, build: Any) -> No
 
 
 def test_demo_is_synthetic_and_verifies(runner: Any) -> None:
-    result = runner.invoke(args=["demo", "--participants", "120"])
+    result = runner.invoke(args=["demo", "--participants", "80"])
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC" in result.output
     summary = json.loads(result.output[: result.output.rindex("}") + 1])
-    assert set(summary["sites"]) == {"brabantse_wal", "breda", "tilburg"}
-    assert all(site["fip"] > 0 and site["control"] > 0 for site in summary["sites"].values())
+    assert set(summary["sites"]) == {"brabantse_wal", "breda", "tilburg", "eindhoven"}
+    assert all(site["fip"] + site["control"] > 0 for site in summary["sites"].values())
+    assert sum(site["fip"] for site in summary["sites"].values()) > 0
+    assert runner.invoke(args=["demo", "--participants", "5"]).exit_code == 2  # too small
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     assert runner.invoke(args=["randomisation", "verify", "--trial", "fip-demo"]).exit_code == 0
     again = runner.invoke(args=["demo", "--if-empty"])

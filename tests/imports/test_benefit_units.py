@@ -184,7 +184,8 @@ def test_the_export_carries_the_unit_and_the_baseline_facts(
     assert rows[second.id]["age_at_allocation"] == relativedelta(allocated, date(1984, 2, 29)).years
     since = relativedelta(allocated, date(2020, 1, 1))
     assert rows[second.id]["months_on_benefit_at_allocation"] == since.years * 12 + since.months
-    days = (second.pension_age_date - allocated).days
+    aow = second.pension_age_date
+    days = (date(aow.year, aow.month, 1) - allocated).days  # the first day of the AOW month
     assert rows[second.id]["aow_days_from_allocation"] == days > 0
     assert (rows[second.id]["education"], rows[second.id]["country_of_birth_region"]) == (
         "mbo_havo_vwo", "europe",

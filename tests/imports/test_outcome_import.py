@@ -223,7 +223,7 @@ def test_new_mapping_version_picks_up_held_rows_without_duplicates(
     assert first["unmapped"] == {"XYZ": 1} and first["exits"] == 1
     plugin = get_site_plugin("brabantse_wal")
     mapping = ReasonMapping("2026.2", (*plugin.mapping.entries, ReasonEntry("XYZ", "map", "98")))
-    newer = dataclasses.replace(plugin, mapping=mapping)
+    newer = dataclasses.replace(plugin, history=(*plugin.history, mapping))
     monkeypatch.setattr(common, "get_site_plugin", lambda name: newer)
 
     second = upload("outcome", "bw", data)

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from fiptrial.plugins import ExportRow, MappedReason, ReasonMapping, SitePluginInfo, hookdocs
-from fiptrial.plugins.manager import DEFAULTS_NAME, PROBE_SITE, PluginHost, build_plugin_manager
+from fiptrial.plugins.manager import DEFAULTS_NAME, PluginHost, build_plugin_manager, site_hook
 
 HOOKS = list(hookdocs.hook_specs())
 
@@ -21,28 +21,28 @@ def test_hook_site_plugin_info(host_with):
     host = host_with("fixture_site")
     answers = host.pm.hook.site_plugin_info()
     assert answers == [SitePluginInfo("fixture_site", "1.0", "Fixture site", ("GM0748", "GM0851"),
-                                      "test.1")]  # fmt: skip
+                                      "test.1", api_version="2.0")]  # fmt: skip
 
 
-def test_hook_reason_mapping(host_with):
-    pm = host_with("fixture_site").pm
-    mapping = pm.hook.reason_mapping(site_plugin="fixture_site")
+def test_hook_reason_mappings(host_with):
+    pm = host_with("fixture_site", "greedy_site").pm
+    (mapping,) = site_hook(pm, "fixture_site", "reason_mappings")()
     assert isinstance(mapping, ReasonMapping)
     assert mapping.version == "test.1"
     assert mapping.get("VRH").bus_code == "32"
-    assert pm.hook.reason_mapping(site_plugin=PROBE_SITE) is None
+    assert site_hook(pm, "greedy_site", "reason_mappings")()[0].version == "g.1"
 
 
 def test_hook_read_export(host_with, fixture_plugin):
-    pm = host_with("fixture_site").pm
+    pm = host_with("fixture_site", "greedy_site").pm
     source = (fixture_plugin("fixture_site").HERE / "fixture_export.csv").open("rb")
     with source:
-        rows = list(pm.hook.read_export(site_plugin="fixture_site", source=source))
+        rows = list(site_hook(pm, "fixture_site", "read_export")(source=source))
     assert all(isinstance(row, ExportRow) for row in rows)
     assert [row.line for row in rows] == [2, 3, 4, 5]
     assert rows[2].local_reason == "VRH"
     assert rows[2].new_municipality == "GM0748"
-    assert pm.hook.read_export(site_plugin=PROBE_SITE, source=io.BytesIO()) is None
+    assert list(site_hook(pm, "greedy_site", "read_export")(source=io.BytesIO())) == []
 
 
 def test_hook_map_reason(host_with):
@@ -51,8 +51,7 @@ def test_hook_map_reason(host_with):
     members = ("GM0748", "GM0851")
 
     def call(code, new=None):
-        return host.pm.hook.map_reason(
-            site_plugin="fixture_site",
+        return site_hook(host.pm, "fixture_site", "map_reason", defaults=True)(
             local_code=code,
             new_municipality=new,
             site_municipalities=members,
@@ -69,10 +68,31 @@ def test_hook_map_reason(host_with):
 
 
 def test_hook_sample_export(host_with):
-    pm = host_with("fixture_site").pm
-    sample = pm.hook.sample_export(site_plugin="fixture_site")
+    pm = host_with("fixture_site", "greedy_site").pm
+    sample = site_hook(pm, "fixture_site", "sample_export")()
     assert sample.name == "fixture_export.csv"
-    assert pm.hook.sample_export(site_plugin=PROBE_SITE) is None
+    assert site_hook(pm, "greedy_site", "sample_export")() is None
+
+
+@pytest.mark.parametrize(("plugin", "local_reason"), [("brabantse_wal", "VHG"), ("template", "32")])
+def test_hook_write_export(plugin, local_reason):
+    """Both shipped plugins write their own format, and their reader gives the rows back."""
+    from datetime import date
+
+    host = PluginHost(build_plugin_manager(entry_points=True))
+    site = host[plugin]
+    rows = [
+        ExportRow(0, "123456782", date(1980, 3, 1), "female", "GM0748", date(2020, 1, 6),
+                  None, None, None, unit_key="700001", statistic_code="01"),
+        ExportRow(0, "111222333", date(1975, 12, 31), "male", "GM0851", date(2019, 5, 1),
+                  date(2025, 2, 28), local_reason, "GM0873", unit_key="700002",
+                  statistic_code="01"),
+    ]  # fmt: skip
+    out = io.BytesIO()
+    assert site.write_export(rows, out) == 2
+    read = list(site.read_export(io.BytesIO(out.getvalue())))
+    assert [row.errors for row in read] == [(), ()]
+    assert [row[1:9] + row[10:12] for row in read] == [row[1:9] + row[10:12] for row in rows]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -107,7 +127,7 @@ def test_every_hook_is_known_to_the_manager():
     assert pm.get_plugin(DEFAULTS_NAME) is not None
 
 
-def test_site_plugin_handle_calls_the_hooks_with_its_name(fixture_site, tmp_path):
+def test_site_plugin_handle_calls_its_own_hooks(fixture_site, tmp_path):
     assert isinstance(fixture_site, object)
     path = tmp_path / "export.csv"
     path.write_bytes((fixture_site.sample_export()).read_bytes())

@@ -21,7 +21,7 @@ from fiptrial.plugins.manager import (
 )
 
 
-def test_defaults_are_registered_first_and_called_last(fixture_plugin):
+def test_defaults_are_registered_first_and_a_site_answers_for_itself(fixture_plugin):
     pm = build_plugin_manager(
         entry_points=False,
         plugins={
@@ -31,19 +31,64 @@ def test_defaults_are_registered_first_and_called_last(fixture_plugin):
     )
     names = [name for name, _ in pm.list_name_plugin()]
     assert names == [DEFAULTS_NAME, "fixture_site", "wrap_mapping"]
-    # pluggy calls the last registered first: the default is the fallback.
-    called = [impl.plugin_name for impl in reversed(pm.hook.map_reason.get_hookimpls())]
-    assert called == ["wrap_mapping", "fixture_site", DEFAULTS_NAME]
     site = PluginHost(pm)["fixture_site"]
-    assert site.map_reason("WRK").bus_code == "13"  # wrap_mapping answered first
+    # wrap_mapping, asked first by a plain pm.hook call, has no say over fixture_site:
+    assert (
+        pm.hook.map_reason(
+            local_code="WRK", new_municipality=None, site_municipalities=(), mapping=site.mapping
+        ).bus_code
+        == "13"
+    )
+    assert site.map_reason("WRK").bus_code == "11"  # the site's own table
     assert site.map_reason("BTL").bus_code == "33"  # fixture_site's own answer
     assert site.map_reason("VRH", "GM0748").kind == "transfer"  # the platform default
+
+
+def test_a_greedy_plugin_answers_for_itself_only(host_with, fixture_plugin, tmp_path):
+    host = host_with("fixture_site", "greedy_site")
+    site, greedy = host["fixture_site"], host["greedy_site"]
+    sample = fixture_plugin("fixture_site").HERE / "fixture_export.csv"
+    assert len(list(site.read_export(sample))) == 4  # not the greedy generator's nothing
+    assert list(greedy.read_export(sample)) == []
+    assert site.map_reason("WRK").bus_code == "11"
+    assert greedy.map_reason("WRK").bus_code == "98"
+    assert site.mapping.version == "test.1" and greedy.mapping.version == "g.1"
+
+
+def test_a_version_one_plugin_is_refused_with_an_explanation(fixture_plugin):
+    with pytest.raises(SitePluginError) as caught:
+        build_plugin_manager(
+            entry_points=False, plugins={"version_one": fixture_plugin("version_one")}
+        )
+    assert "written for plugin interface 1" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("declared", "fragment"),
+    [
+        ("", "declares no plugin interface version"),
+        ("1.4", "was written for plugin interface 1.4; this platform has 2.0"),
+        ("2.7", "was written for plugin interface 2.7"),
+        ("two", "is not a version"),
+    ],
+)
+def test_the_interface_version_is_checked_at_start_up(fixture_plugin, declared, fragment):
+    module = _with_info(fixture_plugin("fixture_site"), api_version=declared)
+    with pytest.raises(SitePluginError, match=fragment):
+        PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
+
+
+def test_an_older_minor_interface_version_is_accepted(fixture_plugin):
+    module = _with_info(fixture_plugin("fixture_site"), api_version="2")
+    host = PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
+    assert host["fixture_site"].info.api_version == "2"
 
 
 def test_installed_plugins_load_through_the_entry_point_group():
     host = PluginHost(build_plugin_manager())
     assert {"brabantse_wal", "template"} <= set(host.sites)
     assert host["brabantse_wal"].distribution.startswith("fiptrial-brabantse-wal ")
+    assert host["brabantse_wal"].is_declarative and not host["template"].is_declarative
 
 
 def test_loading_one_entry_point_by_name():
@@ -105,14 +150,6 @@ def _with_info(module, **changes):
     info = dataclasses.replace(module.site_plugin_info(), **changes)
     module.site_plugin_info = hookspecs.hookimpl(lambda: info)
     return module
-
-
-def test_plugin_answering_for_every_site_is_refused(host_with):
-    with pytest.raises(SitePluginError) as caught:
-        host_with("greedy_site")
-    text = str(caught.value)
-    assert "reason_mapping answers for another site" in text
-    assert "read_export is a generator function" in text
 
 
 def test_info_name_must_be_the_registered_name(host_with):

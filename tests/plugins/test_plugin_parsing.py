@@ -135,7 +135,7 @@ def test_line_numbers_count_physical_lines():
         (b"bsn;reden\n1;\x81\x8d\n", "line 2: the text is neither UTF-8 nor Windows-1252"),
         (
             b"\xef\xbb\xbfbsn;reden\n1;\xe9\n",
-            "line 2: the file starts with a UTF-8 byte order mark",
+            "line 2: the file is read as UTF-8 (it starts with a byte order mark",
         ),
         (b"bsn;reden\n" + b"x" * (MAX_LINE_BYTES + 10) + b"\n", "line 2 is longer than"),
         (b'bsn;reden\n1;"a\x00b"\n', "line 2 contains a NUL byte"),

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from web_support import PASSWORD, csrf_token
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "security"))
+
+from security_world import World, build_world, fresh_g_per_request
 
 
 @dataclass
@@ -69,3 +75,15 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
+
+
+@pytest.fixture
+def world(build: Any) -> World:
+    """The security tests' world (security_world): two sites, every role, a FIP client."""
+    return build_world(build)
+
+
+@pytest.fixture
+def fresh_g(app: Any) -> None:
+    """For tests with more than one browser: each request gets its own ``g``."""
+    fresh_g_per_request(app)

@@ -1,4 +1,4 @@
-"""The daily work over HTTP (issue 13): conversations, consent, lottery, uploads, monitoring.
+"""The daily work over HTTP: conversations, consent, lottery, uploads, monitoring.
 
 Each test posts the real forms (CSRF token included) as the role that does the work, checks
 what the page then says, and checks what the database and the audit trail hold.

@@ -105,6 +105,22 @@ def test_caseload_upload_registers_and_reports(staff: Any, web: Any, instance_fo
     assert "al eerder ingelezen" in _report(web, again).text
 
 
+def test_a_rejected_line_is_explained_in_the_readers_language(staff: Any, web: Any) -> None:
+    """The declarative reader's errors carry codes: the report says them from the catalogue,
+    in Dutch and in English, and never shows the BSN it refused."""
+    _plugin_installed()
+    bsns = valid_bsns(600_000_000)
+    web.login("coord")
+    rows = [ExportRow(next(bsns)), ExportRow("123456789")]  # the second fails the elfproef
+    report = _report(web, _upload(web, "deelnemers", bw_export(rows)))
+    assert "BSN is geen geldig BSN (9 cijfers die voldoen aan de elfproef)." in report.text
+    assert "123456789" not in report.text
+    page = web.client.get("/locatie/bw/bestanden")
+    web.client.post("/taal", data={"csrf_token": csrf_token(page.text), "lang": "en"})
+    english = web.client.get(report.request.path)
+    assert "BSN is not a valid BSN (9 digits passing the elfproef)." in english.text
+
+
 def test_status_page_and_its_endpoint(
     staff: Any, web: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

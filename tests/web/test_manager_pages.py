@@ -1,4 +1,4 @@
-"""The client manager's agenda, participant history and quick conversation form (issue 5)."""
+"""The client manager's agenda, participant history and quick conversation form."""
 
 from __future__ import annotations
 

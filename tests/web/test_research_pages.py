@@ -74,7 +74,9 @@ def test_pooled_report_with_its_figures(
     page = web.client.get("/onderzoek/rapport")
     assert page.status_code == 200
     assert "Primaire analyse" in page.text
-    for name in ("consort", "exits", "forest", "survival", "incidence"):
+    assert "Analyseplan" in page.text and "NIET BEVROREN" not in page.text
+    for name in ("consort", "exits", "forest", "survival", "incidence", "sustained", "classes",
+                 "caterpillar", "reasons"):  # fmt: skip
         url = f"/onderzoek/rapport/t1/{name}.png"
         assert url in page.text
         figure = web.client.get(url)
@@ -122,7 +124,7 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     from fiptrial.models import AuditEntry
 
     _allocated_trial(staff, build)
-    web.login("analyse")
+    web.login("beheer")  # analysts ask for approval first (tests/web/test_minimisation.py)
     page = web.client.get("/onderzoek/exports")
     response = web.client.post(  # no button value: a browser may leave it out
         "/onderzoek/exports/download",
@@ -131,8 +133,9 @@ def test_download_the_analysis_export_as_a_zip(staff: Any, web: Any, build: Any)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
-    assert any(name.endswith(".csv") for name in names) and len(names) == 4
+    assert any(name.endswith(".csv") for name in names) and len(names) == 5
     assert any(name.endswith("_spells.csv") for name in names)  # the spells file goes along
+    assert any(name.endswith(".plan.json") for name in names)  # and the analysis plan
     assert db.session.query(AuditEntry).filter_by(action="analysis.exported").count() == 1
 
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from fiptrial.api.auth import requires
+from fiptrial.api.auth import principal, requires
 from fiptrial.schemas import (
     AnalysisQuerySchema,
     FreezeSchema,
 )
-from fiptrial.services import exports, freezes, trials
+from fiptrial.services import analysis_plans, exports, freezes, trials
 
 blp = Blueprint(
     "analysis", __name__, url_prefix="/api/v1", description="Trial report and data freezes"
@@ -29,8 +29,11 @@ def trial_analysis(query: dict[str, Any], trial_code: str) -> dict[str, Any]:
     """The trial report (fiptrial_analysis JSON) on the current data, plus ``export``: what was
     analysed (trial, cut-off, participants, analysis package version). 422 when the data
     cannot be analysed yet (e.g. an arm without participants)."""
-    export = exports.build_export(trials.get_trial(trial_code), query["cutoff"])
-    return {**exports.analyse(export), "export": export.describe()}
+    trial = trials.get_trial(trial_code)
+    export = exports.build_export(trial, query["cutoff"])
+    report = exports.analyse(export)
+    analysis_plans.mark_unblinded_report(trial, principal().actor)
+    return {**report, "export": export.describe()}
 
 
 @blp.get("/trials/<trial_code>/freezes")

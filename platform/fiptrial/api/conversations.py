@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask_smorest import Blueprint
@@ -21,6 +21,7 @@ from fiptrial.schemas import (
 )
 from fiptrial.services import conversations, fidelity, followup, planning
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
+from fiptrial.timezone import local_today
 
 blp = Blueprint(
     "conversations",
@@ -47,10 +48,8 @@ def record_conversation(data: dict[str, Any], participant_id: int) -> Conversati
 def list_conversations(participant_id: int) -> list[dict[str, Any]]:
     who = principal()
     participant = visible_participant(who, participant_id)
-    rows = conversations.records(participant)
-    # Free text stays at the site: analysts (pooled research) never see it.
-    hidden = ("notes", "agreements.description") if who.role == "analyst" else ()
-    return ConversationSchema(many=True, exclude=hidden).dump(rows)
+    # Free text stays at the site: the field policy hides it from analysts.
+    return ConversationSchema(many=True).dump(conversations.records(participant))
 
 
 @blp.get("/participants/<int:participant_id>/plan")
@@ -113,16 +112,17 @@ def agenda(args: dict[str, Any], manager_id: int) -> list[PlannedConversation]:
     """A client manager's planned conversations; a client manager sees only their own."""
     who = principal()
     _visible_manager(who, manager_id)
-    first = args.get("from_") or date.today()
+    first = args.get("from_") or local_today()
     last = args.get("to") or first + timedelta(days=6)
     return planning.agenda(manager_id, first, last)
 
 
 @blp.get("/client-managers/<int:manager_id>/notifications")
-@requires("plan.read")
+@requires("notification.read")
 @blp.response(200, NotificationSchema(many=True))
 def notifications(manager_id: int) -> list[Any]:
-    """The weekly agendas, overdue lists and AOW notices stored for one client manager."""
+    """The weekly agendas, overdue lists and AOW notices stored for one client manager: for
+    the manager and their site's staff (never analysts); an AOW notice names the month."""
     who = principal()
     manager = _visible_manager(who, manager_id)
     return followup.notifications_for(manager)
@@ -135,4 +135,5 @@ def site_fidelity(site_code: str) -> dict[str, Any]:
     """Planned, held, held within two weeks, missed; share with 3 of 4 in the first year."""
     who = principal()
     site = visible_site(who, db.session.query(Site).filter_by(code=site_code).one_or_none())
-    return fidelity.site_fidelity(site).to_dict(participants=who.role != CLIENT_MANAGER)
+    # The field policy decides: per participant, and other client managers' user names.
+    return fidelity.site_fidelity(site).to_dict(who)

@@ -1,4 +1,4 @@
-"""Every API error has one shape: {"error": {"code", "message", "fields"}}."""
+"""Every API error has one shape: {"error": {"code", "message", "fields"}} (``http_errors``)."""
 
 from __future__ import annotations
 
@@ -9,42 +9,24 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from fiptrial.errors import PlatformError
-
-
-def _flatten_messages(messages: Any) -> dict[str, list[str]]:
-    """webargs nests errors by location ({"json": {"bsn": [...]}}); callers want field names."""
-    fields: dict[str, list[str]] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            fields[prefix or "_body"] = list(value)
-        else:
-            fields[prefix or "_body"] = [str(value)]
-
-    for location_errors in (messages or {}).values():
-        walk("", location_errors)
-    return fields
+from fiptrial.http_errors import api_error_response
 
 
 class PlatformApi(Api):
-    """flask-smorest's Api with the platform's error shape."""
+    """flask-smorest's Api with the platform's error shape, documented as it is sent."""
+
+    # The schema of every error answer in the OpenAPI document (imported late: the schemas
+    # need the models, which need this module's PlatformApi through fiptrial.extensions).
+    @property  # type: ignore[override]
+    def ERROR_SCHEMA(self) -> Any:
+        from fiptrial.schemas import ErrorSchema
+
+        return ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
             return error
-        data = getattr(error, "data", None) or {}
-        fields = _flatten_messages(data.get("messages") or data.get("errors"))
-        message = data.get("message") or error.description or error.name
-        if fields:
-            message = "invalid input: " + "; ".join(
-                f"{name}: {' '.join(msgs)}" for name, msgs in fields.items()
-            )
-        code = "validation_failed" if error.code == 422 else error.name.lower().replace(" ", "_")
-        body = {"error": {"code": code, "status": error.code, "message": message, "fields": fields}}
-        return body, error.code, data.get("headers", {})
+        return api_error_response(error)
 
 
 def platform_error_response(error: PlatformError) -> Any:

@@ -43,7 +43,14 @@ UPLOAD_DOC = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "mapping_version": {
+                            "type": "string",
+                            "description": "read under this earlier version of the site's "
+                            "reason table (default: the current one)",
+                        },
+                    },
                     "required": ["file"],
                 }
             }
@@ -69,6 +76,10 @@ def _upload() -> Any:
     return upload.stream
 
 
+def _mapping_version() -> str | None:
+    return request.form.get("mapping_version") or None
+
+
 def _answer(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return report, 201 if report["duplicate_of"] is None else 200
 
@@ -79,7 +90,9 @@ def _answer(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
 def create_participant_import(site_code: str) -> tuple[dict[str, Any], int]:
     """Register the running benefits of an export as participants."""
     who, site = _site(site_code)
-    return _answer(import_participants(site, _upload(), actor=who.actor))
+    return _answer(
+        import_participants(site, _upload(), actor=who.actor, mapping_version=_mapping_version())
+    )
 
 
 @blp.post("/sites/<site_code>/outcome-imports")
@@ -88,7 +101,9 @@ def create_participant_import(site_code: str) -> tuple[dict[str, Any], int]:
 def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int]:
     """Import an outcome export: exits, transfers, re-entries and corrections."""
     who, site = _site(site_code)
-    return _answer(import_outcomes(site, _upload(), actor=who.actor))
+    return _answer(
+        import_outcomes(site, _upload(), actor=who.actor, mapping_version=_mapping_version())
+    )
 
 
 @blp.get("/sites/<site_code>/outcome-imports")

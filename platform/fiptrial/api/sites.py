@@ -21,7 +21,7 @@ from fiptrial.schemas import (
     SiteSchema,
 )
 from fiptrial.services import participants, randomisation
-from fiptrial.services.access import visible_site
+from fiptrial.services.access import in_caseload, visible_site
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="Sites and their caseload")
 
@@ -57,8 +57,6 @@ def list_participants(page: dict[str, int], site_code: str) -> list[Participant]
         Participant.site_id == site.id, Participant.id > page["after"]
     )
     if who.role == "client_manager":
-        from fiptrial.services.access import in_caseload
-
         return [p for p in query.order_by(Participant.id) if in_caseload(who, p)][: page["limit"]]
     return query.order_by(Participant.id).limit(page["limit"]).all()
 

@@ -73,8 +73,12 @@ def create_consent_form(data: dict[str, Any], trial_code: str) -> ConsentForm:
 
 
 @blp.get("/trials/<trial_code>/consent-forms")
-@requires("trial.read")
+@requires("consent_form.read")
 @blp.response(200, ConsentFormSchema(many=True))
 def list_consent_forms(trial_code: str) -> list[ConsentForm]:
+    """The trial's consent forms; a site role sees only those of a trial its site is in."""
+    who = principal()
     trial = trials.get_trial(trial_code)
+    if who.site_bound and not any(s.id == who.site_id for s in trial.sites):
+        visible_site(who, None, "trial")
     return db.session.query(ConsentForm).filter_by(trial_id=trial.id).order_by(ConsentForm.id).all()

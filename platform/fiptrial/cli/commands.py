@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from functools import wraps
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +12,22 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from fiptrial.errors import PlatformError
+from fiptrial.cli.analysis import add_analysis_commands
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.cli.conversations import COMMANDS as conversation_commands
+from fiptrial.cli.imports import add_import_commands
+from fiptrial.cli.privacy import add_privacy_commands, enrol_demo_users
+from fiptrial.cli.users import user_cli
+from fiptrial.demo.exports import demo_export
+from fiptrial.demo.story import play
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
-
-OPERATOR = "cli:operator"
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a service's PlatformError into a clear message and exit status 1."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PlatformError as error:
-            detail = "".join(f"\n  {k}: {' '.join(v)}" for k, v in error.fields.items())
-            raise click.ClickException(error.message + detail) from None
-
-    return wrapper
-
+from fiptrial.models import ApiToken, Trial, User
+from fiptrial.models.identity import ALL_ROLES
+from fiptrial.services.audit import make_anchor, read_anchor, verify_chain
+from fiptrial.services.eligibility import band_label
+from fiptrial.services.randomisation import simulate, strata_weights_for, verify_trial
+from fiptrial.services.tokens import create_token, revoke_token
+from fiptrial.services.trials import get_site, get_trial
 
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
 audit_cli = AppGroup("audit", help="Verify and anchor the audit trail.")
@@ -40,17 +35,13 @@ randomisation_cli = AppGroup("randomisation", help="Simulate and verify randomis
 
 
 @token_cli.command("create")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(ALL_ROLES))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--user", "username", help="User name (required for client_manager).")
 @click.option("--label", default="", help="What the token is for.")
 @reports_errors
 def token_create(role: str, site_code: str | None, username: str | None, label: str) -> None:
     """Create a token; it is printed once, alone on the last line, and stored only as a hash."""
-    from fiptrial.models import User
-    from fiptrial.services.tokens import create_token
-    from fiptrial.services.trials import get_site
-
     site = get_site(site_code) if site_code else None
     user = None
     if username:
@@ -69,8 +60,6 @@ def token_create(role: str, site_code: str | None, username: str | None, label: 
 @token_cli.command("list")
 def token_list() -> None:
     """List tokens (prefix, role, site, revoked)."""
-    from fiptrial.models import ApiToken
-
     for row in db.session.query(ApiToken).order_by(ApiToken.id):
         site = row.site.code if row.site else "-"
         state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -82,8 +71,6 @@ def token_list() -> None:
 @reports_errors
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id; it answers 401 from now on."""
-    from fiptrial.services.tokens import revoke_token
-
     revoke_token(token_id, actor=OPERATOR)
     click.echo(f"Token {token_id} revoked.")
 
@@ -99,8 +86,6 @@ def token_revoke(token_id: int) -> None:
 def audit_verify(anchor_file: Path | None) -> None:
     """Recompute the keyed hash chain and the head's HMAC; exit 1 naming the first broken
     entry. With --anchor, also check that the chain still holds the anchored head."""
-    from fiptrial.services.audit import read_anchor, verify_chain
-
     anchor = read_anchor(anchor_file) if anchor_file is not None else None
     report = verify_chain(anchor)
     click.echo(json.dumps(report.to_dict()))
@@ -120,8 +105,6 @@ def audit_anchor(output: Path | None) -> None:
     """Sign the head of the verified chain, for an operator to keep outside the database
     (another machine, a printed copy, a mail to the data manager); `audit verify --anchor`
     later checks that no entry up to it was removed or rewritten."""
-    from fiptrial.services.audit import make_anchor
-
     text = json.dumps(make_anchor().to_dict(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -148,9 +131,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
     Strata are drawn with the frequencies of the trial's registered eligible participants, or
     uniformly over the sites' strata when nobody is registered yet.
     """
-    from fiptrial.services.randomisation import simulate, strata_weights_for
-    from fiptrial.services.trials import get_trial
-
     trial = get_trial(trial_code)
     weights = strata_weights_for(trial) or _uniform_strata(trial)
     result = simulate(
@@ -167,10 +147,6 @@ def randomisation_simulate(trial_code: str, participants: int, runs: int, seed: 
 
 
 def _uniform_strata(trial: Any) -> dict[str, float]:
-    from itertools import product
-
-    from fiptrial.services.eligibility import band_label
-
     def labels(edges: list[int]) -> list[str]:
         return [band_label(v, edges) for v in edges]
 
@@ -191,9 +167,6 @@ def _uniform_strata(trial: Any) -> dict[str, float]:
 @reports_errors
 def randomisation_verify(trial_code: str) -> None:
     """Re-derive every allocation from its recorded seeds and draws; exit 1 on a mismatch."""
-    from fiptrial.services.randomisation import verify_trial
-    from fiptrial.services.trials import get_trial
-
     problems = verify_trial(get_trial(trial_code))
     for problem in problems:
         click.echo(problem, err=True)
@@ -204,34 +177,50 @@ def randomisation_verify(trial_code: str) -> None:
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when a trial already exists.")
-@click.option("--participants", type=int, default=2000, show_default=True)
+@click.option(
+    "--participants",
+    type=int,
+    default=2000,
+    show_default=True,
+    help="Brabantse Wal's caseload at the start; the other sites scale with it.",
+)
+@click.option("--seed", type=int, default=2014, show_default=True)
 @reports_errors
-def demo(if_empty: bool, participants: int) -> None:
-    """Create a demo trial with synthetic participants (never real data)."""
-    from fiptrial.demo import create_demo
-    from fiptrial.models import Trial
-
+def demo(if_empty: bool, participants: int, seed: int) -> None:
+    """Create the demo trial and play three years of it, with synthetic clients (never real
+    data): imports, allocations, conversations, withdrawals and yearly freezes."""
     if if_empty and db.session.query(Trial).first() is not None:
         click.echo("The database already holds a trial; no demo loaded.")
         return
-    summary = create_demo(participants=participants)
+    if participants < 20:
+        raise click.BadParameter("at least 20", param_hint="--participants")
+    summary = play(participants=participants, seed=seed)
     click.echo(json.dumps(summary, indent=2))
-    click.echo("All demo data are SYNTHETIC: generated people, not real clients.")
+    click.echo(
+        "All demo data are SYNTHETIC: generated people, not real clients. Next month's export: "
+        f"fiptrial demo-export --site brabantse_wal --month {summary['next_export_month']} FILE"
+    )
+    enrol_demo_users()
+
+
+@click.command("demo-export")
+@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
+@click.option("--month", help="YYYY-MM; default: the month after the site's latest import.")
+@click.option("--trial", "trial_code", default="fip-demo", show_default=True)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@reports_errors
+def demo_export_command(site_code: str, month: str | None, trial_code: str, out: Path) -> None:
+    """Write a demo site's export of one month, in its plugin's format, for the demo's own
+    participants: upload it (Importeren) and watch the report change."""
+    click.echo(json.dumps(demo_export(get_trial(trial_code), site_code, month, out), indent=2))
 
 
 def register_commands(app: Flask) -> None:
-    for command in (token_cli, audit_cli, randomisation_cli, demo):
+    for command in (token_cli, audit_cli, randomisation_cli, demo, demo_export_command):
         app.cli.add_command(command)
-    from fiptrial.cli.users import user_cli  # web users (issue 6)
-
     app.cli.add_command(user_cli)
-    from fiptrial.cli.imports import add_import_commands  # issue 3: imports
-
     add_import_commands(app)
-    from fiptrial.cli.conversations import COMMANDS as conversation_commands  # issue 5
-
     for command in conversation_commands:
         app.cli.add_command(command)
-    from fiptrial.cli.analysis import add_analysis_commands  # issue 4: export, analyse, freeze
-
     add_analysis_commands(app)
+    add_privacy_commands(app)

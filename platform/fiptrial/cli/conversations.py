@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.extensions import db
+from fiptrial.models import User
+from fiptrial.scheduler.jobs import describe_jobs, run_job
+from fiptrial.scheduler.runner import run_scheduler
+from fiptrial.services import caseload, planning
+from fiptrial.services.access import ADMIN, Principal
+from fiptrial.services.caseload import add_client_manager, assign_by_load, reassign, site_capacity
+from fiptrial.services.fidelity import site_fidelity
+from fiptrial.services.trials import get_site, get_trial
+from fiptrial.timezone import local_today
 
 client_manager_cli = AppGroup("client-manager", help="Client managers and their caseloads.")
 scheduler_cli = AppGroup("scheduler", help="The one process that runs scheduled jobs.")
@@ -29,9 +39,6 @@ jobs_cli = AppGroup("jobs", help="Scheduled jobs and their runs.")
 @reports_errors
 def client_manager_add(site_code: str, username: str, capacity: int, display_name: str) -> None:
     """Add a client manager to a site (a login is set up with the user commands)."""
-    from fiptrial.services.caseload import add_client_manager, site_capacity
-    from fiptrial.services.trials import get_site
-
     site = get_site(site_code)
     user = add_client_manager(
         site, username, capacity=capacity, display_name=display_name, actor=OPERATOR
@@ -48,10 +55,7 @@ def client_manager_add(site_code: str, username: str, capacity: int, display_nam
 @reports_errors
 def client_manager_assign(site_code: str, on: object) -> None:
     """Assign the site's FIP participants without a client manager, by load."""
-    from fiptrial.services.caseload import assign_by_load
-    from fiptrial.services.trials import get_site
-
-    day = on.date() if on else date.today()  # type: ignore[attr-defined]
+    day = on.date() if on else local_today()  # type: ignore[attr-defined]
     assigned = assign_by_load(get_site(site_code), on=day, actor=OPERATOR)
     click.echo(json.dumps({"assigned": len(assigned)}))
 
@@ -68,14 +72,10 @@ def client_manager_assign(site_code: str, on: object) -> None:
 @reports_errors
 def client_manager_reassign(participant_id: int, username: str, reason: str, on: object) -> None:
     """Give a participant another fixed client manager; the old assignment is kept."""
-    from fiptrial.extensions import db
-    from fiptrial.models import User
-    from fiptrial.services.caseload import reassign
-
     user = db.session.query(User).filter_by(username=username).one_or_none()
     if user is None:
         raise click.ClickException(f"no user called {username!r}")
-    day = on.date() if on else date.today()  # type: ignore[attr-defined]
+    day = on.date() if on else local_today()  # type: ignore[attr-defined]
     row = reassign(participant_id, user.id, reason=reason, on=day, actor=OPERATOR)
     click.echo(
         f"Participant {participant_id} now has client manager {username} from {row.assigned_on}."
@@ -94,9 +94,6 @@ def client_manager_reassign(participant_id: int, username: str, reason: str, on:
 @reports_errors
 def plan_rules(trial_code: str, settings: tuple[str, ...]) -> None:
     """Show a trial's planning rules, or change them and re-plan what is still open."""
-    from fiptrial.services import planning
-    from fiptrial.services.trials import get_trial
-
     trial = get_trial(trial_code)
     if settings:
         changes: dict[str, int] = {}
@@ -127,13 +124,10 @@ def plan_rules(trial_code: str, settings: tuple[str, ...]) -> None:
 @reports_errors
 def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
     """Show the site's conversation plan: participant, client manager, date, minutes..."""
-    from fiptrial.services import caseload, planning
-    from fiptrial.services.trials import get_site
-
     site = get_site(site_code)
     if create:
         starts_on = start.date() if start else None  # type: ignore[attr-defined]
-        caseload.assign_by_load(site, on=starts_on or date.today(), actor=OPERATOR)
+        caseload.assign_by_load(site, on=starts_on or local_today(), actor=OPERATOR)
         planning.plan_site(site, actor=OPERATOR, starts_on=starts_on)
     rows = planning.site_plan(site)
     if as_json:
@@ -152,10 +146,10 @@ def plan(site_code: str, as_json: bool, create: bool, start: object) -> None:
 @reports_errors
 def fidelity(site_code: str) -> None:
     """Fidelity figures of a site (planned, held, held in window, missed, first-year share)."""
-    from fiptrial.services.fidelity import site_fidelity
-    from fiptrial.services.trials import get_site
-
-    click.echo(json.dumps(site_fidelity(get_site(site_code)).to_dict(participants=False), indent=2))
+    operator = Principal(role=ADMIN, actor=OPERATOR)
+    figures = site_fidelity(get_site(site_code)).to_dict(operator)
+    figures.pop("per_participant", None)  # the site's totals and its client managers
+    click.echo(json.dumps(figures, indent=2))
 
 
 @scheduler_cli.command("run")
@@ -170,10 +164,6 @@ def fidelity(site_code: str) -> None:
 )
 def scheduler_run(once: bool, for_seconds: float | None) -> None:
     """Run the scheduler. A second one waits, idle, until the first one stops."""
-    from flask import current_app
-
-    from fiptrial.scheduler.runner import run_scheduler
-
     outcome = run_scheduler(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         once=once,
@@ -185,8 +175,6 @@ def scheduler_run(once: bool, for_seconds: float | None) -> None:
 @jobs_cli.command("list")
 def jobs_list() -> None:
     """The jobs, their next run, and their last run (start, end, outcome, counts)."""
-    from fiptrial.scheduler.jobs import describe_jobs
-
     for row in describe_jobs():
         click.echo(json.dumps(row, default=str))
 
@@ -196,8 +184,6 @@ def jobs_list() -> None:
 @reports_errors
 def jobs_run(job_id: str) -> None:
     """Run one job now, in this process, recorded like a scheduled run."""
-    from fiptrial.scheduler.jobs import run_job
-
     click.echo(json.dumps(run_job(job_id), default=str))
 
 

@@ -11,36 +11,43 @@ from typing import Any
 import click
 from flask import Flask
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
+from fiptrial.services.imports import import_outcomes, import_participants
+from fiptrial.services.trials import get_site
 
 
-def _run(site_code: str, path: Path, service: Callable[..., dict[str, Any]]) -> None:
-    from fiptrial.services.trials import get_site
-
-    report = service(get_site(site_code), path, actor=OPERATOR)
+def _run(
+    site_code: str, path: Path, service: Callable[..., dict[str, Any]], mapping: str | None
+) -> None:
+    report = service(get_site(site_code), path, actor=OPERATOR, mapping_version=mapping)
     click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+
+
+MAPPING_OPTION = click.option(
+    "--mapping-version",
+    default=None,
+    help="Read under this earlier version of the site's reason table (default: the current).",
+)
 
 
 @click.command("import-participants")
 @click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@MAPPING_OPTION
 @reports_errors
-def import_participants_command(site_code: str, file: Path) -> None:
+def import_participants_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Register the running benefits of an export FILE as participants of SITE."""
-    from fiptrial.services.imports import import_participants
-
-    _run(site_code, file, import_participants)
+    _run(site_code, file, import_participants, mapping_version)
 
 
 @click.command("import-outcomes")
 @click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@MAPPING_OPTION
 @reports_errors
-def import_outcomes_command(site_code: str, file: Path) -> None:
+def import_outcomes_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Import the outcomes (exits, transfers, re-entries, corrections) in export FILE."""
-    from fiptrial.services.imports import import_outcomes
-
-    _run(site_code, file, import_outcomes)
+    _run(site_code, file, import_outcomes, mapping_version)
 
 
 def add_import_commands(app: Flask) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from fiptrial.cli.commands import OPERATOR, reports_errors
+from fiptrial.cli.common import OPERATOR, reports_errors
 from fiptrial.extensions import db
-from fiptrial.models.identity import ROLES
+from fiptrial.models import User
+from fiptrial.models.identity import ALL_ROLES
+from fiptrial.services.trials import get_site
+from fiptrial.services.users import create_user, find_user, set_password
 
 user_cli = AppGroup("user", help="Create and list the people who log in to the web pages.")
 
 
 @user_cli.command("create")
 @click.option("--username", required=True, help="Login name (letters, digits, . _ -).")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--role", required=True, type=click.Choice(list(ALL_ROLES)))
 @click.option("--site", "site_code", help="Site code (site_coordinator and client_manager).")
 @click.option("--name", "display_name", default="", help="Name shown on the pages.")
 @click.option("--capacity", type=int, default=None, help="FIP places (client managers).")
@@ -35,9 +38,6 @@ def user_create(
     password: str,
 ) -> None:
     """Create a user; weak passwords are refused with the rule they break."""
-    from fiptrial.services.trials import get_site
-    from fiptrial.services.users import create_user
-
     site = get_site(site_code) if site_code else None
     user = create_user(
         username=username,
@@ -58,8 +58,7 @@ def user_create(
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @reports_errors
 def user_set_password(username: str, password: str) -> None:
-    """Set a new password; this also lifts a lock-out."""
-    from fiptrial.services.users import find_user, set_password
+    """Set a new password; this ends every web session of the user."""
 
     user = find_user(username)
     if user is None:
@@ -71,11 +70,7 @@ def user_set_password(username: str, password: str) -> None:
 @user_cli.command("list")
 def user_list() -> None:
     """List users: name, role, site, state."""
-    from fiptrial.models import User
-
     for user in db.session.query(User).order_by(User.username):
         site = user.site.code if user.site else "-"
         state = "active" if user.active else "inactive"
-        if user.locked_until is not None:
-            state += f", locked until {user.locked_until:%Y-%m-%d %H:%M}"
         click.echo(f"{user.username}\t{user.role}\t{site}\t{state}")

@@ -1,5 +1,6 @@
 """The platform's tables. Import from here: ``from fiptrial.models import Participant``."""
 
+from fiptrial.models.analysis_plan import AnalysisPlanVersion
 from fiptrial.models.audit import AuditEntry, AuditHead
 from fiptrial.models.consent import ConsentEvent, ConsentForm
 from fiptrial.models.conversations import (
@@ -20,6 +21,18 @@ from fiptrial.models.freezes import DataFreeze
 from fiptrial.models.identity import ApiToken, User
 from fiptrial.models.outcomes import HeldRow, ImportBatch, OutcomeEvent
 from fiptrial.models.participant import Participant
+from fiptrial.models.privacy import (
+    ExportApproval,
+    PseudonymKeyDestruction,
+    ReadLogEntry,
+    ReadLogPurge,
+    ReadLogSubject,
+    RecoveryCode,
+    RetentionRun,
+    RetentionSchedule,
+    SourceKey,
+    UserTotp,
+)
 from fiptrial.models.randomisation import (
     Allocation,
     AllocationCorrection,
@@ -35,6 +48,7 @@ __all__ = [
     "Agreement",
     "Allocation",
     "AllocationCorrection",
+    "AnalysisPlanVersion",
     "ApiToken",
     "AuditEntry",
     "AuditHead",
@@ -47,6 +61,7 @@ __all__ = [
     "ConversationPlan",
     "ConversationRecord",
     "DataFreeze",
+    "ExportApproval",
     "FollowupRound",
     "HeldRow",
     "ImportBatch",
@@ -58,11 +73,20 @@ __all__ = [
     "OutcomeEvent",
     "Participant",
     "PlannedConversation",
+    "PseudonymKeyDestruction",
     "RandomisationBlock",
+    "ReadLogEntry",
+    "ReadLogPurge",
+    "ReadLogSubject",
+    "RecoveryCode",
+    "RetentionRun",
+    "RetentionSchedule",
     "SchedulerLock",
     "Site",
+    "SourceKey",
     "StratumState",
     "Trial",
     "TrialArm",
     "User",
+    "UserTotp",
 ]

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column
+from fiptrial.models.base import UTCDateTime, created_at_column
 from fiptrial.models.participant import Participant
 
 SITE_ONLY = {"site_only": True}
@@ -260,7 +259,7 @@ class Notification(db.Model):  # type: ignore[name-defined]
     title: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = created_at_column()
-    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class JobRun(db.Model):  # type: ignore[name-defined]
@@ -276,8 +275,8 @@ class JobRun(db.Model):  # type: ignore[name-defined]
     job_id: Mapped[str] = mapped_column(String(120), index=True)
     # The period the run covers ("2026-11-24", "2026-W48"): a job succeeds once per key.
     run_key: Mapped[str] = mapped_column(String(80), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20), default="running")
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -291,7 +290,7 @@ class SchedulerLock(db.Model):  # type: ignore[name-defined]
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
-    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # APScheduler's SQLAlchemyJobStore table, in APScheduler 3's own layout. Declared here so that

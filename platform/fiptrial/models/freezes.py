@@ -32,6 +32,10 @@ class DataFreeze(db.Model):  # type: ignore[name-defined]
     # The spells file's CSV bytes and hash (migration 0008_spells; NULL on earlier freezes).
     spells_csv: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     spells_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The analysis plan the report followed (migration 0014_analysis_plan; NULL on earlier
+    # freezes, whose report followed the default plan of their analysis version).
+    plan_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    plan_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     report_json: Mapped[str] = mapped_column(Text)
     report_sha256: Mapped[str] = mapped_column(String(64))
     # The report's other inputs, so that verify_freeze can re-run it exactly.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column
+from fiptrial.models.base import UTCDateTime, created_at_column
 from fiptrial.models.trial import Site
 
 ROLES = ("research_admin", "site_coordinator", "client_manager", "analyst")
 SITE_ROLES = ("site_coordinator", "client_manager")
+#: The data protection officer (FG, functionaris gegevensbescherming): reads the read log, the
+#: retention runs and the privacy paperwork, and nothing of the participants themselves. Kept
+#: out of ROLES so that no permission granted to "every role" reaches the FG by accident.
+PRIVACY_OFFICER = "privacy_officer"
+ALL_ROLES = (*ROLES, PRIVACY_OFFICER)
 
 
 class User(db.Model):  # type: ignore[name-defined]
@@ -28,7 +33,10 @@ class User(db.Model):  # type: ignore[name-defined]
     capacity: Mapped[int] = mapped_column(Integer, default=180)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Every web session carries the version it was opened under and is checked against it on
+    # each request: logging out, a password change or switching the user off raise it, which
+    # ends every session of the user at once (services.users.end_sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
 
     site: Mapped[Site | None] = relationship()
@@ -48,7 +56,7 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     label: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     site: Mapped[Site | None] = relationship()
     user: Mapped[User | None] = relationship()

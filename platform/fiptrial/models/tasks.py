@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
-from fiptrial.models.base import created_at_column, utcnow
+from fiptrial.models.base import UTCDateTime, created_at_column, utcnow
 from fiptrial.models.trial import Site
 
 TASK_STATUSES = ("queued", "running", "done", "failed")
@@ -40,14 +40,12 @@ class ImportTask(db.Model):  # type: ignore[name-defined]
     error_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # A failed or interrupted task that the coordinator has cleared from the list.
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cleared_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     filename: Mapped[str] = mapped_column(String(255), default="")  # as the user named it
     spool_name: Mapped[str] = mapped_column(String(255))  # the file under instance/uploads
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, nullable=False
-    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
     site: Mapped[Site] = relationship()

@@ -14,7 +14,7 @@ from fiptrial.models.base import created_at_column
 DEFAULT_AGE_BAND_EDGES = [18, 27, 35, 45, 55]
 DEFAULT_DURATION_BAND_EDGES_MONTHS = [6, 12, 24, 60]
 #: Days between the end of a benefit with BUS code 32 and a new benefit in another member
-#: municipality within which the two are one spell (a move inside the site; issue 10).
+#: municipality within which the two are one spell (a move inside the site).
 DEFAULT_MOVE_GAP_DAYS = 31
 #: BUS statistiekcodes (kenmerk 8) of the benefit in the trial: 01 algemene bijstand.
 DEFAULT_BENEFIT_STATISTIC_CODES = ["01"]
@@ -37,7 +37,7 @@ class Trial(db.Model):  # type: ignore[name-defined]
     consent_design: Mapped[str] = mapped_column(String(20), default="consent_first")
     followup_years: Mapped[int] = mapped_column(Integer, default=3)
     cost_per_benefit_year: Mapped[int] = mapped_column(Integer, default=14000)
-    # FIP delivery (issue 5, migration 0002_conversations): the plan each FIP client gets.
+    # FIP delivery (migration 0002_conversations): the plan each FIP client gets.
     conversations_per_year: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     intervention_years: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     conversations_per_day: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
@@ -56,7 +56,7 @@ class Trial(db.Model):  # type: ignore[name-defined]
         JSON, default=lambda: list(DEFAULT_DURATION_BAND_EDGES_MONTHS)
     )
     start_date: Mapped[date | None] = mapped_column(Date, nullable=True)
-    # Benefit spells (issue 10, migration 0008_spells): see services.spells.
+    # Benefit spells (migration 0008_spells): see services.spells.
     move_gap_days: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_MOVE_GAP_DAYS, server_default=str(DEFAULT_MOVE_GAP_DAYS)
     )

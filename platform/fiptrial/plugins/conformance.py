@@ -14,8 +14,9 @@ is wrong, so the developer knows what to change.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -30,9 +31,16 @@ from fiptrial.plugins.manager import (
     build_plugin_manager,
     inspect_site_plugin,
     installed_plugin_names,
+    site_folders,
     site_plugin_names,
 )
-from fiptrial.plugins.mapping import HISTORIC_2010_CODES, MOVED_MUNICIPALITY, shared_codes
+from fiptrial.plugins.mapping import (
+    HISTORIC_2010_CODES,
+    MOVED_MUNICIPALITY,
+    MappedReason,
+    shared_codes,
+)
+from fiptrial.plugins.profile import profile_rows
 from fiptrial.plugins.rows import ExportFormatError, ExportRow
 
 __all__ = ["CHECKS", "CheckResult", "assert_plugin_conforms", "check_plugin", "failed_checks"]
@@ -40,7 +48,7 @@ __all__ = ["CHECKS", "CheckResult", "assert_plugin_conforms", "check_plugin", "f
 #: Every check in report order, with what it proves.
 CHECKS: Mapping[str, str] = {
     "loads": "the plugin loads and says who it is",
-    "answers_for_itself": "per-site hooks answer for the plugin's own name only",
+    "interface": "the plugin was written for this plugin interface version",
     "municipalities": "member municipalities are valid CBS codes",
     "mapping_version": "the mapping has a version and the plugin info agrees",
     "local_codes_unique": "no local code appears twice",
@@ -52,7 +60,8 @@ CHECKS: Mapping[str, str] = {
 _PROBLEM_CHECK = {
     "info": "loads",
     "mapping": "loads",
-    "hooks": "answers_for_itself",
+    "hooks": "loads",
+    "interface": "interface",
     "municipalities": "municipalities",
     "mapping_version": "mapping_version",
     "local_codes_unique": "local_codes_unique",
@@ -82,6 +91,7 @@ def check_plugin(
     pm: pluggy.PluginManager | None = None,
     plugins: Mapping[str, object] | None = None,
     entry_points: bool = True,
+    site_dirs: Iterable[str | os.PathLike[str]] = (),
 ) -> list[CheckResult]:
     """Run every conformance check on the site plugin ``name``; one result per check.
 
@@ -93,17 +103,25 @@ def check_plugin(
             hide this one's result.
         plugins: extra plugins by name, e.g. a test's fixture plugin.
         entry_points: load the installed plugin ``name`` (default) or not (fixtures only).
+        site_dirs: folders of declarative sites to look for ``name`` in.
     """
+    site_dirs = list(site_dirs)
     if pm is None:
         try:
-            pm = build_plugin_manager(entry_points=name if entry_points else False, plugins=plugins)
+            pm = build_plugin_manager(
+                entry_points=name if entry_points else False,
+                plugins=plugins,
+                site_dirs=[folder for n, folder in site_folders(site_dirs).items() if n == name],
+            )
         except SitePluginError as error:
             return _not_run([message for msgs in error.problems.values() for message in msgs])
     if name not in site_plugin_names(pm):
-        installed = ", ".join(installed_plugin_names()) or "none"
+        known = sorted({*installed_plugin_names(), *site_folders(site_dirs)})
+        where = ", ".join(str(d) for d in site_dirs) or "none given"
         return _not_run(
-            [f"no site plugin named {name!r} is installed (installed plugins: {installed})"]
-        )
+            [f"no site plugin named {name!r} is installed or in a site folder (known: "
+             f"{', '.join(known) or 'none'}; site folders: {where})"]
+        )  # fmt: skip
     site, problems = inspect_site_plugin(pm, name)
     results = _problem_results(problems)
     if site is None:
@@ -130,13 +148,17 @@ def assert_plugin_conforms(
     pm: pluggy.PluginManager | None = None,
     plugins: Mapping[str, object] | None = None,
     entry_points: bool = True,
+    site_dirs: Iterable[str | os.PathLike[str]] = (),
 ) -> None:
     """Fail with every failed check named, for use in a plugin's pytest suite.
 
     Takes the arguments of :func:`check_plugin`.
     """
     __tracebackhide__ = True  # pytest shows the message, not this helper's frame
-    results = check_plugin(name, sample=sample, pm=pm, plugins=plugins, entry_points=entry_points)
+    results = check_plugin(
+        name, sample=sample, pm=pm, plugins=plugins, entry_points=entry_points,
+        site_dirs=site_dirs,
+    )  # fmt: skip
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"{r.name}: {detail}" for r in failed for detail in r.details or ("failed",)]
@@ -185,11 +207,18 @@ def _summaries(site: SitePlugin) -> dict[str, str]:
         for code, entry in sorted(mapping.historic_handling().items())
     )
     members = ", ".join(site.municipalities)
+    kind = "declarative site" if site.is_declarative else "Python plugin"
+    versions = ", ".join(
+        f"{m.version} from {m.valid_from.isoformat()}" if m.valid_from else m.version
+        for m in site.history
+    )
     return {
-        "loads": f"{site.name} {site.version} ({site.site_name}), mapping {site.mapping_version}",
-        "answers_for_itself": "returns None when asked for another site",
+        "loads": f"{site.name} {site.version} ({site.site_name}, {kind}), "
+        f"mapping {site.mapping_version}",
+        "interface": f"written for {site.info.api_version}; hooks are called on this plugin only",
         "municipalities": members or "none declared: the members come from the site settings",
-        "mapping_version": f"{mapping.version} (fingerprint {mapping.fingerprint[:12]})",
+        "mapping_version": f"{mapping.version} (fingerprint {mapping.fingerprint[:12]}); "
+        f"history: {versions}",
         "local_codes_unique": f"{len(mapping.entries)} local codes",
         "shared_codes": f"{len(mapping.entries) - rejected} codes map to shared codes, "
         f"{rejected} are rejected, unknown codes stay unmapped",
@@ -263,7 +292,12 @@ def _move_within_site(site: SitePlugin) -> list[str]:
 
 
 def _sample_export(site: SitePlugin, sample: Path | str | None) -> CheckResult:
-    """Parse the whole sample; the shipped one must also be clean, a given file need not be."""
+    """Parse the whole sample; the shipped one must also be clean, a given file need not be.
+
+    The details are counts only: rows by outcome, then per column the valid, invalid and empty
+    values and the unmapped codes with their counts (:mod:`fiptrial.plugins.profile`) -- never
+    a value, so that a real export may be checked.
+    """
     source: Traversable | Path | None = Path(sample) if sample is not None else None
     shipped = source is None
     if source is None:
@@ -277,46 +311,61 @@ def _sample_export(site: SitePlugin, sample: Path | str | None) -> CheckResult:
             False,
             ("the plugin ships no sample export; implement sample_export or pass --sample",),
         )
+    mapper = site.reason_mapper()
+    labels = site.field_labels()
     try:
         with source.open("rb") as handle:
-            counts, unmapped, errors = _count_rows(site, site.read_export(handle))
+            rows = _Tee(site.read_export(handle), mapper)
+            profile = profile_rows(
+                rows, lambda code, new: mapper(code, new).kind == "unmapped", labels
+            )
     except ExportFormatError as error:
         return CheckResult("sample_export", False, (f"cannot be read: {error.message}",))
     except Exception as error:
         return CheckResult("sample_export", False, (f"reading raised {error!r}",))
+    counts, errors = rows.counts, rows.errors
     summary = (
         f"{counts['rows']} rows: {counts['running']} running, {counts['exit']} exits, "
         f"{counts['transfer']} transfers within the site, {counts['rejected']} rejected codes, "
-        f"{counts['errors']} with errors, {sum(unmapped.values())} with unmapped codes"
+        f"{counts['errors']} with errors, {sum(profile.unmapped.values())} with unmapped codes"
     )
     failures = []
     if counts["rows"] == 0:
         failures.append("the sample has no rows")
     if shipped:
         failures += [f"line {line}: {message}" for line, message in errors[:20]]
-        failures += [f"unmapped local code {code!r} ({n} rows)" for code, n in unmapped.items()]
-    return CheckResult("sample_export", not failures, (*failures, summary))
+        failures += [
+            f"unmapped local code {code!r} ({n} rows)" for code, n in profile.unmapped.items()
+        ]
+    return CheckResult("sample_export", not failures, (*failures, summary, *profile.lines(labels)))
 
 
-def _count_rows(
-    site: SitePlugin, rows: Iterator[ExportRow]
-) -> tuple[Counter[str], Counter[str], list[tuple[int, str]]]:
-    counts: Counter[str] = Counter()
-    unmapped: Counter[str] = Counter()
-    errors: list[tuple[int, str]] = []
-    mapper = site.reason_mapper()
-    for row in rows:
-        counts["rows"] += 1
-        if row.errors:
-            counts["errors"] += 1
-            errors.extend((row.line, message) for message in row.errors)
-        elif row.local_reason is None:
-            counts["running"] += 1
-        else:
-            mapped = mapper(row.local_reason, row.new_municipality)
-            counts[mapped.kind] += 1
-            if mapped.kind == "unmapped":
-                unmapped[row.local_reason] += 1
-            elif mapped.kind == "rejected":
-                errors.append((row.line, mapped.reason))
-    return counts, unmapped, errors
+class _Tee:
+    """Counts rows by outcome while the profile counts their fields: one pass over the file.
+
+    Error texts are kept for the shipped sample only (they never hold a value either)."""
+
+    def __init__(
+        self, rows: Iterator[ExportRow], mapper: Callable[[str, str | None], MappedReason]
+    ) -> None:
+        self.rows = rows
+        self.mapper = mapper
+        self.counts: Counter[str] = Counter()
+        self.errors: list[tuple[int, str]] = []
+
+    def __iter__(self) -> Iterator[ExportRow]:
+        counts = self.counts
+        for row in self.rows:
+            counts["rows"] += 1
+            if row.errors:
+                counts["errors"] += 1
+                if len(self.errors) < 100:
+                    self.errors.extend((row.line, str(message)) for message in row.errors)
+            elif row.local_reason is None:
+                counts["running"] += 1
+            else:
+                mapped = self.mapper(row.local_reason, row.new_municipality)
+                counts[mapped.kind] += 1
+                if mapped.kind == "rejected" and len(self.errors) < 100:
+                    self.errors.append((row.line, mapped.reason))
+            yield row

@@ -14,7 +14,6 @@ from fiptrial.plugins.mapping import MappedReason, ReasonMapping, map_with_table
 
 @hookimpl(trylast=True)
 def map_reason(
-    site_plugin: str,
     local_code: str,
     new_municipality: str | None,
     site_municipalities: tuple[str, ...],

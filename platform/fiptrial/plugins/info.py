@@ -32,8 +32,15 @@ class SitePluginInfo:
         municipalities: member municipalities as CBS codes (``"GM0748"``). Empty means "the
             members come from the site's own settings" (the template works that way).
         mapping_version: version of the reason mapping the plugin ships; must equal the
-            ``version`` of what its ``reason_mapping`` hook returns.
+            ``version`` of the current table its ``reason_mappings`` hook returns.
         description: optional longer text for ``fiptrial plugins list`` and the web pages.
+        api_version: the plugin interface version the plugin was written for (``"2.0"``); the
+            host refuses a plugin of another major version, or of a newer minor version, at
+            start-up. Write the number itself, never ``PLUGIN_API_VERSION``: the check is there
+            to catch a plugin that the platform has outgrown.
+        benefit_statistic_codes: the BUS statistiekcodes (kenmerk 8) of the benefits in the
+            site's export that the trial studies (``("01",)``: algemene bijstand). Informative
+            for the checks; the trial's own settings decide what an import counts.
     """
 
     name: str
@@ -42,3 +49,5 @@ class SitePluginInfo:
     municipalities: tuple[str, ...]
     mapping_version: str
     description: str = ""
+    api_version: str = ""
+    benefit_statistic_codes: tuple[str, ...] = ("01",)

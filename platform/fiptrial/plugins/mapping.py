@@ -1,11 +1,11 @@
 """Reason mappings: from a municipality's local end-of-benefit codes to the shared BUS codes.
 
 Each site plugin ships its table as a versioned data file (format below) and hands it to the
-platform through the ``reason_mapping`` hook. The platform reads the shared codes from
-``fiptrial/data/termination_categories.csv`` (kenmerk 34 of the Regeling statistiek
-Participatiewet) and applies one rule for every site: a local code that maps to 32 ("moved to
-another municipality") is a *transfer within the site*, not an exit, when the client moved to
-one of the site's own member municipalities -- the pilot lost exactly those clients.
+platform through the ``reason_mappings`` hook (every version, oldest first). The platform reads
+the shared codes from ``fiptrial/data/termination_categories.csv`` (kenmerk 34 of the Regeling
+statistiek Participatiewet) and applies one rule for every site: a local code that maps to 32
+("moved to another municipality") is a *transfer within the site*, not an exit, when the client
+moved to one of the site's own member municipalities -- the pilot lost exactly those clients.
 
 Mapping file format (UTF-8, ``;``-separated, ``#`` lines are metadata)::
 
@@ -14,6 +14,16 @@ Mapping file format (UTF-8, ``;``-separated, ``#`` lines are metadata)::
     ARB;map;11;;Werk in loondienst
     WLA;map;11;20;Werkleeraanbod (regeling 2010, code 20)
     51;reject;;51;Wetstechnische beëindiging (regeling 2010) bestaat niet meer
+
+A file may instead hold the site's whole mapping history: every version in full, each row
+starting with its version and the date from which it applies (``jjjj-mm-dd``), oldest first::
+
+    mapping_version;valid_from;local_code;action;bus_code;historic_codes;description
+    2026.1;2026-01-01;ARB;map;11;;Werk in loondienst
+    2027.1;2027-01-01;ARB;map;12;;Werk in loondienst (nu: gesubsidieerd)
+
+:func:`load_mapping_history` reads both forms (a single-version file is a history of one, its
+``# valid_from:`` line optional).
 
 ``action`` is ``map`` (``bus_code`` required) or ``reject`` (an explicit refusal: the importer
 rejects such rows with the description as reason). ``historic_codes`` lists the codes of the
@@ -27,8 +37,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -57,6 +68,7 @@ MOVED_MUNICIPALITY = "32"
 MappingKind = Literal["exit", "transfer", "unmapped", "rejected"]
 ACTIONS = ("map", "reject")
 MAPPING_HEADER = ("local_code", "action", "bus_code", "historic_codes", "description")
+HISTORY_HEADER = ("mapping_version", "valid_from", *MAPPING_HEADER)
 
 
 class MappingFileError(ValueError):
@@ -96,6 +108,8 @@ class ReasonMapping:
     version: str
     entries: tuple[ReasonEntry, ...] = field(repr=False)
     source: str = ""
+    #: The first day the version applies to (``None``: from the start of the trial).
+    valid_from: date | None = None
     _index: dict[str, ReasonEntry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -227,16 +241,90 @@ def load_mapping_csv(source: Traversable | Path | str) -> ReasonMapping:
             raise MappingFileError(
                 f"{name}, line {number}: expected {len(MAPPING_HEADER)} fields, got {len(fields)}"
             )
-        local_code, action, bus_code, historic, description = (f.strip() for f in fields)
-        if action not in ACTIONS:
-            raise MappingFileError(f"{name}, line {number}: action must be 'map' or 'reject'")
-        entries.append(
-            ReasonEntry(
-                local_code=local_code,
-                action=action,  # type: ignore[arg-type]  # checked against ACTIONS above
-                bus_code=bus_code or None,
-                historic_codes=tuple(historic.split()),
-                description=description,
-            )
+        entries.append(_entry(name, number, [f.strip() for f in fields]))
+    valid_from = None
+    if metadata.get("valid_from"):
+        try:
+            valid_from = date.fromisoformat(metadata["valid_from"])
+        except ValueError:
+            raise MappingFileError(f"{name}: valid_from must be a date jjjj-mm-dd") from None
+    return ReasonMapping(version=version, entries=tuple(entries), source=name,
+                         valid_from=valid_from)  # fmt: skip
+
+
+def load_mapping_history(source: Traversable | Path | str) -> tuple[ReasonMapping, ...]:
+    """Every version of a site's table, oldest first (format in the module docstring).
+
+    Reads a history file (header starting ``mapping_version;valid_from``) or a single-version
+    file, which is a history of one.
+
+    Raises:
+        MappingFileError: naming the file and line, as :func:`load_mapping_csv` does, and for
+            a history row whose version or date is missing or malformed.
+    """
+    path = Path(source) if isinstance(source, str) else source
+    name = getattr(path, "name", str(path))
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.startswith("#")
+    ]
+    if not lines or not lines[0][1].startswith("mapping_version;"):
+        return (load_mapping_csv(path),)
+    header_number, header_line = lines[0]
+    header = tuple(column.strip() for column in header_line.split(";"))
+    if header != HISTORY_HEADER:
+        raise MappingFileError(
+            f"{name}, line {header_number}: header must be {';'.join(HISTORY_HEADER)}"
         )
-    return ReasonMapping(version=version, entries=tuple(entries), source=name)
+    versions: dict[str, tuple[date, list[ReasonEntry]]] = {}
+    data = lines[1:]
+    for (number, _), fields in zip(
+        data, csv.reader((line for _, line in data), delimiter=";"), strict=True
+    ):
+        if len(fields) != len(HISTORY_HEADER):
+            raise MappingFileError(
+                f"{name}, line {number}: expected {len(HISTORY_HEADER)} fields, got {len(fields)}"
+            )
+        version, valid_text, *rest = (f.strip() for f in fields)
+        if not version:
+            raise MappingFileError(f"{name}, line {number}: mapping_version is empty")
+        try:
+            valid_from = date.fromisoformat(valid_text)
+        except ValueError:
+            raise MappingFileError(
+                f"{name}, line {number}: valid_from must be a date jjjj-mm-dd"
+            ) from None
+        known = versions.setdefault(version, (valid_from, []))
+        if known[0] != valid_from:
+            raise MappingFileError(
+                f"{name}, line {number}: version {version} has two valid_from dates"
+            )
+        known[1].append(_entry(name, number, rest))
+    return tuple(
+        ReasonMapping(version, tuple(entries), name, valid_from)
+        for version, (valid_from, entries) in versions.items()
+    )
+
+
+def _entry(name: str, number: int, fields: Sequence[str]) -> ReasonEntry:
+    local_code, action, bus_code, historic, description = fields
+    if action not in ACTIONS:
+        raise MappingFileError(f"{name}, line {number}: action must be 'map' or 'reject'")
+    return ReasonEntry(
+        local_code=local_code,
+        action=action,  # type: ignore[arg-type]  # checked against ACTIONS above
+        bus_code=bus_code or None,
+        historic_codes=tuple(historic.split()),
+        description=description,
+    )
+
+
+def version_on(history: Sequence[ReasonMapping], day: date) -> ReasonMapping:
+    """The version of a history that applies on ``day`` (the oldest before its valid_from)."""
+    chosen = history[0]
+    for mapping in history:
+        if mapping.valid_from is None or mapping.valid_from <= day:
+            chosen = mapping
+    return chosen

@@ -159,6 +159,13 @@ def _parse_ymd(text: str) -> date | None:
         return None
 
 
+def _parse_iso(text: str) -> date | None:
+    text = text.strip()
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    return _parse_ymd(text[:4] + text[5:7] + text[8:])
+
+
 class Memo(dict[str, T]):
     """A function of a field's text, remembered per distinct text; call it like the function.
 
@@ -205,6 +212,16 @@ class DateParser(Memo["date | None"]):
         """``jjjjmmdd``, the BUS format."""
         return cls(_parse_ymd)
 
+    @classmethod
+    def iso(cls) -> DateParser:
+        """``jjjj-mm-dd`` (ISO 8601), as XML exports write ``xs:date``."""
+        return cls(_parse_iso)
+
+    @classmethod
+    def named(cls, name: str) -> DateParser:
+        """The parser for a layout's date format: ``"dmy"``, ``"ymd"`` or ``"iso"``."""
+        return {"dmy": cls.dmy, "ymd": cls.ymd, "iso": cls.iso}[name]()
+
 
 def municipality_parser() -> Memo[str | None]:
     """:func:`normalise_municipality`, remembered per distinct text."""
@@ -242,6 +259,7 @@ def open_csv_export(
     optional_columns: Sequence[str] = (),
     delimiters: Sequence[str] = (";",),
     what: str = "export",
+    encodings: Sequence[str] = ("utf-8", "windows-1252"),
 ) -> CsvExport:
     """Check the header of a CSV export and return a streaming reader over its records.
 
@@ -249,7 +267,9 @@ def open_csv_export(
     fails, as Windows-1252 -- UTF-8 decoding of Windows-1252 text with accents practically
     always fails, so both encodings that Dutch exports come in are understood, and a line in
     neither is a format error naming the line. Column names are matched case-insensitively and
-    in any order; ``columns`` are required, ``optional_columns`` may be absent.
+    in any order; ``columns`` are required, ``optional_columns`` may be absent. ``encodings``
+    narrows what is accepted: ``("utf-8",)`` refuses Windows-1252 lines, ``("windows-1252",)``
+    reads every line (without a BOM) as Windows-1252.
 
     Raises:
         ExportFormatError: an empty file, bare-CR line endings, a line that is too long,
@@ -277,6 +297,10 @@ def open_csv_export(
         )
     if first.startswith(UTF8_BOM):
         first, encoding = first[len(UTF8_BOM) :], "utf-8"
+    elif "windows-1252" not in encodings:
+        encoding = "utf-8"
+    elif "utf-8" not in encodings:
+        encoding = "windows-1252"
     else:
         encoding = "utf-8/windows-1252"
     header_text = _decode(first, 1, encoding)
@@ -294,7 +318,9 @@ def open_csv_export(
         raise ExportFormatError(
             f"the {what} header lacks the column(s) {', '.join(missing)}; "
             f"expected {delimiter.join(columns)}",
+            code="export_missing_columns",
             missing_columns=missing,
+            columns=", ".join(missing),
         )
     duplicates = [name for name, n in Counter(header).items() if name and n > 1]
     if duplicates:
@@ -318,31 +344,46 @@ def _records(source: BinaryIO, delimiter: str, encoding: str) -> Iterator[tuple[
     consumed = 1  # the header
     try:
         for fields in reader:
-            start, consumed = consumed + 1, reader.line_num + 1
-            if fields and (len(fields) > 1 or fields[0].strip()):
+            start = consumed + 1
+            consumed = reader.line_num + 1
+            if len(fields) > 1 or (fields and fields[0].strip()):
                 yield start, fields
     except csv.Error as error:
         raise ExportFormatError(f"line {reader.line_num + 1}: {error}") from error
 
 
 def _decoded_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file's lines as text. Written for the common case -- a short line of UTF-8 (which
+    ASCII is) -- with no function call per line: this loop runs once per line of the file."""
     number = 1
-    while raw := source.readline(MAX_LINE_BYTES + 1):
+    readline, limit = source.readline, MAX_LINE_BYTES + 1
+    utf8_first = encoding != "windows-1252"
+    while raw := readline(limit):
         number += 1
-        _check_line_length(raw, number)
+        if len(raw) > MAX_LINE_BYTES:
+            _check_line_length(raw, number)
         if b"\x00" in raw:
             raise ExportFormatError(f"line {number} contains a NUL byte: this is not a text file")
-        yield _decode(raw, number, encoding)
+        if utf8_first:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = _decode(raw, number, encoding)
+        else:
+            text = _decode(raw, number, encoding)
+        yield text
 
 
 def _decode(raw: bytes, number: int, encoding: str) -> str:
+    if encoding == "windows-1252":
+        return raw.decode("cp1252", errors="replace")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         if encoding == "utf-8":
             raise ExportFormatError(
-                f"line {number}: the file starts with a UTF-8 byte order mark but this line is "
-                "not valid UTF-8"
+                f"line {number}: the file is read as UTF-8 (it starts with a byte order mark, "
+                "or its layout allows no other encoding) but this line is not valid UTF-8"
             ) from None
     try:
         return raw.decode("cp1252")

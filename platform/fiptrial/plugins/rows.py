@@ -9,8 +9,9 @@ header, encoding or separator) stops reading, with :class:`ExportFormatError`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from fiptrial.errors import Unprocessable
 
@@ -27,6 +28,32 @@ class ExportFormatError(Unprocessable):
     """
 
     code = "export_format"
+
+
+class RowError(str):
+    """One reason why an export row cannot be used: the English text, plus what the pages need
+    to say it in the reader's language.
+
+    A ``str`` (the importer joins and stores the texts as before) that also carries ``code``
+    (a key of the web's message catalogue), ``field`` (the ExportRow field it is about, when
+    there is one: the column reports count it as invalid) and ``params`` (the values the
+    message needs, never one that could identify a person: values go through
+    :func:`fiptrial.plugins.parsing.quoted`).
+    """
+
+    code: str
+    field: str | None
+    params: Mapping[str, Any]
+
+    def __new__(
+        cls, text: str, code: str, field: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> RowError:
+        error = super().__new__(cls, text)
+        error.code, error.field, error.params = code, field, dict(params or {})
+        return error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (RowError, (str(self), self.code, self.field, dict(self.params)))
 
 
 class ExportRow(NamedTuple):

@@ -30,7 +30,9 @@ from fiptrial.extensions import db
 from fiptrial.models import ConsentEvent, JobRun, PlannedConversation, Site, Trial
 from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.scheduler.lock import holder_name
-from fiptrial.services import followup, planning
+from fiptrial.services import followup, planning, retention
+from fiptrial.services.import_tasks import remove_stale_uploads
+from fiptrial.services.spool import remove_stale_spools
 from fiptrial.services.transaction import rows_changed, unit_of_work
 from fiptrial.timezone import TRIAL_TIMEZONE, local_today
 
@@ -74,10 +76,14 @@ def nightly_overdue(today: date) -> dict[str, Any]:
         .execution_options(synchronize_session=False)
     )
     counts = planning.mark_overdue(today)
-    from fiptrial.services.spool import remove_stale_spools, remove_stale_uploads
-
     spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying
     return {**counts, "cancelled_after_withdrawal": cancelled, "stale_spools_removed": spools}
+
+
+def retention_due(today: date) -> dict[str, Any]:
+    """The retention schedules (``services.retention``); each trial in its own transaction."""
+    deleted = retention.run(today, actor="job:retention", own_transaction=False)
+    return {code: counts for code, counts in deleted.items() if counts}
 
 
 def weekly_agenda(today: date) -> dict[str, Any]:
@@ -122,8 +128,15 @@ def data_freeze_for(trial_id: int) -> Work:
                 "_message": "fiptrial.services.freezes is not installed yet",
                 "year": freeze_year(trial, today),
             }
-        result = freezes.freeze_trial(trial, "scheduler")
-        return {"due": 1, "year": freeze_year(trial, today), "freeze": str(result)}
+        year = freeze_year(trial, today)
+        assert trial.start_date is not None  # freeze_year is 0 without it
+        # The freeze holds the data of the follow-up year that ended: cut off on its last
+        # day, whenever the job runs. A run for a past day (the demo's three years) is dated
+        # on that day; the scheduler's own runs are dated now.
+        cutoff = trial.start_date + relativedelta(years=year, days=-1)
+        frozen_at = today if today < local_today() else None
+        result = freezes.freeze_trial(trial, "scheduler", cutoff, frozen_at=frozen_at)
+        return {"due": 1, "year": year, "freeze": str(result), "cutoff": cutoff.isoformat()}
 
     return work
 
@@ -156,6 +169,13 @@ def desired_jobs() -> list[JobSpec]:
             weekly_agenda,
             by_week,
             {"day_of_week": "mon", "hour": 6, "minute": 0},
+        ),
+        JobSpec(
+            "retention",
+            "Delete what the trials' retention schedules say is due (issue 16)",
+            retention_due,
+            by_day,
+            {"hour": 1, "minute": 30},
         ),
         JobSpec(
             "aow_watch",

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from fiptrial.database import sqlite_write_intent
 from fiptrial.models import SchedulerLock
 
-ADVISORY_LOCK_KEY = 0x46495054_0005  # "FIPT", issue 5: fixed so every scheduler uses the same
+ADVISORY_LOCK_KEY = 0x46495054_0005  # "FIPT" 5: any fixed number, so every scheduler uses the same
 LOCK_NAME = "scheduler"
 HEARTBEAT_SECONDS = 10
 STALE_SECONDS = 60
@@ -105,9 +105,7 @@ class RowLock:
                     self.table.insert().values(name=LOCK_NAME, holder=self.holder, heartbeat_at=now)
                 )
                 return True
-            beat = row.heartbeat_at
-            if beat.tzinfo is None:
-                beat = beat.replace(tzinfo=UTC)
+            beat = row.heartbeat_at  # aware UTC (models.base.UTCDateTime)
             if row.holder != self.holder and beat > now - timedelta(seconds=self.stale_seconds):
                 return False
             connection.execute(

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, CaseloadAssignment, Participant, Site, User
-from fiptrial.services import audit
+from fiptrial.services import audit, planning
 from fiptrial.services.transaction import locked, unit_of_work
 
 CLIENT_MANAGER = "client_manager"
@@ -219,8 +219,6 @@ def reassign(
     The participant's open planned conversations move to the new manager's agenda on their
     dates (capacity permitting; otherwise re-planned by ``services.planning``).
     """
-    from fiptrial.services import planning
-
     if reason not in REASSIGNMENT_REASONS:
         raise field_error("reason", f"must be one of {', '.join(REASSIGNMENT_REASONS)}")
     with unit_of_work():

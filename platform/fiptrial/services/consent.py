@@ -30,6 +30,7 @@ from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.services import audit
 from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.transaction import locked, rows_changed, unit_of_work
+from fiptrial.timezone import local_today
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
 CONSENT_DESIGNS = ("consent_first", "zelen")
@@ -95,7 +96,7 @@ def current_state(participant: Participant, *, on: date | None = None) -> Consen
     last = events[-1]
     needs = False
     if last.status == "given":
-        needs = _reconsent_required(participant.trial_id, last.form_version, on or date.today())
+        needs = _reconsent_required(participant.trial_id, last.form_version, on or local_today())
     return ConsentState(last.status, last.form_version, last.date, needs, withdrawn_on)
 
 
@@ -132,7 +133,7 @@ def _check(participant: Participant, *, status: str, version: str, on: date) -> 
         raise field_error(
             "status", f"must be one of {', '.join(CONSENT_STATUSES)}", code="invalid_choice"
         )
-    if on > date.today():
+    if on > local_today():
         raise field_error("date", "lies in the future", code="date_in_future")
     form = db.session.query(ConsentForm).filter_by(trial_id=trial.id, version=version).first()
     if form is None:
@@ -340,7 +341,7 @@ def awaiting_consent(site: Site) -> list[Participant]:
         event = latest.get(participant.id)
         if event is None or (
             event.status == "given"
-            and _reconsent_required(participant.trial_id, event.form_version, date.today())
+            and _reconsent_required(participant.trial_id, event.form_version, local_today())
         ):
             waiting.append(participant)
     return waiting

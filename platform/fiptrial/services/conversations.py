@@ -35,6 +35,7 @@ from fiptrial.models.conversations import HELD, MISSED, OPEN_STATUSES, OVERDUE, 
 from fiptrial.plugins.parsing import contains_bsn
 from fiptrial.services import audit, caseload, consent, planning
 from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.timezone import local_today
 
 MISSED_REASONS = ("no_show", "cancelled_by_client", "cancelled_by_manager", "ill", "other")
 RESPONSIBLE = ("client", "client_manager", "other")
@@ -230,7 +231,7 @@ def record(
     ``conversation_same_day``), since it is nearly always the first one entered twice; a
     mistake in the first is mended with :func:`correct_record`.
     """
-    today = today or date.today()
+    today = today or local_today()
     _validate(data, today)
     with unit_of_work():
         locked(db.session.query(Participant).filter_by(id=participant.id)).one()
@@ -401,7 +402,7 @@ def end_intervention(
     participant: Participant, intervention_id: int, end: date, *, actor: str
 ) -> Intervention:
     """End a running intervention outside a conversation (a course finished, a job ended)."""
-    if end > date.today():
+    if end > local_today():
         raise field_error("end", "lies in the future", code="date_in_future")
     with unit_of_work():
         intervention = locked(
@@ -494,7 +495,7 @@ def correct_record(
     """Correct a wrongly recorded conversation: its date, whether it was held, its length,
     missed reason, note or life domains. The earlier version is kept with the reason; the
     conversations after it are re-planned when the date or the status changed."""
-    today = today or date.today()
+    today = today or local_today()
     unknown = sorted(set(changes) - set(CORRECTABLE))
     if unknown:
         raise field_error(
@@ -585,7 +586,7 @@ def delete_record(
     again, its agreements and the interventions it started go with it, follow-ups and ends it
     recorded are undone, and the plan after it is re-derived. What it said is kept with the
     reason (at the site), and the deletion is audited."""
-    today = today or date.today()
+    today = today or local_today()
     _check_reason(reason, reason_text)
     with unit_of_work():
         locked(db.session.query(Participant).filter_by(id=participant.id)).one()

@@ -15,9 +15,13 @@ Rules, all decided here so that the CLI, the API and the data freeze agree:
 - Pseudonymisation: the participant is the platform's study number (``participant.id``), the
   client manager the user's number, the benefit unit the study number of its first allocated
   member. Never the HMAC pseudonym, the birth date (the age at allocation in whole years and
-  the days from allocation to the AOW date instead), a benefit registration number or any free
-  text (``models.conversations.SITE_ONLY_COLUMNS``). The municipality (a CBS code) is only in
-  the spells file, per spell, as the analysis of moves needs it.
+  the days from allocation to the first day of the AOW month instead, from which the birth
+  day does not follow), a benefit registration number or any free text
+  (``models.conversations.SITE_ONLY_COLUMNS``).
+- Columns: those the field policy (``services.access.FIELD_POLICY``, resources ``export`` and
+  ``export_spells``) grants the role that makes the export. An analyst's export, the data
+  freezes and the trial report carry study data only (no sex, education, region of birth or
+  municipality per participant); a research admin's export adds them.
 - Follow-up ends at the earliest of: allocation plus the trial's ``followup_years``, the data
   cut-off (default today) and a consent withdrawal dated on or before the cut-off. Nothing dated
   after the end of follow-up is exported: no exit, no conversation.
@@ -59,6 +63,7 @@ from fiptrial.models import (
 )
 from fiptrial.models.trial import DEFAULT_BENEFIT_STATISTIC_CODES, DEFAULT_MOVE_GAP_DAYS
 from fiptrial.services import audit
+from fiptrial.services.access import ANALYST, visible_fields
 from fiptrial.services.eligibility import whole_months, whole_years
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS
 from fiptrial.services.spells import (
@@ -162,9 +167,11 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "aow_days_from_allocation",
-        "Days from allocation to the AOW date",
-        "Days from allocation to the state pension (AOW) date known at allocation (computed "
-        "at registration from the AOW table then in force). Censor there for pension age.",
+        "Days from allocation to the AOW month",
+        "Days from allocation to the first day of the month in which the participant reaches "
+        "the state pension (AOW) age known at allocation (computed at registration from the "
+        "AOW table then in force). Month precision on purpose: the exact AOW date would give "
+        "the birth date. Censor there for pension age.",
     ),
     Variable(
         "education",
@@ -251,13 +258,33 @@ class AnalysisExport:
     spells: list[SpellRow] = field(default_factory=list)
     move_gap_days: int = DEFAULT_MOVE_GAP_DAYS
     benefit_codes: tuple[str, ...] = tuple(DEFAULT_BENEFIT_STATISTIC_CODES)
+    #: Whose export this is: its columns are what the field policy grants that role.
+    role: str = ANALYST
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        allowed = visible_fields(self.role, "export")
+        return tuple(name for name in EXPORT_COLUMNS if name in allowed)
+
+    @property
+    def spell_columns(self) -> tuple[str, ...]:
+        allowed = visible_fields(self.role, "export_spells")
+        return tuple(name for name in SPELL_COLUMNS if name in allowed)
+
+    def spell_table(self) -> list[tuple[Any, ...]]:
+        """The spells, each reduced to :attr:`spell_columns`."""
+        keep = [i for i, name in enumerate(SPELL_COLUMNS) if name in self.spell_columns]
+        return [tuple(spell[i] for i in keep) for spell in self.spells]
+
+    #: The trial's analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``), issue 14.
+    plan_json: str | None = None
 
     def csv_text(self) -> str:
         """Exactly the report's input: comma-separated, ISO dates, empty for missing."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
-        values = operator.itemgetter(*EXPORT_COLUMNS)
+        writer.writerow(self.columns)
+        values = operator.itemgetter(*self.columns)
         # _csv_value inlined: a function call per cell is a third of the time at 100,000 rows.
         writer.writerows(
             ["" if v is None else v.isoformat() if v.__class__ is date else v for v in values(row)]
@@ -272,12 +299,11 @@ class AnalysisExport:
         """The spells file (analysis/README.md): comma-separated, ISO dates, empty for missing."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(SPELL_COLUMNS)
+        writer.writerow(self.spell_columns)
         writer.writerows(
-            (pid, number, start.isoformat(), end.isoformat() if end else "", code or "",
-             municipality or "", transfers)
-            for pid, number, start, end, code, municipality, transfers in self.spells
-        )  # fmt: skip
+            ["" if v is None else v.isoformat() if isinstance(v, date) else v for v in spell]
+            for spell in self.spell_table()
+        )
         return out.getvalue()
 
     def spells_csv_bytes(self) -> bytes:
@@ -292,6 +318,9 @@ class AnalysisExport:
             "excluded_randomised_in_error": self.excluded_randomised_in_error,
             "analysis_version": analysis_version(),
         }
+
+    def plan_sha256(self) -> str | None:
+        return json.loads(self.plan_json)["sha256"] if self.plan_json else None
 
 
 def _csv_value(value: Any) -> str:
@@ -361,8 +390,11 @@ def _followed_spells(
     return rows, since
 
 
-def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
-    """Collect the analysis export of ``trial`` at the data cut-off ``cutoff`` (default today).
+def build_export(
+    trial: Trial, cutoff: date | None = None, *, role: str = ANALYST
+) -> AnalysisExport:
+    """Collect the analysis export of ``trial`` at the data cut-off ``cutoff`` (default today),
+    with the columns the field policy grants ``role`` (study data only by default).
 
     Read-only; a handful of set-based queries, whatever the number of participants.
     """
@@ -486,7 +518,7 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
                 "months_on_benefit_at_allocation": whole_months(on_benefit_since, start)
                 if on_benefit_since
                 else None,
-                "aow_days_from_allocation": (pension_date - start).days,
+                "aow_days_from_allocation": (pension_date.replace(day=1) - start).days,
                 "education": education,
                 "country_of_birth_region": birth_region,
             }
@@ -509,7 +541,10 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
             f"{excluded} allocation(s) marked randomised_in_error are left out of the rows; "
             "'randomised' in the CONSORT sidecar still counts them."
         )
+    from fiptrial.services.analysis_plans import plan_file
+
     return AnalysisExport(
+        plan_json=plan_file(trial).to_json(),
         trial=trial.code,
         cutoff=cutoff,
         cost_per_benefit_year=float(trial.cost_per_benefit_year),
@@ -520,6 +555,7 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
         spells=spell_rows,
         move_gap_days=trial.move_gap_days,
         benefit_codes=tuple(trial.benefit_statistic_codes),
+        role=role,
     )
 
 
@@ -527,20 +563,29 @@ def build_export(trial: Trial, cutoff: date | None = None) -> AnalysisExport:
 
 
 def report_from_csv(
-    csv_text: str, *, cost_per_benefit_year: float, consort: dict[str, Any] | None
+    csv_text: str,
+    *,
+    cost_per_benefit_year: float,
+    consort: dict[str, Any] | None,
+    spells_text: str | None = None,
+    plan_json: str | None = None,
 ) -> dict[str, Any]:
-    """Run ``fiptrial_analysis`` on CSV text exactly as its command line would read the file.
+    """Run ``fiptrial_analysis`` on CSV text exactly as its command line would read the files
+    (the participant file, the spells file and the plan file next to it).
 
     Raises :class:`Unprocessable` (422) when the data cannot be analysed, e.g. an arm is empty.
     """
     from fiptrial_analysis import build_report
-    from fiptrial_analysis.participants import parse_participants
+    from fiptrial_analysis.participants import parse_participants, parse_spells
+    from fiptrial_analysis.plan import parse_plan_file
 
     try:
         return build_report(
             parse_participants(csv_text),
             cost_per_benefit_year=cost_per_benefit_year,
             consort=consort,
+            spells=parse_spells(spells_text) if spells_text is not None else None,
+            plan=parse_plan_file(plan_json) if plan_json is not None else None,
         )
     except ValueError as error:
         raise Unprocessable(
@@ -554,6 +599,8 @@ def analyse(export: AnalysisExport) -> dict[str, Any]:
         export.csv_text(),
         cost_per_benefit_year=export.cost_per_benefit_year,
         consort=export.consort,
+        spells_text=export.spells_csv_text(),
+        plan_json=export.plan_json,
     )
 
 
@@ -691,14 +738,14 @@ def codebook_markdown(export: AnalysisExport, name: str = "export.csv") -> str:
         "",
         "One row per allocated participant.",
         "",
-        *_variable_table(VARIABLES),
+        *_variable_table([v for v in VARIABLES if v.name in export.columns]),
         "",
         f"## Spells file: {spells_name}",
         "",
         "One row per benefit spell of the participants above that overlaps their follow-up "
         "(allocated_on to followup_end), sorted by participant and spell.",
         "",
-        *_variable_table(SPELL_VARIABLES),
+        *_variable_table([v for v in SPELL_VARIABLES if v.name in export.spell_columns]),
         "",
         f"- A move between member municipalities of the site is no end: an end with BUS code "
         f"32 followed within {export.move_gap_days} days by a benefit in another member "
@@ -727,9 +774,17 @@ def sidecar_paths(path: Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".codebook.md"), stem.with_name(stem.name + ".consort.json")
 
 
+def plan_path(path: Path) -> Path:
+    """Where the analysis plan goes next to an export: ``export.csv`` -> ``export.plan.json``
+    (where ``python -m fiptrial_analysis report`` looks for it)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.plan.json")
+
+
 def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
     """Write the participant file in ``fmt`` at ``path``, the spells file next to it
-    (:func:`spells_path`), the codebook and the CONSORT sidecar; returns the four paths."""
+    (:func:`spells_path`), the codebook, the CONSORT sidecar and the analysis plan
+    (:func:`plan_path`); returns the five paths."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     path = Path(path)
@@ -739,25 +794,48 @@ def write_export(export: AnalysisExport, path: Path, fmt: str) -> list[Path]:
         spells.write_bytes(export.spells_csv_bytes())
     else:
         label = f"FIP trial {export.trial}, cut-off {export.cutoff.isoformat()}"
-        participants = {name: [r[name] for r in export.rows] for name in EXPORT_COLUMNS}
+        participants = {name: [r[name] for r in export.rows] for name in export.columns}
         _write_statistical(participants, VARIABLES, path, fmt, label)
-        by_column = zip(*export.spells, strict=True) if export.spells else ((),) * 7
-        spell_columns = dict(zip(SPELL_COLUMNS, map(list, by_column), strict=True))
+        table = export.spell_table()
+        width = len(export.spell_columns)
+        by_column = zip(*table, strict=True) if table else ((),) * width
+        spell_columns = dict(zip(export.spell_columns, map(list, by_column), strict=True))
         _write_statistical(spell_columns, SPELL_VARIABLES, spells, fmt, f"{label}, spells")
     codebook, consort = sidecar_paths(path)
     codebook.write_text(codebook_markdown(export, path.name), encoding="utf-8")
     consort.write_text(json.dumps(export.consort, indent=1) + "\n", encoding="utf-8")
-    return [path, spells, codebook, consort]
+    written = [path, spells, codebook, consort]
+    if export.plan_json is not None:
+        plan_path(path).write_text(export.plan_json, encoding="utf-8")
+        written.append(plan_path(path))
+    return written
 
 
 def export_trial(
-    trial: Trial, path: Path, fmt: str, *, actor: str, cutoff: date | None = None
+    trial: Trial,
+    path: Path,
+    fmt: str,
+    *,
+    actor: str,
+    cutoff: date | None = None,
+    role: str = ANALYST,
+    small_cells: int | None = None,
 ) -> tuple[AnalysisExport, list[Path]]:
-    """Build and write the export of ``trial``; the disclosure is audited (one transaction)."""
+    """Build and write the export of ``trial`` with ``role``'s columns; the disclosure is
+    audited (one transaction).
+
+    ``small_cells``: suppress values shared by fewer participants (the analyst role's export,
+    ``services.minimisation``)."""
     if fmt not in FORMATS:
         raise field_error("format", f"must be one of {', '.join(FORMATS)}")
     with unit_of_work():
-        export = build_export(trial, cutoff)
+        export = build_export(trial, cutoff, role=role)
+        extra: dict[str, Any] = {}
+        if small_cells is not None:
+            from fiptrial.services.minimisation import suppress_small_cells
+
+            export, suppressed = suppress_small_cells(export, small_cells)
+            extra = {"small_cells_below": small_cells, "suppressed": suppressed}
         written = write_export(export, path, fmt)
         audit.record(
             "analysis.exported",
@@ -769,11 +847,16 @@ def export_trial(
                 "format": fmt,
                 "file": Path(path).name,
                 "spells_file": written[1].name,
+                "columns": list(export.columns),
+                "plan_sha256": export.plan_sha256(),
+                **extra,
             },
         )
     return export, written
 
 
-def export_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+def export_columns(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str] = EXPORT_COLUMNS
+) -> dict[str, list[str]]:
     """The rows as the CSV reader would give them back (strings), for tests and callers."""
-    return {name: [_csv_value(r[name]) for r in rows] for name in EXPORT_COLUMNS}
+    return {name: [_csv_value(r[name]) for r in rows] for name in columns}

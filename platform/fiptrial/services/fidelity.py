@@ -30,6 +30,7 @@ from sqlalchemy import select
 from fiptrial.extensions import db
 from fiptrial.models import ConversationPlan, ConversationRecord, PlannedConversation, Site, User
 from fiptrial.models.conversations import CANCELLED, HELD, MISSED, OPEN_STATUSES
+from fiptrial.services.access import Principal, may_see
 
 WINDOW_DAYS = 14
 
@@ -59,15 +60,29 @@ class SiteFidelity:
     total: Figures
     per_client_manager: dict[str, Figures] = field(default_factory=dict)
     per_participant: dict[int, Figures] = field(default_factory=dict)
+    #: user name -> user number of the client managers in per_client_manager.
+    manager_ids: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self, *, participants: bool = True) -> dict[str, Any]:
+    def manager_label(self, username: str, who: Principal) -> str:
+        """The user name where the field policy shows it (or it is one's own), else a number."""
+        if may_see(who, "fidelity", "manager_names") or self.manager_ids.get(username) == (
+            who.user_id
+        ):
+            return username
+        return f"client-manager-{self.manager_ids[username]}"
+
+    def per_manager_for(self, who: Principal) -> dict[str, Figures]:
+        return {self.manager_label(k, who): v for k, v in self.per_client_manager.items()}
+
+    def to_dict(self, who: Principal) -> dict[str, Any]:
+        """The figures as ``who`` may see them (services.access.FIELD_POLICY['fidelity'])."""
         data: dict[str, Any] = {
             "site": self.site,
             "window_days": self.window_days,
             **self.total.to_dict(),
-            "per_client_manager": {k: v.to_dict() for k, v in self.per_client_manager.items()},
+            "per_client_manager": {k: v.to_dict() for k, v in self.per_manager_for(who).items()},
         }
-        if participants:
+        if may_see(who, "fidelity", "per_participant"):
             data["per_participant"] = {str(k): v.to_dict() for k, v in self.per_participant.items()}
         return data
 
@@ -88,6 +103,7 @@ def site_fidelity(site: Site) -> SiteFidelity:
         select(
             PlannedConversation.participant_id,
             User.username,
+            User.id,
             PlannedConversation.status,
             PlannedConversation.planned_date,
             ConversationRecord.held_on,
@@ -100,11 +116,13 @@ def site_fidelity(site: Site) -> SiteFidelity:
     per_participant: dict[int, Figures] = defaultdict(Figures)
     per_manager: dict[str, Figures] = defaultdict(Figures)
     manager_of: dict[int, str] = {}
+    manager_ids: dict[str, int] = {}
     held_first_year: dict[int, int] = defaultdict(int)
     window = timedelta(days=WINDOW_DAYS)
-    for pid, username, status, planned_date, held_on in rows:
+    for pid, username, user_id, status, planned_date, held_on in rows:
         if status == CANCELLED:
             continue
+        manager_ids[username] = user_id
         manager_of[pid] = username  # a participant counts for their latest manager
         for figures in (per_participant[pid], per_manager[username]):
             figures.planned += 1
@@ -145,6 +163,7 @@ def site_fidelity(site: Site) -> SiteFidelity:
         total,
         dict(sorted(per_manager.items())),
         dict(sorted(per_participant.items())),
+        manager_ids,
     )
 
 

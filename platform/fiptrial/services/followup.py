@@ -289,7 +289,8 @@ def aow_watch(today: date) -> dict[str, int]:
             f"aow:{pid}",
             kind="aow_soon",
             title="Participant reaches the state pension age within 3 months",
-            data={"participant": pid, "pension_age_date": pension_date.isoformat()},
+            # The month only: the AOW date itself gives away the birth date.
+            data={"participant": pid, "aow_month": f"{pension_date:%Y-%m}"},
             user_id=manager_id,
             site_id=site_id,
         )

@@ -14,21 +14,23 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from fiptrial import __version__ as platform_version
 from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import DataFreeze, Trial
 from fiptrial.services import audit
+from fiptrial.services.analysis_plans import mark_unblinded_report
 from fiptrial.services.exports import (
     analysis_version,
     build_export,
     canonical_json,
     report_from_csv,
 )
+from fiptrial.services.moments import past_moment
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.version import __version__ as platform_version
 
 #: Relative tolerance under which a re-run figure still counts as reproduced (floating point
 #: summation order may differ between numpy builds; anything larger is a real difference).
@@ -39,8 +41,17 @@ def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
 
 
-def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFreeze:
+def freeze_trial(
+    trial: Trial,
+    actor: str,
+    cutoff: date | None = None,
+    *,
+    frozen_at: datetime | date | None = None,
+) -> DataFreeze:
     """Store an immutable snapshot of ``trial``'s export at ``cutoff`` with its report.
+
+    ``frozen_at`` dates a freeze made earlier than it is entered (the demo's yearly freezes):
+    not in the future and not before the cut-off (:mod:`fiptrial.services.moments`).
 
     Raises:
         Unprocessable: the report cannot be computed on the export (e.g. an arm is empty);
@@ -48,12 +59,25 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
     """
     with unit_of_work():
         export = build_export(trial, cutoff)
+        moment = (
+            None
+            if frozen_at is None
+            else past_moment(
+                frozen_at,
+                "frozen_at",
+                not_before=export.cutoff,
+                what="the data cut-off",
+                code="frozen_before_cutoff",
+            )
+        )
         csv_bytes = export.csv_bytes()
         spells_bytes = export.spells_csv_bytes()
         report = report_from_csv(
             csv_bytes.decode("utf-8"),
             cost_per_benefit_year=export.cost_per_benefit_year,
             consort=export.consort,
+            spells_text=spells_bytes.decode("utf-8"),
+            plan_json=export.plan_json,
         )
         report_json = canonical_json(report)
         freeze = DataFreeze(
@@ -64,6 +88,8 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
             export_sha256=sha256(csv_bytes),
             spells_csv=spells_bytes,
             spells_sha256=sha256(spells_bytes),
+            plan_json=export.plan_json,
+            plan_sha256=export.plan_sha256(),
             report_json=report_json,
             report_sha256=sha256(report_json),
             consort_json=canonical_json(export.consort),
@@ -71,6 +97,7 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
             analysis_version=analysis_version(),
             platform_version=platform_version,
             created_by=actor,
+            **({"created_at": moment} if moment is not None else {}),
         )
         db.session.add(freeze)
         db.session.flush()
@@ -88,8 +115,12 @@ def freeze_trial(trial: Trial, actor: str, cutoff: date | None = None) -> DataFr
                 "spells": len(export.spells),
                 "report_sha256": freeze.report_sha256,
                 "analysis_version": freeze.analysis_version,
+                "plan_sha256": freeze.plan_sha256,
+                "plan_version": report["plan"]["version"],
+                **({"frozen_at": moment.isoformat()} if moment is not None else {}),
             },
         )
+        mark_unblinded_report(trial, actor)
     return freeze
 
 
@@ -117,6 +148,7 @@ def describe(freeze: DataFreeze) -> dict[str, Any]:
         "export_sha256": freeze.export_sha256,
         "spells_sha256": freeze.spells_sha256,
         "report_sha256": freeze.report_sha256,
+        "plan_sha256": freeze.plan_sha256,
         "analysis_version": freeze.analysis_version,
         "platform_version": freeze.platform_version,
         "cost_per_benefit_year": freeze.cost_per_benefit_year,
@@ -137,11 +169,16 @@ class FreezeVerification:
     analysis_version_now: str
     differences: list[str] = field(default_factory=list)
     error: str | None = None
+    plan_hash_ok: bool = True  # True for a freeze made before plans were stored (none)
 
     @property
     def ok(self) -> bool:
         return (
-            self.export_hash_ok and self.spells_hash_ok and self.report_hash_ok and self.reproduced
+            self.export_hash_ok
+            and self.spells_hash_ok
+            and self.plan_hash_ok
+            and self.report_hash_ok
+            and self.reproduced
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,6 +188,7 @@ class FreezeVerification:
             "export_hash_ok": self.export_hash_ok,
             "spells_hash_ok": self.spells_hash_ok,
             "report_hash_ok": self.report_hash_ok,
+            "plan_hash_ok": self.plan_hash_ok,
             "identical": self.identical,
             "reproduced": self.reproduced,
             "analysis_version_stored": self.analysis_version_stored,
@@ -161,11 +199,16 @@ class FreezeVerification:
 
 
 def _differences(stored: Any, rerun: Any, path: str = "$", limit: int = 20) -> list[str]:
-    """Paths where two JSON values differ (numbers beyond REPRODUCE_RTOL)."""
+    """Paths where two JSON values differ (numbers beyond REPRODUCE_RTOL).
+
+    A key only the re-run has is no difference: a later analysis version may add figures
+    (the plan's estimates, issue 14), and the stored report's hash guards what it holds."""
     out: list[str] = []
     if isinstance(stored, dict) and isinstance(rerun, dict):
         for key in sorted(set(stored) | set(rerun)):
-            if key not in stored or key not in rerun:
+            if key not in stored:
+                continue  # a figure a later analysis version adds changes no stored figure
+            if key not in rerun:
                 out.append(f"{path}.{key}: present in only one report")
             else:
                 out += _differences(stored[key], rerun[key], f"{path}.{key}", limit)
@@ -196,6 +239,22 @@ def _spells_hash_ok(freeze: DataFreeze) -> bool:
     return sha256(freeze.spells_csv) == freeze.spells_sha256
 
 
+def _plan_hash_ok(freeze: DataFreeze) -> bool:
+    """The stored plan is the plan whose SHA-256 was stored (and recorded in the audit)."""
+    if freeze.plan_json is None and freeze.plan_sha256 is None:
+        return True  # frozen before plans were stored
+    if freeze.plan_json is None or freeze.plan_sha256 is None:
+        return False
+    from fiptrial_analysis.plan import plan_from_dict
+
+    try:
+        return bool(
+            plan_from_dict(json.loads(freeze.plan_json)["plan"]).sha256 == freeze.plan_sha256
+        )
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
     """Recompute both hashes and re-run the report on the stored export; read-only."""
 
@@ -206,6 +265,7 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
             freeze_id=freeze.id,
             export_hash_ok=sha256(freeze.export_csv) == freeze.export_sha256,
             spells_hash_ok=_spells_hash_ok(freeze),
+            plan_hash_ok=_plan_hash_ok(freeze),
             report_hash_ok=sha256(freeze.report_json) == freeze.report_sha256,
             identical=identical,
             reproduced=reproduced,
@@ -220,6 +280,11 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
             bytes(freeze.export_csv).decode("utf-8"),
             cost_per_benefit_year=freeze.cost_per_benefit_year,
             consort=json.loads(freeze.consort_json),
+            # Freezes before the plan (0014_analysis_plan) were reported without the spells.
+            spells_text=bytes(freeze.spells_csv).decode("utf-8")
+            if freeze.plan_json is not None and freeze.spells_csv is not None
+            else None,
+            plan_json=freeze.plan_json,
         )
     except Exception as error:  # the stored export no longer analyses: report, never raise
         return result(False, False, [], str(error))
@@ -242,11 +307,18 @@ def download_freeze(freeze: DataFreeze, *, actor: str) -> tuple[str, bytes]:
             archive.writestr(f"{stem}-export.csv", bytes(freeze.export_csv))
             archive.writestr(f"{stem}-report.json", freeze.report_json)
             archive.writestr(f"{stem}-consort.json", freeze.consort_json)
-            archive.writestr(
-                f"{stem}-sha256.txt",
-                f"{freeze.export_sha256}  {stem}-export.csv\n"
-                f"{freeze.report_sha256}  {stem}-report.json\n",
-            )
+            sums = [
+                f"{freeze.export_sha256}  {stem}-export.csv",
+                f"{freeze.report_sha256}  {stem}-report.json",
+            ]
+            # Named as the export writes them, so that the analysis package's command line
+            # finds the spells and the plan next to the participant file.
+            if freeze.spells_csv is not None:
+                archive.writestr(f"{stem}-export_spells.csv", bytes(freeze.spells_csv))
+                sums.append(f"{freeze.spells_sha256}  {stem}-export_spells.csv")
+            if freeze.plan_json is not None:
+                archive.writestr(f"{stem}-export.plan.json", freeze.plan_json)
+            archive.writestr(f"{stem}-sha256.txt", "\n".join(sums) + "\n")
         audit.record(
             "analysis.freeze_downloaded",
             actor=actor,

@@ -36,8 +36,9 @@ from sqlalchemy import update
 from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportTask, Site
-from fiptrial.services import access, imports
+from fiptrial.services import access, audit, imports
 from fiptrial.services.access import Principal
+from fiptrial.services.spool import UPLOAD_FOLDER, private_folder
 from fiptrial.services.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -80,10 +81,7 @@ class TaskState:
 
 def upload_folder(app: Flask | None = None) -> Path:
     """``instance/uploads``, created on first use and readable by the platform's user only."""
-    folder = Path((app or current_app).instance_path) / "uploads"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.chmod(0o700)
-    return folder
+    return private_folder(app, UPLOAD_FOLDER)
 
 
 def _spool(stream: BinaryIO, folder: Path, max_bytes: int | None) -> Path:
@@ -254,13 +252,10 @@ def describe(task: ImportTask, now: datetime | None = None) -> TaskState:
     with _live_lock:
         live_rows = _live.get(task.id)
     status, error, code = task.status, task.error, task.error_code
-    if status in ("queued", "running") and live_rows is None:
-        heartbeat = task.updated_at
-        if heartbeat.tzinfo is None:  # SQLite hands back naive UTC
-            heartbeat = heartbeat.replace(tzinfo=UTC)
-        if (now or _now()) - heartbeat > STALE_AFTER:
-            status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
-            (upload_folder() / task.spool_name).unlink(missing_ok=True)
+    stale = (now or _now()) - task.updated_at > STALE_AFTER
+    if status in ("queued", "running") and live_rows is None and stale:
+        status, error, code = INTERRUPTED, INTERRUPTED_MESSAGE, "import_interrupted"
+        (upload_folder() / task.spool_name).unlink(missing_ok=True)
     return TaskState(
         id=task.id,
         site_code=task.site.code,
@@ -297,8 +292,6 @@ def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
 def clear_task(principal: Principal, site: Site, task_id: int) -> None:
     """Take a failed or interrupted upload off the site's list (nothing of it was stored);
     the row stays, marked cleared, and the clearing is audited."""
-    from fiptrial.services import audit
-
     access.authorise(principal, "import.create")
     state = get_task(principal, site, task_id)
     if not state.finished or state.status == "done":
@@ -325,3 +318,20 @@ def wait(task_id: int, timeout: float | None = None) -> bool:
         thread.join(timeout)
         return not thread.is_alive()
     return True
+
+
+def remove_stale_uploads(app: Flask | None = None) -> int:
+    """Delete the web uploads that no live import task waits for (needs the database)."""
+    folder = upload_folder(app)
+    names = {path.name for path in folder.iterdir()}
+    if not names:
+        return 0
+    live = set()
+    for task in db.session.query(ImportTask).filter(ImportTask.spool_name.in_(sorted(names))):
+        if not describe(task).finished:
+            live.add(task.spool_name)
+    removed = 0
+    for name in names - live:
+        (folder / name).unlink(missing_ok=True)
+        removed += 1
+    return removed

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Participant, Site
+from fiptrial.models import Allocation, Participant, Site
+from fiptrial.plugins.parsing import normalise_municipality
 from fiptrial.services import audit
 from fiptrial.services.eligibility import assess, stratum_key
 from fiptrial.services.pseudonyms import (
@@ -19,6 +20,7 @@ from fiptrial.services.pseudonyms import (
     unit_pseudonymiser,
 )
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.timezone import local_today
 
 SEXES = ("male", "female")
 EDUCATION_LEVELS = (  # the report's Table 3.2
@@ -74,6 +76,43 @@ def _duplicate(existing_id: int) -> Conflict:
         code="duplicate_participant",
         existing_id=existing_id,
     )
+
+
+class RegisteredElsewhere(Conflict):
+    """The BSN belongs to a participant of another site: said without their number."""
+
+    code = "registered_at_other_site"
+
+    def __init__(self) -> None:
+        super().__init__("this BSN is already registered in the trial at another site")
+
+
+def _refuse_duplicate(site: Site, existing: tuple[int, int], actor: str) -> Conflict:
+    """The refusal for a BSN that is registered already (``existing``: id and site id).
+
+    At the caller's own site the answer names the participant, whom the caller may see anyway.
+    At another site it names nobody, so that a coordinator cannot learn which study number
+    (or that a client is in the trial at all at a known site) by trying BSNs, and the attempt
+    is audited in its own transaction, so that the refusal does not roll it back.
+    """
+    existing_id, existing_site_id = existing
+    if existing_site_id == site.id:
+        return _duplicate(existing_id)
+    with unit_of_work():
+        other = db.session.get(Site, existing_site_id)
+        audit.record(
+            "participant.registration_refused",
+            actor=actor,
+            entity="participant",
+            entity_id=existing_id,
+            site=site.code,
+            data={
+                "reason": "registered_at_other_site",
+                "attempted_at": site.code,
+                "registered_at": other.code if other else None,
+            },
+        )
+    return RegisteredElsewhere()
 
 
 def new_participant(
@@ -135,9 +174,13 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     pseudonym = pseudonymise(trial.code, bsn)
     municipality = data.get("municipality")
     if municipality:
-        municipality = municipality.upper()
-        if not municipality.startswith("GM"):
-            municipality = "GM" + municipality.zfill(4)
+        municipality = normalise_municipality(municipality)
+        if municipality is None:
+            raise field_error(
+                "municipality",
+                "must be a CBS municipality code: GM and up to four digits",
+                code="invalid_choice",
+            )
         if site.municipalities and municipality not in site.municipalities:
             raise field_error(
                 "municipality",
@@ -150,8 +193,8 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
     if data["sex"] not in SEXES:
         raise field_error("sex", f"must be one of {', '.join(SEXES)}", code="invalid_choice")
     check_baseline_codes(data)
-    registered_on: date = data.get("registered_on") or date.today()
-    if registered_on > date.today():
+    registered_on: date = data.get("registered_on") or local_today()
+    if registered_on > local_today():
         raise field_error("registered_on", "lies in the future", code="date_in_future")
     participant = new_participant(
         site,
@@ -166,46 +209,47 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
         country_of_birth_region=data.get("country_of_birth_region"),
         unit_key=unit_key_of(site, data.get("unit_key")),
     )
+    existing: tuple[int, int] | None = None
     try:
         with unit_of_work():
-            existing = (
-                db.session.query(Participant.id)
-                .filter_by(trial_id=trial.id, pseudonym=pseudonym)
-                .scalar()
-            )
-            if existing is not None:
-                raise _duplicate(existing)
-            db.session.add(participant)
-            db.session.flush()
-            audit.record(
-                "participant.registered",
-                actor=actor,
-                entity="participant",
-                entity_id=participant.id,
-                site=site.code,
-                data={
-                    "stratum": participant.stratum,
-                    "eligible": participant.eligible,
-                    "ineligible_reasons": participant.ineligible_reasons,
-                },
-            )
+            existing = _registered(trial.id, pseudonym)
+            if existing is None:
+                db.session.add(participant)
+                db.session.flush()
+                audit.record(
+                    "participant.registered",
+                    actor=actor,
+                    entity="participant",
+                    entity_id=participant.id,
+                    site=site.code,
+                    data={
+                        "stratum": participant.stratum,
+                        "eligible": participant.eligible,
+                        "ineligible_reasons": participant.ineligible_reasons,
+                    },
+                )
     except IntegrityError:
-        existing = (
-            db.session.query(Participant.id)
-            .filter_by(trial_id=trial.id, pseudonym=pseudonym)
-            .scalar()
-        )
+        existing = _registered(trial.id, pseudonym)
         if existing is None:
             raise
-        raise _duplicate(existing) from None
+    if existing is not None:
+        raise _refuse_duplicate(site, existing, actor) from None
     return participant
+
+
+def _registered(trial_id: int, pseudonym: str) -> tuple[int, int] | None:
+    """(id, site id) of the trial's participant with this pseudonym, if any."""
+    row = (
+        db.session.query(Participant.id, Participant.site_id)
+        .filter_by(trial_id=trial_id, pseudonym=pseudonym)
+        .one_or_none()
+    )
+    return (row[0], row[1]) if row is not None else None
 
 
 def unallocated_eligible(site: Site) -> list[Participant]:
     """The site's eligible participants without an allocation, by id: the lottery's
     candidates, and those of them who still wait for consent."""
-    from fiptrial.models import Allocation
-
     return (
         db.session.query(Participant)
         .outerjoin(Allocation, Allocation.participant_id == Participant.id)

@@ -33,9 +33,17 @@ def normalise_bsn(raw: str | int, *, field: str = "bsn") -> str:
 
 
 def trial_key(trial_code: str, key: str | None = None) -> bytes:
-    """The per-trial pseudonym key, derived from the platform key."""
-    master = (key if key is not None else current_app.config["PSEUDONYM_KEY"]).encode()
-    return hmac.new(master, b"fiptrial-trial:" + trial_code.encode(), hashlib.sha256).digest()
+    """The per-trial pseudonym key, derived from the platform key.
+
+    Without ``key`` it is the platform's own key (the app's configuration), refused (409) once
+    the retention schedule destroyed the trial's key (``services.retention``). With ``key`` it
+    is the bare derivation, which needs no database (tests, the municipality's own tools)."""
+    if key is None:
+        from fiptrial.services.retention import ensure_key_available_for
+
+        ensure_key_available_for(trial_code)
+        key = current_app.config["PSEUDONYM_KEY"]
+    return hmac.new(key.encode(), b"fiptrial-trial:" + trial_code.encode(), hashlib.sha256).digest()
 
 
 def pseudonymise(trial_code: str, bsn: str, *, key: bytes | None = None) -> str:

@@ -39,6 +39,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from math import ceil
 from statistics import mean
 from typing import Any
@@ -51,6 +52,7 @@ from fiptrial.models import (
     Allocation,
     AllocationCorrection,
     CohortRandomisation,
+    ConsentEvent,
     MinimisationCount,
     Participant,
     RandomisationBlock,
@@ -59,7 +61,8 @@ from fiptrial.models import (
     Trial,
 )
 from fiptrial.services import audit, consent, lottery
-from fiptrial.services.eligibility import stratum_levels
+from fiptrial.services.eligibility import stratum_levels, whole_years
+from fiptrial.services.moments import past_moment
 from fiptrial.services.participants import unallocated_eligible
 from fiptrial.services.random_source import (
     SeededStream,
@@ -68,6 +71,7 @@ from fiptrial.services.random_source import (
     seed_commitment,
 )
 from fiptrial.services.transaction import insert_ignoring_conflict, locked, unit_of_work
+from fiptrial.timezone import local_date
 
 METHODS = ("permuted_blocks", "minimisation")
 CORRECTION_KINDS = ("randomised_in_error",)
@@ -208,6 +212,15 @@ def allocation_summary(allocation: Allocation) -> dict[str, Any]:
     }
 
 
+def age_at_allocation(participant: Participant) -> int | None:
+    """Whole years on the day of allocation (None while not allocated): what a role that may
+    not see the birth date sees instead."""
+    allocation = existing_allocation(participant.id)
+    if allocation is None:
+        return None
+    return whole_years(participant.birth_date, local_date(allocation.allocated_at))
+
+
 def existing_allocation(participant_id: int) -> Allocation | None:
     return db.session.query(Allocation).filter_by(participant_id=participant_id).one_or_none()
 
@@ -258,7 +271,9 @@ def _stratum_state(trial_id: int, stratum: str) -> StratumState:
     ).one()
 
 
-def _next_from_block(trial: Trial, site: Site, state: StratumState, actor: str) -> tuple[str, dict]:
+def _next_from_block(
+    trial: Trial, site: Site, state: StratumState, actor: str, at: datetime | None = None
+) -> tuple[str, dict]:
     block = state.block
     if block is None or state.block_position >= len(block.arms):
         seed = new_seed()
@@ -272,6 +287,7 @@ def _next_from_block(trial: Trial, site: Site, state: StratumState, actor: str) 
             ratios=ratios,
             multipliers=list(trial.block_multipliers),
             arms=derive_block(seed, ratios, trial.block_multipliers),
+            **({"created_at": at} if at is not None else {}),
         )
         db.session.add(block)
         db.session.flush()
@@ -351,6 +367,7 @@ def _store_allocation(
     block: dict[str, Any] | None = None,
     cohort_id: int | None = None,
     unit_allocation_id: int | None = None,
+    allocated_at: datetime | None = None,
 ) -> Allocation:
     state.allocated += 1
     allocation = Allocation(
@@ -367,6 +384,7 @@ def _store_allocation(
         unit_allocation_id=unit_allocation_id,
         evidence=evidence,
         allocated_by=actor,
+        **({"allocated_at": allocated_at} if allocated_at is not None else {}),
     )
     db.session.add(allocation)
     db.session.flush()
@@ -387,13 +405,81 @@ def _store_allocation(
             **({"block_position": allocation.block_position} if block else {}),
             **({"cohort": cohort_id} if cohort_id else {}),
             **({"unit_allocation": unit_allocation_id} if unit_allocation_id else {}),
+            **({"allocated_at": allocated_at.isoformat()} if allocated_at is not None else {}),
         },
     )
     return allocation
 
 
-def allocate(participant_id: int, *, actor: str) -> Allocation:
-    """Randomise one participant. 409 with the existing allocation when already allocated."""
+def _site_last_allocated_at(site_id: int) -> datetime | None:
+    return (
+        db.session.query(db.func.max(Allocation.allocated_at)).filter_by(site_id=site_id).scalar()
+    )
+
+
+def checked_allocation_moment(
+    participants: Sequence[Participant], site: Site, allocated_at: datetime | date
+) -> datetime:
+    """An explicit allocation moment (an allocation entered after it was made), checked.
+
+    Not in the future; not before any participant's registration or (consent first) the date
+    of their consent; not before the site's latest allocation, so that the order of the
+    allocation sequence stays the order of time. A 422 naming ``allocated_at`` otherwise. Set
+    based (a query per thousand participants), so a cohort costs what one allocation does.
+    """
+    moment = past_moment(allocated_at, "allocated_at")
+    last = _site_last_allocated_at(site.id)
+    if last is not None:
+        past_moment(
+            moment,
+            "allocated_at",
+            not_before=last,
+            what="the site's latest allocation",
+            code="allocated_before_last_allocation",
+        )
+    registered = max((p.registered_on for p in participants), default=None)
+    if registered is not None:
+        past_moment(
+            moment,
+            "allocated_at",
+            not_before=registered,
+            what="the participant's registration",
+            code="allocated_before_registration",
+        )
+    if site.trial.consent_design == "consent_first":
+        ids = [p.id for p in participants]
+        given = max(
+            (
+                db.session.query(db.func.max(ConsentEvent.date))
+                .filter(
+                    ConsentEvent.participant_id.in_(ids[first : first + LOCK_CHUNK]),
+                    ConsentEvent.status == "given",
+                )
+                .scalar()
+                for first in range(0, len(ids), LOCK_CHUNK)
+            ),
+            default=None,
+            key=lambda day: day or date.min,
+        )
+        if given is not None:
+            past_moment(
+                moment,
+                "allocated_at",
+                not_before=given,
+                what="the participant's consent",
+                code="allocated_before_consent",
+            )
+    return moment
+
+
+def allocate(
+    participant_id: int, *, actor: str, allocated_at: datetime | date | None = None
+) -> Allocation:
+    """Randomise one participant. 409 with the existing allocation when already allocated.
+
+    ``allocated_at`` records an allocation made earlier than it is entered (see
+    :mod:`fiptrial.services.moments`); by default the allocation is made now.
+    """
     try:
         with unit_of_work():
             participant = _lock_with_unit(participant_id)
@@ -404,18 +490,29 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
                 raise _already_allocated(existing)
             _check_allocatable(participant)
             trial, site = participant.trial, participant.site
+            at = (
+                None
+                if allocated_at is None
+                else checked_allocation_moment([participant], site, allocated_at)
+            )
             unit = unit_allocation(participant)
             if unit is not None:
-                return _store_with_unit(participant, unit, actor=actor)
+                return _store_with_unit(participant, unit, actor=actor, allocated_at=at)
             if trial.method == "minimisation":
                 locked(db.session.query(Trial).filter_by(id=trial.id)).one()
             state = _stratum_state(trial.id, participant.stratum)
             if trial.method == "minimisation":
                 arm, evidence = _next_by_minimisation(trial, site, participant.stratum)
                 return _store_allocation(
-                    participant, state, arm, method=trial.method, actor=actor, evidence=evidence
+                    participant,
+                    state,
+                    arm,
+                    method=trial.method,
+                    actor=actor,
+                    evidence=evidence,
+                    allocated_at=at,
                 )
-            arm, block = _next_from_block(trial, site, state, actor)
+            arm, block = _next_from_block(trial, site, state, actor, at)
             return _store_allocation(
                 participant,
                 state,
@@ -424,6 +521,7 @@ def allocate(participant_id: int, *, actor: str) -> Allocation:
                 actor=actor,
                 evidence={},
                 block=block,
+                allocated_at=at,
             )
     except IntegrityError:
         existing = existing_allocation(participant_id)
@@ -479,13 +577,15 @@ def allocate_cohort(
     actor: str,
     research_admin: bool = False,
     reason: str | None = None,
+    allocated_at: datetime | date | None = None,
 ) -> CohortRandomisation:
     """Allocate a site's current eligible caseload at once, exactly ``fip`` of them to FIP.
 
     The rules of the lottery (minimum size, every FIP probability strictly between 0 and 1,
     at most the free FIP capacity, one cohort per site unless a research admin gives a
     reason) live in :mod:`fiptrial.services.lottery`. Without ``fip``: the free capacity, at
-    most one less than the number of drawn units.
+    most one less than the number of drawn units. ``allocated_at`` records a cohort
+    randomised earlier than it is entered, checked as in :func:`allocate`.
     """
     with unit_of_work():
         # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
@@ -519,6 +619,15 @@ def allocate_cohort(
             by_stratum[participant.stratum].append(participant.id)
         # Strata before the audit head, as in allocate(): taking the head first deadlocked
         # against a single allocation holding a stratum and waiting for the head.
+        at = (
+            None
+            if allocated_at is None
+            else checked_allocation_moment(
+                [*caseload, *(p for members in partners.values() for p in members)],
+                site,
+                allocated_at,
+            )
+        )
         strata = set(by_stratum) | {p.stratum for members in partners.values() for p in members}
         states = {stratum: _stratum_state(trial.id, stratum) for stratum in sorted(strata)}
         seed = new_seed()
@@ -533,6 +642,7 @@ def allocate_cohort(
                 s: {"participants": ids, "fip": chosen[s]} for s, ids in by_stratum.items()
             },
             performed_by=actor,
+            **({"created_at": at} if at is not None else {}),
         )
         db.session.add(cohort)
         db.session.flush()
@@ -546,6 +656,7 @@ def allocate_cohort(
                 "fip": fip,
                 "caseload": len(caseload),
                 "seed_sha256": seed_commitment(seed),
+                **({"allocated_at": at.isoformat()} if at is not None else {}),
                 "free_places": allowed.free_places,
                 **(
                     {"earlier_cohorts": allowed.earlier_cohorts, "reason": allowed.reason}
@@ -568,8 +679,9 @@ def allocate_cohort(
                     actor=actor,
                     evidence={},
                     cohort_id=cohort.id,
+                    allocated_at=at,
                 )
-        _store_cohort_partners(partners, states, cohort.id, actor)
+        _store_cohort_partners(partners, states, cohort.id, actor, at)
     return cohort
 
 
@@ -681,6 +793,7 @@ def _store_with_unit(
     actor: str,
     state: StratumState | None = None,
     cohort_id: int | None = None,
+    allocated_at: datetime | None = None,
 ) -> Allocation:
     """Allocate a partner with the unit: the unit's arm, no draw, no slot, not counted."""
     if state is None:
@@ -694,6 +807,7 @@ def _store_with_unit(
         evidence={"unit_allocation": unit.id, "unit_participant": unit.participant_id},
         cohort_id=cohort_id,
         unit_allocation_id=unit.id,
+        allocated_at=allocated_at,
     )
 
 
@@ -729,6 +843,7 @@ def _store_cohort_partners(
     states: Mapping[str, StratumState],
     cohort_id: int,
     actor: str,
+    allocated_at: datetime | None = None,
 ) -> None:
     """Allocate the partners of a cohort with their units, after the drawn partners."""
     for drawn_id in sorted(partners, key=lambda pid: -1 if pid is None else pid):
@@ -736,7 +851,7 @@ def _store_cohort_partners(
             unit = unit_allocation(participant)
             assert unit is not None  # the drawn partner was allocated just before
             _store_with_unit(participant, unit, actor=actor, state=states[participant.stratum],
-                             cohort_id=cohort_id)  # fmt: skip
+                             cohort_id=cohort_id, allocated_at=allocated_at)  # fmt: skip
 
 
 def _verify_unit(allocation: Allocation) -> list[str]:

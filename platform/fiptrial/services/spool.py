@@ -6,7 +6,7 @@ while it is hashed and read; the web's background imports spool to ``instance/up
 (``services.import_tasks``). Both are deleted when the import ends. A worker killed halfway
 (kill -9, gunicorn's worker timeout, a power cut) cannot delete its spool, so stale spools are
 deleted when the application starts (:func:`remove_stale_spools`, from ``create_app``) and by
-the nightly job (:func:`remove_stale_uploads` as well):
+the nightly job (:func:`fiptrial.services.import_tasks.remove_stale_uploads` as well):
 
 * an API spool is named after its process (``api-<pid>-<random>.spool``); it is stale when
   that process is gone, or when it is older than ``STALE_AFTER`` whatever its name says;
@@ -88,27 +88,6 @@ def remove_stale_spools(app: Flask | None = None, now: float | None = None) -> i
         if stale:
             path.unlink(missing_ok=True)
             removed += 1
-    return removed
-
-
-def remove_stale_uploads(app: Flask | None = None) -> int:
-    """Delete the web uploads that no live import task waits for (needs the database)."""
-    from fiptrial.extensions import db
-    from fiptrial.models import ImportTask
-    from fiptrial.services import import_tasks
-
-    folder = private_folder(app, UPLOAD_FOLDER)
-    names = {path.name for path in folder.iterdir()}
-    if not names:
-        return 0
-    live = set()
-    for task in db.session.query(ImportTask).filter(ImportTask.spool_name.in_(sorted(names))):
-        if not import_tasks.describe(task).finished:
-            live.add(task.spool_name)
-    removed = 0
-    for name in names - live:
-        (folder / name).unlink(missing_ok=True)
-        removed += 1
     return removed
 
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
-from fiptrial.models.identity import ROLES, SITE_ROLES
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.users import check_role_and_site
 
 TOKEN_PREFIX = "fip_"
 
@@ -34,12 +34,7 @@ def create_token(
     actor: str,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the stored row and the token, which is never shown again."""
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}")
-    if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} token needs a site")
-    if role not in SITE_ROLES and site is not None:
-        raise field_error("site", f"a {role} token covers all sites; give no site")
+    check_role_and_site(role, site)
     if role == "client_manager" and (user is None or user.role != "client_manager"):
         raise field_error("user", "a client_manager token belongs to a client manager user")
     if user is not None and site is not None and user.site_id != site.id:
@@ -91,11 +86,15 @@ def revoke_token(token_id: int, *, actor: str) -> ApiToken:
 
 
 def authenticate(token: str | None) -> Principal:
-    """The principal behind a bearer token; 401 for a missing, unknown or revoked token."""
+    """The principal behind a bearer token; 401 for a missing, unknown or revoked token and
+    for the token of a user who has been switched off."""
     if not token:
         raise Unauthorized("an API token is required (Authorization: Bearer <token>)")
     row = db.session.query(ApiToken).filter_by(token_hash=token_hash(token)).one_or_none()
     if row is None or row.revoked_at is not None:
+        raise Unauthorized("the API token is unknown or revoked", code="invalid_token")
+    # Checked on every request: a token dies with its user, whatever switched the user off.
+    if row.user_id is not None and (row.user is None or not row.user.active):
         raise Unauthorized("the API token is unknown or revoked", code="invalid_token")
     return Principal(
         role=row.role,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
+from sqlalchemy import func
+
+from fiptrial.errors import Conflict, NotFound, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Site, Trial, TrialArm
+from fiptrial.models import Allocation, DataFreeze, Site, Trial, TrialArm
 from fiptrial.plugins.manager import get_site_plugin
-from fiptrial.services import audit
+from fiptrial.services import audit, planning
 from fiptrial.services.eligibility import STRATIFICATION_FACTORS
 from fiptrial.services.randomisation import METHODS
 from fiptrial.services.spells import check_spell_settings
@@ -156,28 +158,12 @@ def add_site(trial: Trial, data: dict[str, Any], *, actor: str) -> Site:
     return site
 
 
-def set_site_ratio(site: Site, ratios: dict[str, int], *, actor: str) -> Site:
-    if sorted(ratios) != sorted(site.trial.ratios()) or any(v < 1 for v in ratios.values()):
-        raise Unprocessable("arm_ratios must give a positive ratio for each arm")
-    with unit_of_work():
-        site.arm_ratios = ratios
-        audit.record(
-            "site.ratio_changed",
-            actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
-            data={"arm_ratios": ratios},
-        )
-    return site
-
-
 # --- Changing a trial and its sites (the research admin's screens) ------------------------------
 
 #: Fixed at the first allocation: changing them would change who was randomised how.
 DESIGN_FIELDS = (
     "method", "consent_design", "stratify_by", "block_multipliers", "arms",
-    # Who is enrolled and what the imports link as one spell (issue 10).
+    # Who is enrolled and what the imports link as one spell.
     "move_gap_days", "benefit_statistic_codes",
 )  # fmt: skip
 #: Fixed once the analysis is frozen: they change what the analysis counts.
@@ -187,19 +173,11 @@ EDITABLE_FIELDS = ("name", "start_date", *ANALYSIS_FIELDS, *DESIGN_FIELDS)
 
 def design_locked_since(trial: Trial) -> Any:
     """The date of the trial's first allocation (its design is fixed from then), or None."""
-    from sqlalchemy import func
-
-    from fiptrial.models import Allocation
-
     return db.session.query(func.min(Allocation.allocated_at)).filter_by(trial_id=trial.id).scalar()
 
 
 def analysis_locked_since(trial: Trial) -> Any:
     """When the analysis was frozen (the trial's first data freeze), or None."""
-    from sqlalchemy import func
-
-    from fiptrial.models import DataFreeze
-
     return db.session.query(func.min(DataFreeze.created_at)).filter_by(trial_id=trial.id).scalar()
 
 
@@ -312,8 +290,6 @@ def change_closing_day(site: Site, day: Any, *, add: bool, actor: str) -> int:
     Open conversations planned on a new closing day move to the manager's nearest working
     day with room; returns how many moved.
     """
-    from fiptrial.services import planning
-
     days = list(site.closing_days or [])
     text = day.isoformat()
     if add and text in days:

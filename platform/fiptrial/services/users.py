@@ -1,22 +1,21 @@
 """People who log in: creating them, checking their password, locking them out.
 
-After :data:`MAX_FAILED_LOGINS` wrong passwords in a row an account is locked for
-:data:`LOCKOUT_MINUTES`; a correct password resets the count. The counter is updated under a
-row lock so that parallel guesses cannot slip past it. Lock-outs and user changes are audited;
+Wrong passwords never lock an account (that would let anyone lock anyone out): logins are
+throttled per client address by ``fiptrial.limits``. Wrong passwords in a row are counted under
+a row lock, and the :data:`MAX_FAILED_LOGINS`-th in a row is audited, as are user changes;
 single failed logins are not (the counter holds them), so the trail is not flooded by typos.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import NamedTuple
 
-from fiptrial.errors import Unauthorized, field_error
+from fiptrial.errors import NotFound, Unauthorized, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Site, User
-from fiptrial.models.identity import ROLES, SITE_ROLES
-from fiptrial.services import audit
-from fiptrial.services.access import Principal
+from fiptrial.models import ApiToken, Site, User
+from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
+from fiptrial.services import audit, passwords
 from fiptrial.services.passwords import (
     burn_time,
     check_strength,
@@ -27,7 +26,6 @@ from fiptrial.services.passwords import (
 from fiptrial.services.transaction import locked, unit_of_work
 
 MAX_FAILED_LOGINS = 5
-LOCKOUT_MINUTES = 15
 USERNAME_MAX = 80
 
 
@@ -37,26 +35,19 @@ class LoginFailed(Unauthorized):
     code = "login_failed"
 
 
-class AccountLocked(Unauthorized):
-    code = "account_locked"
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__(f"account locked until {until.isoformat()}", until=until.isoformat())
-        self.until = until
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
-def principal_for(user: User) -> Principal:
-    """The principal every service call of a logged-in user runs as."""
-    return Principal(
-        role=user.role, actor=f"user:{user.username}", site_id=user.site_id, user_id=user.id
-    )
+def check_role_and_site(role: str, site: Site | None) -> None:
+    """422 naming the field unless ``role`` is a role and has a site exactly when it works at
+    one (coordinators and client managers). The one rule for users and for API tokens."""
+    if role not in ALL_ROLES:
+        raise field_error("role", f"must be one of {', '.join(ALL_ROLES)}", code="invalid_choice")
+    if role in SITE_ROLES and site is None:
+        raise field_error(
+            "site", f"a {role} belongs to one site: it needs a site", code="site_required"
+        )
+    if role not in SITE_ROLES and site is not None:
+        raise field_error(
+            "site", f"a {role} works across sites: it has no site", code="site_not_allowed"
+        )
 
 
 def find_user(username: str) -> User | None:
@@ -72,8 +63,10 @@ def create_user(
     display_name: str = "",
     capacity: int | None = None,
     actor: str,
+    demo: bool = False,
 ) -> User:
-    """Create a user after checking role, site and password strength (422 naming the field)."""
+    """Create a user after checking role, site and password strength (422 naming the field);
+    ``demo`` (the demo's own users only) accepts the public demo password."""
     username = username.strip().lower()
     if (
         not username
@@ -85,17 +78,10 @@ def create_user(
             "use 1 to 80 letters, digits, dots, hyphens or underscores",
             code="invalid_username",
         )
-    if role not in ROLES:
-        raise field_error("role", f"must be one of {', '.join(ROLES)}", code="invalid_choice")
-    if role in SITE_ROLES and site is None:
-        raise field_error("site", f"a {role} belongs to one site", code="site_required")
-    if role not in SITE_ROLES and site is not None:
-        raise field_error(
-            "site", f"a {role} works across sites and has no site", code="site_not_allowed"
-        )
+    check_role_and_site(role, site)
     if capacity is not None and capacity < 0:
         raise field_error("capacity", "must not be negative", code="capacity_invalid")
-    check_strength(password, username=username)
+    check_strength(password, username=username, demo=demo)
     with unit_of_work():
         if db.session.query(User.id).filter_by(username=username).scalar() is not None:
             raise field_error(
@@ -126,13 +112,14 @@ def create_user(
 
 
 def set_password(user_id: int, password: str, *, actor: str) -> User:
-    """Replace a password (and lift a lock-out: an operator has checked who asked)."""
+    """Replace a password (the count of wrong passwords starts again). Every session of the
+    user ends: whoever knew the old password is logged out everywhere."""
     with unit_of_work():
         user = locked(db.session.query(User).filter_by(id=user_id)).one()
         check_strength(password, username=user.username)
         user.password_hash = hash_password(password)
         user.failed_logins = 0
-        user.locked_until = None
+        user.session_version = (user.session_version or 0) + 1
         audit.record(
             "user.password_set",
             actor=actor,
@@ -143,57 +130,72 @@ def set_password(user_id: int, password: str, *, actor: str) -> User:
     return user
 
 
-def authenticate(username: str, password: str, *, now: datetime | None = None) -> User:
-    """The user whose password this is, or :class:`LoginFailed` / :class:`AccountLocked`."""
-    now = now or datetime.now(UTC)
+def authenticate(username: str, password: str) -> User:
+    """The user whose password this is, or :class:`LoginFailed` (the same for an unknown name,
+    a switched-off user and a wrong password, and as slow).
+
+    An account is never locked by wrong passwords: anyone could lock anyone out. Guessing is
+    throttled per client address instead (``fiptrial.limits``). Wrong passwords in a row are
+    still counted (``failed_logins``, reset by a success), and the :data:`MAX_FAILED_LOGINS`-th
+    is audited, so that the research admin sees an account under attack.
+    """
     name = username.strip().lower()
     with unit_of_work():
         user = locked(db.session.query(User).filter_by(username=name)).one_or_none()
         if user is None or not user.active:
             burn_time(password)
             raise LoginFailed("wrong user name or password")
-        until = _aware(user.locked_until)
-        if until is not None and until > now:
-            raise AccountLocked(until)
-        if not verify_password(user.password_hash, password):
-            if until is not None:  # an expired lock-out starts a fresh count
-                user.locked_until = None
-                user.failed_logins = 0
-            user.failed_logins = (user.failed_logins or 0) + 1
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
-                audit.record(
-                    "user.locked",
-                    actor=f"user:{user.username}",
-                    entity="user",
-                    entity_id=user.id,
-                    data={
-                        "failed_logins": user.failed_logins,
-                        "until": user.locked_until.isoformat(),
-                    },
-                )
-                locked_out = AccountLocked(user.locked_until)
-            else:
-                locked_out = None
-        else:
+        if verify_password(user.password_hash, password):
             user.failed_logins = 0
-            user.locked_until = None
             if user.password_hash and needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             return user
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins == MAX_FAILED_LOGINS:
+            audit.record(
+                "user.login_failures",
+                actor=f"user:{user.username}",
+                entity="user",
+                entity_id=user.id,
+                data={"failed_logins": user.failed_logins},
+            )
     # Outside the unit of work, so that the raised error does not roll back the counter.
-    if locked_out is not None:
-        raise locked_out
     raise LoginFailed("wrong user name or password")
 
 
-def load_user(user_id: int) -> User | None:
+def change_own_password(user_id: int, current: str, new: str) -> User:
+    """A user's own change: the current password first (422 on ``current_password`` when it is
+    wrong), then the rules of :func:`set_password`, which ends every session of the user."""
     user = db.session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        raise LoginFailed("wrong user name or password")
+    if not verify_password(user.password_hash, current):
+        raise field_error("current_password", "is not your password", code="wrong_password")
+    if new == current:
+        raise field_error("password", "must differ from the current one", code="same_password")
+    return set_password(user.id, new, actor=f"user:{user.username}")
 
 
-# The demo's web users (README-demo-users.md). Demo only: the password is public.
-DEMO_PASSWORD = "fip-demo-2027"
+def end_sessions(user_id: int) -> None:
+    """End every web session of the user (logout ends them all, not only this browser's)."""
+    with unit_of_work():
+        user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
+        if user is not None:
+            user.session_version = (user.session_version or 0) + 1
+
+
+def load_user(user_id: int, session_version: int | None = None) -> User | None:
+    """The active user of a session opened under ``session_version`` (None otherwise)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    if session_version is not None and session_version != (user.session_version or 0):
+        return None
+    return user
+
+
+# The demo's web users (README.md, "Web pages and demo users"). Demo only: the password is public.
+DEMO_PASSWORD = passwords.DEMO_PASSWORD
 
 
 class DemoUser(NamedTuple):
@@ -232,6 +234,7 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
                 display_name=spec.display_name,
                 capacity=spec.capacity,
                 actor=actor,
+                demo=True,
             )
         )
     return created
@@ -244,21 +247,18 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
 def _locked_user(user_id: int) -> User:
     user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
     if user is None:
-        from fiptrial.errors import NotFound
-
         raise NotFound(f"user {user_id} does not exist")
     return user
 
 
 def deactivate_user(user_id: int, *, actor: str) -> User:
     """Switch a user off: no login, and every API token of the user is revoked."""
-    from fiptrial.models import ApiToken
-
     with unit_of_work():
         user = _locked_user(user_id)
         if actor == f"user:{user.username}":
             raise field_error("user", "you cannot switch off your own account", code="own_account")
         user.active = False
+        user.session_version = (user.session_version or 0) + 1
         now = datetime.now(UTC)
         revoked = 0
         for token in db.session.query(ApiToken).filter_by(user_id=user.id, revoked_at=None):
@@ -284,24 +284,8 @@ def reactivate_user(user_id: int, *, actor: str) -> User:
         user = _locked_user(user_id)
         user.active = True
         user.failed_logins = 0
-        user.locked_until = None
         _audit_user("user.reactivated", user, actor)
     return user
-
-
-def unlock_user(user_id: int, *, actor: str) -> User:
-    """Lift a lock-out after too many wrong passwords (the password stays as it is)."""
-    with unit_of_work():
-        user = _locked_user(user_id)
-        user.failed_logins = 0
-        user.locked_until = None
-        _audit_user("user.unlocked", user, actor)
-    return user
-
-
-def is_locked(user: User, now: datetime | None = None) -> bool:
-    until = _aware(user.locked_until)
-    return until is not None and until > (now or datetime.now(UTC))
 
 
 def list_users() -> list[User]:

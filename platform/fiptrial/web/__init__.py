@@ -18,32 +18,12 @@ from flask_babel import Babel, refresh
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from fiptrial.http_errors import allow_header, api_error_response
+from fiptrial.security_headers import SECURITY_HEADERS
+
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-}
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -53,6 +33,14 @@ babel = Babel()
 def select_language() -> str:
     chosen = session.get("lang")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def shows(resource: str, field: str) -> bool:
+    """Template global: may the logged-in user see ``field`` of ``resource``? The one field
+    policy of ``services.access`` decides, as it does for the API and the exports."""
+    from fiptrial.services.access import may_see
+
+    return bool(current_user.is_authenticated) and may_see(current_user.principal, resource, field)
 
 
 def register_web(app: Flask) -> None:
@@ -67,6 +55,10 @@ def register_web(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(seconds=0))
+    # The cookie is sent again only when the session changes (at most once a minute for the
+    # idle clock, see SESSION_TOUCH_SECONDS), not with every response.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    app.config.setdefault("SESSION_TOUCH_SECONDS", 60)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
@@ -79,7 +71,10 @@ def register_web(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_id: str) -> WebUser | None:
-        return WebUser.load(user_id)
+        version = session.get("sv")
+        if not isinstance(version, int):
+            return None  # a session without a version predates them: it has ended
+        return WebUser.load(user_id, version)
 
     @app.before_request
     def _expire_and_protect() -> Any:
@@ -98,9 +93,12 @@ def register_web(app: Flask) -> None:
                 session.clear()
                 session["expired"] = True
                 return redirect(url_for("auth.login", next=request.full_path))
-            if current_user.is_authenticated:
+            touch = float(app.config["SESSION_TOUCH_SECONDS"])
+            if current_user.is_authenticated and (seen is None or now - float(seen) >= touch):
                 session.permanent = True
                 session["seen"] = now
+        if request.routing_exception is not None:
+            return None  # no such page or method: its 404 or 405 (with Allow) follows
         if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
             csrf.protect()
         return None
@@ -115,15 +113,16 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(404)
     @app.errorhandler(405)
+    @app.errorhandler(413)
     def _page_not_found(error: Any) -> Any:
-        """A calm Dutch page for a mistyped address; the API keeps its JSON errors."""
+        """A calm Dutch page for a mistyped address, a wrong method (with ``Allow``) or a body
+        too large; the API keeps its JSON errors."""
         if request.path.startswith("/api/"):
-            from fiptrial.extensions import api
-
-            return api.handle_http_exception(error)
+            return api_error_response(error)
         from fiptrial.web.common import render_error
 
-        return render_error(error.code or 404)
+        page, status = render_error(error.code or 404)
+        return page, status, allow_header(error)
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError) -> Any:
@@ -131,11 +130,12 @@ def register_web(app: Flask) -> None:
 
         return render_error(400, "csrf")
 
-    from fiptrial.web.formatting import register_filters
+    from fiptrial.web.filters import register_filters
 
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["ROLE_NAMES"] = ROLE_NAMES
+    app.jinja_env.globals["shows"] = shows
     app.register_blueprint(
         Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
     )

@@ -20,6 +20,7 @@ from fiptrial.models import Site, Trial, User
 from fiptrial.models.identity import SITE_ROLES
 from fiptrial.plugins.manager import get_site_plugin, list_site_plugins
 from fiptrial.services import caseload, planning, trials, users
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.admin_forms import (
     CapacityForm,
@@ -32,7 +33,13 @@ from fiptrial.web.admin_forms import (
     TrialSettingsForm,
     UserActionForm,
 )
-from fiptrial.web.common import apply_service_error, install_error_pages, principal, requires
+from fiptrial.web.common import (
+    ROLE_NAMES,
+    apply_service_error,
+    install_error_pages,
+    principal,
+    requires,
+)
 from fiptrial.web.forms import options
 
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/beheer")
@@ -182,7 +189,7 @@ def _render_site(site: Site, status: int = 200, **forms: Any) -> Any:
         managers=managers,
         loads=loads,
         capacity_forms=capacity_forms,
-        today=date.today(),
+        today=local_today(),
     ), status
 
 
@@ -293,7 +300,6 @@ def _render_users(new_form: NewUserForm | None = None, status: int = 200, **extr
     return render_template(
         "admin/users.html",
         people=people,
-        locked={u.id for u in people if users.is_locked(u)},
         new_form=new_form or _new_user_form(),
         action_form=UserActionForm(),
         password_forms={
@@ -335,8 +341,6 @@ def user_list() -> Any:
 
 
 def _role_names() -> dict[str, Any]:
-    from fiptrial.web.common import ROLE_NAMES
-
     return ROLE_NAMES
 
 
@@ -350,7 +354,6 @@ def _user(user_id: int) -> User:
 USER_ACTIONS = {
     "uitschakelen": users.deactivate_user,
     "inschakelen": users.reactivate_user,
-    "deblokkeren": users.unlock_user,
 }
 
 
@@ -374,9 +377,7 @@ def user_action(user_id: int, action: str) -> Any:
 def _success_text(action: str, name: str) -> str:
     if action == "uitschakelen":
         return _("%(name)s is uitgeschakeld en kan niet meer inloggen.", name=name)
-    if action == "inschakelen":
-        return _("%(name)s is weer ingeschakeld.", name=name)
-    return _("De blokkering van %(name)s is opgeheven.", name=name)
+    return _("%(name)s is weer ingeschakeld.", name=name)
 
 
 @bp.post("/gebruikers/<int:user_id>/wachtwoord")
@@ -392,7 +393,7 @@ def reset_password(user_id: int) -> Any:
         else:
             flash(
                 _(
-                    "Het wachtwoord van %(name)s is ingesteld; een blokkering is opgeheven.",
+                    "Het wachtwoord van %(name)s is ingesteld; %(name)s is overal uitgelogd.",
                     name=user.display_name or user.username,
                 ),
                 "success",

@@ -114,6 +114,7 @@ ROLE_CHOICES = options(
         ("client_manager", _l("klantmanager")),
         ("research_admin", _l("onderzoeksbeheerder")),
         ("analyst", _l("analist")),
+        ("privacy_officer", _l("functionaris gegevensbescherming")),
     ]
 )
 

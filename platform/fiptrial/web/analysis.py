@@ -12,35 +12,44 @@ import logging
 import tempfile
 import threading
 import zipfile
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import AuditHead
-from fiptrial.services import exports, trials
+from fiptrial.services import analysis_plans, exports, trials
+from fiptrial.timezone import local_today
 
-REPORT_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
+REPORT_FIGURES = (
+    "consort", "exits", "forest", "survival", "incidence",  # the first-exit figures
+    "sustained", "classes", "caterpillar", "reasons",  # the analysis plan's (need the spells)
+)  # fmt: skip
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
 # The page's figures arrive as parallel requests: compute the report once, and keep pyplot
 # (which fiptrial_analysis draws with, and which is not thread-safe) to one thread at a time.
 _report_lock = threading.Lock()
 
 
-def pooled_report(trial_code: str) -> dict[str, Any]:
-    """The trial's pooled report (issue 4) on today's data, with what was analysed.
+def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
+    """The trial's pooled report (``fiptrial_analysis``) on today's data, with what was analysed.
 
     The report is cached per trial, day and audit-chain head: every change to the data appends
     to the audit chain, so a new head means new data and a fresh report. The page and its five
     figures then cost one analysis, not six.
     """
     head = db.session.get(AuditHead, 1)
-    key = (trial_code, date.today().isoformat(), head.last_id if head else 0)
+    key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
     with _report_lock:
         if key not in _report_cache:
-            export = exports.build_export(trials.get_trial(trial_code), None)
+            trial = trials.get_trial(trial_code)
+            export = exports.build_export(trial, None)
+            report = exports.analyse(export)
+            if actor is not None:  # the page shows the arms compared: an unblinded report
+                analysis_plans.mark_unblinded_report(trial, actor)
             _report_cache.clear()  # one trial's latest report is all the pages need
-            _report_cache[key] = {**exports.analyse(export), "export": export.describe()}
+            head = db.session.get(AuditHead, 1)
+            key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
+            _report_cache[key] = {**report, "export": export.describe()}
         return _report_cache[key]
 
 
@@ -54,11 +63,11 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    from fiptrial_analysis import html as report_html
+    from fiptrial_analysis.html import FIGURES
 
     with _report_lock:
         try:
-            figure = getattr(report_html, f"{name}_figure")(report)
+            figure = FIGURES[name](report)
         except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
             # Early in a trial some figures have nothing to show; say so instead of a 500.
             logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
@@ -78,14 +87,45 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
             pyplot.close(figure)
 
 
-def export_zip(trial_code: str, fmt: str, *, actor: str) -> tuple[str, bytes]:
-    """The analysis export with its codebook and CONSORT sidecar, zipped (audited)."""
+def report_body(report: dict[str, Any], trial_code: str, language: str) -> Any:
+    """The report's body from fiptrial_analysis's own template (the one the self-contained
+    HTML report uses), in the page's language, with the figures served by this app."""
+    from flask import url_for
+
+    from fiptrial_analysis import figures_planned
+    from fiptrial_analysis.html import render_body
+
+    def figure(name: str) -> dict[str, Any]:
+        src = url_for("research.report_figure", trial_code=trial_code, name=name)
+        alt = figures_planned.CAPTIONS.get(name) or FIGURE_ALT.get(name, name)
+        return {"src": src, "alt": alt}
+
+    return render_body(report, figure, language if language in ("en", "nl") else "nl")
+
+
+FIGURE_ALT = {
+    "consort": "CONSORT flow diagram",
+    "exits": "Exits by reason and arm",
+    "forest": "Forest plot of the site odds ratios",
+    "survival": "Kaplan-Meier curves of remaining on benefit",
+    "incidence": "Cumulative incidence of exit to work",
+}
+
+
+def export_zip(
+    trial_code: str, fmt: str, *, actor: str, role: str, small_cells: int | None = None
+) -> tuple[str, bytes]:
+    """The analysis export with its codebook and CONSORT sidecar, zipped (audited); its
+    columns are those the field policy grants ``role``; ``small_cells``: values shared by
+    fewer participants suppressed (the analyst role, ``services.minimisation``)."""
     trial = trials.get_trial(trial_code)
     with tempfile.TemporaryDirectory(prefix="fiptrial-web-export-") as folder:
-        name = f"{trial.code}-{date.today():%Y%m%d}.{fmt}"
-        _export, written = exports.export_trial(trial, Path(folder) / name, fmt, actor=actor)
+        name = f"{trial.code}-{local_today():%Y%m%d}.{fmt}"
+        _export, written = exports.export_trial(
+            trial, Path(folder) / name, fmt, actor=actor, role=role, small_cells=small_cells
+        )
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in written:
                 archive.write(path, arcname=path.name)
-    return f"{trial.code}-{date.today():%Y%m%d}-{fmt}.zip", buffer.getvalue()
+    return f"{trial.code}-{local_today():%Y%m%d}-{fmt}.zip", buffer.getvalue()

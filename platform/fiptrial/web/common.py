@@ -20,6 +20,7 @@ from flask_wtf import FlaskForm
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
 from fiptrial.services.access import Principal
+from fiptrial.services.users import load_user
 from fiptrial.web.messages import error_text
 
 
@@ -55,11 +56,11 @@ class WebUser:
         )
 
     @classmethod
-    def load(cls, user_id: str) -> WebUser | None:
-        from fiptrial.services.users import load_user
-
+    def load(cls, user_id: str, session_version: int) -> WebUser | None:
+        """The user of a session, checked on every request: active, and the session opened
+        under the user's current session version (logout and password changes raise it)."""
         try:
-            user = load_user(int(user_id))
+            user = load_user(int(user_id), session_version)
         except ValueError:
             return None
         return cls.from_user(user) if user is not None else None
@@ -76,6 +77,7 @@ ROLE_NAMES = {
     "site_coordinator": _l("locatiecoördinator"),
     "client_manager": _l("klantmanager"),
     "analyst": _l("analist"),
+    "privacy_officer": _l("functionaris gegevensbescherming"),
 }
 
 
@@ -98,11 +100,18 @@ def requires(action: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+def requires_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Any logged-in user, whatever the role (their own account's pages)."""
+    return login_required(view)
+
+
 def home_for(user: WebUser) -> str:
     if user.role == access.CLIENT_MANAGER:
         return url_for("manager.agenda")
     if user.role == access.COORDINATOR and user.site_code:
         return url_for("site.participants", site_code=user.site_code)
+    if user.role == access.PRIVACY_OFFICER:
+        return url_for("privacy.read_log")
     return url_for("research.overview")
 
 
@@ -115,6 +124,14 @@ ERROR_TEXT = {
         _l("Deze pagina of dit gegeven bestaat niet, of valt buiten uw locatie."),
     ),
     409: (_l("Conflict"), _l("Dit gegeven bestaat al.")),
+    413: (
+        _l("Te groot"),
+        _l("Het verzoek of het bestand is groter dan is toegestaan en is niet gelezen."),
+    ),
+    429: (
+        _l("Te veel pogingen"),
+        _l("Er zijn te veel pogingen gedaan. Wacht een kwartier en probeer het opnieuw."),
+    ),
     422: (_l("Niet verwerkt"), _l("De invoer kon niet worden verwerkt.")),
 }
 

@@ -16,13 +16,14 @@ import re
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from flask import g
 from flask_babel import format_currency, format_decimal, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 
-from fiptrial.timezone import TRIAL_TIMEZONE
+from fiptrial.extensions import db
+from fiptrial.models import User
+from fiptrial.timezone import local_time
 
 
 def _locale() -> str:
@@ -36,16 +37,8 @@ def format_date(value: date | datetime | None) -> str:
     if isinstance(value, str):
         value = date.fromisoformat(value[:10])
     if isinstance(value, datetime):
-        value = _local(value)
+        value = local_time(value)
     return value.strftime("%d-%m-%Y")
-
-
-def _local(value: datetime) -> datetime:
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(TRIAL_TIMEZONE)
 
 
 def format_datetime(value: datetime | str | None) -> str:
@@ -53,7 +46,7 @@ def format_datetime(value: datetime | str | None) -> str:
         return "–"
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return _local(value).strftime("%d-%m-%Y %H:%M")
+    return local_time(value).strftime("%d-%m-%Y %H:%M")
 
 
 def format_number(value: float | int | None, digits: int = 0) -> str:
@@ -112,9 +105,6 @@ def _display_names() -> dict[str, str]:
     """username -> display name, read once per request."""
     names = g.get("_display_names")
     if names is None:
-        from fiptrial.extensions import db
-        from fiptrial.models import User
-
         names = {
             username: display or username
             for username, display in db.session.query(User.username, User.display_name)
@@ -194,36 +184,9 @@ def exit_reason_labels() -> dict[str, str]:
     return _labels("termination_categories.csv", key="bus_code")
 
 
-def rejection_text(entry: dict[str, Any]) -> str:
-    """A rejected import line's reason: from the catalogue when the importer gave its code."""
-    from fiptrial.web.messages import message
-
-    if entry.get("code"):
-        return message(str(entry["code"]), entry.get("params") or {})
-    return str(entry.get("reason", ""))
-
-
 def life_domain_labels() -> dict[str, str]:
     return _labels("life_domains.csv")
 
 
 def intervention_labels() -> dict[str, str]:
     return _labels("intervention_types.csv")
-
-
-def register_filters(env: Any) -> None:
-    """The Jinja filters the templates use."""
-    env.filters.update(
-        datum=format_date,
-        datumtijd=format_datetime,
-        getal=format_number,
-        aandeel=format_share,
-        geld=format_money,
-        gemeente=municipality_name,
-        persoon=person,
-        stratum=format_stratum,
-    )
-    env.globals.update(
-        afwijzing=rejection_text,
-        uitstroomreden=lambda code: exit_reason_labels().get(code, code),
-    )

@@ -18,8 +18,18 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
+
+from fiptrial.errors import PlatformError
+from fiptrial.services.pseudonyms import normalise_bsn
 
 try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
     from wtforms.fields.choices import SelectChoice
@@ -76,11 +86,6 @@ class DutchDateField(Field):
 
 def valid_bsn(_form: FlaskForm, field: Field) -> None:
     """The elfproef, before the service sees it, so the error shows with the others."""
-    from wtforms.validators import ValidationError
-
-    from fiptrial.errors import PlatformError
-    from fiptrial.services.pseudonyms import normalise_bsn
-
     if not field.data:
         return
     try:
@@ -89,6 +94,26 @@ def valid_bsn(_form: FlaskForm, field: Field) -> None:
         raise ValidationError(
             str(_l("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."))
         ) from None
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Huidig wachtwoord"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("Nieuw wachtwoord"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+        description=_l("Minstens 12 tekens; geen bekend of veelgebruikt wachtwoord."),
+    )
+    repeat = PasswordField(
+        _l("Nieuw wachtwoord nogmaals"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Wachtwoord wijzigen"))
 
 
 class LoginForm(FlaskForm):

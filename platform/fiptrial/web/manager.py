@@ -1,7 +1,8 @@
 """The client manager's pages: agenda, overdue list, participant history, quick conversation form.
 
-They sit on the conversations back end (issue 5). A client manager sees only their own caseload:
-participants are loaded through ``access.visible_participant``, which asks the caseload rule.
+They sit on the conversations back end (``services.conversations``, ``services.planning``).
+A client manager sees only their own caseload: participants are loaded through
+``access.visible_participant``, which asks the caseload rule.
 The quick form is meant for the minute after a talk: today's date and the planned length are
 filled in, life domains are checkboxes, and only what happened needs a click.
 """
@@ -9,7 +10,7 @@ filled in, life domains are checkboxes, and only what happened needs a click.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -21,6 +22,7 @@ from fiptrial.extensions import db
 from fiptrial.models import PlannedConversation, Site
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import access, conversations, planning, timeslots
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
@@ -73,7 +75,7 @@ def _times(rows: list[PlannedConversation]) -> dict[int, str]:
 @bp.get("/agenda")
 @requires("plan.read")
 def agenda() -> Any:
-    today = date.today()
+    today = local_today()
     monday = today - timedelta(days=today.weekday())
     rows = planning.agenda(principal().user_id or 0, monday, monday + timedelta(days=13))
     times = _times(rows)
@@ -91,7 +93,7 @@ def agenda() -> Any:
 @bp.get("/achterstand")
 @requires("plan.read")
 def overdue() -> Any:
-    rows = overdue_conversations(principal().user_id, date.today())
+    rows = overdue_conversations(principal().user_id, local_today())
     return render_template(
         "manager/overdue.html", rows=rows, times=_times(rows), status_labels=STATUS_LABELS
     )
@@ -128,7 +130,7 @@ def _render_participant(
             else EndInterventionForm(prefix=f"end-{intervention.id}")
         )
         if not form.is_submitted():
-            form.end.data = date.today()
+            form.end.data = local_today()
         end_forms[intervention.id] = form
     return render_template(
         "manager/participant.html",
@@ -279,7 +281,7 @@ def record_conversation(pid: int) -> Any:
     form = ConversationEntryForm()
     group_errors: dict[str, list[str]] = {}
     if not form.is_submitted():
-        form.held_on.data = date.today()
+        form.held_on.data = local_today()
         upcoming = history["next_planned"]
         form.duration_minutes.data = upcoming.minutes if upcoming else 45
     if form.validate_on_submit():

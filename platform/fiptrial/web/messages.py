@@ -17,11 +17,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import PlatformError
+from fiptrial.web.formatting import (
+    format_date,
+    format_number,
+    life_domain_labels,
+    municipality_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,10 @@ ERRORS: dict[str, Any] = {
     "not_found": _l("Dit gegeven bestaat niet, of valt buiten uw locatie."),
     # Registration and eligibility
     "duplicate_participant": _l("Dit BSN is al ingeschreven in het onderzoek."),
+    "registered_at_other_site": _l(
+        "Dit BSN is al ingeschreven in het onderzoek, bij een andere locatie. Neem contact op "
+        "met de onderzoeksbeheerder."
+    ),
     "municipality_not_member": _l("%(municipality)s hoort niet bij deze locatie."),
     "birth_date_after_registration": _l(
         "De geboortedatum ligt op of na de datum van inschrijving."
@@ -191,6 +202,44 @@ ERRORS: dict[str, Any] = {
     "export_no_rows": _l(
         "Het bestand heeft een kopregel maar geen regels met gegevens; er is niets ingelezen."
     ),
+    "export_missing_columns": _l(
+        "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s: het bestand heeft "
+        "niet de indeling die de plug-in van de locatie verwacht. Sla het op zoals de "
+        "handleiding van de locatie beschrijft en lees het opnieuw in."
+    ),
+    "export_empty": _l("Het bestand is leeg: verwacht werd %(expected)s."),
+    "export_not_xml": _l("Het bestand is geen geldige XML (regel %(line)s): %(reason)s."),
+    "export_xml_dtd": _l(
+        "Het bestand bevat een DTD of entiteiten. Die heeft een export nooit nodig; ze worden "
+        "uit veiligheid geweigerd."
+    ),
+    "export_xml_no_records": _l(
+        "Het bestand bevat geen elementen %(element)s: controleer het record-element in "
+        "export.toml."
+    ),
+    "mapping_version_unknown": _l(
+        "De plug-in van deze locatie heeft geen mappingversie %(version)s (wel: %(known)s)."
+    ),
+    # A line of a declarative export that cannot be used (fiptrial.plugins.messages)
+    "row_invalid_bsn": _l("%(column)s is geen geldig BSN (9 cijfers die voldoen aan de elfproef)."),
+    "row_invalid_date": _l("%(column)s is geen geldige datum (%(format)s)."),
+    "row_invalid_sex": _l("%(column)s %(value)s is geen van de geslachtscodes %(codes)s."),
+    "row_reason_identifying": _l(
+        "%(column)s is geen redencode (het lijkt op een nummer of een datum)."
+    ),
+    "row_invalid_municipality": _l("%(column)s %(value)s is geen CBS-gemeentecode."),
+    "row_invalid_statistic_code": _l(
+        "%(column)s is geen BUS-statistiekcode (twee cijfers, bijvoorbeeld 01)."
+    ),
+    "row_value_missing": _l("%(column)s is leeg."),
+    "row_end_without_reason": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_reason_without_end": _l("%(column)s is ingevuld, maar %(other)s is leeg."),
+    "row_end_before_start": _l("De einddatum van de uitkering ligt vóór de begindatum."),
+    "row_birth_not_before_start": _l("De geboortedatum ligt niet vóór het begin van de uitkering."),
+    "row_too_few_fields": _l(
+        "Verwacht werden %(expected)s velden gescheiden door %(delimiter)s; gevonden: %(found)s."
+    ),
+    "row_no_person": _l("Het uitkeringsrecord heeft geen element %(element)s."),
     "import_unexpected": _l(
         "Het inlezen is gestopt door een onverwachte fout; er is niets opgeslagen."
     ),
@@ -212,6 +261,8 @@ ERRORS: dict[str, Any] = {
         "Dit wachtwoord is te zwak: kies minstens 12 tekens, geen veelgebruikt wachtwoord en "
         "niet de gebruikersnaam."
     ),
+    "wrong_password": _l("Dit is niet uw huidige wachtwoord."),
+    "same_password": _l("Kies een ander wachtwoord dan het huidige."),
     "site_required": _l("Een locatiecoördinator of klantmanager hoort bij één locatie."),
     "site_not_allowed": _l("Deze rol werkt voor alle locaties en hoort niet bij één locatie."),
     "capacity_invalid": _l("Vul een aantal plaatsen van 1 of meer in."),
@@ -241,6 +292,31 @@ ERRORS: dict[str, Any] = {
     ),
     "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
     "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
+    # Privacy (issue 16): two-factor sign-in, export approvals, retention
+    "mfa_code_wrong": _l("Deze code klopt niet of is verlopen."),
+    "mfa_enrolled": _l("Tweestapsverificatie staat al aan."),
+    "mfa_not_pending": _l("Begin eerst met het instellen van tweestapsverificatie."),
+    "not_demo_user": _l("Alleen voor demogebruikers met de openbare demosleutel."),
+    "purpose_length": _l("Beschrijf in 10 tot 2000 tekens waarvoor de export nodig is."),
+    "approval_decided": _l("Over deze aanvraag is al besloten."),
+    "approval_not_usable": _l("Deze aanvraag is niet (meer) goedgekeurd."),
+    "site_key_file_invalid": _l("Het sleutelbestand is geen locatiesleutel van het platform."),
+    "prepared_header_invalid": _l(
+        "Dit voorbereide bestand heeft niet de vorm die fiptrial-prepare-export schrijft."
+    ),
+    "prepared_token_invalid": _l(
+        "Regel %(line)s: het pseudoniem is niet met de sleutel van deze locatie gemaakt of is "
+        "veranderd."
+    ),
+    "prepared_wrong_site": _l("Dit bestand is voorbereid voor een andere locatie of onderzoek."),
+    "prepared_key_retired": _l(
+        "Sleutelversie %(version)s van deze locatie is niet (meer) geldig; vraag een nieuwe "
+        "sleutel aan."
+    ),
+    "pseudonym_key_destroyed": _l(
+        "De pseudoniemsleutel van dit onderzoek is na de follow-up vernietigd: er kan geen BSN "
+        "meer aan worden gekoppeld."
+    ),
 }
 
 STATUS_FALLBACK = {
@@ -327,6 +403,8 @@ AUDIT_ACTIONS = {
     "user.created": _l("gebruiker aangemaakt"),
     "user.password_set": _l("wachtwoord ingesteld"),
     "user.locked": _l("account geblokkeerd na mislukte pogingen"),
+    "user.login_failures": _l("vijf mislukte inlogpogingen op rij"),
+    "participant.registration_refused": _l("inschrijving geweigerd: BSN al bij andere locatie"),
     "user.unlocked": _l("account gedeblokkeerd"),
     "user.deactivated": _l("gebruiker uitgeschakeld"),
     "user.reactivated": _l("gebruiker weer ingeschakeld"),
@@ -354,6 +432,21 @@ AUDIT_ACTIONS = {
     "analysis.freeze_downloaded": _l("bevriezing gedownload"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
+    "analysis_plan.changed": _l("analyseplan gewijzigd"),
+    "analysis_plan.frozen": _l("analyseplan vastgezet"),
+    "analysis_plan.first_unblinded_report": _l("eerste rapport met de armen zichtbaar"),
+    # Privacy (issue 16)
+    "retention.deleted": _l("gegevens verwijderd volgens de bewaartermijn"),
+    "retention.schedule_set": _l("bewaartermijnen gewijzigd"),
+    "source_key.issued": _l("locatiesleutel uitgegeven"),
+    "source_key.retired": _l("locatiesleutel ingetrokken"),
+    "user.mfa_enrolled": _l("tweestapsverificatie ingesteld"),
+    "user.mfa_recovery_used": _l("herstelcode gebruikt"),
+    "user.mfa_reset": _l("tweestapsverificatie hersteld"),
+    "export.requested": _l("export aangevraagd"),
+    "export.approved": _l("exportaanvraag goedgekeurd"),
+    "export.refused": _l("exportaanvraag afgewezen"),
+    "export.approval_used": _l("goedgekeurde export gedownload"),
 }
 AUDIT_ENTITIES = {
     "trial": _l("onderzoek"),
@@ -373,6 +466,9 @@ AUDIT_ENTITIES = {
     "api_token": _l("API-sleutel"),
     "randomisation_block": _l("lotingsblok"),
     "followup_round": _l("vervolgronde"),
+    "analysis_plan": _l("analyseplan"),
+    "export_approval": _l("exportaanvraag"),
+    "read_log": _l("leeslog"),
 }
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -388,21 +484,13 @@ def label(table: Mapping[str, Any], code: str | None) -> str:
 
 
 def _param(name: str, value: Any) -> Any:
-    from fiptrial.web.formatting import format_date, municipality_name
-
     if isinstance(value, str) and ISO_DATE.match(value):
-        from datetime import date
-
         return format_date(date.fromisoformat(value))
     if name == "municipality" and isinstance(value, str):
         return municipality_name(value)
     if name == "domain" and isinstance(value, str):
-        from fiptrial.web.formatting import life_domain_labels
-
         return life_domain_labels().get(value, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        from fiptrial.web.formatting import format_number
-
         return format_number(value)
     return value
 
@@ -430,3 +518,12 @@ def error_text(error: PlatformError) -> str:
 def stored_error_text(code: str | None, params: Mapping[str, Any] | None) -> str:
     """The message of an error stored earlier (a failed background import)."""
     return message(code or "import_unexpected", params)
+
+
+def rejection_text(entry: dict[str, Any]) -> str:
+    """A rejected import line's reason: from the catalogue when the importer gave its code."""
+    if entry.get("code"):
+        return message(str(entry["code"]), entry.get("params") or {})
+    if entry.get("errors"):  # a row of a declarative export: one coded message per problem
+        return " ".join(message(str(e["code"]), e.get("params") or {}) for e in entry["errors"])
+    return str(entry.get("reason", ""))

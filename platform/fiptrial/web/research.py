@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
@@ -94,7 +94,8 @@ def monitoring(site_code: str) -> Any:
         site=site,
         data=data,
         flagged=[s for s in data.strata if s.flagged],
-        fidelity=fidelity.site_fidelity(site),
+        fidelity=(figures := fidelity.site_fidelity(site)),
+        per_client_manager=figures.per_manager_for(principal()),
         methods=messages.METHODS,
         person=person,
     )
@@ -193,18 +194,21 @@ def report() -> Any:
         return render_template("research/report.html", trials=[], result=None)
     trial = trials.get_trial(chosen)
     try:
-        result, problem = analysis.pooled_report(trial.code), None
+        result, problem = analysis.pooled_report(trial.code, principal().actor), None
     except PlatformError as error:
         result, problem = None, messages.error_text(error)
     except ValueError:  # fiptrial_analysis refuses data it cannot analyse (yet)
         result, problem = None, messages.message("analysis_not_possible")
+    body = None
+    if result is not None:
+        body = analysis.report_body(result, trial.code, str(get_locale() or "nl"))
     return render_template(
         "research/report.html",
         trials=all_trials,
         trial=trial,
         result=result,
         problem=problem,
-        figures=analysis.REPORT_FIGURES,
+        body=body,
     )
 
 
@@ -255,11 +259,15 @@ def exports() -> Any:
 @bp.post("/exports/download")
 @requires("export.create")
 def download_export() -> Any:
+    if principal().role == access.ANALYST:  # issue 16: each analyst export is approved first
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     trial = _chosen_trial()
     form = ExportForm(prefix="export")
     if trial is not None and form.validate_on_submit():
         try:
-            name, data = analysis.export_zip(trial.code, form.fmt.data, actor=principal().actor)
+            name, data = analysis.export_zip(
+                trial.code, form.fmt.data, actor=principal().actor, role=principal().role
+            )
         except PlatformError as error:
             apply_service_error(form, error, {"format": "fmt"})
         else:
@@ -300,6 +308,8 @@ def freeze() -> Any:
 @bp.get("/bevriezingen/<int:freeze_id>.zip")
 @requires("export.create")
 def download_freeze(freeze_id: int) -> Any:
+    if principal().role == access.ANALYST:  # a freeze holds the rows as they were: admins only
+        raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     name, data = freezes.download_freeze(freezes.get_freeze(freeze_id), actor=principal().actor)
     return Response(
         data,

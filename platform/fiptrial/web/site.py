@@ -21,7 +21,7 @@ from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.extensions import db
-from fiptrial.models import ConsentForm, Site, User
+from fiptrial.models import ConsentForm, PlannedConversation, Site, User
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import (
     access,
@@ -36,6 +36,7 @@ from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
 from fiptrial.services.spells import participant_spells
+from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
@@ -129,7 +130,7 @@ def register(site: Site) -> Any:
             "sex": form.sex.data,
             "benefit_start": form.benefit_start.data,
             "municipality": form.municipality.data or None,
-            "registered_on": form.registered_on.data or date.today(),
+            "registered_on": form.registered_on.data or local_today(),
         }
         try:
             participant = participant_service.register(site, data, actor=principal().actor)
@@ -165,14 +166,14 @@ def _consent_form(site: Site) -> ConsentEntryForm:
     form = ConsentEntryForm(prefix="consent")
     form.version.choices = options(_consent_versions(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
 def _withdrawal_form() -> WithdrawalForm:
     form = WithdrawalForm(prefix="withdraw")
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
     return form
 
 
@@ -189,11 +190,13 @@ def _render_participant(
     withdrawal: WithdrawalForm | None = None,
     status: int = 200,
 ) -> Any:
+    allocation = randomisation.existing_allocation(person.id)
     return render_template(
         "site/participant.html",
         site=site,
         person=person,
-        allocation=randomisation.existing_allocation(person.id),
+        allocation=allocation,
+        age_at_allocation=randomisation.age_at_allocation(person) if allocation else None,
         consent_events=consent.history(person),
         consent_state=consent.current_state(person),
         form=form or _consent_form(site),
@@ -228,8 +231,6 @@ def record_consent(site: Site, pid: int) -> Any:
 
 
 def _open_conversations_from(pid: int, on: date) -> int:
-    from fiptrial.models import PlannedConversation
-
     return (
         db.session.query(PlannedConversation)
         .filter(
@@ -310,7 +311,7 @@ def bulk_consent(site: Site) -> Any:
     form.version.choices = options(_consent_versions(site))
     form.obtained_by.choices = options(_staff_choices(site))
     if not form.is_submitted():
-        form.on.data = date.today()
+        form.on.data = local_today()
         form.obtained_by.data = principal().actor
     chosen: set[int] = set()
     refusals: dict[int, str] = {}
@@ -446,7 +447,7 @@ def _render_imports(
         caseload_form=forms.get("participants") or UploadForm(prefix="participants"),
         outcome_form=forms.get("outcomes") or UploadForm(prefix="outcomes"),
         rounds=followup_rounds(site),
-        today=date.today(),
+        today=local_today(),
         caseload_batches=import_service.list_batches(site, "participants")[:10],
         outcome_batches=import_service.list_batches(site, "outcomes")[:10],
         tasks=import_tasks.site_tasks(site),

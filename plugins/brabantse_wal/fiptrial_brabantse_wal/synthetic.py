@@ -44,8 +44,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from fiptrial_brabantse_wal import MEMBERS
-from fiptrial_brabantse_wal.reader import COLUMNS, OPTIONAL_COLUMNS
+from fiptrial_brabantse_wal import COLUMNS, MEMBERS, OPTIONAL_COLUMNS
 
 #: Exits per shared code in the pilot, both arms together (report Table 4.1). Code 03 (pension
 #: age) is absent: the generator derives it from the clients' ages instead.

@@ -1,4 +1,5 @@
-"""Reading the ISD Brabantse Wal export."""
+"""Reading the ISD Brabantse Wal export: the platform's declarative reader with the site's
+export.toml (the site has no reader of its own)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ from datetime import date
 import pytest
 
 from fiptrial.plugins import ExportFormatError, ExportRow
+from fiptrial.plugins.manager import build_plugin_host
 from fiptrial.plugins.parsing import DateParser
-from fiptrial_brabantse_wal.reader import COLUMNS, read_export
+from fiptrial_brabantse_wal import COLUMNS, OPTIONAL_COLUMNS
 from fiptrial_brabantse_wal.synthetic import write_export
+
+SITE = build_plugin_host(entry_points="brabantse_wal")["brabantse_wal"]
+
+
+def read_export(source):
+    return SITE.read_export(source)
+
 
 HEADER = ";".join(COLUMNS)
 GOOD = "100001;999998523;12-03-1978;M;0748;05-01-2023;;;;"
@@ -79,7 +88,10 @@ def test_utf8_with_bom_reads_like_windows_1252():
     [
         ("1;999998524;12-03-1978;M;0748;05-01-2023;;;;", "BSN is not a valid BSN"),
         ("1;999998523;31-02-1978;M;0748;05-01-2023;;;;", "Geboortedatum is not a valid date"),
-        ("1;999998523;12-03-1978;X;0748;05-01-2023;;;;", "Geslacht 'X' is not M or V"),
+        (
+            "1;999998523;12-03-1978;X;0748;05-01-2023;;;;",
+            "Geslacht 'X' is not one of the sex codes M, V",
+        ),
         ("1;999998523;12-03-1978;M;Bergen;05-01-2023;;;;", "Gemeentecode 'Bergen' is not"),
         ("1;999998523;12-03-1978;M;0748;2023-01-05;;;;", "Aanvangsdatum uitkering is not"),
         ("1;999998523;12-03-1978;M;0748;05-01-2023;32-01-2025;ARB;;", "Einddatum uitkering is not"),
@@ -101,6 +113,25 @@ def test_errors_never_contain_the_bsn_or_birth_date():
     (row,) = _read("1;999998524;31-02-1978;Q;0748;05-01-2023;;;;")
     assert len(row.errors) == 3
     assert not any("999998524" in e or "1978" in e for e in row.errors)
+    # each error carries its code and field, for the pages' own words and the column report
+    assert [(e.code, e.field) for e in row.errors] == [
+        ("row_invalid_bsn", "bsn"),
+        ("row_invalid_date", "birth_date"),
+        ("row_invalid_sex", "sex"),
+    ]
+
+
+def test_a_value_that_could_identify_a_person_is_never_quoted():
+    (row,) = _read("1;999998523;12-03-1978;12-03-1978;0748;05-01-2023;;;;")
+    assert row.errors == (
+        "Geslacht (value not shown: it could identify a person) is not one of the sex codes M, V",
+    )
+
+
+def test_the_layout_names_the_columns_of_the_export(site):
+    layout = site.pm.get_plugin("brabantse_wal").layout
+    named = {spec.name for spec in layout.fields.values()} | set(layout.required_columns)
+    assert named == set(COLUMNS) | set(OPTIONAL_COLUMNS)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,11 @@ from statistics import mean
 import pytest
 from stdnum.nl import bsn as stdnum_bsn
 
+from fiptrial.plugins.manager import build_plugin_host
 from fiptrial_brabantse_wal import synthetic
-from fiptrial_brabantse_wal.reader import read_export
+
+SITE = build_plugin_host(entry_points="brabantse_wal")["brabantse_wal"]
+read_export = SITE.read_export
 
 
 def _export(rows: int = 2000, **options) -> tuple[bytes, synthetic.SyntheticSummary]:

@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0013_trust_integrity'
-down_revision = '0008_spells'
+down_revision = '0016_privacy'
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,7 +23,11 @@ from fiptrial.errors import Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Site
 from fiptrial.plugins.manager import SitePlugin, get_site_plugin
+from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.plugins.parsing import redacted
+from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
+from fiptrial.services.moments import past_moment
 from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
@@ -32,7 +37,30 @@ INSERT_CHUNK = 5000
 #: Rows between two calls of an import's optional ``progress`` callback.
 PROGRESS_ROWS = 5000
 
-ImportBody = Callable[[SitePlugin, ImportBatch, Path], dict[str, Any]]
+ImportBody = Callable[[SitePlugin, ReasonMapping, ImportBatch, Path], dict[str, Any]]
+
+
+def checked_received_at(site: Site, kind: str, received_at: datetime | date) -> datetime:
+    """When an export imported late (from an archive, or the demo's three years) arrived.
+
+    Not in the future and not before the site's latest import of the same kind, so that the
+    import history stays in the order the exports arrived. A 422 naming ``received_at``.
+    """
+    moment = past_moment(received_at, "received_at")
+    last = (
+        db.session.query(db.func.max(ImportBatch.created_at))
+        .filter_by(site_id=site.id, kind=kind)
+        .scalar()
+    )
+    if last is not None:
+        past_moment(
+            moment,
+            "received_at",
+            not_before=last,
+            what="the site's latest import",
+            code="received_before_last_import",
+        )
+    return moment
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,28 @@ def site_plugin(site: Site) -> SitePlugin:
     return plugin
 
 
+def chosen_mapping(plugin: SitePlugin, version: str | None) -> ReasonMapping:
+    """The version of the site's table an import uses: the current one, or the one asked for
+    (to re-read an old export under the version it was read with).
+
+    Raises:
+        Unprocessable: naming the field ``mapping_version`` when the site never had it.
+    """
+    if not version:
+        return plugin.mapping
+    mapping = plugin.mapping_named(version)
+    if mapping is None:
+        known = ", ".join(m.version for m in plugin.history)
+        raise field_error(
+            "mapping_version",
+            f"the site's plugin has no mapping version {version!r} (it has {known})",
+            code="mapping_version_unknown",
+            version=version,
+            known=known,
+        )
+    return mapping
+
+
 def find_batch(site: Site, kind: str, sha256: str, mapping_version: str) -> ImportBatch | None:
     return (
         db.session.query(ImportBatch)
@@ -115,16 +165,24 @@ def list_batches(site: Site, kind: str = "outcomes") -> list[ImportBatch]:
     )
 
 
-def audit_data(export: ExportFile, plugin: SitePlugin, **extra: Any) -> dict[str, Any]:
+def audit_data(
+    export: ExportFile, plugin: SitePlugin, mapping: ReasonMapping, **extra: Any
+) -> dict[str, Any]:
     return {
         "file_sha256": export.sha256,
         "file_bytes": export.size,
         "plugin": plugin.name,
         "plugin_version": plugin.version,
-        "mapping_version": plugin.mapping_version,
-        "mapping_fingerprint": plugin.mapping.fingerprint,
+        "mapping_version": mapping.version,
+        "mapping_fingerprint": mapping.fingerprint,
         **extra,
     }
+
+
+def is_prepared(path: Any) -> bool:
+    from fiptrial.plugins.prepared import is_prepared as prepared
+
+    return prepared(path)
 
 
 def run_import(
@@ -135,6 +193,8 @@ def run_import(
     actor: str,
     body: ImportBody,
     empty_report: Callable[[], dict[str, Any]],
+    mapping_version: str | None = None,
+    received_at: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Hash, short-circuit a duplicate, else run ``body`` in one unit of work with its audit.
 
@@ -144,34 +204,51 @@ def run_import(
     exports cannot interleave their events. ``body`` may raise (an
     :class:`~fiptrial.plugins.rows.ExportFormatError` halfway through the file): the unit of
     work then rolls back the batch and every row written so far.
+
+    ``mapping_version`` (default: the current version) reads the file under an earlier version
+    of the site's table; the batch records the version used, so the same file under the same
+    version is the same batch. ``received_at`` (checked by :func:`checked_received_at` under the
+    site's lock) dates the batch when the export arrived earlier than it is imported; the audit
+    entry keeps the real time and names it.
     """
     plugin = site_plugin(site)
+    mapping = chosen_mapping(plugin, mapping_version)
     max_bytes = current_app.config.get("IMPORT_MAX_BYTES")
     with ExportFile.prepare(source, max_bytes) as export, unit_of_work():
         locked(db.session.query(Site).filter_by(id=site.id)).one()
-        earlier = find_batch(site, kind, export.sha256, plugin.mapping_version)
+        earlier = find_batch(site, kind, export.sha256, mapping.version)
         if earlier is not None:
-            return _duplicate(site, kind, actor, export, plugin, earlier, empty_report), False
+            report = _duplicate(site, kind, actor, export, plugin, mapping, earlier, empty_report)
+            return report, False
+        moment = None if received_at is None else checked_received_at(site, kind, received_at)
         batch = ImportBatch(
             site_id=site.id,
             kind=kind,
             file_sha256=export.sha256,
             plugin=plugin.name,
             plugin_version=plugin.version,
-            mapping_version=plugin.mapping_version,
+            mapping_version=mapping.version,
             rows=0,
             report={},
             created_by=actor,
+            **({"created_at": moment} if moment is not None else {}),
         )
         db.session.add(batch)
         db.session.flush()
-        report = body(plugin, batch, export.path)
+        prepared = is_prepared(export.path)  # issue 16: pseudonymised at the source
+        if prepared:
+            from fiptrial.services.source_keys import PreparedPlugin
+
+            plugin = PreparedPlugin(plugin, site)  # type: ignore[assignment]
+        report = body(plugin, mapping, batch, export.path)
         if report["rows"] == 0:  # raised inside the unit of work: the batch is rolled back
             raise field_error(
                 "file",
                 "has a header but no rows: nothing was imported",
                 code="export_no_rows",
             )
+        if prepared:
+            report["bsn_received"] = False  # the report says no BSN arrived
         batch.rows = report["rows"]
         batch.report = report
         audit.record(
@@ -180,9 +257,36 @@ def run_import(
             entity="import_batch",
             entity_id=batch.id,
             site=site.code,
-            data=audit_data(export, plugin, counts=_counts(report)),
+            data=audit_data(
+                export,
+                plugin,
+                mapping,
+                counts=_counts(report),
+                **({"received_at": moment.isoformat()} if moment is not None else {}),
+            ),
         )
     return report, True
+
+
+def row_rejection(row: ExportRow) -> dict[str, Any]:
+    """The report entry of a row the plugin could not read: the English reasons, and, when
+    the plugin said them as :class:`~fiptrial.plugins.rows.RowError`, each error's code and
+    parameters, so that the pages say them in the reader's language. Never a value of the row:
+    the reason and the parameters pass through ``redacted``, whatever a plugin wrote."""
+    entry: dict[str, Any] = {"line": row.line, "reason": redacted("; ".join(row.errors))}
+    coded = [
+        {
+            "code": error.code,
+            "params": {
+                k: redacted(v) if isinstance(v, str) else v for k, v in error.params.items()
+            },
+        }
+        for error in row.errors
+        if isinstance(error, RowError)
+    ]
+    if coded and len(coded) == len(row.errors):
+        entry["errors"] = coded
+    return entry
 
 
 def _counts(report: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +304,7 @@ def _duplicate(
     actor: str,
     export: ExportFile,
     plugin: SitePlugin,
+    mapping: ReasonMapping,
     earlier: ImportBatch,
     empty_report: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
@@ -210,7 +315,7 @@ def _duplicate(
         entity="import_batch",
         entity_id=earlier.id,
         site=site.code,
-        data=audit_data(export, plugin, duplicate_of=earlier.id),
+        data=audit_data(export, plugin, mapping, duplicate_of=earlier.id),
     )
     report = empty_report()
     report["duplicate_of"] = earlier.id

@@ -31,11 +31,21 @@ Rules (issue 3, "Enrolment and outcome imports", and issue 10, "Benefit spells")
   (``services.spells``) know which benefit it was about and where it was paid.
 - Events are unique per participant, kind, date and local code, so a row seen again (the next
   month's export repeats last month's ends) adds nothing.
+- Mapping versions (issue 12): an import uses the site's current table unless it is asked for
+  an earlier version (``mapping_version``: re-reading an old export as it was read). Under the
+  current version, every exit already recorded is looked up again: when the current table
+  gives its local code another BUS code than the one recorded, a ``correction`` of that exit is
+  added (same date and local code, the new BUS code, the old one kept as the previous value,
+  line 0: it comes from the table, not from a row), counted in ``remapped``. A code the current
+  table no longer maps (unmapped or rejected) leaves the exit as it was. Re-reading under an
+  earlier version never remaps. An end that already has a correction on its own date and
+  local code cannot get a second one (the events' unique key): it is counted in
+  ``remap_conflicts`` and left for a person to look at.
 
 Counting: ``rows == matched + not_in_trial + other_benefits + len(rejected)``; ``matched``
 includes running benefits, rows already recorded and held-back rows; ``exits``,
-``transfers_within_site``, ``reentries``, ``corrections`` and ``transfers_linked`` count the
-events this import added.
+``transfers_within_site``, ``reentries``, ``corrections``, ``transfers_linked`` and
+``remapped`` count the events this import added.
 """
 
 from __future__ import annotations
@@ -60,15 +70,18 @@ from fiptrial.models import (
     Site,
 )
 from fiptrial.plugins.manager import SitePlugin
-from fiptrial.plugins.mapping import MOVED_MUNICIPALITY, MappedReason
+from fiptrial.plugins.mapping import MOVED_MUNICIPALITY, MappedReason, ReasonMapping
 from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
     PROGRESS_ROWS,
+    row_rejection,
     run_import,
 )
+from fiptrial.services.moments import as_moment
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key
+from fiptrial.timezone import local_date
 
 WITHDRAWN_REASON = "dated after the participant withdrew consent: no data are collected after it"
 
@@ -94,6 +107,9 @@ def empty_report() -> dict[str, Any]:
         "corrections": 0,
         "transfers_linked": 0,
         "other_benefits": 0,
+        "remapped": 0,
+        "remap_conflicts": 0,
+        "mapping_version": None,
         "rejected": [],
         "unmapped": {},
         "duplicate_of": None,
@@ -106,32 +122,44 @@ def import_outcomes(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    mapping_version: str | None = None,
+    received_at: datetime | date | None = None,
 ) -> dict[str, Any]:
     """Import one outcome export of ``site``; returns the report (see the module docstring).
+
+    ``received_at`` dates an export imported after it arrived (see
+    :func:`~fiptrial.services.imports.common.checked_received_at`): the batch and its events
+    carry it, and the follow-up round of its day is the one marked received.
 
     ``progress`` (optional) is called with the number of rows read so far every
     ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
     the import's session (the web's background imports keep a status page up to date with it).
 
     The same file under the same mapping version again returns an empty report whose
-    ``duplicate_of`` names the earlier batch, without parsing the file.
+    ``duplicate_of`` names the earlier batch, without parsing the file. ``mapping_version``
+    reads the file under an earlier version of the site's table (see the module docstring).
 
     Raises:
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
-    def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
-        report = OutcomeImport(site, plugin, batch).run(path, progress)
-        _notify_followup(site, batch.id)
+    moment = None if received_at is None else as_moment(received_at)
+
+    def body(
+        plugin: SitePlugin, mapping: ReasonMapping, batch: ImportBatch, path: Path
+    ) -> dict[str, Any]:
+        report = OutcomeImport(site, plugin, batch, mapping, moment).run(path, progress)
+        _notify_followup(site, batch.id, local_date(moment) if moment else date.today())
         return report
 
     report, _created = run_import(
-        site, source, kind="outcomes", actor=actor, body=body, empty_report=empty_report
-    )
+        site, source, kind="outcomes", actor=actor, body=body, empty_report=empty_report,
+        mapping_version=mapping_version, received_at=moment,
+    )  # fmt: skip
     return report
 
 
-def _notify_followup(site: Site, batch_id: int) -> None:
+def _notify_followup(site: Site, batch_id: int, received_on: date) -> None:
     """Close the site's waiting follow-up round (issue 5), in the import's own transaction, so
     that the import and the mark commit together. A no-op while that module is absent."""
     try:
@@ -140,7 +168,7 @@ def _notify_followup(site: Site, batch_id: int) -> None:
         return
     mark = getattr(followup, "mark_export_received", None)
     if mark is not None:
-        mark(site, date.today(), str(batch_id))
+        mark(site, received_on, str(batch_id))
 
 
 def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:
@@ -178,18 +206,28 @@ class OutcomeImport:
     and a move or re-entry must be recognised either way.
     """
 
-    def __init__(self, site: Site, plugin: SitePlugin, batch: ImportBatch) -> None:
+    def __init__(
+        self,
+        site: Site,
+        plugin: SitePlugin,
+        batch: ImportBatch,
+        mapping: ReasonMapping | None = None,
+        at: datetime | None = None,
+    ) -> None:
         self.site = site
         self.plugin = plugin
         self.batch = batch
+        self.mapping = mapping or plugin.mapping
+        #: Only the current table corrects what earlier versions recorded.
+        self.remap = self.mapping is plugin.mapping
         trial = site.trial
         self.trial_code = trial.code
         self.key = trial_key(self.trial_code)
         self.benefit_codes = frozenset(trial.benefit_statistic_codes or ())
         self.move_gap = trial.move_gap_days
         self.members = frozenset(site.municipalities or ())
-        self.map_reason = plugin.reason_mapper(site.municipalities or None)
-        self.now = datetime.now(UTC)
+        self.map_reason = plugin.reason_mapper(site.municipalities or None, self.mapping)
+        self.now = at or datetime.now(UTC)
         self.participants: dict[str, int] = dict(
             db.session.execute(
                 select(Participant.pseudonym, Participant.id)
@@ -223,6 +261,8 @@ class OutcomeImport:
         self.pending_held: list[dict[str, Any]] = []
         self.released: list[int] = []
         self.counts: Counter[str] = Counter()
+        if self.remap:
+            self.remap_recorded_exits()
         self.exits_by_code: Counter[str] = Counter()
         self.unmapped: Counter[str] = Counter()
         self.rejected: list[dict[str, Any]] = []
@@ -254,6 +294,40 @@ class OutcomeImport:
                 self._ended(pid, End(day, bus, local, municipality, start))
             elif kind == "transfer_within_site" and start is not None:
                 self.ends.setdefault(pid, {})[start] = End(day, None, local, municipality, start)
+
+    def remap_recorded_exits(self) -> None:
+        """Correct each recorded exit whose local code the current table maps to another BUS
+        code (see the module docstring): one correction per end, the old code kept."""
+        ends: dict[tuple[int, date, str], End] = {}
+        for pid, by_start in self.ends.items():
+            for end in by_start.values():
+                ends.setdefault((pid, end.day, end.local), end)
+        for pid, end in self.exits.items():
+            ends.setdefault((pid, end.day, end.local), end)
+        for (pid, day, local), end in sorted(ends.items()):
+            if end.bus is None or not local:
+                continue  # a move within the site, or nothing to look up
+            mapped = self.map_reason(local, None)
+            if mapped.kind != "exit" or mapped.bus_code == end.bus:
+                continue
+            key = (pid, "correction", day, local)
+            if key in self.recorded:
+                self.counts["remap_conflicts"] += 1
+                continue
+            self.recorded.add(key)
+            self.pending_events.append(
+                {
+                    "participant_id": pid, "site_id": self.site.id, "kind": "correction",
+                    "event_date": day, "bus_code": mapped.bus_code, "local_code": local,
+                    "new_municipality": None, "previous_date": day,
+                    "previous_bus_code": end.bus, "previous_local_code": local,
+                    "municipality": end.municipality, "spell_start": end.start,
+                    "mapping_version": self.mapping.version, "batch_id": self.batch.id,
+                    "line": 0, "created_at": self.now,
+                }
+            )  # fmt: skip
+            self.counts["remapped"] += 1
+            self._ended(pid, end._replace(bus=mapped.bus_code))
 
     def _ended(self, pid: int, end: End) -> None:
         if end.start is not None:
@@ -299,7 +373,7 @@ class OutcomeImport:
                     progress(rows)  # type: ignore[misc]  # set whenever report_at > 0
                     report_at += PROGRESS_ROWS
                 if row.errors:
-                    self.reject(row.line, "; ".join(row.errors))
+                    self.rejected.append(row_rejection(row))
                     continue
                 if row.statistic_code is not None and row.statistic_code not in benefit_codes:
                     other_benefits += 1  # special assistance, Bbz, ...: never a spell
@@ -478,7 +552,7 @@ class OutcomeImport:
             "previous_local_code": None,
             "municipality": row.municipality,
             "spell_start": row.benefit_start,
-            "mapping_version": self.plugin.mapping_version,
+            "mapping_version": self.mapping.version,
             "batch_id": self.batch.id,
             "line": row.line,
             "created_at": self.now,
@@ -503,7 +577,7 @@ class OutcomeImport:
                 "new_municipality": row.new_municipality,
                 "benefit_start": row.benefit_start,
                 "benefit_end": end,
-                "mapping_version": self.plugin.mapping_version,
+                "mapping_version": self.mapping.version,
                 "created_at": self.now,
             }
         )
@@ -540,6 +614,9 @@ class OutcomeImport:
             corrections=self.counts["corrections"],
             transfers_linked=self.counts["transfers_linked"],
             other_benefits=self.counts["other_benefits"],
+            remapped=self.counts["remapped"],
+            remap_conflicts=self.counts["remap_conflicts"],
+            mapping_version=self.mapping.version,
             rejected=sorted(self.rejected, key=_line),
             unmapped=dict(sorted(self.unmapped.items())),
         )

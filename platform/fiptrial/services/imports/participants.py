@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,16 +32,20 @@ from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant, Site
 from fiptrial.plugins.manager import SitePlugin
+from fiptrial.plugins.mapping import ReasonMapping
 from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services import audit
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
     PROGRESS_ROWS,
+    row_rejection,
     run_import,
 )
+from fiptrial.services.moments import as_moment
 from fiptrial.services.participants import check_baseline_codes, new_participant
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key, unit_pseudonymiser
+from fiptrial.timezone import local_date
 
 
 def empty_report() -> dict[str, Any]:
@@ -64,8 +68,14 @@ def import_participants(
     *,
     actor: str,
     progress: Callable[[int], None] | None = None,
+    mapping_version: str | None = None,
+    received_at: datetime | date | None = None,
 ) -> dict[str, Any]:
     """Register the running benefits of ``site``'s export; returns the report.
+
+    ``received_at`` dates an export imported after it arrived (see
+    :func:`~fiptrial.services.imports.common.checked_received_at`): the batch carries it and
+    the clients are registered on its (Dutch) day.
 
     ``progress`` (optional) is called with the number of rows read so far every
     ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
@@ -75,12 +85,18 @@ def import_participants(
         ExportFormatError: the file cannot be read (422); nothing is changed.
     """
 
-    def body(plugin: SitePlugin, batch: ImportBatch, path: Path) -> dict[str, Any]:
-        return _Enrolment(site, batch, actor, progress).run(plugin.read_export(path))
+    moment = None if received_at is None else as_moment(received_at)
+
+    def body(
+        plugin: SitePlugin, _mapping: ReasonMapping, batch: ImportBatch, path: Path
+    ) -> dict[str, Any]:
+        on = local_date(moment) if moment is not None else None
+        return _Enrolment(site, batch, actor, progress, on).run(plugin.read_export(path))
 
     report, _created = run_import(
-        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report
-    )
+        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report,
+        mapping_version=mapping_version, received_at=moment,
+    )  # fmt: skip
     return report
 
 
@@ -91,6 +107,7 @@ class _Enrolment:
         batch: ImportBatch,
         actor: str,
         progress: Callable[[int], None] | None = None,
+        registered_on: date | None = None,
     ) -> None:
         self.progress = progress
         self.site = site
@@ -101,7 +118,7 @@ class _Enrolment:
         self.pseudonym = pseudonymiser(key)
         self.unit_pseudonym = unit_pseudonymiser(key, site.code)
         self.benefit_codes = frozenset(self.trial.benefit_statistic_codes or ())
-        self.today = date.today()
+        self.today = registered_on or date.today()
         self.members = set(site.municipalities or ())
         self.known: set[str] = set(
             db.session.execute(
@@ -144,7 +161,7 @@ class _Enrolment:
 
     def decide(self, row: ExportRow) -> Participant | None:
         if row.errors:
-            self.reject(row.line, "; ".join(row.errors))
+            self.report["rejected"].append(row_rejection(row))
             return None
         if row.statistic_code is not None and row.statistic_code not in self.benefit_codes:
             self.report["other_benefits"] += 1

@@ -1,0 +1,473 @@
+"""The report's figures, drawn from the report dictionary alone (a frozen report can be drawn
+again without the participant data).
+
+Figures are :class:`matplotlib.figure.Figure` objects outside pyplot, so that neither the
+package nor the web app shares pyplot's global state; :func:`png` encodes one. The HTML page
+(:mod:`fiptrial_analysis.html`) and the platform's report page show the same figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import math
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+# Figures are matplotlib Figure objects outside pyplot: importing this module neither loads pyplot
+# nor changes the host's backend (a notebook or the web app keeps its own); savefig renders them
+# with the Agg canvas.
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+# One colour per arm everywhere (Okabe-Ito, readable for colour-blind readers).
+ARM_COLOURS = {"fip": "#0072B2", "control": "#E69F00"}
+ARM_NAMES = {"fip": "FIP", "control": "Control (usual care)"}
+POOLED_COLOUR = "#000000"
+SITE_COLOUR = "#555555"
+FOREST_MAX_SITES = 50
+
+
+# The HTML page shows each plot at about 100 CSS pixels per figure inch (an 8-inch plot fills
+# most of the 60rem column); it is drawn at twice that so that text stays crisp on dense screens.
+HTML_DPI = 200
+DISPLAY_PIXELS_PER_INCH = 100
+
+# Font sizes in points at the widths above: 10 pt is about 14 CSS pixels, 9 pt about 12.
+PLOT_STYLE: dict[RcKeyType, Any] = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+
+
+def _styled(draw: Callable[[dict[str, Any]], Figure]) -> Callable[[dict[str, Any]], Figure]:
+    """Draw a figure under :data:`PLOT_STYLE` (fonts are fixed when an artist is made)."""
+
+    @functools.wraps(draw)
+    def wrapper(report: dict[str, Any]) -> Figure:
+        with matplotlib.rc_context(PLOT_STYLE):
+            return draw(report)
+
+    return wrapper
+
+
+# Figure legends placed outside the axes by the layout engine (matplotlib 3.7 and later).
+_OUTSIDE_LEGENDS = tuple(int(part) for part in matplotlib.__version__.split(".")[:2]) >= (3, 7)
+
+
+def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
+    """A figure outside pyplot's global state, laid out so that no label is cut off.
+
+    Constrained layout matters for callers that save without ``bbox_inches="tight"`` (the web
+    app does): long tick labels then still fit inside the figure.
+    """
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _message_figure(title: str, message: str) -> Figure:
+    """A small panel that says, in words, why there is no plot yet."""
+    figure, ax = _new_figure(8, 1.6)
+    ax.axis("off")
+    ax.set_title(title)
+    ax.text(
+        0.5,
+        0.5,
+        "\n".join(textwrap.wrap(message, 80)),
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=11,
+        color="#333333",
+    )
+    return figure
+
+
+@dataclass(frozen=True)
+class Png:
+    """A figure as PNG bytes, with the width to show it at and its title as the alt text."""
+
+    data: bytes
+    width: int
+    alt: str
+
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.data).decode("ascii")
+
+
+def png(figure: Figure, dpi: int = HTML_DPI) -> Png:
+    """Encode a figure (tight bounding box); shown at :data:`DISPLAY_PIXELS_PER_INCH`."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    data = buffer.getvalue()
+    pixels_wide = int.from_bytes(data[16:20], "big")  # the PNG IHDR chunk's width field
+    alt = figure.axes[0].get_title() if figure.axes else ""
+    return Png(data, round(pixels_wide * DISPLAY_PIXELS_PER_INCH / dpi), alt)
+
+
+def _p(value: float | None, html: bool = True) -> str:
+    """``p`` with its relation, e.g. ``p = 0.0587`` or ``p < 0.0001`` (escaped for HTML)."""
+    if value is None:
+        return "p not computable"
+    if value < 0.0001:
+        return "p &lt; 0.0001" if html else "p < 0.0001"
+    return f"p = {value:.4f}"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _wrap(text: str, width: int, lines: int = 2) -> str:
+    """Text on at most ``lines`` lines of ``width`` characters, shortened when longer."""
+    wrapped = textwrap.wrap(text, width)
+    if len(wrapped) > lines:
+        wrapped = [*wrapped[: lines - 1], _shorten(" ".join(wrapped[lines - 1 :]), width)]
+    return "\n".join(wrapped)
+
+
+EXITS_TITLE = "Exits by reason (BUS kenmerk 34) and arm"
+FOREST_TITLE = "Forest plot: site odds ratios and pooled estimates"
+SURVIVAL_TITLE = "Kaplan-Meier: still on benefit"
+INCIDENCE_TITLE = "Cumulative incidence of exit to work (BUS 11 and 13), other exits competing"
+
+
+def _total_exits(report: dict[str, Any]) -> int:
+    return sum(r["fip"] + r["control"] for r in report["exits_by_code"])
+
+
+def _no_exits_yet(report: dict[str, Any]) -> str:
+    participants = sum(arm["n"] for arm in report["arms"].values())
+    return (
+        f"No exits recorded yet: none of the {participants:,} participants has left the "
+        f"benefit within their follow-up."
+    )
+
+
+def exits_empty_message(report: dict[str, Any]) -> str | None:
+    """Why the exits-by-reason plot cannot be drawn, or None when it can."""
+    return _no_exits_yet(report) if _total_exits(report) == 0 else None
+
+
+@_styled
+def exits_figure(report: dict[str, Any]) -> Figure:
+    """Horizontal bars: exits per BUS reason as a share of each arm's participants.
+
+    The height grows with the number of reasons shown (those with at least one exit), so the
+    bars never squash; with no exit at all the figure is a text panel saying so.
+    """
+    message = exits_empty_message(report)
+    if message:
+        return _message_figure(EXITS_TITLE, message)
+    rows = [r for r in report["exits_by_code"] if r["fip"] or r["control"]]
+    figure, ax = _new_figure(8, max(3.0, 0.55 * len(rows) + 1.9))
+    labels = [_wrap(f"{r['code']} {r['label_en']}", 34) for r in rows]
+    positions = range(len(rows))
+    height = 0.4
+    widest = 0.0
+    for offset, arm in ((-height / 2, "fip"), (height / 2, "control")):
+        shares = [100 * (r[f"{arm}_share"] or 0) for r in rows]
+        widest = max(widest, *shares)
+        bars = ax.barh(
+            [p + offset for p in positions],
+            shares,
+            height=height,
+            color=ARM_COLOURS[arm],
+            label=ARM_NAMES[arm],
+        )
+        counts = [f"{r[arm]:,}" if r[arm] else "" for r in rows]
+        ax.bar_label(bars, labels=counts, padding=2, fontsize=8, color="#333333")
+    ax.set_yticks(list(positions), labels)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first reason on top
+    ax.set_xlim(0, widest * 1.15 or 1)  # room for the count at the end of each bar
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(
+        "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
+    )
+    ax.set_title(EXITS_TITLE)
+    if _OUTSIDE_LEGENDS:  # below the plot, clear of every bar
+        figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    else:
+        ax.legend(loc="best")
+    return figure
+
+
+# Odds ratios beyond these (zero cells, tiny sites) are drawn to the edge with an arrowhead.
+ODDS_RATIO_AXIS_LIMITS = (0.001, 1000.0)
+
+
+def odds_ratio_ticks(low: float, high: float) -> list[float]:
+    """Plain major ticks for a log odds-ratio axis from ``low`` to ``high``.
+
+    1, 2 and 5 times a power of ten while that gives at most nine ticks, otherwise powers of
+    ten only (every other one when even those are too many).
+    """
+    candidates = [float(f"{m}e{e}") for e in range(-4, 5) for m in (1, 2, 5)]
+    inside = [t for t in candidates if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
+    if len(inside) > 9:
+        inside = [t for t in inside if f"{t:e}".startswith("1")]
+    if len(inside) > 9:
+        inside = [t for t in inside if round(math.log10(t)) % 2 == 0]
+    return inside
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+def _informative(site: dict[str, Any]) -> bool:
+    """A site with a net exit and a net non-exit somewhere; otherwise its odds ratio is only
+    the 0.5 added to empty cells (metafor's ``drop00`` leaves such studies out too)."""
+    arms = site["arms"].values()
+    exits = sum(a["net_exits"] for a in arms)
+    return 0 < exits < sum(a["net_n"] for a in arms)
+
+
+def _forest_rows(
+    report: dict[str, Any],
+) -> tuple[list[tuple[str, float, float | None, float | None]], list[tuple], int, int]:
+    """Site rows, pooled rows, the number of sites with an odds ratio, and how many of them
+    are left out for having no net exit (or no net non-exit)."""
+    with_ratio = [s for s in report["sites"] if s["odds_ratio"] is not None]
+    sites = [s for s in with_ratio if _informative(s)]
+    uninformative = len(with_ratio) - len(sites)
+    if len(sites) > FOREST_MAX_SITES:
+        sites = sorted(sites, key=lambda s: -(s["arms"]["fip"]["n"] + s["arms"]["control"]["n"]))
+        sites = sorted(sites[:FOREST_MAX_SITES], key=lambda s: s["site"])
+    rows = [(s["site"], s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites]
+    pooled: list[tuple] = []
+    if report.get("mantel_haenszel"):
+        mh = report["mantel_haenszel"]
+        pooled.append(("Mantel-Haenszel (primary)", mh["odds_ratio"], *mh["odds_ratio_ci"]))
+    re = report.get("random_effects") or {}
+    if re.get("estimate") is not None:
+        pooled.append(
+            ("Random effects (DerSimonian-Laird)", re["odds_ratio"], *re["odds_ratio_ci"])
+        )
+    if not pooled and report.get("odds_ratio"):
+        pooled.append(
+            ("All sites pooled", report["odds_ratio"]["estimate"], *report["odds_ratio"]["ci"])
+        )
+    pooled = [row for row in pooled if _finite(row[1])]
+    return rows, pooled, len(with_ratio), uninformative
+
+
+def forest_empty_message(report: dict[str, Any]) -> str | None:
+    """Why the forest plot cannot be drawn, or None when it can."""
+    if _total_exits(report) == 0:
+        return _no_exits_yet(report) + " There are no odds ratios to compare."
+    rows, pooled, _, _ = _forest_rows(report)
+    if not rows and not pooled:
+        return (
+            "No site has both a net exit and a participant still on benefit (pension-age exits "
+            "left out), so there is no odds ratio to plot yet."
+        )
+    return None
+
+
+@_styled
+def forest_figure(report: dict[str, Any]) -> Figure:
+    """Site odds ratios (net exits) with intervals, and the pooled estimates.
+
+    The x axis is logarithmic with plain major ticks only (see :func:`odds_ratio_ticks`);
+    limits beyond :data:`ODDS_RATIO_AXIS_LIMITS` or missing ones end in an arrowhead at the
+    edge of the plot.
+    """
+    message = forest_empty_message(report)
+    if message:
+        return _message_figure(FOREST_TITLE, message)
+    rows, pooled, total, uninformative = _forest_rows(report)
+    floor, ceiling = ODDS_RATIO_AXIS_LIMITS
+    values = [
+        min(max(v, floor), ceiling) for _, *numbers in rows + pooled for v in numbers if _finite(v)
+    ]
+    low, high = min([0.5, *values]) / 1.3, max([2.0, *values]) * 1.3
+    notes = []
+    figure, ax = _new_figure(8, 0.34 * (len(rows) + len(pooled)) + 2.2)
+    clipped = False
+
+    def interval(y: float, estimate: float, lo: float | None, hi: float | None, diamond: bool):
+        nonlocal clipped
+        colour = POOLED_COLOUR if diamond else SITE_COLOUR
+        left = lo if lo is not None and _finite(lo) and lo >= floor else None
+        right = hi if hi is not None and _finite(hi) and hi <= ceiling else None
+        x0, x1 = left if left is not None else low, right if right is not None else high
+        point = min(max(estimate, low), high)
+        if diamond:
+            ax.fill([x0, point, x1, point], [y, y + 0.3, y, y - 0.3], color=colour)
+        else:
+            ax.plot([x0, x1], [y, y], color=colour, linewidth=1.2)
+            ax.plot([point], [y], "s", color=colour, markersize=5)
+        for edge, end, marker in ((left, low, "<"), (right, high, ">")):
+            if edge is None:
+                ax.plot([end], [y], marker, color=colour, markersize=7, clip_on=False)
+                clipped = True
+
+    for y, (_, estimate, lo, hi) in enumerate(rows):
+        interval(y, estimate, lo, hi, diamond=False)
+    for y, (_, estimate, lo, hi) in enumerate(pooled, start=len(rows)):
+        interval(y, estimate, lo, hi, diamond=True)
+    labels = [_shorten(str(row[0]), 32) for row in rows] + [row[0] for row in pooled]
+    ax.axvline(1.0, color="#999999", linestyle="--", linewidth=1)
+    if rows and pooled:
+        ax.axhline(len(rows) - 0.5, color="#cccccc", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.xaxis.set_major_locator(FixedLocator(odds_ratio_ticks(low, high)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_yticks(range(len(labels)), labels)
+    for label in ax.get_yticklabels()[len(rows) :]:
+        label.set_fontweight("bold")
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.tick_params(axis="y", length=0, pad=10)  # clear of an arrowhead at the left edge
+    ax.spines["left"].set_visible(False)
+    if clipped:
+        notes.append(
+            "\u25c0 \u25b6 the interval goes on beyond the axis (a zero cell or a very small site)"
+        )
+    if uninformative:
+        notes.append(
+            f"{uninformative:,} site(s) with no net exit (or no one still on benefit) not shown"
+        )
+    ax.set_xlabel(
+        "\n".join(["Odds ratio of a net exit, FIP vs control (log scale; > 1 favours FIP)", *notes])
+    )
+    informative = total - uninformative
+    shown = (
+        f"{len(rows)} largest of {informative} sites"
+        if informative > len(rows)
+        else f"{len(rows)} site(s)"
+    )
+    ax.set_title(f"Forest plot: {shown} and pooled estimates")
+    return figure
+
+
+def _steps(ax: Any, times: list[float], values: list[float], start: float, **style: Any) -> None:
+    ax.step([0.0, *times], [start, *values], where="post", **style)
+
+
+def _time_axis(ax: Axes, times: list[float]) -> None:
+    """Days from 0 to the last event (at least one day, so the axis never collapses)."""
+    ax.set_xlim(0, max([1.0, *times]) * 1.03)
+    ax.set_xlabel("Days since allocation")
+    ax.grid(color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def survival_empty_message(report: dict[str, Any]) -> str | None:
+    """Why the Kaplan-Meier plot cannot be drawn, or None when it can."""
+    km = report["survival"]["kaplan_meier"]
+    if any(km[arm]["events"] and km[arm]["times"] for arm in ("fip", "control")):
+        return None
+    if _total_exits(report) == 0:
+        return _no_exits_yet(report) + " Everyone is still on benefit; there is no curve to draw."
+    return (
+        "No exits other than for pension age recorded yet (those are censored), so every "
+        "Kaplan-Meier curve is still at 1."
+    )
+
+
+@_styled
+def survival_figure(report: dict[str, Any]) -> Figure:
+    """Kaplan-Meier curves of remaining on benefit (no net exit), per arm, with intervals."""
+    message = survival_empty_message(report)
+    if message:
+        return _message_figure(SURVIVAL_TITLE, message)
+    km = report["survival"]["kaplan_meier"]
+    figure, ax = _new_figure(8, 4.5)
+    for arm in ("fip", "control"):
+        curve = km[arm]
+        times = curve["times"]
+        _steps(
+            ax,
+            times,
+            curve["survival"],
+            1.0,
+            color=ARM_COLOURS[arm],
+            linewidth=1.8,
+            label=f"{ARM_NAMES[arm]} (n = {curve['n']:,})",
+        )
+        lower = [v if v is not None else 0.0 for v in curve["ci_lower"]]
+        upper = [v if v is not None else 0.0 for v in curve["ci_upper"]]
+        ax.fill_between(
+            [0.0, *times],
+            [1.0, *lower],
+            [1.0, *upper],
+            step="post",
+            color=ARM_COLOURS[arm],
+            alpha=0.15,
+            linewidth=0,
+        )
+    test = report["survival"]["log_rank"]
+    stratified = " stratified by site" if test["stratified_by"] else ""
+    ax.set_title(f"{SURVIVAL_TITLE} (log-rank{stratified} {_p(test['pvalue'], html=False)})")
+    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]])
+    ax.set_ylabel("Proportion still on benefit")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left")
+    return figure
+
+
+def incidence_empty_message(report: dict[str, Any]) -> str | None:
+    """Why the cumulative-incidence plot cannot be drawn, or None when it can."""
+    cif = report["survival"]["cumulative_incidence_work"]
+    if any(v for arm in ("fip", "control") for v in cif[arm]["incidence"] if v is not None):
+        return None
+    if _total_exits(report) == 0:
+        return _no_exits_yet(report)
+    return "No exits to work (BUS 11 or 13) recorded yet, so there is no incidence to draw."
+
+
+@_styled
+def incidence_figure(report: dict[str, Any]) -> Figure:
+    """Cumulative incidence of exit to work per arm, other exits competing."""
+    message = incidence_empty_message(report)
+    if message:
+        return _message_figure(INCIDENCE_TITLE, message)
+    cif = report["survival"]["cumulative_incidence_work"]
+    figure, ax = _new_figure(8, 4.5)
+    for arm in ("fip", "control"):
+        _steps(
+            ax,
+            cif[arm]["times"],
+            cif[arm]["incidence"],
+            0.0,
+            color=ARM_COLOURS[arm],
+            linewidth=1.8,
+            label=ARM_NAMES[arm],
+        )
+    ax.set_title(INCIDENCE_TITLE)
+    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]])
+    ax.set_ylabel("Cumulative incidence")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
+    return figure
+
+
+# Each plot that can have nothing to show yet, with what it is and why it is empty.
+PLOTS: dict[str, tuple[str, Callable[[dict[str, Any]], Figure], Callable[..., str | None]]] = {
+    "exits": (EXITS_TITLE, exits_figure, exits_empty_message),
+    "forest": (FOREST_TITLE, forest_figure, forest_empty_message),
+    "survival": (SURVIVAL_TITLE, survival_figure, survival_empty_message),
+    "incidence": (INCIDENCE_TITLE, incidence_figure, incidence_empty_message),
+}

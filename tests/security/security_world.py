@@ -1,0 +1,122 @@
+"""A small world for the security tests (tests/security and tests/web): two sites, every role,
+a FIP client with a history.
+
+Site ``bw`` has a FIP participant (``own``) with a known municipality, education and region of
+birth, assigned to client manager ``km``, with a planned and a recorded conversation whose
+notes and agreement carry known free text, an AOW notice. Site ``other`` has one allocated
+participant. Every role has a web user (password :data:`PASSWORD`) and an API token.
+
+Imported by module name (the tests folders are not packages).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "conversations"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
+
+from conversation_helpers import START, FipBuilder
+from web_support import PASSWORD, csrf_token
+
+NOTES = "Cliënt maakt zich zorgen over de huur."
+AGREEMENT = "Bel de schuldhulpverlener voor vrijdag."
+PROVIDER = "Schuldhulp BoZ"
+
+
+@dataclass
+class World:
+    trial: Any
+    bw: Any
+    other: Any
+    own: Any  # participant at bw, FIP, in km's caseload
+    foreign: Any  # participant at the other site
+    users: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def login(client: Any, username: str, password: str = PASSWORD) -> Any:
+    page = client.get("/inloggen")
+    return client.post(
+        "/inloggen",
+        data={"csrf_token": csrf_token(page.text), "username": username, "password": password},
+    )
+
+
+def build_world(build: Any) -> World:
+    from datetime import date
+
+    from fiptrial.extensions import db
+    from fiptrial.models import Participant
+    from fiptrial.services import caseload, conversations, followup, planning, users
+
+    fip = FipBuilder(build)
+    bw = fip.site(managers=0)
+    km = caseload.add_client_manager(bw, "km", capacity=10, actor="test")
+    km2 = caseload.add_client_manager(bw, "km2", capacity=10, actor="test")
+    other = build.site(bw.trial, code="other", plugin="template", municipalities=["GM0758"])
+    own_id = fip.bulk_fip(bw, 1)[0]
+    foreign_id = fip.bulk_fip(other, 1)[0]
+    own = db.session.get(Participant, own_id)
+    own.municipality, own.education, own.country_of_birth_region = "GM0748", "primary", "europe"
+    own.birth_date, own.pension_age_date = date(1961, 3, 17), date(2028, 6, 17)
+    own.client_number = "KL-4711"
+    db.session.commit()
+    caseload.assign_by_load(bw, on=START, actor="test")
+    planning.plan_site(bw, actor="test", starts_on=START)
+    conversations.record(
+        own,
+        {
+            "date": START,
+            "status": "held",
+            "duration_minutes": 45,
+            "domains": [{"domain": "finances", "moved_forward": True}],
+            "agreements": [{"description": AGREEMENT, "responsible": "client", "due_on": None}],
+            "interventions_started": [
+                {"type": "financial", "provider": PROVIDER, "start": START, "end": None}
+            ],
+            "notes": NOTES,
+        },
+        actor="user:km",
+        manager_id=km.id,
+        today=START,
+    )
+    followup.aow_watch(date(2028, 4, 1))
+    db.session.commit()
+    for username, role, site in (
+        ("admin", "research_admin", None),
+        ("coord", "site_coordinator", bw),
+        ("coordother", "site_coordinator", other),
+        ("analist", "analyst", None),
+    ):
+        users.create_user(username=username, role=role, password=PASSWORD, site=site, actor="t")
+    for manager in (km, km2):
+        users.set_password(manager.id, PASSWORD, actor="test")
+    world = World(bw.trial, bw, other, own, db.session.get(Participant, foreign_id))
+    world.users = {u.username: u for u in users.list_users()}
+    world.tokens = {
+        "research_admin": build.token("research_admin"),
+        "analyst": build.token("analyst"),
+        "site_coordinator": build.token("site_coordinator", site=bw),
+        "client_manager": build.token("client_manager", site=bw, user=km),
+    }
+    return world
+
+
+def fresh_g_per_request(app: Any) -> None:
+    """Give each request its own ``g``, as in production.
+
+    The tests hold one application context open (tests/conftest.py), and Flask reuses it for
+    every request, so Flask-Login's cached user and Flask-WTF's CSRF token would leak from one
+    test client (one browser) into the next.
+    """
+    from flask import g
+
+    def forget() -> None:
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget)
