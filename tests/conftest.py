@@ -23,10 +23,11 @@ from sqlalchemy import create_engine, text
 POSTGRES_SERVER_URL = os.environ.get(
     "FIPTRIAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+# At least 32 bytes each, as the platform demands of every key it reads from the environment.
 TEST_KEYS = {
-    "SECRET_KEY": "test-secret",
-    "PSEUDONYM_KEY": "test-pseudonym-key",
-    "AUDIT_KEY": "test-audit-key",
+    "SECRET_KEY": "test-secret-key-of-thirty-two-bytes-or-more",
+    "PSEUDONYM_KEY": "test-pseudonym-key-of-thirty-two-bytes-or-more",
+    "AUDIT_KEY": "test-audit-key-of-thirty-two-bytes-or-more",
 }
 # The tests build sites of a few participants; the lottery's default minimum of 20 is tested
 # with its own app in tests/core/test_lottery.py.

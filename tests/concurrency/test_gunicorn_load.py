@@ -132,8 +132,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     env = {
         **os.environ,
         "FIPTRIAL_DATABASE_URL": database_url,
-        "FIPTRIAL_PSEUDONYM_KEY": "load-test-pseudonym-key",
-        "FIPTRIAL_SECRET_KEY": "load-test-secret-key",
+        "FIPTRIAL_PSEUDONYM_KEY": "load-test-pseudonym-key-of-32-bytes-or-more",
+        "FIPTRIAL_SECRET_KEY": "load-test-secret-key-of-32-bytes-or-more",
+        "FIPTRIAL_AUDIT_KEY": "load-test-audit-key-of-32-bytes-or-more",
         "FIPTRIAL_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     port = _free_port()

@@ -29,8 +29,9 @@ def cli_env(app: Flask, **extra: str) -> dict[str, str]:
     env.update(
         {
             "FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "FIPTRIAL_SECRET_KEY": "test-secret",
-            "FIPTRIAL_PSEUDONYM_KEY": "test-pseudonym-key",
+            "FIPTRIAL_SECRET_KEY": app.config["SECRET_KEY"],
+            "FIPTRIAL_PSEUDONYM_KEY": app.config["PSEUDONYM_KEY"],
+            "FIPTRIAL_AUDIT_KEY": app.config["AUDIT_KEY"],
             "FIPTRIAL_INSTANCE_PATH": "/tmp/fiptrial-scheduler-test-instance",
             **extra,
         }

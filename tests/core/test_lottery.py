@@ -65,6 +65,7 @@ def test_the_minimum_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FIPTRIAL_COHORT_MIN_SIZE", "35")
     monkeypatch.setenv("FIPTRIAL_SECRET_KEY", "s" * 64)
     monkeypatch.setenv("FIPTRIAL_PSEUDONYM_KEY", "p" * 64)
+    monkeypatch.setenv("FIPTRIAL_AUDIT_KEY", "a" * 64)
     assert settings_from_environment(Path("/nonexistent"))["COHORT_MIN_SIZE"] == 35
 
 

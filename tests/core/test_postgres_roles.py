@@ -53,7 +53,7 @@ def app_role(database_url: str) -> Any:
 
 
 @pytest.mark.postgresql
-def test_the_platform_works_as_a_role_that_does_not_own_the_tables(app_role: Any) -> None:
+def test_the_platform_works_as_a_role_that_does_not_own_the_tables(app_role: Any, app: Any) -> None:
     from fiptrial import create_app
     from fiptrial.services import audit, consent, participants, randomisation, trials
 
@@ -62,9 +62,8 @@ def test_the_platform_works_as_a_role_that_does_not_own_the_tables(app_role: Any
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret",
-            "PSEUDONYM_KEY": "test-pseudonym-key",
-            "AUDIT_KEY": "test-audit-key",  # tests/conftest.py signs the emptied head with it
+            # tests/conftest.py signs the emptied head with the tests' audit key
+            **{k: app.config[k] for k in ("SECRET_KEY", "PSEUDONYM_KEY", "AUDIT_KEY")},
         }
     )
     with app.app_context():

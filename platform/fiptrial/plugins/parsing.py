@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -94,6 +95,19 @@ def redacted(message: str) -> str:
     message): the import services pass every rejection reason through it before storing it.
     """
     return _DATE.sub("...", _DIGIT_RUN.sub("...", message))
+
+
+_BSN_LIKE = re.compile(r"(?<!\d)\d(?:[\s.-]?\d){7,8}(?!\d)")
+
+
+def contains_bsn(text: str | None) -> bool:
+    """Does free text hold a number that passes the elfproef (9 digits, or 8 with the leading
+    zero lost, spaces, dots or dashes between them)? Notes must never carry a BSN."""
+    for match in _BSN_LIKE.finditer(text or ""):
+        digits = re.sub(r"\D", "", match.group())
+        if normalise_bsn(digits) is not None:
+            return True
+    return False
 
 
 def column_error(column: str, text: str, problem: str) -> str:
@@ -258,12 +272,19 @@ def open_csv_export(
     reads every line (without a BOM) as Windows-1252.
 
     Raises:
-        ExportFormatError: an empty file, a line that is too long, another separator than one
-            of ``delimiters``, or missing columns -- with a message that says what is wrong.
+        ExportFormatError: an empty file, bare-CR line endings, a line that is too long,
+            another separator than one of ``delimiters``, missing or repeated columns -- with
+            a message that says what is wrong.
     """
     first = source.readline(MAX_LINE_BYTES + 1)
     if not first.strip():
         raise ExportFormatError(f"the {what} is empty: expected a header line")
+    if b"\r" in first.rstrip(b"\r\n"):
+        raise ExportFormatError(
+            f"the {what} ends its lines with a bare CR (old Mac line endings): save it as CSV "
+            "with Windows (CR LF) or Unix (LF) line endings",
+            code="export_line_endings",
+        )
     _check_line_length(first, 1)
     if first.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
         raise ExportFormatError(
@@ -284,9 +305,13 @@ def open_csv_export(
         encoding = "utf-8/windows-1252"
     header_text = _decode(first, 1, encoding)
     delimiter = _detect_delimiter(header_text, delimiters, what)
-    header = [
-        name.strip().casefold() for name in next(csv.reader([header_text], delimiter=delimiter))
-    ]
+    try:
+        header = [
+            name.strip().casefold()
+            for name in next(csv.reader([header_text], delimiter=delimiter, strict=True))
+        ]
+    except csv.Error as error:
+        raise ExportFormatError(f"line 1 (the header) cannot be read as CSV: {error}") from None
     found = {name: index for index, name in enumerate(header)}
     missing = [name for name in columns if name.casefold() not in found]
     if missing:
@@ -296,6 +321,14 @@ def open_csv_export(
             code="export_missing_columns",
             missing_columns=missing,
             columns=", ".join(missing),
+        )
+    duplicates = [name for name, n in Counter(header).items() if name and n > 1]
+    if duplicates:
+        names = ", ".join(quoted(name) for name in duplicates)
+        raise ExportFormatError(
+            f"the {what} header names the column(s) {names} more than once: each column may "
+            "appear once",
+            code="export_duplicate_columns",
         )
     positions = {
         name: found[name.casefold()]

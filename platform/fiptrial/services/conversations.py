@@ -32,6 +32,7 @@ from fiptrial.models import (
     PlannedConversation,
 )
 from fiptrial.models.conversations import HELD, MISSED, OPEN_STATUSES, OVERDUE, PLANNED
+from fiptrial.plugins.parsing import contains_bsn
 from fiptrial.services import audit, caseload, consent, planning
 from fiptrial.services.transaction import locked, unit_of_work
 from fiptrial.timezone import local_today
@@ -71,7 +72,22 @@ def check_may_have_conversations(participant: Participant, on: date | None = Non
         )
 
 
+def _check_free_text(data: dict[str, Any]) -> None:
+    """Free text stays at the site, but a BSN must not be in it at all: the participant is
+    known by their number. Refused, naming the field, never quoting the text."""
+    texts = [("notes", data.get("notes"))]
+    texts += [("agreements", item.get("description")) for item in data.get("agreements", [])]
+    for field, text in texts:
+        if isinstance(text, str) and contains_bsn(text):
+            raise field_error(
+                field,
+                "contains a BSN: refer to the participant by their number, never by BSN",
+                code="bsn_in_free_text",
+            )
+
+
 def _validate(data: dict[str, Any], today: date) -> None:
+    _check_free_text(data)
     status = data.get("status", HELD)
     if status not in (HELD, MISSED):
         raise field_error("status", "must be held or missed", code="invalid_choice")
@@ -498,6 +514,7 @@ def correct_record(
             "domains": changes.get("domains", before["domains"]),
             "agreements": [],
             "interventions_started": [],
+            "notes": changes.get("notes"),
         }
         if merged["status"] == MISSED:
             merged["domains"] = changes.get("domains", [])

@@ -151,6 +151,9 @@ ERRORS: dict[str, Any] = {
         "corrigeer het dan op de pagina van de deelnemer."
     ),
     "duration_required": _l("Vul de duur van het gesprek in."),
+    "bsn_in_free_text": _l(
+        "Deze tekst bevat een BSN. Noem de deelnemer bij het deelnemersnummer, nooit bij het BSN."
+    ),
     "missed_reason_required": _l("Kies waarom het gesprek niet doorging."),
     "missed_has_content": _l(
         "Bij een gesprek dat niet doorging horen geen leefgebieden, afspraken of interventies."
@@ -201,6 +204,17 @@ ERRORS: dict[str, Any] = {
     "export_format": _l(
         "Het bestand heeft niet de indeling die de plug-in van de locatie verwacht. Sla het "
         "op zoals de handleiding van de locatie beschrijft en lees het opnieuw in."
+    ),
+    "export_line_endings": _l(
+        "Het bestand gebruikt alleen CR als regeleinde (oude Mac-indeling). Sla het op als CSV "
+        "met Windows- of Unix-regeleinden en lees het opnieuw in."
+    ),
+    "export_duplicate_columns": _l(
+        "De kopregel van het bestand noemt een kolom meer dan één keer. Elke kolom mag één keer "
+        "voorkomen."
+    ),
+    "export_no_rows": _l(
+        "Het bestand heeft een kopregel maar geen regels met gegevens; er is niets ingelezen."
     ),
     "export_missing_columns": _l(
         "In de kopregel van het bestand ontbreken de kolom(men) %(columns)s: het bestand heeft "

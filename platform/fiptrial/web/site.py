@@ -9,6 +9,7 @@ coordinator who types another site's code gets the same 404 as for a site that d
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -108,6 +109,8 @@ def participants(site: Site) -> Any:
             search_error = _("Dit is geen geldig BSN (9 cijfers die voldoen aan de elfproef).")
             pseudonym = ""
     page = list_participants(site, filters, pseudonym_for_bsn=pseudonym)
+    if pseudonym is not None:  # a BSN (or a try at one) is never echoed into the page or links
+        filters = dataclasses.replace(filters, query="")
     return render_template(
         "site/participants.html", site=site, page=page, filters=filters, search_error=search_error
     )
@@ -136,6 +139,8 @@ def register(site: Site) -> Any:
         else:
             flash(_("Deelnemer %(id)s is ingeschreven.", id=participant.id), "success")
             return redirect(url_for(".participant", site_code=site.code, pid=participant.id))
+    if form.is_submitted():
+        form.bsn.data = ""  # a refused form never sends the BSN back into the page
     status = 422 if form.errors or form.form_errors else 200
     return render_template("site/register.html", site=site, form=form), status
 

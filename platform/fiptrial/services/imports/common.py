@@ -241,6 +241,12 @@ def run_import(
 
             plugin = PreparedPlugin(plugin, site)  # type: ignore[assignment]
         report = body(plugin, mapping, batch, export.path)
+        if report["rows"] == 0:  # raised inside the unit of work: the batch is rolled back
+            raise field_error(
+                "file",
+                "has a header but no rows: nothing was imported",
+                code="export_no_rows",
+            )
         if prepared:
             report["bsn_received"] = False  # the report says no BSN arrived
         batch.rows = report["rows"]
