@@ -118,7 +118,7 @@ def dispose() -> None:
 
 def keys_of(app: Flask) -> dict[str, str]:
     """The racers must pseudonymise with the same key as the test's app."""
-    return {"SECRET_KEY": app.config["SECRET_KEY"], "PSEUDONYM_KEY": app.config["PSEUDONYM_KEY"]}
+    return {key: app.config[key] for key in ("SECRET_KEY", "PSEUDONYM_KEY", "AUDIT_KEY")}
 
 
 # --- Checks -------------------------------------------------------------------------------------
@@ -347,6 +347,10 @@ def test_cohort_allocation_racing_single_allocations(app: Flask, build: Any) -> 
     trial_id = trial.id
     site = build.site(trial)
     site_id = site.id
+    from fiptrial.services import caseload
+
+    # The lottery gives FIP no more than the free places (single allocations take some too).
+    caseload.add_client_manager(site, "km", capacity=40, actor="test")
     people = [build.participant(site, **OLDER) for _ in range(30)]
     people += [build.participant(site, **YOUNGER) for _ in range(10)]
     participant_ids = [p.id for p in people]
