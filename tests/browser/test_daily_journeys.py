@@ -231,6 +231,9 @@ def test_registration_refuses_a_child_and_single_consent_declines(
     tab.submit("Deelnemer inschrijven")
     expect(tab.page.locator("#birth_date-error")).to_contain_text("jonger dan 16 jaar")
     tab.shot("coordinator-register-refused")
+    # A refused form never sends the BSN back to the browser: it is typed again.
+    expect(tab.page.get_by_label("BSN")).to_have_value("")
+    tab.page.get_by_label("BSN").fill("999998535")
     tab.page.get_by_label("Geboortedatum").fill("17-05-1985")
     tab.submit("Deelnemer inschrijven")
     expect(tab.page.locator(".notice-success")).to_contain_text("is ingeschreven")

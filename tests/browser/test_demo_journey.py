@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +20,19 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def _browser_support() -> Any:
-    """tests/browser/conftest.py as pytest loaded it (``import conftest`` may find another)."""
+def _browser_support(config: pytest.Config) -> Any:
+    """tests/browser/conftest.py as pytest loaded it: its plugin manager holds every conftest,
+    while ``sys.modules["conftest"]`` (and ``import conftest``) may be another directory's."""
     here = str(Path(__file__).with_name("conftest.py"))
-    return next(m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == here)
+    return next(
+        p for p in config.pluginmanager.get_plugins() if getattr(p, "__file__", None) == here
+    )
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Any]:
+def demo_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, pytestconfig: pytest.Config
+) -> Iterator[Any]:
     from werkzeug.serving import make_server
 
     from fiptrial import create_app
@@ -63,18 +67,18 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}"
-        yield _browser_support().LiveServer(url, app, [], ids)
+        yield _browser_support(pytestconfig).LiveServer(url, app, [], ids)
     finally:
         server.shutdown()
         thread.join(timeout=10)
 
 
 @pytest.fixture
-def demo_journey(chromium: Any, demo_server: Any) -> Iterator[Any]:
+def demo_journey(chromium: Any, demo_server: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
     journeys: list[Any] = []
 
     def start(name: str) -> Any:
-        j = _browser_support().Journey(chromium, demo_server, name)
+        j = _browser_support(pytestconfig).Journey(chromium, demo_server, name)
         # The pooled report of three years is computed on the first request: on this shared
         # machine that can take longer than the other journeys' 15 seconds.
         j.page.set_default_timeout(90_000)
@@ -105,7 +109,7 @@ def test_the_demo_report_monitoring_fidelity_and_import_report(demo_journey: Any
     widths = images_loaded(page, "img.report-plot")
     assert len(widths) >= 5 and all(w > 100 for w in widths), widths  # CONSORT ... forest
     # The exits per arm: both arms have participants and exits after three years.
-    table = page.locator("table", has_text="Uitstroom binnen de follow-up per groep")
+    table = page.locator("table", has_text="Uitstroom per groep binnen de follow-up")
     rows = table.first.locator("tbody tr")
     assert rows.count() == 2
     for i in range(2):

@@ -116,9 +116,11 @@ def dispose() -> None:
     db.engine.dispose()
 
 
-def keys_of(app: Flask) -> dict[str, str]:
-    """The racers must pseudonymise with the same key as the test's app."""
-    return {key: app.config[key] for key in ("SECRET_KEY", "PSEUDONYM_KEY", "AUDIT_KEY")}
+def keys_of(app: Flask) -> dict[str, Any]:
+    """The racers pseudonymise and audit with the test app's keys and draw its lotteries
+    under its minimum cohort size."""
+    names = ("SECRET_KEY", "PSEUDONYM_KEY", "AUDIT_KEY", "COHORT_MIN_SIZE")
+    return {key: app.config[key] for key in names}
 
 
 # --- Checks -------------------------------------------------------------------------------------
