@@ -68,7 +68,9 @@ def test_pooled_report_with_its_figures(
     if breda_fip:
         allocate_cohort_with_places(staff.breda.id, breda_fip)
     else:  # the lottery never leaves a site with one arm: blocks of control only do
-        monkeypatch.setattr(randomisation, "derive_block", lambda *_args: ["control"] * 6)
+        # the name single allocations draw their blocks with
+        drawn = "fiptrial.services.randomisation.allocation.derive_block"
+        monkeypatch.setattr(drawn, lambda *_args: ["control"] * 6)
         randomisation.allocate_arrivals(staff.breda.id, actor="test")
     web.login("analyse")
     page = web.client.get("/onderzoek/rapport")
