@@ -14,6 +14,7 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -209,7 +210,13 @@ class BulkConsentForm(FlaskForm):
         validate_choice=False,
         validators=[DataRequired(_l("Kies wie de formulieren heeft laten ondertekenen."))],
     )
+    # The checkbox in each row of the page's table; the service refuses ids not waiting.
+    participants = SelectMultipleField(choices=[], validate_choice=False, name="deelnemer")
     submit = SubmitField(_l("Toestemming vastleggen voor de gekozen deelnemers"))
+
+    def chosen(self) -> set[int]:
+        """The participant ids of the checked rows (anything but a number is no row)."""
+        return {int(value) for value in self.participants.data or [] if value.isdigit()}
 
 
 class ClearTaskForm(FlaskForm):

@@ -18,10 +18,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import NotFound, PlatformError
-from fiptrial.extensions import db
-from fiptrial.models import PlannedConversation, Site
+from fiptrial.models import PlannedConversation
 from fiptrial.models.conversations import OPEN_STATUSES
-from fiptrial.services import access, conversations, planning, timeslots
+from fiptrial.services import access, conversations, planning, timeslots, trials
+from fiptrial.services.conversation_reads import (
+    conversation_history,
+    overdue_conversations,
+    planned_conversation,
+)
 from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
@@ -39,7 +43,6 @@ from fiptrial.web.forms import (
     options,
     parse_dutch_date,
 )
-from fiptrial.web.queries import conversation_history, overdue_conversations
 
 bp = Blueprint("manager", __name__, template_folder="templates", url_prefix="/klantmanager")
 install_error_pages(bp)
@@ -68,8 +71,7 @@ STATUS_LABELS = {
 
 
 def _times(rows: list[PlannedConversation]) -> dict[int, str]:
-    trials = {site.id: site.trial for site in db.session.query(Site)}
-    return timeslots.times_for(rows, trials)
+    return timeslots.times_for(rows, trials.trials_by_site())
 
 
 @bp.get("/agenda")
@@ -153,8 +155,8 @@ def _render_participant(
 def move(pid: int, planned_id: int) -> Any:
     """Move a planned conversation to another day (and time), with a reason."""
     person = access.visible_participant(principal(), pid)
-    planned = db.session.get(PlannedConversation, planned_id)
-    if planned is None or planned.participant_id != person.id:
+    planned = planned_conversation(person.id, planned_id=planned_id)
+    if planned is None:
         raise NotFound(f"planned conversation {planned_id} does not exist")
     form = MoveForm(prefix=f"move-{planned_id}")
     form.start_time.choices = options([("", "")] + [(t, t) for t in timeslots.grid(person.trial)])
