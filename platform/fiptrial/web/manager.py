@@ -36,6 +36,8 @@ from fiptrial.web.common import (
 )
 from fiptrial.web.formatting import intervention_labels, life_domain_labels
 from fiptrial.web.forms import (
+    AGREEMENT_ROWS,
+    INTERVENTION_ROWS,
     ConversationEntryForm,
     CorrectionForm,
     EndInterventionForm,
@@ -54,8 +56,6 @@ GROUPS = (
     "interventions_started",
     "interventions_ended",
 )
-AGREEMENT_ROWS = 3
-INTERVENTION_ROWS = 2
 RESPONSIBLE_LABELS = {
     "client": _l("cliënt"),
     "client_manager": _l("klantmanager"),
@@ -236,11 +236,12 @@ def conversation_data(
         "interventions_ended": [],
     }
     data["domains"] = domain_rows(values, errors)
-    for n in range(AGREEMENT_ROWS):
-        text = values.get(f"agreement-{n}-description", "").strip()
+    for n, entry in enumerate(form.agreement.entries):
+        row = entry.form
+        text = (row.description.data or "").strip()
         if not text:
             continue
-        due_text = values.get(f"agreement-{n}-due", "").strip()
+        due_text = (row.due.data or "").strip()
         due = parse_dutch_date(due_text) if due_text else None
         if due_text and due is None:
             errors.setdefault("agreements", []).append(
@@ -250,7 +251,7 @@ def conversation_data(
             {
                 "description": text[:2000],
                 "due_on": due,
-                "responsible": values.get(f"agreement-{n}-responsible", "client"),
+                "responsible": row.responsible.data,
             }
         )
     for key, value in values.items():
@@ -262,14 +263,14 @@ def conversation_data(
             data["interventions_ended"].append(
                 {"intervention_id": int(key.rsplit("-", 1)[1]), "end": held_on}
             )
-    for n in range(INTERVENTION_ROWS):
-        kind = values.get(f"intervention-{n}-type", "")
-        if kind and held_on:
+    for entry in form.intervention.entries:
+        row = entry.form
+        if row.type.data and held_on:
             data["interventions_started"].append(
                 {
-                    "type": kind,
+                    "type": row.type.data,
                     "start": held_on,
-                    "provider": values.get(f"intervention-{n}-provider", "").strip()[:200] or None,
+                    "provider": (row.provider.data or "").strip()[:200] or None,
                 }
             )
     return data
