@@ -209,10 +209,6 @@ def _stratified(
     return out
 
 
-def _curve(times: NDArray[Any], values: NDArray[Any]) -> dict[str, list[float | None]]:
-    return {"times": _nums(times), "values": _nums(values)}
-
-
 def _survival(p: Participants, alpha: float) -> dict[str, Any]:
     event = p.exited & ~p.pension
     arm_label = np.where(p.fip, "fip", "control")

@@ -1,4 +1,4 @@
-"""The data protection officer's pages (issue 16): the read log, and (with the research admin)
+"""The data protection officer's pages: the read log, and (with the research admin)
 the privacy facts of the platform. Access as everywhere: ``services.access``."""
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import Conflict, NotFound, PlatformError
-from fiptrial.extensions import db
-from fiptrial.models import ExportApproval, Site, Trial
 from fiptrial.services import access, approvals, minimisation, readlog, trials, twofactor
 from fiptrial.services.users import load_user
 from fiptrial.web.analysis import export_zip
@@ -109,7 +107,7 @@ def read_log() -> Any:
         problems=problems,
         args=args,
         actions=READ_ACTION_LABELS,
-        site_names={site.code: site.name for site in db.session.query(Site)},
+        site_names=trials.site_names(),
     ), status
 
 
@@ -246,9 +244,7 @@ APPROVAL_STATUS = {
 
 def _request_form() -> ExportRequestForm:
     form = ExportRequestForm(prefix="request")
-    form.trial.choices = options(
-        [(t.code, t.name) for t in db.session.query(Trial).order_by(Trial.code)]
-    )
+    form.trial.choices = options([(t.code, t.name) for t in trials.list_trials()])
     return form
 
 
@@ -258,7 +254,7 @@ def _render_requests(form: ExportRequestForm | None = None, status: int = 200) -
         "privacy/export_requests.html",
         form=form or _request_form(),
         requests=approvals.requests_for(who),
-        trials={t.id: t.name for t in db.session.query(Trial)},
+        trials={t.id: t.name for t in trials.list_trials()},
         statuses=APPROVAL_STATUS,
         decide=DecisionForm(prefix="decide"),
         download=ApprovedDownloadForm(prefix="download"),
@@ -316,13 +312,13 @@ def download_approved(approval_id: int) -> Any:
     form = ApprovedDownloadForm(prefix="download")
     if not form.validate_on_submit():
         return _render_requests(status=422)
-    approval = db.session.get(ExportApproval, approval_id)
+    approval = approvals.get_request(approval_id)
     if approval is None or approval.requested_by != principal().actor:
         raise NotFound(f"export request {approval_id} does not exist")
     if approval.status != "approved":
         flash(_("Deze aanvraag is niet (meer) goedgekeurd."), "error")
         return redirect(url_for(".export_requests"))
-    trial = db.session.get_one(Trial, approval.trial_id)
+    trial = approvals.trial_of(approval)
     name, data = export_zip(
         trial.code,
         approval.parameters["format"],
