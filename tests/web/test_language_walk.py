@@ -11,8 +11,8 @@ names, agreement texts, the trial's name, file names) is taken out of the text f
 in the language it was entered in. What ``<code>`` shows (plugin names, hashes, log-in names)
 is technical on purpose.
 
-The pooled report's body (``data-translation-owner="analysis"``) is being rebuilt translatable
-by the analysis-plan work; until that lands it is left out (the page around it is checked).
+The pooled report's body (the analysis package's own template and Dutch catalogue) is checked
+like every other page.
 """
 
 from __future__ import annotations
@@ -136,44 +136,35 @@ RAW_CODES = [
     re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"),  # any snake_case code: km_brabantse_wal_2, ...
     re.compile(r"%\(\w+\)s"),  # a placeholder the catalogue did not fill
 ]
+ATTRIBUTES = ("alt", "title", "aria-label", "placeholder")
 SKIP_PATHS = ("/static/", "/uitloggen", "/taal", "/api/")
 SKIP_SUFFIXES = (".png", ".zip", ".json")
 
 
 class VisibleText(HTMLParser):
     """The text a person sees or hears: text nodes, option labels, alt, title, aria-label and
-    placeholder; not scripts, styles, ``<code>`` or an exempt block's words."""
+    placeholder; not scripts, styles or ``<code>``."""
 
     VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.words: list[str] = []  # checked against the word lists and the raw codes
-        self.exempt: list[str] = []  # the report body, until its own translation lands
         self.links: list[str] = []
-        self._stack: list[tuple[str, bool, bool]] = []  # tag, hidden, exempt
+        self._stack: list[tuple[str, bool]] = []  # tag, hidden
 
-    def _state(self) -> tuple[bool, bool]:
-        return (
-            any(hidden for _, hidden, _ in self._stack),
-            any(exempt for _, _, exempt in self._stack),
-        )
+    def _hidden(self) -> bool:
+        return any(hidden for _, hidden in self._stack)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag == "a" and values.get("href"):
             self.links.append(values["href"] or "")
         hidden = tag in ("script", "style", "code")
-        exempt = values.get("data-translation-owner") == "analysis"
-        inside_hidden, inside_exempt = self._state()
-        if not (hidden or inside_hidden):
-            for name in ("alt", "title", "aria-label", "placeholder"):
-                if values.get(name):
-                    (self.exempt if exempt or inside_exempt else self.words).append(
-                        values[name] or ""
-                    )
+        if not (hidden or self._hidden()):
+            self.words += [values[name] or "" for name in ATTRIBUTES if values.get(name)]
         if tag not in self.VOID:
-            self._stack.append((tag, hidden, exempt))
+            self._stack.append((tag, hidden))
 
     def handle_endtag(self, tag: str) -> None:
         for index in range(len(self._stack) - 1, -1, -1):
@@ -182,9 +173,8 @@ class VisibleText(HTMLParser):
                 return
 
     def handle_data(self, data: str) -> None:
-        hidden, exempt = self._state()
-        if not hidden and data.strip():
-            (self.exempt if exempt else self.words).append(data)
+        if not self._hidden() and data.strip():
+            self.words.append(data)
 
 
 @dataclass
