@@ -8,7 +8,8 @@ and posts the forms whose answers carry the catalogue's messages (a refused regi
 withdrawal's confirmation, a second conversation on one day, a setting fixed since the first
 allocation, a second lottery, arrivals without confirmation, an export request without its
 purpose, a read-log search it cannot read). The privacy officer walks too (the read log), and
-a user of its own sets up two-factor sign-in and passes the second step in each language. Data that people typed or that names things (site and user names, municipality
+a user of its own sets up two-factor sign-in and passes the second step in each language.
+Data that people typed or that names things (site and user names, municipality
 names, agreement texts, the trial's name, file names) is taken out of the text first: it is
 in the language it was entered in. What ``<code>`` shows (plugin names, hashes, log-in names)
 is technical on purpose.
@@ -479,7 +480,9 @@ def test_the_two_factor_pages_speak_one_language(demo_app: Flask, lang: str) -> 
         assert secret_match, "the set-up page shows its secret"
         secret = secret_match.group(1).replace(" ", "")
         token = csrf_token(page.text)
-        wrong = client.post("/privacy/tweestapsverificatie", data={"csrf_token": token, "code": "1"})
+        wrong = client.post(
+            "/privacy/tweestapsverificatie", data={"csrf_token": token, "code": "1"}
+        )
         assert wrong.status_code == 422
         findings.check("set-up with a wrong code", wrong.text, lang, data_strings)
         codes = client.post(
