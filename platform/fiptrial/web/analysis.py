@@ -80,27 +80,21 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
 
 def report_body(report: dict[str, Any], trial_code: str, language: str) -> Any:
     """The report's body from fiptrial_analysis's own template (the one the self-contained
-    HTML report uses), in the page's language, with the figures served by this app."""
+    HTML report uses), in the page's language, with the figures served by this app and the
+    sites by their names."""
     from flask import url_for
 
-    from fiptrial_analysis import figures_planned
-    from fiptrial_analysis.html import render_body
+    from fiptrial_analysis.html import FIGURE_TITLES, render_body, translations
+
+    language = language if language in ("en", "nl") else "nl"
+    words = translations(language).gettext
 
     def figure(name: str) -> dict[str, Any]:
         src = url_for("research.report_figure", trial_code=trial_code, name=name)
-        alt = figures_planned.CAPTIONS.get(name) or FIGURE_ALT.get(name, name)
-        return {"src": src, "alt": alt}
+        return {"src": src, "alt": words(FIGURE_TITLES.get(name, name))}
 
-    return render_body(report, figure, language if language in ("en", "nl") else "nl")
-
-
-FIGURE_ALT = {
-    "consort": "CONSORT flow diagram",
-    "exits": "Exits by reason and arm",
-    "forest": "Forest plot of the site odds ratios",
-    "survival": "Kaplan-Meier curves of remaining on benefit",
-    "incidence": "Cumulative incidence of exit to work",
-}
+    sites = {site.code: site.name for site in trials.get_trial(trial_code).sites}
+    return render_body(report, figure, language, site_names=sites)
 
 
 def export_zip(

@@ -57,6 +57,9 @@ READ_ACTION_LABELS = {
     "login.second_factor_failed": _l("tweede stap mislukt"),
 }
 
+#: The read log's search fields by their name in the query, as the page labels them.
+READ_LOG_FIELDS = {"deelnemer": _l("Deelnemernummer"), "van": _l("Van"), "tot": _l("Tot en met")}
+
 bp = Blueprint("privacy", __name__, template_folder="templates", url_prefix="/privacy")
 install_error_pages(bp)
 
@@ -71,7 +74,7 @@ def _moment(text: str, *, end: bool = False) -> datetime | None:
 
 def read_log_filters(args: Any) -> tuple[readlog.ReadLogFilters, list[str]]:
     """The search's filters from a query string, and what in it could not be read."""
-    problems = []
+    problems = []  # the query's names: the page names the fields by their labels
     pid_text = args.get("deelnemer", "").strip()
     participant_id = int(pid_text) if pid_text.isdigit() and len(pid_text) < 8 else None
     if pid_text and participant_id is None:
@@ -107,6 +110,7 @@ def read_log() -> Any:
         problems=problems,
         args=args,
         actions=READ_ACTION_LABELS,
+        problem_labels=[str(READ_LOG_FIELDS[name]) for name in problems],
         site_names=trials.site_names(),
     ), status
 
@@ -296,12 +300,16 @@ def decide_export(approval_id: int) -> Any:
     form = DecisionForm(prefix="decide")
     if not form.validate_on_submit() or form.decision.data not in ("approve", "refuse"):
         return _render_requests(status=422)
+    approve = form.decision.data == "approve"
     try:
-        approvals.decide(
-            approval_id, approve=form.decision.data == "approve", principal=principal()
-        )
+        approvals.decide(approval_id, approve=approve, principal=principal())
     except Conflict:
         flash(_("Over deze aanvraag is al besloten."), "error")
+    else:
+        if approve:
+            flash(_("Aanvraag %(id)s is goedgekeurd.", id=approval_id), "success")
+        else:
+            flash(_("Aanvraag %(id)s is afgewezen.", id=approval_id), "success")
     return redirect(url_for(".export_requests"))
 
 

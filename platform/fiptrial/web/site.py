@@ -354,6 +354,7 @@ def cohort(site: Site) -> Any:
             )
         except PlatformError as error:
             apply_service_error(form, error)
+            form.confirm.data = False  # the confirmation was for the number refused
         else:
             flash(
                 _(
