@@ -62,7 +62,9 @@ def trials_by_site() -> dict[int, Trial]:
 
 def site_names() -> dict[str, str]:
     """Site code -> name, for pages that name the sites in their rows."""
-    return {code: name for code, name in db.session.execute(select(Site.code, Site.name).order_by(Site.name))
+    return {
+        code: name
+        for code, name in db.session.execute(select(Site.code, Site.name).order_by(Site.name))
     }
 
 
