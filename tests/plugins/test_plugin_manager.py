@@ -67,7 +67,7 @@ def test_a_version_one_plugin_is_refused_with_an_explanation(fixture_plugin):
     ("declared", "fragment"),
     [
         ("", "declares no plugin interface version"),
-        ("1.4", "was written for plugin interface 1.4; this platform has 2.0"),
+        ("1.4", "was written for plugin interface 1.4; this platform has 2.1"),
         ("2.7", "was written for plugin interface 2.7"),
         ("two", "is not a version"),
     ],
