@@ -47,6 +47,7 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, ImportTask, Site
 from fiptrial.services import access, audit, imports, job_queue
 from fiptrial.services.access import Principal
+from fiptrial.services.imports.common import chosen_mapping, site_plugin
 from fiptrial.services.spool import UPLOAD_FOLDER, private_folder
 from fiptrial.services.transaction import unit_of_work
 
@@ -146,6 +147,8 @@ def start_import(
         raise Unprocessable(
             f"unknown import kind {kind!r}", fields={"kind": [f"must be one of {', '.join(KINDS)}"]}
         )
+    if mapping_version:  # a version the site never had: a 422 now, not a failed job later
+        chosen_mapping(site_plugin(site), mapping_version)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     queued = job_queue.backend(app) == job_queue.DATABASE
     path = _spool(stream, upload_folder(app), app.config.get("IMPORT_MAX_BYTES"))
@@ -363,6 +366,14 @@ def _lost(task: ImportTask, now: datetime | None) -> bool:
     with _live_lock:
         live = task.id in _live
     return not live and (now or _now()) - task.updated_at > STALE_AFTER
+
+
+def task_report(state: TaskState) -> dict[str, Any] | None:
+    """The report of a finished import (the earlier batch's for a file imported before)."""
+    if state.status != "done" or state.batch_id is None:
+        return None
+    batch = db.session.get(ImportBatch, state.batch_id)
+    return None if batch is None else dict(batch.report or {})
 
 
 def site_tasks(site: Site, limit: int = 5, days: int = 7) -> list[TaskState]:
