@@ -183,6 +183,42 @@ def test_the_worker_command_works_the_queue_or_says_there_is_none(
     assert db.session.query(Participant).count() == 3
 
 
+def test_a_job_that_ended_in_the_queue_without_its_import_is_shown_as_interrupted(
+    app: Any, build: Any, bw_site: Any, upload: Any, client: Any, bearer: Any, instance: Path
+) -> None:
+    """The status is read from the job, not from a process's memory: a job cancelled in the
+    queue (as an operator would, or after a failure outside the import) ends the task."""
+    import procrastinate
+
+    from fiptrial.services import job_queue
+
+    if job_queue.backend(app) != job_queue.DATABASE:
+        pytest.skip("the database's queue is PostgreSQL's")
+    app.config["IMPORT_SYNC_MAX_BYTES"] = 10
+    task_id = _queued(upload("participant", "bw", _export(build)))
+    job_id = db.session.get_one(ImportTask, task_id).job_id
+    db.session.rollback()
+    connector = procrastinate.PsycopgConnector(conninfo=job_queue.conninfo(app))
+    with job_queue.queue.replace_connector(connector) as queue:
+        queue.open()
+        try:
+            assert queue.job_manager.cancel_job_by_id(job_id)
+        finally:
+            queue.close()
+
+    job = client.get(
+        f"/api/v1/sites/bw/import-jobs/{task_id}", headers=bearer(build.token("research_admin"))
+    ).get_json()
+
+    assert (job["status"], job["error_code"], job["finished"]) == (
+        "interrupted",
+        "import_interrupted",
+        True,
+    )
+    assert list((instance / "uploads").iterdir()) == []  # nothing will read the spool again
+    assert db.session.query(Participant).count() == 0
+
+
 def test_the_openapi_document_names_both_answers_and_the_status_endpoint(client: Any) -> None:
     document = client.get("/api/v1/openapi.json").get_json()
     for kind in ("participant", "outcome"):

@@ -261,7 +261,7 @@ def run_task(task_id: int) -> None:
                 error_code="import_interrupted",
             )
             return
-        _set(task_id, status="running", attempts=attempt)
+        _set(task_id, status="running", attempts=attempt, rows_done=0)
         run = imports.import_participants if kind == "participants" else imports.import_outcomes
         try:
             report = run(
