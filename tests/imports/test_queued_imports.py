@@ -6,6 +6,7 @@ SQLite through a thread of the process."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,6 @@ def test_a_queued_import_that_cannot_be_read_fails_with_its_reason_and_stores_no
 def test_an_unknown_mapping_version_is_refused_before_anything_is_queued(
     app: Any, build: Any, bw_site: Any, client: Any, bearer: Any
 ) -> None:
-    import io
-
     app.config["IMPORT_SYNC_MAX_BYTES"] = 10
     response = client.post(
         "/api/v1/sites/bw/participant-imports",
@@ -217,6 +216,65 @@ def test_a_job_that_ended_in_the_queue_without_its_import_is_shown_as_interrupte
     )
     assert list((instance / "uploads").iterdir()) == []  # nothing will read the spool again
     assert db.session.query(Participant).count() == 0
+
+
+def _stored_task(bw_site: Any, instance: Path, content: bytes, **fields: Any) -> ImportTask:
+    """A task as a worker that died would have left it, with its upload still spooled."""
+    from fiptrial.services import import_tasks
+
+    spooled = import_tasks.upload_folder() / "import-retry.upload"
+    spooled.write_bytes(content)
+    task = ImportTask(
+        site_id=bw_site.id, kind="participants", status="running", rows_done=0, duplicate=False,
+        filename="x.csv", spool_name=spooled.name, created_by="user:coord", **fields,
+    )  # fmt: skip
+    db.session.add(task)
+    db.session.commit()
+    return task
+
+
+def test_a_retry_after_the_first_worker_committed_imports_nothing_twice(
+    app: Any, build: Any, bw_site: Any, instance: Path
+) -> None:
+    """The first worker committed the import and died before recording it: the retry finds the
+    batch by the file's SHA-256, adds nothing, and shows it as this task's own import."""
+    from fiptrial.services import import_tasks, imports
+
+    content = _export(build)
+    task = _stored_task(bw_site, instance, content, attempts=1)
+    task_id = task.id
+    committed = imports.import_participants(bw_site, io.BytesIO(content), actor="user:coord")
+
+    import_tasks.run_task(task_id)
+
+    db.session.remove()
+    done = db.session.get_one(ImportTask, task_id)
+    assert (done.status, done.attempts, done.batch_id, done.duplicate) == (
+        "done",
+        2,
+        committed["batch"],
+        False,
+    )
+    assert db.session.query(ImportBatch).count() == 1
+    assert db.session.query(Participant).count() == 3
+    assert not (instance / "uploads" / "import-retry.upload").exists()
+
+
+def test_an_import_whose_workers_keep_dying_fails_after_three_starts(
+    app: Any, build: Any, bw_site: Any, instance: Path
+) -> None:
+    from fiptrial.services import import_tasks
+
+    task = _stored_task(bw_site, instance, _export(build), attempts=import_tasks.MAX_ATTEMPTS)
+    task_id = task.id
+
+    import_tasks.run_task(task_id)
+
+    db.session.remove()
+    failed = db.session.get_one(ImportTask, task_id)
+    assert (failed.status, failed.error_code) == ("failed", "import_interrupted")
+    assert db.session.query(ImportBatch).count() == 0
+    assert not (instance / "uploads" / "import-retry.upload").exists()
 
 
 def test_the_openapi_document_names_both_answers_and_the_status_endpoint(client: Any) -> None:
