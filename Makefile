@@ -35,12 +35,15 @@ browser:
 
 # The scheduler runs as a second process beside the web server (as in production, where one
 # host runs it) and is stopped with it: overdue checks, re-planning and follow-up rounds show.
+# One worker takes the queued imports (PostgreSQL; on SQLite they run in the web process and
+# the worker says so and stops). Both stop with the server.
 run: install
 	$(BIN)/fiptrial db upgrade
 	$(BIN)/fiptrial demo --if-empty
 	@$(BIN)/fiptrial scheduler run & scheduler=$$!; \
-	trap 'kill $$scheduler 2>/dev/null; wait $$scheduler 2>/dev/null' EXIT INT TERM; \
-	echo "Scheduler started (process $$scheduler); it stops with the server."; \
+	$(BIN)/fiptrial worker & worker=$$!; \
+	trap 'kill $$scheduler $$worker 2>/dev/null; wait $$scheduler $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Scheduler (process $$scheduler) and worker (process $$worker) started; they stop with the server."; \
 	$(BIN)/fiptrial run --host 127.0.0.1 --port $(PORT)
 
 test: install browser lint

@@ -113,6 +113,9 @@ def settings_from_environment_for_tests(
         "AUDIT_KEY": test_config.get("AUDIT_KEY", "test-audit-key"),
         "SESSION_LIFETIME_MINUTES": 30,
         "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+        "IMPORT_SYNC_MAX_BYTES": 20 * 1024 * 1024,
+        "JOB_QUEUE": "auto",
+        "JOB_STALLED_SECONDS": 60.0,
         # Tests that sign in by password alone keep working; the two-factor tests set the
         # production roles (config.settings_from_environment) themselves.
         "TWO_FACTOR_ROLES": tuple(test_config.get("TWO_FACTOR_ROLES", ())),

@@ -78,6 +78,14 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "AUDIT_KEY": _key(env, "FIPTRIAL_AUDIT_KEY", instance_path, "audit.key"),
         "SESSION_LIFETIME_MINUTES": int(env.get("FIPTRIAL_SESSION_MINUTES", "30")),
         "IMPORT_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        # An API upload up to this size is imported in the request (201 with the report);
+        # a larger one is queued (202 with its status URL). Web uploads are always queued.
+        "IMPORT_SYNC_MAX_BYTES": int(env.get("FIPTRIAL_IMPORT_SYNC_MAX_MB", "20")) * 1024 * 1024,
+        # Where background jobs run: "auto" (PostgreSQL: the database's queue, taken by
+        # `fiptrial worker` processes; SQLite: in the web process), "database" or "process".
+        "JOB_QUEUE": env.get("FIPTRIAL_JOB_QUEUE", "auto"),
+        # A worker silent for this long is taken for dead and its job given to another.
+        "JOB_STALLED_SECONDS": float(env.get("FIPTRIAL_JOB_STALLED_SECONDS", "60")),
         "FORM_MAX_BYTES": int(env.get("FIPTRIAL_FORM_MAX_KB", "1024")) * 1024,
         "RATELIMIT_STORAGE_URI": env.get("FIPTRIAL_RATELIMIT_STORAGE_URI") or "memory://",
         "TRUSTED_PROXIES": int(env.get("FIPTRIAL_TRUSTED_PROXIES", "0")),

@@ -582,3 +582,27 @@ class ReadLogPageSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     pages = fields.Integer()
+
+
+class ImportJobSchema(Schema):
+    """A queued import (an API upload above ``IMPORT_SYNC_MAX_BYTES``): where it stands.
+
+    ``status``: queued, running, done, failed, or interrupted (its worker stopped and no other
+    finished it; nothing was saved). ``attempts`` above 1: a worker died and another took the
+    import up again. Once done, ``batch`` and ``report`` are the import's (for a file imported
+    before, ``duplicate_of`` names the earlier batch, as the 200 of a direct upload does)."""
+
+    id = fields.Integer()
+    site = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    finished = fields.Boolean()
+    rows_done = fields.Integer()
+    attempts = fields.Integer()
+    status_url = fields.String()
+    batch = fields.Integer(allow_none=True)
+    duplicate_of = fields.Integer(allow_none=True)
+    report = fields.Dict(allow_none=True)
+    error_code = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = UtcDateTime()

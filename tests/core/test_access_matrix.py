@@ -98,6 +98,8 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/sites/{site}/participant-imports", "import.create", True),
     Endpoint("POST", "/api/v1/sites/{site}/outcome-imports", "import.create", True),
     Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
+    # Queued imports (issue 15): the status of an import job of the site.
+    Endpoint("GET", "/api/v1/sites/{site}/import-jobs/{job}", "import.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
     # Benefit spells: derived from the outcome events, read like them.
     Endpoint("GET", "/api/v1/participants/{participant}/spells", "outcome.read", True),
@@ -192,7 +194,9 @@ def world(build: Any) -> dict[str, Any]:
         "client_manager": build.token("client_manager", site=own, user=manager),
         "privacy_officer": build.token("privacy_officer"),
     }
+    jobs = {scope: _ended_job(site) for scope, site in (("own", own), ("other", other))}
     return {
+        "jobs": jobs,
         "sites": {"own": own, "other": other},
         "people": people,
         "allocations": allocations,
@@ -201,12 +205,27 @@ def world(build: Any) -> dict[str, Any]:
     }
 
 
+def _ended_job(site: Any) -> int:
+    """A failed import job of ``site`` (nothing of it stored): its status URL answers."""
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    task = ImportTask(
+        site_id=site.id, kind="outcomes", status="failed", rows_done=0, duplicate=False,
+        filename="x.csv", spool_name="import-x.upload", created_by="test",
+    )  # fmt: skip
+    db.session.add(task)
+    db.session.commit()
+    return int(task.id)
+
+
 def fill(endpoint: Endpoint, world: dict[str, Any], scope: str) -> str:
     return endpoint.path.format(
         site=world["sites"][scope].code,
         participant=world["people"][scope].id,
         allocation=world["allocations"][scope].id,
         manager=world["manager"].id,
+        job=world["jobs"][scope],
     )
 
 
@@ -257,6 +276,7 @@ def test_every_endpoint_is_in_the_matrix(app: Any) -> None:
             .replace("{participant}", "<int:participant_id>")
             .replace("{allocation}", "<int:allocation_id>")
             .replace("{manager}", "<int:manager_id>")
+            .replace("{job}", "<int:task_id>")
             .replace("/t1", "/<trial_code>"),
         )
         for e in ENDPOINTS

@@ -14,12 +14,13 @@ from fiptrial.extensions import db
 def ours(obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any) -> bool:
     table = obj if type_ == "table" else getattr(obj, "table", None)
     table_name = getattr(table, "name", name) or ""
-    return not table_name.startswith("apscheduler_")
+    return not table_name.startswith(("apscheduler_", "procrastinate_"))
 
 
 def test_models_match_the_migrations(app: Any) -> None:
     with db.engine.connect() as connection:
-        # APScheduler owns its job-store table; our metadata does not describe it.
+        # APScheduler owns its job-store table, procrastinate its queue (PostgreSQL);
+        # our metadata describes neither.
         context = MigrationContext.configure(connection, opts={"include_object": ours})
         differences = compare_metadata(context, db.metadata)
     assert differences == [], "run `fiptrial db migrate` and review the new revision"

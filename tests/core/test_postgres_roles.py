@@ -112,3 +112,42 @@ def test_the_platform_works_as_a_role_that_does_not_own_the_tables(app_role: Any
         assert refused == [statement for statement, _ in ATTACKS]
         assert audit.verify_chain().ok
         engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_the_job_queue_works_as_the_application_role(
+    app_role: Any, app: Any, build: Any, tmp_path: Path
+) -> None:
+    """The role's grants cover procrastinate's tables and functions: a queued import is
+    deferred, taken by a worker (which registers itself and beats its heartbeat) and done."""
+    import io
+
+    from fiptrial import create_app
+    from fiptrial.models import ImportTask, Participant
+    from fiptrial.services import import_tasks, trials
+
+    build.site(build.trial("t1"), "bw", "brabantse_wal")
+    db.session.commit()
+    _role, url = app_role
+    role_app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            **{k: app.config[k] for k in ("SECRET_KEY", "PSEUDONYM_KEY", "AUDIT_KEY")},
+        }
+    )
+    role_app.instance_path = str(tmp_path / "instance")
+    content = (
+        "Registratienummer;BSN;Geboortedatum;Geslacht;Gemeentecode;Aanvangsdatum uitkering;"
+        "Einddatum uitkering;Reden beëindiging;Omschrijving reden;Nieuwe gemeentecode\r\n"
+        "1;999998523;17-05-1980;V;0748;01-01-2020;;;;\r\n"
+    ).encode("cp1252")
+    with role_app.app_context():
+        site = trials.get_site("bw")
+        task_id = import_tasks.start_import(site, "participants", io.BytesIO(content), actor="t")
+        assert db.session.get_one(ImportTask, task_id).job_id is not None
+        assert import_tasks.wait(task_id)
+        assert db.session.get_one(ImportTask, task_id).status == "done"
+        assert db.session.query(Participant).count() == 1
+        db.session.remove()
+        db.engine.dispose()

@@ -58,6 +58,7 @@ API = [
     Request("POST", "/api/v1/sites/{site}/participant-imports"),
     Request("POST", "/api/v1/sites/{site}/outcome-imports"),
     Request("GET", "/api/v1/sites/{site}/outcome-imports"),
+    Request("GET", "/api/v1/sites/{site}/import-jobs/{job}"),
     Request("GET", "/api/v1/participants/{participant}/outcomes"),
     Request("GET", "/api/v1/participants/{participant}/spells"),
     Request("POST", "/api/v1/participants/{participant}/conversations",
@@ -118,4 +119,5 @@ def fill(request: Request, world: Any, scope: str) -> str:
         allocation=allocation.id,
         manager=world.users["km"].id,
         trial=world.trial.code if scope == "own" else "t2",
+        job=world.jobs[scope],
     )

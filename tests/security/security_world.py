@@ -36,6 +36,7 @@ class World:
     foreign: Any  # participant at the other site
     users: dict[str, Any] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    jobs: dict[str, int] = field(default_factory=dict)  # an ended import job per site
 
 
 def login(client: Any, username: str, password: str = PASSWORD) -> Any:
@@ -97,6 +98,7 @@ def build_world(build: Any) -> World:
         users.set_password(manager.id, PASSWORD, actor="test")
     world = World(bw.trial, bw, other, own, db.session.get(Participant, foreign_id))
     world.users = {u.username: u for u in users.list_users()}
+    world.jobs = {"own": ended_import_job(bw), "other": ended_import_job(other)}
     world.tokens = {
         "research_admin": build.token("research_admin"),
         "analyst": build.token("analyst"),
@@ -104,6 +106,21 @@ def build_world(build: Any) -> World:
         "client_manager": build.token("client_manager", site=bw, user=km),
     }
     return world
+
+
+def ended_import_job(site: Any) -> int:
+    """An import job of ``site`` that failed (nothing of it stored), for its status URL."""
+    from fiptrial.extensions import db
+    from fiptrial.models import ImportTask
+
+    task = ImportTask(
+        site_id=site.id, kind="participants", status="failed", rows_done=0, duplicate=False,
+        filename="export.csv", spool_name="import-gone.upload", created_by="test",
+        error="has a header but no rows: nothing was imported", error_code="export_no_rows",
+    )  # fmt: skip
+    db.session.add(task)
+    db.session.commit()
+    return int(task.id)
 
 
 def fresh_g_per_request(app: Any) -> None:

@@ -46,6 +46,7 @@ def _known(world: World) -> dict[str, Any]:
         "participant_id": world.own.id,
         "allocation_id": allocation.id,
         "manager_id": world.users["km"].id,
+        "task_id": world.jobs["own"],
     }
 
 

@@ -134,7 +134,7 @@ def test_status_page_and_its_endpoint(
     status_url, _task_id = _wait_for_task(response)
     answer = web.client.get(f"{status_url}.json")
     assert answer.status_code == 200
-    assert answer.get_json() == {"status": "done", "rows_done": 3, "finished": True}
+    assert answer.get_json() == {"status": "done", "rows_done": 3, "finished": True, "attempts": 1}
 
 
 def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
@@ -146,6 +146,7 @@ def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
         kind="outcomes",
         status="running",
         rows_done=15000,
+        attempts=1,
         filename="groot.csv",
         spool_name="import-x.upload",
     )
@@ -159,9 +160,29 @@ def test_a_running_task_shows_its_progress(staff: Any, web: Any) -> None:
         "status": "running",
         "rows_done": 15000,
         "finished": False,
+        "attempts": 1,
     }
     listing = web.client.get("/locatie/bw/bestanden")
     assert f"/locatie/bw/bestanden/taak/{task.id}" in listing.text and "bezig" in listing.text
+    assert "data-import-retried" not in page.text
+
+
+def test_a_retried_task_says_that_its_first_worker_stopped(staff: Any, web: Any) -> None:
+    """A worker died under the import and another took it up again (issue 15)."""
+    task = stored_task(
+        staff,
+        kind="participants",
+        status="running",
+        rows_done=0,
+        attempts=2,
+        filename="groot.csv",
+        spool_name="import-y.upload",
+    )
+    web.login("coord")
+    page = web.client.get(f"/locatie/bw/bestanden/taak/{task.id}")
+    assert page.status_code == 200
+    assert "data-import-retried" in page.text and "opnieuw gedaan" in page.text
+    assert web.client.get(f"/locatie/bw/bestanden/taak/{task.id}.json").get_json()["attempts"] == 2
 
 
 def test_a_task_whose_worker_died_is_shown_as_interrupted(

@@ -2,16 +2,21 @@
 and benefit spells.
 
 Uploads are multipart with the field ``file``. The role check (``requires``) comes before the
-file is looked at, so a role that may not import gets 403 whatever it sends. A new import
-answers 201 with the report; the same file again answers 200 with a report whose
-``duplicate_of`` names the earlier batch (nothing was created).
+file is looked at, so a role that may not import gets 403 whatever it sends. A file up to
+``IMPORT_SYNC_MAX_BYTES`` (``FIPTRIAL_IMPORT_SYNC_MAX_MB``, default 20) is imported in the
+request: a new import answers 201 with the report; the same file again answers 200 with a
+report whose ``duplicate_of`` names the earlier batch (nothing was created). A larger file is
+queued (``services.import_tasks``; a request must not outlive gunicorn's timeout) and answers
+202 with the job's status and its URL in ``Location``: ``GET .../import-jobs/<id>`` follows
+it to the report.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from flask import request
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
 from fiptrial.api.auth import principal, requires
@@ -20,9 +25,11 @@ from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, OutcomeEvent, Site
 from fiptrial.schemas import (
     ImportBatchSchema,
+    ImportJobSchema,
     OutcomeEventSchema,
     SpellSchema,
 )
+from fiptrial.services import import_tasks
 from fiptrial.services.access import Principal, visible_participant, visible_site
 from fiptrial.services.imports import (
     import_outcomes,
@@ -62,6 +69,13 @@ UPLOAD_DOC = {
         "422": {"description": "No file, or a file that cannot be read; nothing changed"},
     },
 }
+QUEUED_DOC = {
+    "description": "A file above FIPTRIAL_IMPORT_SYNC_MAX_MB (default 20 MB) is queued: the "
+    "job's status; Location is its status URL (GET it until finished)",
+    "headers": {
+        "Location": {"description": "the import job's status URL", "schema": {"type": "string"}}
+    },
+}
 
 
 def _site(code: str) -> tuple[Principal, Site]:
@@ -73,37 +87,90 @@ def _upload() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise field_error("file", "send the export as a multipart upload in the field 'file'")
-    return upload.stream
+    return upload
 
 
 def _mapping_version() -> str | None:
     return request.form.get("mapping_version") or None
 
 
-def _answer(report: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    return report, 201 if report["duplicate_of"] is None else 200
+def _size(stream: Any) -> int:
+    """The upload's size (werkzeug has it in memory or in a spool file, both seekable)."""
+    stream.seek(0, os.SEEK_END)
+    size = int(stream.tell())
+    stream.seek(0)
+    return size
+
+
+def _job_document(site_code: str, state: import_tasks.TaskState) -> dict[str, Any]:
+    report = import_tasks.task_report(state)
+    return {
+        "id": state.id,
+        "site": site_code,
+        "kind": state.kind,
+        "status": state.status,
+        "finished": state.finished,
+        "rows_done": state.rows_done,
+        "attempts": state.attempts,
+        "status_url": url_for("imports.get_import_job", site_code=site_code, task_id=state.id),
+        "batch": state.batch_id if report is not None and not state.duplicate else None,
+        "duplicate_of": state.batch_id if report is not None and state.duplicate else None,
+        "report": report,
+        "error_code": state.error_code,
+        "error": state.error,
+        "created_at": state.created_at,
+    }
+
+
+def _import(site_code: str, kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    who, site = _site(site_code)
+    upload, mapping = _upload(), _mapping_version()
+    if _size(upload.stream) <= current_app.config["IMPORT_SYNC_MAX_BYTES"]:
+        run = import_participants if kind == "participants" else import_outcomes
+        report = run(site, upload.stream, actor=who.actor, mapping_version=mapping)
+        return report, 201 if report["duplicate_of"] is None else 200, {}
+    task_id = import_tasks.start_import(
+        site,
+        kind,
+        upload.stream,
+        actor=who.actor,
+        filename=upload.filename or "",
+        mapping_version=mapping,
+    )
+    # Built without reading the database again: on SQLite a read would take the write lock
+    # that the import's thread needs, until the request ends.
+    status_url = url_for("imports.get_import_job", site_code=site_code, task_id=task_id)
+    document = {"id": task_id, "site": site_code, "kind": kind, "status": "queued"}
+    document |= {"finished": False, "rows_done": 0, "attempts": 0, "status_url": status_url}
+    return ImportJobSchema().dump(document), 202, {"Location": status_url}
 
 
 @blp.post("/sites/<site_code>/participant-imports")
 @requires("import.create")
 @blp.doc(**UPLOAD_DOC)
-def create_participant_import(site_code: str) -> tuple[dict[str, Any], int]:
+@blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)
+def create_participant_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register the running benefits of an export as participants."""
-    who, site = _site(site_code)
-    return _answer(
-        import_participants(site, _upload(), actor=who.actor, mapping_version=_mapping_version())
-    )
+    return _import(site_code, "participants")
 
 
 @blp.post("/sites/<site_code>/outcome-imports")
 @requires("import.create")
 @blp.doc(**UPLOAD_DOC)
-def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int]:
+@blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)
+def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Import an outcome export: exits, transfers, re-entries and corrections."""
+    return _import(site_code, "outcomes")
+
+
+@blp.get("/sites/<site_code>/import-jobs/<int:task_id>")
+@requires("import.read")
+@blp.response(200, ImportJobSchema)
+def get_import_job(site_code: str, task_id: int) -> dict[str, Any]:
+    """A queued import: queued, running, done (with its batch and report), failed or
+    interrupted; ``attempts`` above 1 when a worker died and another took it up again."""
     who, site = _site(site_code)
-    return _answer(
-        import_outcomes(site, _upload(), actor=who.actor, mapping_version=_mapping_version())
-    )
+    return _job_document(site_code, import_tasks.get_task(who, site, task_id))
 
 
 @blp.get("/sites/<site_code>/outcome-imports")

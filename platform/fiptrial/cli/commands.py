@@ -18,6 +18,7 @@ from fiptrial.cli.conversations import COMMANDS as conversation_commands
 from fiptrial.cli.imports import add_import_commands
 from fiptrial.cli.privacy import add_privacy_commands, enrol_demo_users
 from fiptrial.cli.users import user_cli
+from fiptrial.cli.worker import worker
 from fiptrial.demo.exports import demo_export
 from fiptrial.demo.story import play
 from fiptrial.extensions import db
@@ -216,7 +217,7 @@ def demo_export_command(site_code: str, month: str | None, trial_code: str, out:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (token_cli, audit_cli, randomisation_cli, demo, demo_export_command):
+    for command in (token_cli, audit_cli, randomisation_cli, demo, demo_export_command, worker):
         app.cli.add_command(command)
     app.cli.add_command(user_cli)
     add_import_commands(app)

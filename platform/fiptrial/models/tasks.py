@@ -1,11 +1,12 @@
 """Background work that a web request started and a person follows on a status page.
 
 An upload of a large export must not keep the request (and the person's screen) waiting, so
-the web page spools the file, records an :class:`ImportTask` and runs the import in a thread.
-The row is what the status page reads: its state, how far the import got and, when done, the
-batch whose report to show. ``updated_at`` doubles as the worker's heartbeat: a task still
-``running`` whose heartbeat is old belongs to a worker that was killed (see
-:mod:`fiptrial.services.import_tasks`).
+the web page (and the API, above a size) spools the file, records an :class:`ImportTask` and
+queues its import as a job (``job_id``, see :mod:`fiptrial.services.job_queue`). The row is
+what the status page and the API read: its state, how far the import got, how many times a
+worker started it (``attempts``: a worker that died is replaced and the import retried) and,
+when done, the batch whose report to show. On SQLite, where the job runs in the web process,
+``updated_at`` doubles as the heartbeat (see :mod:`fiptrial.services.import_tasks`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fiptrial.extensions import db
@@ -45,6 +46,12 @@ class ImportTask(db.Model):  # type: ignore[name-defined]
     filename: Mapped[str] = mapped_column(String(255), default="")  # as the user named it
     spool_name: Mapped[str] = mapped_column(String(255))  # the file under instance/uploads
     created_by: Mapped[str] = mapped_column(String(80))
+    # The site's reason-table version to read the file under (None: the current one).
+    mapping_version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # The job in procrastinate's queue (PostgreSQL); None where jobs run in process (SQLite).
+    job_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # How many times a worker started the import (more than one: a worker died, it was retried).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 

@@ -88,6 +88,8 @@ TABLES: dict[str, TableFacts] = {
 }
 #: Fields that need a word in the documents beyond their table's description.
 FIELD_NOTES = {
+    ("import_task", "job_id"): "its job in the queue (procrastinate_* tables on PostgreSQL: "
+    "the task's id and the job's state, no personal data)",
     ("participant", "pseudonym"): "HMAC-SHA256 of the BSN under the trial's key; no BSN stored",
     ("participant", "unit_key"): "HMAC-SHA256 of the benefit registration number",
     ("participant", "birth_date"): "never leaves the platform (exports carry ages and bands)",

@@ -10,8 +10,10 @@ the nightly job (:func:`fiptrial.services.import_tasks.remove_stale_uploads` as 
 
 * an API spool is named after its process (``api-<pid>-<random>.spool``); it is stale when
   that process is gone, or when it is older than ``STALE_AFTER`` whatever its name says;
-* a web upload is stale when no import task waits for it, or its task has ended or lost its
-  worker (``import_tasks.STALE_AFTER`` without a heartbeat).
+* a web upload (or a queued API upload) is stale when no import task waits for it, or its
+  task has ended or lost its job (ended in the queue on PostgreSQL; on SQLite no thread and
+  ``import_tasks.STALE_AFTER`` without a heartbeat). A task whose worker died keeps its upload:
+  another worker imports it again.
 
 Werkzeug's own buffering of a multipart upload is sent to the spool folder too
 (:class:`InstanceRequest`), as an anonymous file that the kernel frees when the process ends.

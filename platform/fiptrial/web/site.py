@@ -507,7 +507,9 @@ def clear_import(site: Site, task_id: int) -> Any:
 def import_status_json(site: Site, task_id: int) -> Any:
     """The status page's script asks this every few seconds."""
     task = import_tasks.get_task(principal(), site, task_id)
-    return jsonify(status=task.status, rows_done=task.rows_done, finished=task.finished)
+    return jsonify(
+        status=task.status, rows_done=task.rows_done, finished=task.finished, attempts=task.attempts
+    )
 
 
 @bp.get("/bestanden/<int:batch_id>")
