@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,22 @@ def _timed_import(database: Path, export: Path) -> tuple[Timing, dict[str, Any]]
     return elapsed, report
 
 
-def _floor(export: Path, workdir: Path) -> Timing:
-    """csv module + one HMAC per row + one executemany of the matched rows into SQLite."""
+@dataclass
+class _FloorSetup:
+    """What both floors prepare before their clock starts: the trial's derived pseudonym key,
+    the pseudonyms of the enrolled clients (pseudonym -> participant) and an empty table."""
+
+    derived: bytes
+    known: dict[str, int]
+    connection: sqlite3.Connection
+
+    def store(self, matched: list[tuple[Any, ...]]) -> None:
+        """The floor's one write: an executemany of the matched rows."""
+        with self.connection:
+            self.connection.executemany("INSERT INTO outcome VALUES (?, ?, ?, ?)", matched)
+
+
+def _floor_setup(workdir: Path, name: str) -> _FloorSetup:
     from fiptrial_brabantse_wal.synthetic import clients
 
     derived = hmac.new(KEYS["PSEUDONYM_KEY"].encode(), b"fiptrial-trial:" + TRIAL.encode(),
@@ -176,12 +191,19 @@ def _floor(export: Path, workdir: Path) -> Timing:
         for c in clients(ROWS, SEED, REFERENCE_DATE)
         if c.number % every == 0
     }
-    floor_db = workdir / "floor.sqlite"
+    floor_db = workdir / name
     floor_db.unlink(missing_ok=True)
     connection = sqlite3.connect(floor_db)
     connection.execute(
         "CREATE TABLE outcome (participant INTEGER, end_date TEXT, code TEXT, line INTEGER)"
     )
+    return _FloorSetup(derived, known, connection)
+
+
+def _floor(export: Path, workdir: Path) -> Timing:
+    """csv module + one HMAC per row + one executemany of the matched rows into SQLite."""
+    setup = _floor_setup(workdir, "floor.sqlite")
+    derived, known = setup.derived, setup.known
     started = _clock()
     matched = []
     with export.open("r", encoding="cp1252", newline="") as handle:
@@ -193,10 +215,9 @@ def _floor(export: Path, workdir: Path) -> Timing:
             )
             if pid is not None:
                 matched.append((pid, fields[6], fields[7], line))
-    with connection:
-        connection.executemany("INSERT INTO outcome VALUES (?, ?, ?, ?)", matched)
+    setup.store(matched)
     elapsed = _since(started)
-    connection.close()
+    setup.connection.close()
     return elapsed
 
 
@@ -260,22 +281,8 @@ def _xml_floor(export: Path, workdir: Path) -> Timing:
     """lxml iterparse + one HMAC per person + one executemany of the matched rows."""
     from lxml import etree
 
-    from fiptrial_brabantse_wal.synthetic import clients
-
-    derived = hmac.new(KEYS["PSEUDONYM_KEY"].encode(), b"fiptrial-trial:" + TRIAL.encode(),
-                       hashlib.sha256).digest()  # fmt: skip
-    every = ROWS // PARTICIPANTS
-    known = {
-        hmac.new(derived, c.bsn.encode(), hashlib.sha256).hexdigest(): c.number
-        for c in clients(ROWS, SEED, REFERENCE_DATE)
-        if c.number % every == 0
-    }
-    floor_db = workdir / "xml_floor.sqlite"
-    floor_db.unlink(missing_ok=True)
-    connection = sqlite3.connect(floor_db)
-    connection.execute(
-        "CREATE TABLE outcome (participant INTEGER, end_date TEXT, code TEXT, line INTEGER)"
-    )
+    setup = _floor_setup(workdir, "xml_floor.sqlite")
+    derived, known = setup.derived, setup.known
     started = _clock()
     matched = []
     with export.open("rb") as handle:
@@ -300,10 +307,9 @@ def _xml_floor(export: Path, workdir: Path) -> Timing:
             parent = record.getparent()
             while record.getprevious() is not None:
                 del parent[0]  # type: ignore[union-attr]
-    with connection:
-        connection.executemany("INSERT INTO outcome VALUES (?, ?, ?, ?)", matched)
+    setup.store(matched)
     elapsed = _since(started)
-    connection.close()
+    setup.connection.close()
     return elapsed
 
 

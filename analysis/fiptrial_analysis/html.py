@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from . import figures, figures_consort, figures_planned
+from . import figures, figures_consort, figures_planned, plan
 
 LANGUAGES = ("en", "nl")
 FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -29,6 +29,12 @@ FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
 #: The figures the body shows, in page order (the planned ones only with a spells file).
 BASE_FIGURES = ("consort", "exits", "forest", "survival", "incidence")
 PLANNED_FIGURES = tuple(figures_planned.PLANNED_FIGURES)
+#: What each figure shows, in a few words (English message ids; the page's alt text).
+FIGURE_TITLES = {
+    "consort": "CONSORT flow diagram",
+    **{name: title for name, (title, _draw, _empty) in figures.PLOTS.items()},
+    **figures_planned.CAPTIONS,
+}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -94,11 +100,14 @@ def render_body(
     figure: Callable[[str], dict[str, Any]],
     language: str = "en",
     gettext_function: Callable[[str], str] | None = None,
+    site_names: dict[str, str] | None = None,
 ) -> Markup:
     """The report's body (sections, tables and figures) as safe HTML.
 
     ``gettext_function`` overrides the package's catalogue (the platform passes its own, so
-    that its page and the body speak the same language).
+    that its page and the body speak the same language). The texts the report carries (the
+    plan's warnings, the estimands, notes, captions and definitions) are English message ids
+    of the same catalogue. ``site_names``: site code -> the name people know it by.
     """
     environment = _environment()
     catalogue = translations(language)
@@ -111,13 +120,29 @@ def render_body(
             text = Markup(text)
         return text % values if values else text.replace("%%", "%")
 
+    def tr(text: Any) -> str:
+        """A text the report carries, in the page's language (escaped as data)."""
+        return gettext_(text) if isinstance(text, str) and text else ("" if text is None else text)
+
+    described = report.get("plan") or {}
+    codes = plan.warning_codes(
+        given=described.get("given", True),
+        frozen=bool(described.get("frozen")),
+        changed_after_report=bool(described.get("changed_after_first_unblinded_report")),
+    )
+    version = {"version": described.get("version")}
+    warnings = [gettext_(plan.PLAN_WARNINGS[code]) % version for code in codes] if described else []
     return Markup(
         template.render(
             report=report,
             figure=figure,
             captions=figures_planned.CAPTIONS,
+            plan_warnings=warnings,
+            site_names=site_names or {},
+            language=language,
             _=_,
             gettext=_,
+            tr=tr,
         )
     )
 

@@ -137,7 +137,7 @@ def write_csv(columns: dict[str, list[str]], handle: TextIO) -> None:
     writer.writerows(zip(*(columns[name] for name in names), strict=True))
 
 
-#: The pilot's sensitivity to which end reasons count as its outcome (issue 14): each step
+#: The pilot's sensitivity to which end reasons count as its outcome: each step
 #: counts the exits of more reasons as "no exit", keeping everyone in the denominator.
 PILOT_SENSITIVITY = (
     ("leaving out moves to another municipality (32)", ("32",)),

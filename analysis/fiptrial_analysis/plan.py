@@ -217,6 +217,30 @@ def default_plan(trial: str = "") -> AnalysisPlan:
     return AnalysisPlan(trial=trial)
 
 
+#: The report's loud warnings about its plan, by code. English message ids: the report's
+#: template shows them through the package's catalogue (``locale/nl``), with the version.
+PLAN_WARNINGS = {
+    "no_plan": "NO ANALYSIS PLAN came with the data: the report follows the default plan, "
+    "which is not the trial's registered plan.",
+    "unfrozen": "UNFROZEN ANALYSIS PLAN: version %(version)s can still be changed; figures from "
+    "it are not the trial's confirmatory result.",
+    "changed_after_report": "THE ANALYSIS PLAN WAS CHANGED AFTER THE FIRST UNBLINDED REPORT: the "
+    "estimands may have been chosen with knowledge of the results.",
+}
+
+
+def warning_codes(*, given: bool, frozen: bool, changed_after_report: bool) -> list[str]:
+    """Which of :data:`PLAN_WARNINGS` a report under this plan must print, in order."""
+    out = []
+    if not given:
+        out.append("no_plan")
+    elif not frozen:
+        out.append("unfrozen")
+    if changed_after_report:
+        out.append("changed_after_report")
+    return out
+
+
 @dataclass(frozen=True)
 class PlanFile:
     """A plan as the platform hands it over, with what it knows about the plan's history.
@@ -233,24 +257,14 @@ class PlanFile:
     given: bool = True
 
     @property
+    def warning_codes(self) -> list[str]:
+        return warning_codes(
+            given=self.given, frozen=self.frozen, changed_after_report=self.changed_after_report
+        )
+
+    @property
     def warnings(self) -> list[str]:
-        out = []
-        if not self.given:
-            out.append(
-                "NO ANALYSIS PLAN came with the data: the report follows the default plan, "
-                "which is not the trial's registered plan."
-            )
-        elif not self.frozen:
-            out.append(
-                f"UNFROZEN ANALYSIS PLAN: version {self.plan.version} can still be changed; "
-                "figures from it are not the trial's confirmatory result."
-            )
-        if self.changed_after_report:
-            out.append(
-                "THE ANALYSIS PLAN WAS CHANGED AFTER THE FIRST UNBLINDED REPORT: the estimands "
-                "may have been chosen with knowledge of the results."
-            )
-        return out
+        return [PLAN_WARNINGS[code] % {"version": self.plan.version} for code in self.warning_codes]
 
     def describe(self) -> dict[str, Any]:
         return {

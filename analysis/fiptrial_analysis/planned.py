@@ -269,7 +269,7 @@ def _cif(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> dict[str, Any]:
 def _managers(p: Participants, y: NDArray[np.bool_], keep: NDArray[np.bool_], control_risk):
     manager = p.optional.get("client_manager")
     if manager is None:
-        return {"note": "the participant file has no client_manager column"}
+        return {"note": "the participant file has no client manager column"}
     mine = keep & p.fip & (manager != "")
     if not _varies(manager[mine]):
         return {"note": "fewer than two client managers with FIP participants whose horizon passed"}

@@ -33,10 +33,10 @@ DEFINITIONS = {
     "n": "Participants allocated to the arm (intention to treat: everyone allocated is analysed "
     "in the arm of allocation).",
     "exits": "Participants whose benefit ended, for any reason, between allocation and the end "
-    "of their follow-up; exits after followup_end are not counted.",
+    "of their follow-up; exits after the end of follow-up are not counted.",
     "pension_age_exits": "Exits with BUS code 03 (reached state pension age).",
     "gross_ratio": "exits / n.",
-    "net_ratio": "(exits - pension_age_exits) / (n - pension_age_exits): participants who "
+    "net_ratio": "(exits - pension-age exits) / (n - pension-age exits): participants who "
     "reached pension age are left out of numerator and denominator.",
     "chi_square": "Pearson's chi-square without continuity correction on the net 2x2 table "
     "[[net exits FIP, net non-exits FIP], [net exits control, net non-exits control]], all "
@@ -58,26 +58,25 @@ DEFINITIONS = {
     "and the pooled comparison is then confounded by site; with one site it is the chi-square "
     "and risk difference.",
     "survival": "Time to first exit in days from allocation; exits for pension age are "
-    "censored at their date (the net definition), everyone else is censored at followup_end. "
+    "censored at their date (the net definition), everyone else at the end of follow-up. "
     "Kaplan-Meier per arm with Greenwood log-scale intervals; log-rank test stratified by site.",
     "cumulative_incidence_work": "Aalen-Johansen cumulative incidence of exit to work (BUS 11 "
     "employment and 13 self-employment) with all other exits, pension age included, as "
     "competing events.",
     "exits_by_code": "Exits within follow-up per BUS reason (kenmerk 34) and arm, with the "
     "share of the arm's participants.",
-    "costs": "extra_exits = primary net risk difference x FIP participants in the net "
-    "population; benefit_years_saved = sum over sites of FIP net participants x (mean days on "
+    "costs": "Extra exits = primary net risk difference x FIP participants in the net "
+    "population; benefit-years saved = sum over sites of FIP net participants x (mean days on "
     "benefit in control - mean days on benefit in FIP) / 365.25, counted within the follow-up "
-    "only; savings = benefit_years_saved x cost_per_benefit_year. "
-    "savings_if_each_extra_exit_saves_a_year is the pilot report's own method, shown for "
-    "comparison.",
+    "only; savings = benefit-years saved x cost per benefit-year. The savings if each extra "
+    "exit saved one benefit-year are the pilot report's own method, shown for comparison.",
     "baseline": "Per characteristic and level the count and share of each arm, and the "
-    "standardised difference (p_fip - p_control) / sqrt((p_fip q_fip + p_control q_control) / 2); "
-    "|d| above 0.1 is commonly read as imbalance.",
+    "standardised difference d = (p1 - p0) / sqrt((p1 q1 + p0 q0) / 2), 1 for FIP and 0 for "
+    "control, q = 1 - p; |d| above 0.1 is commonly read as imbalance.",
     "consort": "Assessed and eligible come from the CONSORT sidecar when given; randomised and "
-    "allocated are the rows of the file; received_allocated is FIP participants with at least "
-    "one conversation held (control: usual care); lost_to_follow_up is consent_status "
-    "'withdrawn'; analysed is everyone allocated (intention to treat).",
+    "allocated are the rows of the file; received the allocated intervention: FIP participants "
+    "with at least one conversation held (control: usual care); lost to follow-up: consent "
+    "withdrawn; analysed is everyone allocated (intention to treat).",
 }
 
 
@@ -208,10 +207,6 @@ def _stratified(
     else:
         out["random_effects"] = {"estimate": None, "note": "fewer than two sites with both arms"}
     return out
-
-
-def _curve(times: NDArray[Any], values: NDArray[Any]) -> dict[str, list[float | None]]:
-    return {"times": _nums(times), "values": _nums(values)}
 
 
 def _survival(p: Participants, alpha: float) -> dict[str, Any]:

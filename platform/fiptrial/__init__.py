@@ -96,7 +96,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from fiptrial.web import register_web
 
     register_web(app)
-    from fiptrial.web.privacy import register_privacy  # issue 16: read log, 2FA, approvals
+    from fiptrial.web.privacy import register_privacy  # read log, 2FA, approvals
 
     register_privacy(app)
     register_commands(app)

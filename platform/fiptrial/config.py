@@ -81,7 +81,7 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "FORM_MAX_BYTES": int(env.get("FIPTRIAL_FORM_MAX_KB", "1024")) * 1024,
         "RATELIMIT_STORAGE_URI": env.get("FIPTRIAL_RATELIMIT_STORAGE_URI") or "memory://",
         "TRUSTED_PROXIES": int(env.get("FIPTRIAL_TRUSTED_PROXIES", "0")),
-        # Roles that must sign in with a second factor (issue 16); empty: nobody must.
+        # Roles that must sign in with a second factor; empty: nobody must.
         "TWO_FACTOR_ROLES": tuple(
             role.strip()
             for role in env.get(
@@ -89,9 +89,9 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
             ).split(",")
             if role.strip()
         ),
-        # Read-log entries of no trial (logins) are kept this long (issue 16).
+        # Read-log entries of no trial (logins) are kept this long.
         "READ_LOG_KEEP_MONTHS": int(env.get("FIPTRIAL_READ_LOG_KEEP_MONTHS", "60")),
-        # Cells below this count are suppressed in analysts' exports and reports (issue 16).
+        # Cells below this count are suppressed in analysts' exports and reports.
         "SMALL_CELL_THRESHOLD": int(env.get("FIPTRIAL_SMALL_CELL_THRESHOLD", "5")),
         # The lottery's smallest cohort (drawn units), see services.lottery.
         "COHORT_MIN_SIZE": int(env.get("FIPTRIAL_COHORT_MIN_SIZE", "20")),

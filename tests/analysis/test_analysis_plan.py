@@ -203,3 +203,39 @@ def test_one_template_renders_the_page_in_english_and_in_dutch() -> None:
     assert "Tijd tot duurzame uitstroom" in dutch and "Primaire analyse" in dutch
     assert "Time to sustained exit" not in dutch
     assert "95%-BI" in dutch and "95%%" not in dutch
+    # What the report carries (the plan's warning, estimands, definitions) speaks Dutch too.
+    assert "GEEN ANALYSEPLAN bij de gegevens" in dutch and "NO ANALYSIS PLAN" not in dutch
+    assert "Oorzaakspecifieke hazard ratio" in dutch and "Cause-specific" not in dutch
+    assert "Deelnemers toegewezen aan de groep" in dutch
+    assert "intention to treat: everyone" not in dutch
+    assert "any_exit_gross" not in dutch and "Elke uitstroom, bruto" in dutch
+
+
+def test_every_text_the_report_carries_has_its_dutch_translation() -> None:
+    """The plan's warnings, the estimands, captions, figure titles and definitions are English
+    message ids of the package's catalogue: a new one without a Dutch translation fails here."""
+    from fiptrial_analysis import planned, report
+    from fiptrial_analysis.html import FIGURE_TITLES, translations
+    from fiptrial_analysis.plan import PLAN_WARNINGS
+
+    dutch = translations("nl").gettext
+    texts = [
+        *PLAN_WARNINGS.values(),
+        *planned.ESTIMANDS.values(),
+        *FIGURE_TITLES.values(),
+        *report.DEFINITIONS.values(),
+    ]
+    untranslated = [text for text in texts if dutch(text) == text]
+    assert untranslated == []
+    assert "%(version)s" in dutch(PLAN_WARNINGS["unfrozen"])
+
+
+def test_the_unfrozen_plan_warning_names_its_version_in_both_languages() -> None:
+    from fiptrial_analysis.html import render_body
+
+    report = build_report(PARTICIPANTS, spells=SPELLS)
+    report["plan"].update(given=True, frozen=False, version=3)
+    no_figures = lambda name: {"empty": "-", "title": name}  # noqa: E731
+    assert "UNFROZEN ANALYSIS PLAN: version 3 can still" in render_body(report, no_figures)
+    dutch = render_body(report, no_figures, "nl", site_names={})
+    assert "ANALYSEPLAN NIET BEVROREN: versie 3 kan nog" in dutch

@@ -368,7 +368,7 @@ def test_monitoring_shows_flags_and_a_readable_plot(journey: Any) -> None:
     tab.login("coordinator")
     tab.page.get_by_role("link", name="Monitoring").click()
     expect(tab.page.locator("main")).to_contain_text("verwachte bereik")
-    from fiptrial.web.formatting import band_order
+    from fiptrial.services.eligibility import band_order
 
     rows = tab.page.locator("table").last.locator("tbody tr").all_inner_texts()
     bands = [

@@ -213,9 +213,30 @@ def test_analyst_never_sees_free_text(fip: Any, build: Any, client: Any, bearer:
 
 
 def test_free_text_columns_are_marked_site_only() -> None:
-    from fiptrial.models.conversations import SITE_ONLY_COLUMNS, site_only_columns
+    """The marks on the columns are the rule; this literal table is what a reviewer checks."""
+    from fiptrial.extensions import db
+    from fiptrial.models.conversations import free_text_columns
 
-    assert site_only_columns() == SITE_ONLY_COLUMNS
+    site_only: dict[str, list[str]] = {}
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if column.info.get("site_only"):
+                site_only.setdefault(table.name, []).append(column.name)
+    assert site_only == {
+        "participant": ["client_number"],
+        "caseload_assignment": ["reason_text"],
+        "conversation_record": ["notes"],
+        "agreement": ["description"],
+        "intervention": ["provider"],
+        "conversation_correction": ["reason_text", "before"],
+    }
+    assert sorted(f"{c.table.name}.{c.name}" for c in free_text_columns()) == [
+        "agreement.description",
+        "caseload_assignment.reason_text",
+        "conversation_correction.reason_text",
+        "conversation_record.notes",
+        "intervention.provider",
+    ]
 
 
 def test_reassignment_keeps_history_and_moves_the_agenda(

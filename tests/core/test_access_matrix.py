@@ -1,9 +1,12 @@
 """Every API endpoint, every role, own site and another site.
 
-Allowed roles come from services.access.PERMISSIONS. A role that may never do something gets
-403; a site role asking about another site gets 404 (its records' existence is not revealed);
-a request that passes the access check may still fail on its content (409, 422), which is fine
-here. A new endpoint that is missing from ENDPOINTS fails ``test_every_endpoint_is_in_the_matrix``.
+Who may call each endpoint is the literal table ALLOWED below, written out by hand and not
+read from services.access.PERMISSIONS: a change of who may do what must change this file too
+(tests/security/test_access_matrix_literal.py holds the exact status of every cell). A role
+that may never do something gets 403; a site role asking about another site gets 404 (its
+records' existence is not revealed); a request that passes the access check may still fail on
+its content (409, 422), which is fine here. A new endpoint that is missing from ENDPOINTS
+fails ``test_every_endpoint_is_in_the_matrix``.
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ from typing import Any
 
 import pytest
 
-from fiptrial.services.access import PERMISSIONS
-
 ROLES = ["research_admin", "site_coordinator", "client_manager", "analyst", "privacy_officer"]
+SHORT = {
+    "research_admin": "admin",
+    "site_coordinator": "coord",
+    "client_manager": "manager",
+    "analyst": "analyst",
+    "privacy_officer": "fg",
+}
 
 
 @dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str  # {site}, {participant}, {allocation} are filled in per case
-    action: str
+    action: str  # the permission of services.access that guards it (for the reader)
     site_scoped: bool
     body: dict[str, Any] | None = None
 
@@ -83,17 +91,17 @@ ENDPOINTS = [
         {"reason": "x"},
     ),
     Endpoint("GET", "/api/v1/audit/verify", "audit.verify", False),
-    # Analysis (issue 4): the pooled report and the data freezes of a trial.
+    # Analysis: the pooled report and the data freezes of a trial.
     Endpoint("GET", "/api/v1/trials/t1/analysis", "analysis.read", False),
     Endpoint("GET", "/api/v1/trials/t1/freezes", "analysis.read", False),
-    # Imports (issue 3): a JSON body carries no file, so allowed roles get 422, never 403/404.
+    # Imports: a JSON body carries no file, so allowed roles get 422, never 403/404.
     Endpoint("POST", "/api/v1/sites/{site}/participant-imports", "import.create", True),
     Endpoint("POST", "/api/v1/sites/{site}/outcome-imports", "import.create", True),
     Endpoint("GET", "/api/v1/sites/{site}/outcome-imports", "import.read", True),
     Endpoint("GET", "/api/v1/participants/{participant}/outcomes", "outcome.read", True),
-    # Benefit spells (issue 10): derived from the outcome events, read like them.
+    # Benefit spells: derived from the outcome events, read like them.
     Endpoint("GET", "/api/v1/participants/{participant}/spells", "outcome.read", True),
-    # Conversations (issue 5): the world's participants have no plan, so moves answer 422.
+    # Conversations: the world's participants have no plan, so moves answer 422.
     Endpoint(
         "POST",
         "/api/v1/participants/{participant}/conversations",
@@ -113,9 +121,51 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/client-managers/{manager}/agenda", "plan.read", False),
     Endpoint("GET", "/api/v1/client-managers/{manager}/notifications", "notification.read", False),
     Endpoint("GET", "/api/v1/sites/{site}/fidelity", "conversation.read", True),
-    # Privacy (issue 16): the read log, for the research admin and the FG.
+    # Privacy: the read log, for the research admin and the FG.
     Endpoint("GET", "/api/v1/read-log", "readlog.read", False),
 ]
+
+
+# Endpoint -> the roles that pass the role check (then site and caseload decide).
+ALLOWED: dict[str, str] = {
+    "POST /api/v1/trials":                                   "admin",
+    "GET /api/v1/trials":                                    "admin coord manager analyst",
+    "GET /api/v1/trials/t1":                                 "admin coord manager analyst",
+    "POST /api/v1/trials/t1/sites":                          "admin",
+    "POST /api/v1/trials/t1/consent-forms":                  "admin",
+    "GET /api/v1/trials/t1/consent-forms":                   "admin coord manager analyst",
+    "GET /api/v1/sites/{site}":                              "admin coord manager analyst",
+    "POST /api/v1/sites/{site}/participants":                "admin coord",
+    "GET /api/v1/sites/{site}/participants":                 "admin coord manager analyst",
+    "POST /api/v1/sites/{site}/cohort-allocation":           "admin coord",
+    "GET /api/v1/sites/{site}/allocations":                  "admin coord analyst",
+    "GET /api/v1/participants/{participant}":                "admin coord manager analyst",
+    "POST /api/v1/participants/{participant}/consents":      "admin coord manager",
+    "GET /api/v1/participants/{participant}/consents":       "admin coord manager analyst",
+    "POST /api/v1/participants/{participant}/allocation":    "admin coord",
+    "GET /api/v1/participants/{participant}/allocation":     "admin coord manager analyst",
+    "POST /api/v1/allocations/{allocation}/corrections":     "admin",
+    "GET /api/v1/audit/verify":                              "admin analyst",
+    "GET /api/v1/trials/t1/analysis":                        "admin analyst",
+    "GET /api/v1/trials/t1/freezes":                         "admin analyst",
+    "POST /api/v1/sites/{site}/participant-imports":         "admin coord",
+    "POST /api/v1/sites/{site}/outcome-imports":             "admin coord",
+    "GET /api/v1/sites/{site}/outcome-imports":              "admin coord analyst",
+    "GET /api/v1/participants/{participant}/outcomes":       "admin coord manager analyst",
+    "GET /api/v1/participants/{participant}/spells":         "admin coord manager analyst",
+    "POST /api/v1/participants/{participant}/conversations": "admin coord manager",
+    "GET /api/v1/participants/{participant}/conversations":  "admin coord manager analyst",
+    "GET /api/v1/participants/{participant}/plan":           "admin coord manager analyst",
+    "POST /api/v1/participants/{participant}/plan/moves":    "admin coord manager",
+    "GET /api/v1/client-managers/{manager}/agenda":          "admin coord manager analyst",
+    "GET /api/v1/client-managers/{manager}/notifications":   "admin coord manager",
+    "GET /api/v1/sites/{site}/fidelity":                     "admin coord manager analyst",
+    "GET /api/v1/read-log":                                  "admin fg",
+}  # fmt: skip
+
+
+def test_every_endpoint_has_a_row_of_allowed_roles() -> None:
+    assert sorted(ALLOWED) == sorted(f"{e.method} {e.path}" for e in ENDPOINTS)
 
 
 @pytest.fixture
@@ -169,7 +219,7 @@ def test_access_matrix(client: Any, world: dict[str, Any], bearer: Any, role: st
     headers = bearer(world["tokens"][role])
     site_bound = role in ("site_coordinator", "client_manager")
     for endpoint in ENDPOINTS:
-        allowed = role in PERMISSIONS[endpoint.action]
+        allowed = SHORT[role] in ALLOWED[f"{endpoint.method} {endpoint.path}"].split()
         for scope in ("own", "other") if endpoint.site_scoped else ("own",):
             status = call(client, endpoint, fill(endpoint, world, scope), headers).status_code
             where = f"{role} {endpoint.method} {endpoint.path} ({scope} site): {status}"

@@ -19,9 +19,9 @@ from fiptrial.extensions import db
 from fiptrial.models import Allocation, MinimisationCount, Participant, StratumState
 from fiptrial.services import consent, randomisation
 from fiptrial.services.exports import build_export
-from fiptrial.services.participants import find_by_bsn
 from fiptrial.timezone import local_date
 from lottery_support import allocate_cohort_with_places
+from participant_lookup import find_by_bsn
 
 
 def enrol_from_export(build: Any, site: Any, upload: Any, lines: list[Line]) -> list[Any]:

@@ -268,7 +268,7 @@ def test_a_special_assistance_record_is_neither_a_spell_nor_enrolled(
         Line(build.next_bsn(), unit="5002", code="01"),
     ])).get_json()  # fmt: skip
     assert enrolment["other_benefits"] == 1 and enrolment["registered"] == 1
-    from fiptrial.services.participants import find_by_bsn
+    from participant_lookup import find_by_bsn
 
     assert find_by_bsn(bw_site, only_special) is None
 

@@ -234,7 +234,7 @@ def test_the_outcome_report_says_how_many_moves_it_linked(staff: Any, web: Any, 
     assert linked and linked.group(1) == "1"
 
     # The participant's page shows one spell, still running, with the move and its correction.
-    from fiptrial.services.participants import find_by_bsn
+    from participant_lookup import find_by_bsn
 
     person = find_by_bsn(staff.bw, people[0])
     page = web.client.get(f"/locatie/bw/deelnemers/{person.id}").text

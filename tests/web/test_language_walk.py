@@ -6,13 +6,16 @@ The walk starts at each role's home page and follows every link on every page it
 one page per shape of address (``/klantmanager/deelnemer/7`` stands for every participant),
 and posts the forms whose answers carry the catalogue's messages (a refused registration, a
 withdrawal's confirmation, a second conversation on one day, a setting fixed since the first
-allocation). Data that people typed or that names things (site and user names, municipality
+allocation, a second lottery, arrivals without confirmation, an export request without its
+purpose, a read-log search it cannot read). The privacy officer walks too (the read log), and
+a user of its own sets up two-factor sign-in and passes the second step in each language.
+Data that people typed or that names things (site and user names, municipality
 names, agreement texts, the trial's name, file names) is taken out of the text first: it is
 in the language it was entered in. What ``<code>`` shows (plugin names, hashes, log-in names)
 is technical on purpose.
 
-The pooled report's body (``data-translation-owner="analysis"``) is being rebuilt translatable
-by the analysis-plan work; until that lands it is left out (the page around it is checked).
+The pooled report's body (the analysis package's own template and Dutch catalogue) is checked
+like every other page.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ import pytest
 from flask import Flask
 from web_support import csrf_token, seed_daily_work, trial_settings_form
 
-ROLES = ("admin", "coordinator", "klantmanager", "analist")
+ROLES = ("admin", "coordinator", "klantmanager", "analist", "fg")
 DEMO_PASSWORD = "fip-demo-2027"
+PASSWORDS = {"fg": "privacy-officer-walks-the-log-7"}  # not a demo user: its own password
 
 ENGLISH_WORDS = [
     "the",
@@ -136,44 +140,35 @@ RAW_CODES = [
     re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b"),  # any snake_case code: km_brabantse_wal_2, ...
     re.compile(r"%\(\w+\)s"),  # a placeholder the catalogue did not fill
 ]
+ATTRIBUTES = ("alt", "title", "aria-label", "placeholder")
 SKIP_PATHS = ("/static/", "/uitloggen", "/taal", "/api/")
 SKIP_SUFFIXES = (".png", ".zip", ".json")
 
 
 class VisibleText(HTMLParser):
     """The text a person sees or hears: text nodes, option labels, alt, title, aria-label and
-    placeholder; not scripts, styles, ``<code>`` or an exempt block's words."""
+    placeholder; not scripts, styles or ``<code>``."""
 
     VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.words: list[str] = []  # checked against the word lists and the raw codes
-        self.exempt: list[str] = []  # the report body, until its own translation lands
         self.links: list[str] = []
-        self._stack: list[tuple[str, bool, bool]] = []  # tag, hidden, exempt
+        self._stack: list[tuple[str, bool]] = []  # tag, hidden
 
-    def _state(self) -> tuple[bool, bool]:
-        return (
-            any(hidden for _, hidden, _ in self._stack),
-            any(exempt for _, _, exempt in self._stack),
-        )
+    def _hidden(self) -> bool:
+        return any(hidden for _, hidden in self._stack)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag == "a" and values.get("href"):
             self.links.append(values["href"] or "")
         hidden = tag in ("script", "style", "code")
-        exempt = values.get("data-translation-owner") == "analysis"
-        inside_hidden, inside_exempt = self._state()
-        if not (hidden or inside_hidden):
-            for name in ("alt", "title", "aria-label", "placeholder"):
-                if values.get(name):
-                    (self.exempt if exempt or inside_exempt else self.words).append(
-                        values[name] or ""
-                    )
+        if not (hidden or self._hidden()):
+            self.words += [values[name] or "" for name in ATTRIBUTES if values.get(name)]
         if tag not in self.VOID:
-            self._stack.append((tag, hidden, exempt))
+            self._stack.append((tag, hidden))
 
     def handle_endtag(self, tag: str) -> None:
         for index in range(len(self._stack) - 1, -1, -1):
@@ -182,9 +177,8 @@ class VisibleText(HTMLParser):
                 return
 
     def handle_data(self, data: str) -> None:
-        hidden, exempt = self._state()
-        if not hidden and data.strip():
-            (self.exempt if exempt else self.words).append(data)
+        if not self._hidden() and data.strip():
+            self.words.append(data)
 
 
 @dataclass
@@ -234,8 +228,17 @@ def demo_app(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) ->
         }
     )
     with app.app_context():
+        from fiptrial.services.users import create_user
+
         ids = seed_daily_work()
         app.config["SEED_IDS"] = ids
+        create_user(
+            username="fg",
+            role="privacy_officer",
+            password=PASSWORDS["fg"],
+            display_name="Functionaris van de gemeenten",
+            actor="test",
+        )
     yield app
     with app.app_context():
         from fiptrial.extensions import db
@@ -260,11 +263,12 @@ def _data_strings(app: Flask) -> list[str]:
     return sorted({v for v in values if v}, key=len, reverse=True)
 
 
-def _login(client: Any, username: str) -> None:
+def _login(client: Any, username: str, password: str | None = None) -> None:
     page = client.get("/inloggen")
+    password = password or PASSWORDS.get(username, DEMO_PASSWORD)
     response = client.post(
         "/inloggen",
-        data={"csrf_token": csrf_token(page.text), "username": username, "password": DEMO_PASSWORD},
+        data={"csrf_token": csrf_token(page.text), "username": username, "password": password},
     )
     assert response.status_code == 302, username
 
@@ -350,6 +354,41 @@ def _posted_pages(app: Flask, client: Any, role: str) -> Iterator[tuple[str, str
                 },
             ).text,
         )
+        page = client.get("/locatie/brabantse_wal/loting")
+        yield (
+            "a second lottery",
+            client.post(
+                "/locatie/brabantse_wal/loting",
+                data={"csrf_token": csrf_token(page.text), "fip": "1", "confirm": "y"},
+            ).text,
+        )
+        yield (
+            "arrivals without confirmation",
+            client.post(
+                "/locatie/brabantse_wal/loting/instroom",
+                data={"csrf_token": csrf_token(page.text)},
+                follow_redirects=True,
+            ).text,
+        )
+    if role == "analist":
+        page = client.get("/privacy/exportverzoeken")
+        yield (
+            "an export request without its purpose",
+            client.post(
+                "/privacy/exportverzoeken",
+                data={
+                    "csrf_token": csrf_token(page.text),
+                    "request-trial": "fip-demo",
+                    "request-fmt": "csv",
+                    "request-purpose": "kort",
+                },
+            ).text,
+        )
+    if role in ("admin", "fg"):
+        yield (
+            "a read-log search it cannot read",
+            client.get("/privacy/leeslog?deelnemer=abc&van=31-02-2026&tot=1-1").text,
+        )
     if role == "klantmanager":
         url = f"/klantmanager/deelnemer/{ids['talked']}/gesprek"
         page = client.get(url)
@@ -411,3 +450,56 @@ def test_every_page_speaks_one_language(demo_app: Flask, role: str, lang: str) -
             findings.check(name, html, lang, data_strings)
     assert len(visited) >= 4, visited
     assert findings.problems == [], "\n".join(findings.problems[:40])
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_two_factor_pages_speak_one_language(demo_app: Flask, lang: str) -> None:
+    """Set-up (a wrong code, then the recovery codes) and the second step at the next login
+    (a wrong code), for a user of its own: the demo users stay without a second factor."""
+    import pyotp
+
+    from fiptrial.services.users import create_user
+
+    username, password = f"tweestap_{lang}", "twee-stappen-door-de-duinen-4"
+    data_strings = _data_strings(demo_app)
+    findings = Findings()
+    with demo_app.app_context():
+        create_user(
+            username=username,
+            role="analyst",
+            password=password,
+            display_name="Tessa Tweestap",
+            actor="test",
+        )
+        client = demo_app.test_client()
+        _set_language(client, lang)
+        _login(client, username, password)
+        page = client.get("/privacy/tweestapsverificatie")
+        findings.check("set-up", page.text, lang, data_strings)
+        secret_match = re.search(r'class="totp-secret">([A-Z2-7 ]+)<', page.text)
+        assert secret_match, "the set-up page shows its secret"
+        secret = secret_match.group(1).replace(" ", "")
+        token = csrf_token(page.text)
+        wrong = client.post(
+            "/privacy/tweestapsverificatie", data={"csrf_token": token, "code": "1"}
+        )
+        assert wrong.status_code == 422
+        findings.check("set-up with a wrong code", wrong.text, lang, data_strings)
+        codes = client.post(
+            "/privacy/tweestapsverificatie",
+            data={"csrf_token": token, "code": pyotp.TOTP(secret).now()},
+        )
+        assert "recovery-codes" in codes.text
+        findings.check("recovery codes", codes.text, lang, data_strings)
+        findings.check("set up", client.get("/privacy/tweestapsverificatie").text, lang, [])
+        client.post("/uitloggen", data={"csrf_token": csrf_token(codes.text)})
+        _set_language(client, lang)
+        _login(client, username, password)
+        step = client.get("/onderzoek/", follow_redirects=True)
+        assert "/tweede-stap" in step.request.path
+        findings.check("second step", step.text, lang, data_strings)
+        refused = client.post(
+            "/privacy/tweede-stap", data={"csrf_token": csrf_token(step.text), "code": "000000"}
+        )
+        findings.check("second step with a wrong code", refused.text, lang, data_strings)
+    assert findings.problems == [], "\n".join(findings.problems)

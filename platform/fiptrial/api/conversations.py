@@ -9,8 +9,7 @@ from flask_smorest import Blueprint
 
 from fiptrial.api.auth import principal, requires
 from fiptrial.errors import NotFound, field_error
-from fiptrial.extensions import db
-from fiptrial.models import ConversationRecord, PlannedConversation, Site, User
+from fiptrial.models import ConversationRecord, PlannedConversation, User
 from fiptrial.schemas import (
     AgendaArgsSchema,
     ConversationCreateSchema,
@@ -19,7 +18,15 @@ from fiptrial.schemas import (
     NotificationSchema,
     PlannedConversationSchema,
 )
-from fiptrial.services import conversations, fidelity, followup, planning
+from fiptrial.services import (
+    conversation_reads,
+    conversations,
+    fidelity,
+    followup,
+    planning,
+    trials,
+    users,
+)
 from fiptrial.services.access import CLIENT_MANAGER, can_see_site, visible_participant, visible_site
 from fiptrial.timezone import local_today
 
@@ -58,12 +65,7 @@ def list_conversations(participant_id: int) -> list[dict[str, Any]]:
 def participant_plan(participant_id: int) -> list[PlannedConversation]:
     who = principal()
     participant = visible_participant(who, participant_id)
-    return (
-        db.session.query(PlannedConversation)
-        .filter_by(participant_id=participant.id)
-        .order_by(PlannedConversation.sequence)
-        .all()
-    )
+    return conversation_reads.plan_of(participant.id)
 
 
 @blp.post("/participants/<int:participant_id>/plan/moves")
@@ -75,25 +77,18 @@ def move(data: dict[str, Any], participant_id: int) -> list[PlannedConversation]
     re-planned, held and missed conversations stay. Answers the participant's new plan."""
     who = principal()
     participant = visible_participant(who, participant_id)
-    conversation = (
-        db.session.query(PlannedConversation)
-        .filter_by(participant_id=participant.id, sequence=data["sequence"])
-        .one_or_none()
+    conversation = conversation_reads.planned_conversation(
+        participant.id, sequence=data["sequence"]
     )
     if conversation is None:
         raise field_error("sequence", "the participant has no planned conversation with it")
     planning.move_conversation(conversation.id, data["date"], actor=who.actor)
-    return (
-        db.session.query(PlannedConversation)
-        .filter_by(participant_id=participant.id)
-        .order_by(PlannedConversation.sequence)
-        .all()
-    )
+    return conversation_reads.plan_of(participant.id)
 
 
 def _visible_manager(who: Any, manager_id: int) -> User:
     """A client manager sees only themselves; site roles their own site; 404 otherwise."""
-    manager = db.session.get(User, manager_id)
+    manager = users.get_user(manager_id)
     if (
         manager is None
         or manager.role != CLIENT_MANAGER
@@ -134,6 +129,6 @@ def notifications(manager_id: int) -> list[Any]:
 def site_fidelity(site_code: str) -> dict[str, Any]:
     """Planned, held, held within two weeks, missed; share with 3 of 4 in the first year."""
     who = principal()
-    site = visible_site(who, db.session.query(Site).filter_by(code=site_code).one_or_none())
+    site = visible_site(who, trials.find_site(site_code))
     # The field policy decides: per participant, and other client managers' user names.
     return fidelity.site_fidelity(site).to_dict(who)

@@ -1,4 +1,4 @@
-"""/api/v1/read-log: search the read log (research admin and FG; issue 16)."""
+"""/api/v1/read-log: search the read log (research admin and FG)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 
 from fiptrial.api.auth import principal, requires
-from fiptrial.extensions import db
-from fiptrial.models import Allocation, Participant, Site
+from fiptrial.models import Participant, Site
 from fiptrial.schemas import (
     AllocationPageSchema,
     CohortCreateSchema,
@@ -20,15 +19,15 @@ from fiptrial.schemas import (
     ParticipantSchema,
     SiteSchema,
 )
-from fiptrial.services import participants, randomisation
-from fiptrial.services.access import in_caseload, visible_site
+from fiptrial.services import participants, randomisation, site_reads, trials
+from fiptrial.services.access import visible_site
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="Sites and their caseload")
 
 
 def _site(code: str) -> tuple[Any, Site]:
     who = principal()
-    return who, visible_site(who, db.session.query(Site).filter_by(code=code).one_or_none())
+    return who, visible_site(who, trials.find_site(code))
 
 
 @blp.get("/sites/<site_code>")
@@ -53,12 +52,7 @@ def register_participant(data: dict[str, Any], site_code: str) -> Participant:
 @blp.response(200, ParticipantSchema(many=True))
 def list_participants(page: dict[str, int], site_code: str) -> list[Participant]:
     who, site = _site(site_code)
-    query = db.session.query(Participant).filter(
-        Participant.site_id == site.id, Participant.id > page["after"]
-    )
-    if who.role == "client_manager":
-        return [p for p in query.order_by(Participant.id) if in_caseload(who, p)][: page["limit"]]
-    return query.order_by(Participant.id).limit(page["limit"]).all()
+    return site_reads.participants_after(who, site, after=page["after"], limit=page["limit"])
 
 
 @blp.post("/sites/<site_code>/cohort-allocation")
@@ -77,9 +71,7 @@ def cohort_allocation(data: dict[str, Any], site_code: str) -> dict[str, Any]:
         research_admin=who.role == "research_admin",
         reason=data["reason"],
     )
-    allocations = (
-        db.session.query(Allocation).filter_by(cohort_id=cohort.id).order_by(Allocation.id).all()
-    )
+    allocations = site_reads.cohort_allocations(cohort.id)
     return {
         "id": cohort.id,
         "site_code": site.code,
@@ -96,13 +88,7 @@ def cohort_allocation(data: dict[str, Any], site_code: str) -> dict[str, Any]:
 def list_allocations(page: dict[str, int], site_code: str) -> dict[str, Any]:
     _who, site = _site(site_code)
     limit = min(page["limit"], 1000)
-    items = (
-        db.session.query(Allocation)
-        .filter(Allocation.site_id == site.id, Allocation.id > page["after"])
-        .order_by(Allocation.id)
-        .limit(limit + 1)
-        .all()
-    )
+    items = site_reads.allocations_after(site, after=page["after"], limit=limit + 1)
     more = len(items) > limit
     items = items[:limit]
     next_url = (

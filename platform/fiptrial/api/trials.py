@@ -7,7 +7,6 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from fiptrial.api.auth import principal, requires
-from fiptrial.extensions import db
 from fiptrial.models import ConsentForm, Trial
 from fiptrial.schemas import (
     ConsentFormCreateSchema,
@@ -37,10 +36,7 @@ def create_trial(data: dict[str, Any]) -> Trial:
 @blp.response(200, TrialSchema(many=True))
 def list_trials() -> list[Trial]:
     who = principal()
-    query = db.session.query(Trial).order_by(Trial.code)
-    if who.site_bound:
-        return [t for t in query if any(s.id == who.site_id for s in t.sites)]
-    return query.all()
+    return trials.list_trials(site_id=who.site_id if who.site_bound else None)
 
 
 @blp.get("/trials/<trial_code>")
@@ -81,4 +77,4 @@ def list_consent_forms(trial_code: str) -> list[ConsentForm]:
     trial = trials.get_trial(trial_code)
     if who.site_bound and not any(s.id == who.site_id for s in trial.sites):
         visible_site(who, None, "trial")
-    return db.session.query(ConsentForm).filter_by(trial_id=trial.id).order_by(ConsentForm.id).all()
+    return consent.forms_of(trial)

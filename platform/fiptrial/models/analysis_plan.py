@@ -1,4 +1,4 @@
-"""The analysis plan of a trial, one row per version (issue 14, migration 0014_analysis_plan).
+"""The analysis plan of a trial, one row per version (migration 0014_analysis_plan).
 
 The plan itself is the JSON of :class:`fiptrial_analysis.plan.AnalysisPlan` (estimand, horizons,
 sustained-exit rule, the class of every BUS end code, costs of FIP); the platform only keeps its

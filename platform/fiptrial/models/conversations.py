@@ -5,8 +5,11 @@ The rules that fill these tables live in ``services.caseload``, ``services.plann
 ``fiptrial.scheduler``.
 
 Free text (agreement text, notes, reasons typed by a client manager, provider names) stays at
-the site: such columns carry ``info={"site_only": True}`` and are listed in
-:data:`SITE_ONLY_COLUMNS`, and a pooled export must leave every one of them out.
+the site. The one place that says so is the column's mark: :data:`FREE_TEXT` on typed text,
+:data:`SITE_ONLY` on other site-only values (a correction's snapshot, a client number). A
+pooled export leaves every marked column out, the privacy paperwork notes each one
+(``services.privacy_docs``) and the retention schedule empties the free text
+(:func:`free_text_columns`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from fiptrial.models.base import UTCDateTime, created_at_column
 from fiptrial.models.participant import Participant
 
 SITE_ONLY = {"site_only": True}
+FREE_TEXT = {"site_only": True, "free_text": True}
 
 PLANNED = "planned"
 OVERDUE = "overdue"
@@ -75,7 +79,7 @@ class CaseloadAssignment(db.Model):  # type: ignore[name-defined]
     # A code ("initial", "leave", "workload", "client_request", "manager_left", "other") ...
     reason: Mapped[str] = mapped_column(String(40), default="initial")
     # ... and the client manager's own words, which never leave the site.
-    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True, info=SITE_ONLY)
+    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True, info=FREE_TEXT)
     assigned_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
 
@@ -141,7 +145,7 @@ class ConversationRecord(db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(20))  # held | missed
     duration_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     missed_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    notes: Mapped[str | None] = mapped_column(Text, nullable=True, info=SITE_ONLY)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True, info=FREE_TEXT)
     recorded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
 
@@ -173,7 +177,7 @@ class Agreement(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("conversation_record.id"), index=True)
-    description: Mapped[str] = mapped_column(Text, info=SITE_ONLY)
+    description: Mapped[str] = mapped_column(Text, info=FREE_TEXT)
     responsible: Mapped[str] = mapped_column(String(20))  # client | client_manager | other
     due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     followup_record_id: Mapped[int | None] = mapped_column(
@@ -191,7 +195,7 @@ class Intervention(db.Model):  # type: ignore[name-defined]
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
     type: Mapped[str] = mapped_column(String(40))
-    provider: Mapped[str | None] = mapped_column(String(200), nullable=True, info=SITE_ONLY)
+    provider: Mapped[str | None] = mapped_column(String(200), nullable=True, info=FREE_TEXT)
     started_on: Mapped[date] = mapped_column(Date)
     ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     started_record_id: Mapped[int | None] = mapped_column(
@@ -218,7 +222,7 @@ class ConversationCorrection(db.Model):  # type: ignore[name-defined]
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id"), index=True)
     action: Mapped[str] = mapped_column(String(20))  # corrected | deleted
     reason: Mapped[str] = mapped_column(String(40))
-    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True, info=SITE_ONLY)
+    reason_text: Mapped[str | None] = mapped_column(Text, nullable=True, info=FREE_TEXT)
     before: Mapped[dict[str, Any]] = mapped_column(JSON, info=SITE_ONLY)
     corrected_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = created_at_column()
@@ -304,21 +308,12 @@ apscheduler_jobs = Table(
 )
 
 
-def site_only_columns() -> dict[str, list[str]]:
-    """Table -> columns holding free text that must never enter a pooled export."""
-    found: dict[str, list[str]] = {}
-    for table in db.metadata.sorted_tables:
-        for column in table.columns:
-            if column.info.get("site_only"):
-                found.setdefault(table.name, []).append(column.name)
-    return found
-
-
-SITE_ONLY_COLUMNS = {
-    "participant": ["client_number"],
-    "caseload_assignment": ["reason_text"],
-    "conversation_record": ["notes"],
-    "agreement": ["description"],
-    "intervention": ["provider"],
-    "conversation_correction": ["reason_text", "before"],
-}
+def free_text_columns() -> list[Column[Any]]:
+    """The columns of typed free text (marked :data:`FREE_TEXT`), each in a table with a
+    ``participant_id``: what the retention schedule empties."""
+    return [
+        column
+        for table in db.metadata.sorted_tables
+        for column in table.columns
+        if column.info.get("free_text")
+    ]

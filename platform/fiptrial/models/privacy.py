@@ -1,4 +1,4 @@
-"""What a municipality's data protection officer (FG) asks of the platform (issue 16).
+"""What a municipality's data protection officer (FG) asks of the platform.
 
 * The **read log** (:class:`ReadLogEntry`, :class:`ReadLogSubject`): every view of a
   participant's record, a conversation, a list page, an export or a report, and every login

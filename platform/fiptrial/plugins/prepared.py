@@ -310,10 +310,3 @@ def _prepared_rows(
             country_of_birth_region=values["country_of_birth_region"] or None,
             client_number=values["client_number"] or None,
         )
-
-
-def prepared_text(rows: Iterable[ExportRow], key: SiteKey) -> tuple[str, PreparedSummary]:
-    """:func:`write_prepared` into a string (tests, small files)."""
-    out = io.StringIO()
-    summary = write_prepared(rows, key, out)
-    return out.getvalue(), summary

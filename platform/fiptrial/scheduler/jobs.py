@@ -172,7 +172,7 @@ def desired_jobs() -> list[JobSpec]:
         ),
         JobSpec(
             "retention",
-            "Delete what the trials' retention schedules say is due (issue 16)",
+            "Delete what the trials' retention schedules say is due",
             retention_due,
             by_day,
             {"hour": 1, "minute": 30},

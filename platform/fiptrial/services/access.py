@@ -4,7 +4,8 @@ A :class:`Principal` is whoever makes a request: an API token or a logged-in use
 asks :func:`authorise` before acting, and loads sites and participants through
 :func:`visible_site` and :func:`visible_participant`, which keep site roles inside their own
 site (another site's records answer 404, so their existence is not revealed) and client
-managers inside their own caseload.
+managers inside their own caseload: the participants whose current assignment
+(``CaseloadAssignment`` without an end, written by ``services.caseload``) is to them.
 
 What a role may *see* of a record it may read is :data:`FIELD_POLICY`: one literal table of the
 fields of participants, conversations, consents, spells, notifications, fidelity figures and
@@ -17,13 +18,14 @@ municipality, sex, education or country of birth of a participant, never free te
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
+
 from fiptrial.errors import Forbidden, NotFound
 from fiptrial.extensions import db
-from fiptrial.models import Participant, Site
+from fiptrial.models import CaseloadAssignment, Participant, Site
 from fiptrial.models.identity import ROLES
 
 ADMIN = "research_admin"
@@ -65,7 +67,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notification.read": frozenset({ADMIN, COORDINATOR, CLIENT_MANAGER}),
     # Consent forms of a trial: site roles only of trials their site takes part in.
     "consent_form.read": frozenset(ROLES),
-    # Issue 16 (privacy): the read log and the privacy facts for the FG; decisions for the admin.
+    # Privacy: the read log and the privacy facts for the FG; decisions for the admin.
     "readlog.read": frozenset({ADMIN, PRIVACY_OFFICER}),
     "privacy.read": frozenset({ADMIN, PRIVACY_OFFICER}),
     "retention.manage": frozenset({ADMIN}),
@@ -265,17 +267,31 @@ def visible_site(principal: Principal, site: Site | None, what: str = "site") ->
     return site
 
 
-# Issue 5 (caseloads) installs the real test; until then a client manager sees nobody.
-CaseloadTest = Callable[[int, int], bool]
-_caseload_test: list[CaseloadTest] = [lambda _user_id, _participant_id: False]
-
-
-def set_caseload_test(test: CaseloadTest) -> None:
-    _caseload_test[0] = test
+def _current_caseload(user_id: int) -> Any:
+    """The participants whose current (open) assignment is to client manager ``user_id``."""
+    return select(CaseloadAssignment.participant_id).where(
+        CaseloadAssignment.client_manager_id == user_id, CaseloadAssignment.ended_on.is_(None)
+    )
 
 
 def in_caseload(principal: Principal, participant: Participant) -> bool:
-    return principal.user_id is not None and _caseload_test[0](principal.user_id, participant.id)
+    """Is the principal the participant's current client manager?"""
+    if principal.user_id is None:
+        return False
+    found = db.session.scalar(
+        _current_caseload(principal.user_id).where(
+            CaseloadAssignment.participant_id == participant.id
+        )
+    )
+    return found is not None
+
+
+def caseload_clause(principal: Principal) -> Any:
+    """For a client manager, the condition that keeps a participant query to their caseload;
+    None for the other roles (their lists are cut by site)."""
+    if principal.role != CLIENT_MANAGER:
+        return None
+    return Participant.id.in_(_current_caseload(principal.user_id or 0))
 
 
 def visible_participant(principal: Principal, participant_id: int) -> Participant:
@@ -285,8 +301,3 @@ def visible_participant(principal: Principal, participant_id: int) -> Participan
     if principal.role == CLIENT_MANAGER and not in_caseload(principal, participant):
         raise NotFound(f"participant {participant_id} does not exist")
     return participant
-
-
-def site_filter(principal: Principal) -> int | None:
-    """The only site a principal's lists may cover, or None for all sites."""
-    return principal.site_id if principal.site_bound else None

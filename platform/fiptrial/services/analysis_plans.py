@@ -1,4 +1,4 @@
-"""The trial's analysis plan: show it, change it until it is frozen, freeze it (issue 14).
+"""The trial's analysis plan: show it, change it until it is frozen, freeze it.
 
 The plan is :class:`fiptrial_analysis.plan.AnalysisPlan`; this module keeps its versions in
 ``analysis_plan`` and decides the rules:

@@ -109,6 +109,14 @@ def use(approval_id: int, *, principal: Principal) -> ExportApproval:
     return approval
 
 
+def get_request(approval_id: int) -> ExportApproval | None:
+    return db.session.get(ExportApproval, approval_id)
+
+
+def trial_of(approval: ExportApproval) -> Trial:
+    return db.session.get_one(Trial, approval.trial_id)
+
+
 def requests_for(principal: Principal) -> list[ExportApproval]:
     """The admin sees every request; an analyst their own."""
     query = db.session.query(ExportApproval).order_by(ExportApproval.id.desc())

@@ -194,6 +194,12 @@ class Anchor:
         return anchor
 
 
+def last_entry_id() -> int:
+    """The id of the newest audit entry (0 before the first): every change moves it on."""
+    head = db.session.get(AuditHead, 1)
+    return head.last_id if head else 0
+
+
 def make_anchor() -> Anchor:
     """Sign the current head, after checking the whole chain (never anchor a broken one)."""
     report = verify_chain()

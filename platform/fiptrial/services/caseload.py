@@ -121,11 +121,6 @@ def current_manager_id(participant_id: int) -> int | None:
     )
 
 
-def is_in_caseload(user_id: int, participant_id: int) -> bool:
-    """The access rule's caseload test: is ``user_id`` the participant's current manager?"""
-    return current_manager_id(participant_id) == user_id
-
-
 def unassigned_fip(site_id: int) -> list[int]:
     """FIP participants of the site (active allocation) without a current client manager."""
     current = select(CaseloadAssignment.participant_id).where(CaseloadAssignment.ended_on.is_(None))
@@ -283,13 +278,3 @@ def history(participant_id: int) -> list[CaseloadAssignment]:
         .order_by(CaseloadAssignment.assigned_on, CaseloadAssignment.id)
         .all()
     )
-
-
-def install_access_rule() -> None:
-    """Let ``services.access`` see caseloads: a client manager sees their current clients."""
-    from fiptrial.services.access import set_caseload_test
-
-    set_caseload_test(is_in_caseload)
-
-
-install_access_rule()

@@ -79,6 +79,11 @@ def register_form(
     return form
 
 
+def forms_of(trial: Trial) -> list[ConsentForm]:
+    """The trial's consent form versions, in the order they were registered."""
+    return db.session.query(ConsentForm).filter_by(trial_id=trial.id).order_by(ConsentForm.id).all()
+
+
 def history(participant: Participant) -> list[ConsentEvent]:
     return (
         db.session.query(ConsentEvent)

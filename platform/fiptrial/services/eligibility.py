@@ -7,6 +7,7 @@ that reason alone, which is what unbalanced the pilot's groups).
 
 from __future__ import annotations
 
+import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
@@ -139,3 +140,18 @@ def stratum_key(trial: Trial, site: Site, *, age_band: str, duration_band: str, 
 def stratum_levels(stratum: str) -> dict[str, str]:
     """Inverse of :func:`stratum_key`: the factor levels minimisation balances over."""
     return dict(part.split("=", 1) for part in stratum.split("|"))
+
+
+_LEADING = re.compile(r"(\d+)")
+
+
+def band_order(level: str) -> tuple[int, str]:
+    """``<18`` < ``18-26`` < ``27-34`` < ``55+``: by the band's first number, "<" first."""
+    match = _LEADING.search(level)
+    number = int(match.group(1)) if match else 0
+    return (number - 1 if level.startswith("<") else number, level)
+
+
+def stratum_sort_key(stratum: str) -> tuple[tuple[int, str], ...]:
+    """Strata in band order, factor by factor (for lists and figures)."""
+    return tuple(band_order(part.partition("=")[2]) for part in stratum.split("|") if "=" in part)

@@ -165,8 +165,3 @@ def site_fidelity(site: Site) -> SiteFidelity:
         dict(sorted(per_participant.items())),
         manager_ids,
     )
-
-
-def conversations_held(site: Site) -> dict[int, int]:
-    """Participant id -> conversations held: the analysis export's ``conversations_held``."""
-    return {pid: f.held for pid, f in site_fidelity(site).per_participant.items()}

@@ -202,7 +202,7 @@ def _differences(stored: Any, rerun: Any, path: str = "$", limit: int = 20) -> l
     """Paths where two JSON values differ (numbers beyond REPRODUCE_RTOL).
 
     A key only the re-run has is no difference: a later analysis version may add figures
-    (the plan's estimates, issue 14), and the stored report's hash guards what it holds."""
+    (the plan's estimates), and the stored report's hash guards what it holds."""
     out: list[str] = []
     if isinstance(stored, dict) and isinstance(rerun, dict):
         for key in sorted(set(stored) | set(rerun)):

@@ -61,15 +61,6 @@ def check_baseline_codes(data: dict[str, Any]) -> None:
             raise field_error(field, f"must be one of {', '.join(allowed)}", code="invalid_choice")
 
 
-def find_by_bsn(site: Site, bsn: str) -> Participant | None:
-    pseudonym = pseudonymise(site.trial.code, normalise_bsn(bsn))
-    return (
-        db.session.query(Participant)
-        .filter_by(trial_id=site.trial_id, pseudonym=pseudonym)
-        .one_or_none()
-    )
-
-
 def _duplicate(existing_id: int) -> Conflict:
     return Conflict(
         "this BSN is already registered in the trial",

@@ -45,13 +45,9 @@ from sqlalchemy import func, update
 from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
 from fiptrial.models import (
-    Agreement,
-    CaseloadAssignment,
     ConversationCorrection,
-    ConversationRecord,
     ImportBatch,
     ImportTask,
-    Intervention,
     Participant,
     PseudonymKeyDestruction,
     RetentionRun,
@@ -59,6 +55,7 @@ from fiptrial.models import (
     Site,
     Trial,
 )
+from fiptrial.models.conversations import free_text_columns
 from fiptrial.models.privacy import RETENTION_ITEMS
 from fiptrial.services import audit, readlog
 from fiptrial.services.transaction import rows_changed, unit_of_work
@@ -164,17 +161,9 @@ def key_destroyed(trial_id: int) -> bool:
     return db.session.get(PseudonymKeyDestruction, trial_id) is not None
 
 
-def ensure_key_available(trial: Trial) -> None:
-    """Refuse any use of the BSN in a trial whose pseudonym key was destroyed (409)."""
-    if key_destroyed(trial.id):
-        raise KeyDestroyed(
-            f"the pseudonym key of trial {trial.code} was destroyed after its follow-up ended: "
-            "no BSN can be linked to it any more"
-        )
-
-
 def ensure_key_available_for(trial_code: str) -> None:
-    """:func:`ensure_key_available` by the trial's code (no-op for an unknown trial)."""
+    """Refuse any use of the BSN in a trial whose pseudonym key was destroyed (409); no-op for
+    an unknown trial."""
     destroyed = (
         db.session.query(PseudonymKeyDestruction.trial_id)
         .join(Trial, Trial.id == PseudonymKeyDestruction.trial_id)
@@ -200,30 +189,17 @@ def _participants_of(trial: Trial) -> Any:
 
 
 def delete_free_text(trial: Trial) -> int:
+    """Empty the trial's free text: every column marked ``FREE_TEXT`` in the models, and the
+    free-text parts of the correction snapshots. Returns the number of rows changed."""
     people = _participants_of(trial).scalar_subquery()
     count = 0
-    for model, column in (
-        (ConversationRecord, "notes"),
-        (Agreement, "description"),
-        (Intervention, "provider"),
-        (ConversationCorrection, "reason_text"),
-    ):
-        attribute = getattr(model, column)
+    for column in free_text_columns():
+        table = column.table
         count += rows_changed(
-            update(model)
-            .where(model.participant_id.in_(people), attribute.is_not(None), attribute != "")
-            .values({column: None if column != "description" else ""})
-            .execution_options(synchronize_session=False)
+            update(table)
+            .where(table.c.participant_id.in_(people), column.is_not(None), column != "")
+            .values({column.name: None if column.nullable else ""})
         )
-    count += rows_changed(
-        update(CaseloadAssignment)
-        .where(
-            CaseloadAssignment.participant_id.in_(people),
-            CaseloadAssignment.reason_text.is_not(None),
-        )
-        .values(reason_text=None)
-        .execution_options(synchronize_session=False)
-    )
     for correction in db.session.query(ConversationCorrection).filter(
         ConversationCorrection.participant_id.in_(people)
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 
 from fiptrial.errors import Conflict, NotFound, field_error
 from fiptrial.extensions import db
@@ -29,6 +29,43 @@ def get_site(code: str) -> Site:
     if site is None:
         raise NotFound(f"site {code!r} does not exist")
     return site
+
+
+def find_site(code: str) -> Site | None:
+    """The site with this code, or None (the caller answers as for a site it may not see)."""
+    return db.session.scalar(select(Site).where(Site.code == code))
+
+
+def list_trials(*, site_id: int | None = None) -> list[Trial]:
+    """All trials by code; with ``site_id``, only the trial that site takes part in."""
+    query = select(Trial).order_by(Trial.code)
+    if site_id is not None:
+        query = query.where(Trial.sites.any(Site.id == site_id))
+    return list(db.session.scalars(query))
+
+
+def first_trial() -> Trial | None:
+    """The trial a page shows when none is chosen: the first by code."""
+    return db.session.scalar(select(Trial).order_by(Trial.code).limit(1))
+
+
+def list_sites() -> list[Site]:
+    """All sites, by name (for choice lists)."""
+    return list(db.session.scalars(select(Site).order_by(Site.name)))
+
+
+def trials_by_site() -> dict[int, Trial]:
+    """Site id -> its trial, read in one query (for rows of several sites)."""
+    rows = db.session.execute(select(Site.id, Trial).join(Trial, Site.trial_id == Trial.id))
+    return {site_id: trial for site_id, trial in rows}
+
+
+def site_names() -> dict[str, str]:
+    """Site code -> name, for pages that name the sites in their rows."""
+    return {
+        code: name
+        for code, name in db.session.execute(select(Site.code, Site.name).order_by(Site.name))
+    }
 
 
 def _check_design(data: dict[str, Any]) -> None:

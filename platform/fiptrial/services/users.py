@@ -288,5 +288,17 @@ def reactivate_user(user_id: int, *, actor: str) -> User:
     return user
 
 
+def display_names() -> dict[str, str]:
+    """username -> display name (the username where none is set), for pages naming people."""
+    return {
+        username: display or username
+        for username, display in db.session.query(User.username, User.display_name)
+    }
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def list_users() -> list[User]:
     return db.session.query(User).order_by(User.role, User.username).all()

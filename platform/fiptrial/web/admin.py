@@ -1,9 +1,9 @@
 """The research admin's screens: trial settings, sites and plugins, users and roles, client
 managers and their capacities, site closing days.
 
-What used to need a developer at the command line. Every change goes through a service that
-audits it; the views only read the forms and show the result. Settings that the trial's
-design or analysis fixes are shown, but refused by the service once fixed.
+So that running the trial needs no developer at the command line. Every change goes through a
+service that audits it; the views only read the forms and show the result. Settings that the
+trial's design or analysis fixes are shown, but refused by the service once fixed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from fiptrial.errors import NotFound, PlatformError
-from fiptrial.extensions import db
 from fiptrial.models import Site, Trial, User
 from fiptrial.models.identity import SITE_ROLES
 from fiptrial.plugins.manager import get_site_plugin, list_site_plugins
@@ -59,7 +58,7 @@ FORM_FIELDS = {
 
 @bp.context_processor
 def _admin_trials() -> dict[str, Any]:
-    return {"admin_trials": db.session.query(Trial).order_by(Trial.code).all()}
+    return {"admin_trials": trials.list_trials()}
 
 
 def _trial(code: str) -> Trial:
@@ -131,7 +130,7 @@ def _plugin_choices() -> list[tuple[str, str]]:
 @bp.route("/locaties", methods=["GET", "POST"])
 @requires("site.update")
 def sites() -> Any:
-    all_trials = db.session.query(Trial).order_by(Trial.code).all()
+    all_trials = trials.list_trials()
     form = NewSiteForm()
     form.plugin.choices = options(_plugin_choices())
     if form.validate_on_submit() and all_trials:
@@ -290,7 +289,7 @@ def set_capacity(code: str, user_id: int) -> Any:
 
 def _new_user_form() -> NewUserForm:
     form = NewUserForm(prefix="new")
-    sites = db.session.query(Site).order_by(Site.name).all()
+    sites = trials.list_sites()
     form.site.choices = options([("", _("— geen —"))] + [(s.code, s.name) for s in sites])
     return form
 
@@ -345,7 +344,7 @@ def _role_names() -> dict[str, Any]:
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = users.get_user(user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
     return user

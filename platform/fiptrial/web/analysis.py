@@ -15,9 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from fiptrial.extensions import db
-from fiptrial.models import AuditHead
-from fiptrial.services import analysis_plans, exports, trials
+from fiptrial.services import analysis_plans, audit, exports, trials
 from fiptrial.timezone import local_today
 
 REPORT_FIGURES = (
@@ -25,8 +23,8 @@ REPORT_FIGURES = (
     "sustained", "classes", "caterpillar", "reasons",  # the analysis plan's (need the spells)
 )  # fmt: skip
 _report_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
-# The page's figures arrive as parallel requests: compute the report once, and keep pyplot
-# (which fiptrial_analysis draws with, and which is not thread-safe) to one thread at a time.
+# The page's figures arrive as parallel requests: compute the report once, and draw one figure
+# at a time (fiptrial_analysis styles its figures through matplotlib's global rcParams).
 _report_lock = threading.Lock()
 
 
@@ -37,8 +35,7 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
     to the audit chain, so a new head means new data and a fresh report. The page and its five
     figures then cost one analysis, not six.
     """
-    head = db.session.get(AuditHead, 1)
-    key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
+    key = (trial_code, local_today().isoformat(), audit.last_entry_id())
     with _report_lock:
         if key not in _report_cache:
             trial = trials.get_trial(trial_code)
@@ -47,8 +44,7 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
             if actor is not None:  # the page shows the arms compared: an unblinded report
                 analysis_plans.mark_unblinded_report(trial, actor)
             _report_cache.clear()  # one trial's latest report is all the pages need
-            head = db.session.get(AuditHead, 1)
-            key = (trial_code, local_today().isoformat(), head.last_id if head else 0)
+            key = (trial_code, local_today().isoformat(), audit.last_entry_id())
             _report_cache[key] = {**report, "export": export.describe()}
         return _report_cache[key]
 
@@ -56,12 +52,10 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
 def report_figure_png(report: dict[str, Any], name: str) -> bytes:
     """One of the report's plots as PNG (fiptrial_analysis draws them; we only encode).
 
-    matplotlib and the analysis package load on the first figure, not with every page.
+    matplotlib and the analysis package load on the first figure, not with every page. The
+    figures are ``Figure`` objects outside pyplot, so the app keeps matplotlib's backend.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib.figure import Figure
 
     from fiptrial_analysis.html import FIGURES
 
@@ -71,7 +65,7 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
         except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
             # Early in a trial some figures have nothing to show; say so instead of a 500.
             logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
-            figure = pyplot.figure(figsize=(6, 1.5))
+            figure = Figure(figsize=(6, 1.5))
             figure.text(
                 0.5,
                 0.5,
@@ -79,37 +73,28 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
                 ha="center",
                 va="center",
             )
-        try:
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=100)
-            return buffer.getvalue()
-        finally:
-            pyplot.close(figure)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
 
 
 def report_body(report: dict[str, Any], trial_code: str, language: str) -> Any:
     """The report's body from fiptrial_analysis's own template (the one the self-contained
-    HTML report uses), in the page's language, with the figures served by this app."""
+    HTML report uses), in the page's language, with the figures served by this app and the
+    sites by their names."""
     from flask import url_for
 
-    from fiptrial_analysis import figures_planned
-    from fiptrial_analysis.html import render_body
+    from fiptrial_analysis.html import FIGURE_TITLES, render_body, translations
+
+    language = language if language in ("en", "nl") else "nl"
+    words = translations(language).gettext
 
     def figure(name: str) -> dict[str, Any]:
         src = url_for("research.report_figure", trial_code=trial_code, name=name)
-        alt = figures_planned.CAPTIONS.get(name) or FIGURE_ALT.get(name, name)
-        return {"src": src, "alt": alt}
+        return {"src": src, "alt": words(FIGURE_TITLES.get(name, name))}
 
-    return render_body(report, figure, language if language in ("en", "nl") else "nl")
-
-
-FIGURE_ALT = {
-    "consort": "CONSORT flow diagram",
-    "exits": "Exits by reason and arm",
-    "forest": "Forest plot of the site odds ratios",
-    "survival": "Kaplan-Meier curves of remaining on benefit",
-    "incidence": "Cumulative incidence of exit to work",
-}
+    sites = {site.code: site.name for site in trials.get_trial(trial_code).sites}
+    return render_body(report, figure, language, site_names=sites)
 
 
 def export_zip(

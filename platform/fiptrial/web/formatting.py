@@ -6,13 +6,13 @@ languages (the trial runs in the Netherlands and its letters use that form), tim
 trial's time zone. Municipalities are shown by name (``data/municipalities.csv``: the CBS
 municipality codes with their names, including municipalities merged since, which older exports
 still carry), people by their display name, never as ``user:name`` or a login name. Strata are
-written in words and sorted by band order (``<18`` before ``18-26`` before ``55+``).
+written in words (their order, ``<18`` before ``18-26`` before ``55+``, is
+``services.eligibility.stratum_sort_key``).
 """
 
 from __future__ import annotations
 
 import csv
-import re
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
@@ -21,8 +21,7 @@ from flask import g
 from flask_babel import format_currency, format_decimal, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 
-from fiptrial.extensions import db
-from fiptrial.models import User
+from fiptrial.services import users
 from fiptrial.timezone import local_time
 
 
@@ -105,10 +104,7 @@ def _display_names() -> dict[str, str]:
     """username -> display name, read once per request."""
     names = g.get("_display_names")
     if names is None:
-        names = {
-            username: display or username
-            for username, display in db.session.query(User.username, User.display_name)
-        }
+        names = users.display_names()
         g._display_names = names
     return names  # type: ignore[no-any-return]
 
@@ -137,18 +133,6 @@ STRATUM_FACTORS = {
     "sex": (_l("geslacht"), ""),
 }
 SEXES = {"male": _l("man"), "female": _l("vrouw")}
-_LEADING = re.compile(r"(\d+)")
-
-
-def band_order(level: str) -> tuple[int, str]:
-    """``<18`` < ``18-26`` < ``27-34`` < ``55+``: by the band's first number, "<" first."""
-    match = _LEADING.search(level)
-    number = int(match.group(1)) if match else 0
-    return (number - 1 if level.startswith("<") else number, level)
-
-
-def stratum_sort_key(stratum: str) -> tuple[tuple[int, str], ...]:
-    return tuple(band_order(part.partition("=")[2]) for part in stratum.split("|") if "=" in part)
 
 
 def format_stratum(stratum: str | None) -> str:

@@ -11,9 +11,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     Field,
+    FieldList,
+    Form,
+    FormField,
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -209,7 +213,13 @@ class BulkConsentForm(FlaskForm):
         validate_choice=False,
         validators=[DataRequired(_l("Kies wie de formulieren heeft laten ondertekenen."))],
     )
+    # The checkbox in each row of the page's table; the service refuses ids not waiting.
+    participants = SelectMultipleField(choices=[], validate_choice=False, name="deelnemer")
     submit = SubmitField(_l("Toestemming vastleggen voor de gekozen deelnemers"))
+
+    def chosen(self) -> set[int]:
+        """The participant ids of the checked rows (anything but a number is no row)."""
+        return {int(value) for value in self.participants.data or [] if value.isdigit()}
 
 
 class ClearTaskForm(FlaskForm):
@@ -266,9 +276,30 @@ MISSED_REASON_CHOICES = options(
 )
 
 
+AGREEMENT_ROWS = 3
+INTERVENTION_ROWS = 2
+
+
+class AgreementRow(Form):
+    """One agreement row of the quick form (``agreement-<n>-description`` ...); the date is
+    read by the view, which names the row of a date it cannot read."""
+
+    description = StringField()
+    due = StringField()
+    responsible = StringField(default="client")
+
+
+class InterventionRow(Form):
+    """One row of the quick form for an intervention started in the conversation."""
+
+    type = StringField()
+    provider = StringField()
+
+
 class ConversationEntryForm(FlaskForm):
-    """The quick form's fixed fields; life domains, agreements and interventions are rows that
-    the view reads from the request (see ``manager.conversation_data``)."""
+    """The quick form: fixed fields, and the rows of new agreements and interventions. The
+    life domains and the follow-ups of earlier agreements and interventions are keyed by their
+    code or id, and read by ``manager.domain_rows`` and ``manager.conversation_data``."""
 
     held_on = DutchDateField(_l("Datum van het gesprek"), validators=[InputRequired(REQUIRED)])
     status = SelectField(
@@ -287,6 +318,12 @@ class ConversationEntryForm(FlaskForm):
     )
     notes = StringField(
         _l("Korte notitie (blijft bij de gemeente)"), validators=[Optional(), Length(max=4000)]
+    )
+    agreement = FieldList(
+        FormField(AgreementRow), min_entries=AGREEMENT_ROWS, max_entries=AGREEMENT_ROWS
+    )
+    intervention = FieldList(
+        FormField(InterventionRow), min_entries=INTERVENTION_ROWS, max_entries=INTERVENTION_ROWS
     )
     submit = SubmitField(_l("Gesprek opslaan"))
 
@@ -353,17 +390,17 @@ class EndInterventionForm(FlaskForm):
     submit = SubmitField(_l("Interventie beëindigen"))
 
 
+EXPORT_FORMATS = options(
+    [
+        ("csv", _l("CSV (invoer van het rapport)")),
+        ("sav", _l("SPSS (.sav)")),
+        ("dta", _l("Stata (.dta)")),
+    ]
+)
+
+
 class ExportForm(FlaskForm):
-    fmt = SelectField(
-        _l("Formaat"),
-        choices=options(
-            [
-                ("csv", _l("CSV (invoer van het rapport)")),
-                ("sav", _l("SPSS (.sav)")),
-                ("dta", _l("Stata (.dta)")),
-            ]
-        ),
-    )
+    fmt = SelectField(_l("Formaat"), choices=EXPORT_FORMATS)
     submit = SubmitField(_l("Export downloaden"))
 
 

@@ -18,10 +18,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import NotFound, PlatformError
-from fiptrial.extensions import db
-from fiptrial.models import PlannedConversation, Site
+from fiptrial.models import PlannedConversation
 from fiptrial.models.conversations import OPEN_STATUSES
-from fiptrial.services import access, conversations, planning, timeslots
+from fiptrial.services import access, conversations, planning, timeslots, trials
+from fiptrial.services.conversation_reads import (
+    conversation_history,
+    overdue_conversations,
+    planned_conversation,
+)
 from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
@@ -32,6 +36,8 @@ from fiptrial.web.common import (
 )
 from fiptrial.web.formatting import intervention_labels, life_domain_labels
 from fiptrial.web.forms import (
+    AGREEMENT_ROWS,
+    INTERVENTION_ROWS,
     ConversationEntryForm,
     CorrectionForm,
     EndInterventionForm,
@@ -39,7 +45,6 @@ from fiptrial.web.forms import (
     options,
     parse_dutch_date,
 )
-from fiptrial.web.queries import conversation_history, overdue_conversations
 
 bp = Blueprint("manager", __name__, template_folder="templates", url_prefix="/klantmanager")
 install_error_pages(bp)
@@ -51,8 +56,6 @@ GROUPS = (
     "interventions_started",
     "interventions_ended",
 )
-AGREEMENT_ROWS = 3
-INTERVENTION_ROWS = 2
 RESPONSIBLE_LABELS = {
     "client": _l("cliënt"),
     "client_manager": _l("klantmanager"),
@@ -68,8 +71,7 @@ STATUS_LABELS = {
 
 
 def _times(rows: list[PlannedConversation]) -> dict[int, str]:
-    trials = {site.id: site.trial for site in db.session.query(Site)}
-    return timeslots.times_for(rows, trials)
+    return timeslots.times_for(rows, trials.trials_by_site())
 
 
 @bp.get("/agenda")
@@ -153,8 +155,8 @@ def _render_participant(
 def move(pid: int, planned_id: int) -> Any:
     """Move a planned conversation to another day (and time), with a reason."""
     person = access.visible_participant(principal(), pid)
-    planned = db.session.get(PlannedConversation, planned_id)
-    if planned is None or planned.participant_id != person.id:
+    planned = planned_conversation(person.id, planned_id=planned_id)
+    if planned is None:
         raise NotFound(f"planned conversation {planned_id} does not exist")
     form = MoveForm(prefix=f"move-{planned_id}")
     form.start_time.choices = options([("", "")] + [(t, t) for t in timeslots.grid(person.trial)])
@@ -234,11 +236,12 @@ def conversation_data(
         "interventions_ended": [],
     }
     data["domains"] = domain_rows(values, errors)
-    for n in range(AGREEMENT_ROWS):
-        text = values.get(f"agreement-{n}-description", "").strip()
+    for n, entry in enumerate(form.agreement.entries):
+        row = entry.form
+        text = (row.description.data or "").strip()
         if not text:
             continue
-        due_text = values.get(f"agreement-{n}-due", "").strip()
+        due_text = (row.due.data or "").strip()
         due = parse_dutch_date(due_text) if due_text else None
         if due_text and due is None:
             errors.setdefault("agreements", []).append(
@@ -248,7 +251,7 @@ def conversation_data(
             {
                 "description": text[:2000],
                 "due_on": due,
-                "responsible": values.get(f"agreement-{n}-responsible", "client"),
+                "responsible": row.responsible.data,
             }
         )
     for key, value in values.items():
@@ -260,14 +263,14 @@ def conversation_data(
             data["interventions_ended"].append(
                 {"intervention_id": int(key.rsplit("-", 1)[1]), "end": held_on}
             )
-    for n in range(INTERVENTION_ROWS):
-        kind = values.get(f"intervention-{n}-type", "")
-        if kind and held_on:
+    for entry in form.intervention.entries:
+        row = entry.form
+        if row.type.data and held_on:
             data["interventions_started"].append(
                 {
-                    "type": kind,
+                    "type": row.type.data,
                     "start": held_on,
-                    "provider": values.get(f"intervention-{n}-provider", "").strip()[:200] or None,
+                    "provider": (row.provider.data or "").strip()[:200] or None,
                 }
             )
     return data

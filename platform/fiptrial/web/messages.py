@@ -306,7 +306,7 @@ ERRORS: dict[str, Any] = {
     ),
     "block_sizes_invalid": _l("Geef ten minste één blokvermenigvuldiger van 1 of meer."),
     "band_edges_invalid": _l("De grenzen van de klassen moeten oplopen."),
-    # Privacy (issue 16): two-factor sign-in, export approvals, retention
+    # Privacy: two-factor sign-in, export approvals, retention
     "mfa_code_wrong": _l("Deze code klopt niet of is verlopen."),
     "mfa_enrolled": _l("Tweestapsverificatie staat al aan."),
     "mfa_not_pending": _l("Begin eerst met het instellen van tweestapsverificatie."),
@@ -449,7 +449,7 @@ AUDIT_ACTIONS = {
     "analysis_plan.first_unblinded_report": _l("eerste ongeblindeerde rapport op het analyseplan"),
     "token.created": _l("API-sleutel aangemaakt"),
     "token.revoked": _l("API-sleutel ingetrokken"),
-    # Privacy (issue 16)
+    # Privacy
     "retention.deleted": _l("gegevens verwijderd volgens de bewaartermijn"),
     "retention.schedule_set": _l("bewaartermijnen gewijzigd"),
     "source_key.issued": _l("locatiesleutel uitgegeven"),

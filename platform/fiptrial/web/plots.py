@@ -10,7 +10,7 @@ import io
 
 from matplotlib.figure import Figure
 
-from fiptrial.web.queries import SiteMonitoring
+from fiptrial.services.site_reads import SiteMonitoring
 
 ARM_COLOURS = {"fip": "#d4700a", "control": "#2f6fab"}
 

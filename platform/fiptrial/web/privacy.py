@@ -1,4 +1,4 @@
-"""The data protection officer's pages (issue 16): the read log, and (with the research admin)
+"""The data protection officer's pages: the read log, and (with the research admin)
 the privacy facts of the platform. Access as everywhere: ``services.access``."""
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import Conflict, NotFound, PlatformError
-from fiptrial.extensions import db
-from fiptrial.models import ExportApproval, Site, Trial
 from fiptrial.services import access, approvals, minimisation, readlog, trials, twofactor
 from fiptrial.services.users import load_user
 from fiptrial.web.analysis import export_zip
@@ -59,6 +57,9 @@ READ_ACTION_LABELS = {
     "login.second_factor_failed": _l("tweede stap mislukt"),
 }
 
+#: The read log's search fields by their name in the query, as the page labels them.
+READ_LOG_FIELDS = {"deelnemer": _l("Deelnemernummer"), "van": _l("Van"), "tot": _l("Tot en met")}
+
 bp = Blueprint("privacy", __name__, template_folder="templates", url_prefix="/privacy")
 install_error_pages(bp)
 
@@ -73,7 +74,7 @@ def _moment(text: str, *, end: bool = False) -> datetime | None:
 
 def read_log_filters(args: Any) -> tuple[readlog.ReadLogFilters, list[str]]:
     """The search's filters from a query string, and what in it could not be read."""
-    problems = []
+    problems = []  # the query's names: the page names the fields by their labels
     pid_text = args.get("deelnemer", "").strip()
     participant_id = int(pid_text) if pid_text.isdigit() and len(pid_text) < 8 else None
     if pid_text and participant_id is None:
@@ -109,7 +110,8 @@ def read_log() -> Any:
         problems=problems,
         args=args,
         actions=READ_ACTION_LABELS,
-        site_names={site.code: site.name for site in db.session.query(Site)},
+        problem_labels=[str(READ_LOG_FIELDS[name]) for name in problems],
+        site_names=trials.site_names(),
     ), status
 
 
@@ -246,9 +248,7 @@ APPROVAL_STATUS = {
 
 def _request_form() -> ExportRequestForm:
     form = ExportRequestForm(prefix="request")
-    form.trial.choices = options(
-        [(t.code, t.name) for t in db.session.query(Trial).order_by(Trial.code)]
-    )
+    form.trial.choices = options([(t.code, t.name) for t in trials.list_trials()])
     return form
 
 
@@ -258,7 +258,7 @@ def _render_requests(form: ExportRequestForm | None = None, status: int = 200) -
         "privacy/export_requests.html",
         form=form or _request_form(),
         requests=approvals.requests_for(who),
-        trials={t.id: t.name for t in db.session.query(Trial)},
+        trials={t.id: t.name for t in trials.list_trials()},
         statuses=APPROVAL_STATUS,
         decide=DecisionForm(prefix="decide"),
         download=ApprovedDownloadForm(prefix="download"),
@@ -300,12 +300,16 @@ def decide_export(approval_id: int) -> Any:
     form = DecisionForm(prefix="decide")
     if not form.validate_on_submit() or form.decision.data not in ("approve", "refuse"):
         return _render_requests(status=422)
+    approve = form.decision.data == "approve"
     try:
-        approvals.decide(
-            approval_id, approve=form.decision.data == "approve", principal=principal()
-        )
+        approvals.decide(approval_id, approve=approve, principal=principal())
     except Conflict:
         flash(_("Over deze aanvraag is al besloten."), "error")
+    else:
+        if approve:
+            flash(_("Aanvraag %(id)s is goedgekeurd.", id=approval_id), "success")
+        else:
+            flash(_("Aanvraag %(id)s is afgewezen.", id=approval_id), "success")
     return redirect(url_for(".export_requests"))
 
 
@@ -316,13 +320,13 @@ def download_approved(approval_id: int) -> Any:
     form = ApprovedDownloadForm(prefix="download")
     if not form.validate_on_submit():
         return _render_requests(status=422)
-    approval = db.session.get(ExportApproval, approval_id)
+    approval = approvals.get_request(approval_id)
     if approval is None or approval.requested_by != principal().actor:
         raise NotFound(f"export request {approval_id} does not exist")
     if approval.status != "approved":
         flash(_("Deze aanvraag is niet (meer) goedgekeurd."), "error")
         return redirect(url_for(".export_requests"))
-    trial = db.session.get_one(Trial, approval.trial_id)
+    trial = approvals.trial_of(approval)
     name, data = export_zip(
         trial.code,
         approval.parameters["format"],

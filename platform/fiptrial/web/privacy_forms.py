@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from fiptrial.web.forms import options
+from fiptrial.web.forms import EXPORT_FORMATS
 
 REQUIRED = _l("Vul dit veld in.")
 
@@ -32,16 +32,7 @@ class EnrolForm(FlaskForm):
 
 class ExportRequestForm(FlaskForm):
     trial = SelectField(_l("Onderzoek"), choices=[])
-    fmt = SelectField(
-        _l("Formaat"),
-        choices=options(
-            [
-                ("csv", _l("CSV (invoer van het rapport)")),
-                ("sav", _l("SPSS (.sav)")),
-                ("dta", _l("Stata (.dta)")),
-            ]
-        ),
-    )
+    fmt = SelectField(_l("Formaat"), choices=EXPORT_FORMATS)
     purpose = TextAreaField(
         _l("Waarvoor is de export nodig?"),
         validators=[DataRequired(REQUIRED), Length(min=10, max=2000)],

@@ -13,11 +13,12 @@ from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
-from fiptrial.extensions import db
 from fiptrial.models import Site, Trial
 from fiptrial.plugins.manager import get_site_plugin
 from fiptrial.services import access, fidelity, freezes, trials
 from fiptrial.services.audit import verify_chain
+from fiptrial.services.audit_reads import AuditFilters, audit_choices, audit_page
+from fiptrial.services.site_reads import site_monitoring
 from fiptrial.web import analysis, messages
 from fiptrial.web.common import (
     apply_service_error,
@@ -34,7 +35,6 @@ from fiptrial.web.forms import (
     parse_dutch_date,
 )
 from fiptrial.web.plots import monitoring_png
-from fiptrial.web.queries import AuditFilters, audit_choices, audit_page, site_monitoring
 
 bp = Blueprint("research", __name__, template_folder="templates", url_prefix="/onderzoek")
 install_error_pages(bp)
@@ -63,7 +63,7 @@ def _plugin_facts(site: Site) -> dict[str, str | None]:
 @requires("trial.read")
 def overview() -> Any:
     _research_only()
-    all_trials = db.session.query(Trial).order_by(Trial.code).all()
+    all_trials = trials.list_trials()
     plugins = {site.id: _plugin_facts(site) for trial in all_trials for site in trial.sites}
     counts = {site.id: site_monitoring(site) for trial in all_trials for site in trial.sites}
     return render_template(
@@ -161,7 +161,7 @@ def audit() -> Any:
         period_error=period_error,
         actions=messages.AUDIT_ACTIONS,
         entities=messages.AUDIT_ENTITIES,
-        site_names={site.code: site.name for site in db.session.query(Site)},
+        site_names=trials.site_names(),
     )
 
 
@@ -188,7 +188,7 @@ def verify_audit() -> Any:
 @bp.get("/rapport")
 @requires("analysis.read")
 def report() -> Any:
-    all_trials = db.session.query(Trial).order_by(Trial.code).all()
+    all_trials = trials.list_trials()
     chosen = request.args.get("onderzoek") or (all_trials[0].code if all_trials else None)
     if chosen is None:
         return render_template("research/report.html", trials=[], result=None)
@@ -227,7 +227,7 @@ def _chosen_trial() -> Trial | None:
     code = request.values.get("onderzoek")
     if code:
         return trials.get_trial(code)
-    return db.session.query(Trial).order_by(Trial.code).first()
+    return trials.first_trial()
 
 
 def _render_exports(
@@ -240,7 +240,7 @@ def _render_exports(
     return render_template(
         "research/exports.html",
         trial=trial,
-        trials=db.session.query(Trial).order_by(Trial.code).all(),
+        trials=trials.list_trials(),
         export_form=export_form or ExportForm(prefix="export"),
         freeze_form=freeze_form or FreezeForm(prefix="freeze"),
         verify_form=FreezeVerifyForm(prefix="verify"),
@@ -259,7 +259,7 @@ def exports() -> Any:
 @bp.post("/exports/download")
 @requires("export.create")
 def download_export() -> Any:
-    if principal().role == access.ANALYST:  # issue 16: each analyst export is approved first
+    if principal().role == access.ANALYST:  # an analyst's export is approved first
         raise Forbidden("analysts request an export on /privacy/exportverzoeken")
     trial = _chosen_trial()
     form = ExportForm(prefix="export")

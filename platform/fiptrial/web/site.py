@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date
 from functools import wraps
 from typing import Any
 
@@ -20,9 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
-from fiptrial.extensions import db
-from fiptrial.models import ConsentForm, PlannedConversation, Site, User
-from fiptrial.models.conversations import OPEN_STATUSES
+from fiptrial.models import Site
 from fiptrial.services import (
     access,
     caseload,
@@ -34,7 +31,17 @@ from fiptrial.services import (
 )
 from fiptrial.services import imports as import_service
 from fiptrial.services import participants as participant_service
+from fiptrial.services.conversation_reads import open_conversations_from
 from fiptrial.services.pseudonyms import normalise_bsn, pseudonymise
+from fiptrial.services.site_reads import (
+    ParticipantFilters,
+    active_staff,
+    consent_versions,
+    followup_rounds,
+    list_participants,
+    site_allocations,
+    site_import_batch,
+)
 from fiptrial.services.spells import participant_spells
 from fiptrial.timezone import local_today
 from fiptrial.web import messages
@@ -56,13 +63,6 @@ from fiptrial.web.forms import (
     options,
 )
 from fiptrial.web.forms import ConsentForm as ConsentEntryForm
-from fiptrial.web.queries import (
-    ParticipantFilters,
-    followup_rounds,
-    list_participants,
-    site_allocations,
-    site_import_batch,
-)
 
 bp = Blueprint("site", __name__, template_folder="templates", url_prefix="/locatie/<site_code>")
 install_error_pages(bp)
@@ -153,13 +153,7 @@ def _site_participant(site: Site, pid: int) -> Any:
 
 
 def _consent_versions(site: Site) -> list[tuple[str, str]]:
-    versions = (
-        db.session.query(ConsentForm)
-        .filter_by(trial_id=site.trial_id)
-        .order_by(ConsentForm.valid_from.desc())
-        .all()
-    )
-    return [(v.version, v.version) for v in versions]
+    return [(version, version) for version in consent_versions(site)]
 
 
 def _consent_form(site: Site) -> ConsentEntryForm:
@@ -230,18 +224,6 @@ def record_consent(site: Site, pid: int) -> Any:
     return _render_participant(site, person, form=form, status=422)
 
 
-def _open_conversations_from(pid: int, on: date) -> int:
-    return (
-        db.session.query(PlannedConversation)
-        .filter(
-            PlannedConversation.participant_id == pid,
-            PlannedConversation.status.in_(OPEN_STATUSES),
-            PlannedConversation.planned_date >= on,
-        )
-        .count()
-    )
-
-
 @bp.post("/deelnemers/<int:pid>/intrekken")
 @site_page("consent.record")
 def withdraw(site: Site, pid: int) -> Any:
@@ -285,18 +267,13 @@ def withdraw(site: Site, pid: int) -> Any:
         person=person,
         form=form,
         in_fip=allocation is not None and allocation.arm == "fip",
-        conversations=_open_conversations_from(person.id, form.on.data),
+        conversations=open_conversations_from(person.id, form.on.data),
     ), (422 if form.errors else 200)
 
 
 def _staff_choices(site: Site) -> list[tuple[str, str]]:
     """Who can have collected the forms: the site's coordinators and client managers."""
-    staff = (
-        db.session.query(User)
-        .filter(User.site_id == site.id, User.active.is_(True))
-        .order_by(User.display_name)
-        .all()
-    )
+    staff = active_staff(site)
     return [("", _("— kies —"))] + [
         (f"user:{u.username}", u.display_name or u.username) for u in staff
     ]
@@ -316,7 +293,7 @@ def bulk_consent(site: Site) -> Any:
     chosen: set[int] = set()
     refusals: dict[int, str] = {}
     if form.is_submitted():
-        chosen = {int(v) for v in request.form.getlist("deelnemer") if v.isdigit()}
+        chosen = form.chosen()
     if form.validate_on_submit() and form.on.data is not None:
         try:
             done = consent.record_many(
@@ -377,6 +354,7 @@ def cohort(site: Site) -> Any:
             )
         except PlatformError as error:
             apply_service_error(form, error)
+            form.confirm.data = False  # the confirmation was for the number refused
         else:
             flash(
                 _(
@@ -398,7 +376,7 @@ def cohort(site: Site) -> Any:
         free=free,
         minimum=lottery.minimum_size(),
         earlier=earlier,
-        closed=earlier > 0 and not research_admin,
+        closed=lottery.refuses_second_cohort(site.id, research_admin=research_admin),
         waiting=len(consent.awaiting_consent(site)),
         arrivals_form=ArrivalsForm(prefix="arrivals"),
     ), status

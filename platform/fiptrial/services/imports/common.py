@@ -235,7 +235,7 @@ def run_import(
         )
         db.session.add(batch)
         db.session.flush()
-        prepared = is_prepared(export.path)  # issue 16: pseudonymised at the source
+        prepared = is_prepared(export.path)  # pseudonymised at the source
         if prepared:
             from fiptrial.services.source_keys import PreparedPlugin
 

@@ -6,7 +6,7 @@ not call ``register`` per row: that would pseudonymise twice, query once per row
 row, where the issue asks for one pseudonym per row and one transaction per file. BSNs already
 in the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
 
-Benefit spells (issue 10): a row of another benefit than the trial's (its BUS statistiekcode not
+Benefit spells: a row of another benefit than the trial's (its BUS statistiekcode not
 in the trial's ``benefit_statistic_codes``: special assistance, Bbz, ...) is not enrolled and
 counts in ``other_benefits``. The benefit's registration number, when the export has one, becomes
 the participant's benefit-unit key (pseudonymised at once, like the BSN); education and region

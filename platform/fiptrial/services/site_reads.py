@@ -1,7 +1,8 @@
-"""Read-only queries behind the pages: lists with filters, monitoring figures, histories.
+"""What the site pages and the site API read: participant lists, allocations, monitoring.
 
-Nothing here changes data; every change goes through a service. Each function takes a site
-that the caller already obtained through ``access.visible_site``, so scoping stays in one place.
+Read only: every change goes through a service. Each function takes a site that the caller
+already obtained through ``access.visible_site``, so scoping stays in one place; a client
+manager's list is cut to the caseload in the query (``access.caseload_clause``).
 """
 
 from __future__ import annotations
@@ -9,29 +10,26 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 
 from fiptrial.extensions import db
 from fiptrial.models import (
-    Agreement,
     Allocation,
-    AuditEntry,
     CohortRandomisation,
     ConsentEvent,
+    ConsentForm,
     FollowupRound,
     ImportBatch,
     Participant,
-    PlannedConversation,
     Site,
+    User,
 )
-from fiptrial.models.conversations import OPEN_STATUSES
-from fiptrial.services import conversations
-from fiptrial.web.formatting import stratum_sort_key
-
-PAGE_SIZE = 50
+from fiptrial.services.access import Principal, caseload_clause
+from fiptrial.services.eligibility import stratum_sort_key
+from fiptrial.services.paging import page_count, page_of
 
 
 @dataclass
@@ -107,30 +105,72 @@ def list_participants(
         query = query.filter(consent.c.status == filters.consent)
     elif filters.consent == "none":
         query = query.filter(consent.c.status.is_(None))
-    total = query.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
-    rows = query.order_by(Participant.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE).all()
+    pagination = page_of(query.order_by(Participant.id), filters.page)
     return ParticipantPage(
-        rows=[ParticipantRow(p, arm, status) for p, arm, status in rows],
-        total=total,
-        page=page,
-        pages=pages,
+        rows=[ParticipantRow(p, arm, status) for p, arm, status in pagination.items],
+        total=pagination.total or 0,
+        page=pagination.page,
+        pages=page_count(pagination),
     )
 
 
 def site_allocations(site: Site, *, page: int = 1) -> tuple[list[Allocation], int, int]:
+    """One page of the site's allocations, latest first: (rows, total, pages)."""
     query = db.session.query(Allocation).filter(Allocation.site_id == site.id)
-    total = query.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    rows = (
-        query.order_by(Allocation.sequence.desc(), Allocation.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-        .all()
+    pagination = page_of(query.order_by(Allocation.sequence.desc(), Allocation.id.desc()), page)
+    return list(pagination.items), pagination.total or 0, page_count(pagination)
+
+
+def participants_after(who: Principal, site: Site, *, after: int, limit: int) -> list[Participant]:
+    """The API's participant list: by id from ``after``; a client manager's caseload only."""
+    query = select(Participant).where(Participant.site_id == site.id, Participant.id > after)
+    clause = caseload_clause(who)
+    if clause is not None:
+        query = query.where(clause)
+    return list(db.session.scalars(query.order_by(Participant.id).limit(limit)))
+
+
+def allocations_after(site: Site, *, after: int, limit: int) -> list[Allocation]:
+    """The API's allocation list: up to ``limit`` allocations by id from ``after``."""
+    return list(
+        db.session.scalars(
+            select(Allocation)
+            .where(Allocation.site_id == site.id, Allocation.id > after)
+            .order_by(Allocation.id)
+            .limit(limit)
+        )
     )
-    return rows, total, pages
+
+
+def cohort_allocations(cohort_id: int) -> list[Allocation]:
+    """The allocations one cohort lottery made, in the order it made them."""
+    return list(
+        db.session.scalars(
+            select(Allocation).where(Allocation.cohort_id == cohort_id).order_by(Allocation.id)
+        )
+    )
+
+
+def consent_versions(site: Site) -> list[str]:
+    """The versions of the site's trial's consent form, newest first."""
+    return list(
+        db.session.scalars(
+            select(ConsentForm.version)
+            .where(ConsentForm.trial_id == site.trial_id)
+            .order_by(ConsentForm.valid_from.desc())
+        )
+    )
+
+
+def active_staff(site: Site) -> list[User]:
+    """The site's active users (coordinators and client managers), by display name."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.site_id == site.id, User.active.is_(True))
+            .order_by(User.display_name)
+        )
+    )
 
 
 @dataclass
@@ -283,111 +323,3 @@ def followup_rounds(site: Site, limit: int = 12) -> list[FollowupRound]:
         .limit(limit)
         .all()
     )
-
-
-def overdue_conversations(manager_id: int | None, today: date) -> list[PlannedConversation]:
-    """Open conversations of one client manager whose date has passed, oldest first."""
-    return (
-        db.session.query(PlannedConversation)
-        .filter(
-            PlannedConversation.client_manager_id == (manager_id or 0),
-            PlannedConversation.status.in_(OPEN_STATUSES),
-            PlannedConversation.planned_date < today,
-        )
-        .order_by(PlannedConversation.planned_date, PlannedConversation.id)
-        .all()
-    )
-
-
-def conversation_history(participant: Participant) -> dict[str, Any]:
-    """Records (newest first), the plan, open agreements and running interventions."""
-    records = list(reversed(conversations.records(participant)))
-    plan = (
-        db.session.query(PlannedConversation)
-        .filter_by(participant_id=participant.id)
-        .order_by(PlannedConversation.sequence)
-        .all()
-    )
-    open_agreements = (
-        db.session.query(Agreement)
-        .filter_by(participant_id=participant.id, followup_record_id=None)
-        .order_by(Agreement.id)
-        .all()
-    )
-    interventions = conversations.interventions_of(participant.id)
-    return {
-        "records": records,
-        "plan": plan,
-        "next_planned": next((p for p in plan if p.status in OPEN_STATUSES), None),
-        "open_agreements": open_agreements,
-        "interventions": interventions,
-        "running_interventions": [i for i in interventions if i.ended_on is None],
-    }
-
-
-@dataclass
-class AuditFilters:
-    actor: str = ""
-    action: str = ""
-    entity: str = ""
-    entity_id: str = ""
-    site: str = ""
-    since: date | None = None
-    until: date | None = None
-    page: int = 1
-
-
-@dataclass
-class AuditPage:
-    rows: list[AuditEntry]
-    total: int
-    page: int
-    pages: int
-
-
-AUDIT_PAGE_SIZE = 50
-
-
-def audit_page(filters: AuditFilters) -> AuditPage:
-    """One page of the audit trail, newest first. ``recorded_at`` is an ISO text in UTC, so a
-    period is a range of texts (its end day included)."""
-    query = db.session.query(AuditEntry)
-    if filters.actor:
-        query = query.filter(AuditEntry.actor == filters.actor)
-    if filters.action:
-        query = query.filter(AuditEntry.action == filters.action)
-    if filters.entity:
-        query = query.filter(AuditEntry.entity == filters.entity)
-    if filters.entity_id:
-        query = query.filter(AuditEntry.entity_id == filters.entity_id)
-    if filters.site:
-        query = query.filter(AuditEntry.site == filters.site)
-    if filters.since:
-        query = query.filter(AuditEntry.recorded_at >= filters.since.isoformat())
-    if filters.until:
-        query = query.filter(
-            AuditEntry.recorded_at < (filters.until + timedelta(days=1)).isoformat()
-        )
-    total = query.count()
-    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
-    rows = (
-        query.order_by(AuditEntry.id.desc())
-        .offset((page - 1) * AUDIT_PAGE_SIZE)
-        .limit(AUDIT_PAGE_SIZE)
-        .all()
-    )
-    return AuditPage(rows, total, page, pages)
-
-
-def audit_choices() -> dict[str, list[str]]:
-    """The actors, actions and entities that occur, for the filter lists."""
-    return {
-        name: sorted(v for (v,) in db.session.query(column).distinct() if v)
-        for name, column in (
-            ("actors", AuditEntry.actor),
-            ("actions", AuditEntry.action),
-            ("entities", AuditEntry.entity),
-            ("sites", AuditEntry.site),
-        )
-    }
