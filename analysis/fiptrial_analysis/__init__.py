@@ -20,14 +20,10 @@ from .competing import (
     gray_test,
 )
 from .contingency import (
-    BreslowDayResult,
     ChiSquareResult,
-    MantelHaenszelResult,
     OddsRatioResult,
     RiskDifferenceResult,
-    breslow_day,
     chi_square,
-    mantel_haenszel,
     odds_ratio,
     risk_difference,
 )
@@ -39,6 +35,7 @@ from .power import SampleSizeResult, power_two_proportions, sample_size_two_prop
 from .report import DEFAULT_COST_PER_BENEFIT_YEAR, build_report
 from .rmst import RMSTResult, rmst_difference
 from .standardisation import StandardisedResult, standardised_risk_difference
+from .stratified import BreslowDayResult, MantelHaenszelResult, breslow_day, mantel_haenszel
 from .survival import (
     CumulativeIncidenceResult,
     KaplanMeierResult,

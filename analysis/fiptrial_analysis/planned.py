@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from .clustering import icc_anova, manager_effects
 from .codes import termination_categories
 from .competing import cumulative_incidence_by_group, gray_test
-from .contingency import mantel_haenszel, odds_ratio
+from .contingency import odds_ratio
 from .cox import cox_stratified
 from .means import complier_average_effect, standardised_mean_difference
 from .metaanalysis import random_effects
@@ -24,6 +24,7 @@ from .participants import Participants
 from .plan import OUTCOME_CLASSES, PlanFile
 from .rmst import rmst_difference
 from .standardisation import standardised_risk_difference
+from .stratified import mantel_haenszel
 
 DAYS_PER_YEAR = 365.25
 ADJUSTMENT_FACTORS = ("age_band", "benefit_duration_band")

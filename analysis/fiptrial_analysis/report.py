@@ -16,12 +16,13 @@ from numpy.typing import NDArray
 
 from .codes import PENSION_AGE_CODE, WORK_CODES, termination_categories
 from .consort import _check_consort, _consort
-from .contingency import breslow_day, chi_square, mantel_haenszel, odds_ratio, risk_difference
+from .contingency import chi_square, odds_ratio, risk_difference
 from .metaanalysis import random_effects
 from .outcomes import derive_outcomes, prepare_spells
 from .participants import BASELINE_COLUMNS, Participants, columns_from_rows, prepare_participants
 from .plan import PlanFile, default_plan
 from .planned import planned_report
+from .stratified import breslow_day, mantel_haenszel
 from .survival import cumulative_incidence, kaplan_meier, log_rank
 
 DEFAULT_COST_PER_BENEFIT_YEAR = 14000.0
