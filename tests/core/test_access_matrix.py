@@ -153,6 +153,7 @@ ALLOWED: dict[str, str] = {
     "POST /api/v1/sites/{site}/participant-imports":         "admin coord",
     "POST /api/v1/sites/{site}/outcome-imports":             "admin coord",
     "GET /api/v1/sites/{site}/outcome-imports":              "admin coord analyst",
+    "GET /api/v1/sites/{site}/import-jobs/{job}":            "admin coord analyst",
     "GET /api/v1/participants/{participant}/outcomes":       "admin coord manager analyst",
     "GET /api/v1/participants/{participant}/spells":         "admin coord manager analyst",
     "POST /api/v1/participants/{participant}/conversations": "admin coord manager",
