@@ -187,7 +187,7 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         "%(n)s participants in %(k)s site(s), allocated from %(first)s, followed up to "
         "%(last)s. Primary result: %(primary)s."
     ) % {
-        "n": f"{trial['participants']:,}",
+        "n": number_format(language)(trial["participants"], 0),
         "k": trial["sites"],
         "first": Markup.escape(trial["first_allocation"]),
         "last": Markup.escape(trial["last_followup_end"]),
