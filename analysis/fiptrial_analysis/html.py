@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
@@ -64,6 +65,23 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.translation(
         "fiptrial_analysis", str(folder), languages=[language], fallback=True
     )
+
+
+NUMBER_LOCALES = {"en": "en_GB", "nl": "nl_NL"}
+
+
+def number_format(language: str) -> Callable[..., str]:
+    """``number(value, digits, sign=False)`` in the language's own form (Babel): 14,000.5 in
+    English, 14.000,5 in Dutch; ``sign`` writes + before a positive number."""
+    locale = NUMBER_LOCALES.get(language, "en_GB")
+
+    def number(value: float, digits: int = 3, sign: bool = False) -> str:
+        pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+        if sign:
+            pattern = f"+{pattern};-{pattern}"
+        return str(format_decimal(value, pattern, locale=locale))
+
+    return number
 
 
 @cache
@@ -140,6 +158,7 @@ def render_body(
             plan_warnings=warnings,
             site_names=site_names or {},
             language=language,
+            number=number_format(language),
             _=_,
             gettext=_,
             tr=tr,
@@ -168,7 +187,7 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         "%(n)s participants in %(k)s site(s), allocated from %(first)s, followed up to "
         "%(last)s. Primary result: %(primary)s."
     ) % {
-        "n": f"{trial['participants']:,}",
+        "n": number_format(language)(trial["participants"], 0),
         "k": trial["sites"],
         "first": Markup.escape(trial["first_allocation"]),
         "last": Markup.escape(trial["last_followup_end"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -209,6 +210,9 @@ def test_one_template_renders_the_page_in_english_and_in_dutch() -> None:
     assert "Deelnemers toegewezen aan de groep" in dutch
     assert "intention to treat: everyone" not in dutch
     assert "any_exit_gross" not in dutch and "Elke uitstroom, bruto" in dutch
+    # Numbers in each language's form (Babel): 12,5% and 0,051 in Dutch, 12.5% in English.
+    assert re.search(r"\d,\d%", dutch) and not re.search(r"\d\.\d%", dutch)
+    assert re.search(r"\d\.\d%", english) and not re.search(r"\d,\d%", english)
 
 
 def test_every_text_the_report_carries_has_its_dutch_translation() -> None:

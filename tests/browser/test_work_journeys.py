@@ -301,3 +301,49 @@ def test_the_privacy_officer_searches_the_read_log(journey: Any, live_server: An
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Inloggen")
     tab.go("/privacy/leeslog")
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Inloggen")
+
+
+def test_the_report_page_switches_to_another_trial_and_says_why_it_has_no_report(
+    journey: Any, live_server: Any
+) -> None:
+    """The trial chooser appears with a second trial (created last: the journeys above see
+    one trial); a trial without allocations has no report yet, and the page says so."""
+    from datetime import timedelta
+
+    from fiptrial.extensions import db
+    from fiptrial.models import Trial
+    from fiptrial.services import trials
+
+    def second_trial() -> None:
+        if db.session.query(Trial).filter_by(code="fip-tweede").first() is None:
+            trials.create_trial(
+                {
+                    "code": "fip-tweede",
+                    "name": "Tweede FIP-onderzoek (leeg)",
+                    "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 1}],
+                    "method": "permuted_blocks",
+                    "block_multipliers": [1, 2],
+                    "stratify_by": ["site"],
+                    "consent_design": "consent_first",
+                    "followup_years": 3,
+                    "start_date": TODAY - timedelta(days=10),
+                    "synthetic": True,
+                },
+                actor="test",
+            )
+        db.session.remove()
+
+    live_server.run(second_trial)
+    tab = journey("analyst-report-other-trial")
+    tab.login("analist")
+    tab.page.get_by_role("link", name="Gepoold rapport").click()
+    tab.page.get_by_label("Onderzoek").select_option(label="Tweede FIP-onderzoek (leeg)")
+    tab.submit("Toon")
+    expect(tab.page.get_by_role("alert")).to_contain_text("Het rapport kan nog niet worden gemaakt")
+    expect(tab.page.get_by_label("Onderzoek")).to_have_value("fip-tweede")
+    expect(tab.page.locator("img.report-plot")).to_have_count(0)
+    tab.shot("analyst-report-no-data")
+    tab.page.get_by_label("Onderzoek").select_option("fip-demo")  # its name may have changed
+    tab.submit("Toon")
+    expect(tab.page.get_by_role("heading", name="Primaire analyse")).to_be_visible()
+    expect(tab.page.get_by_role("alert").first).to_contain_text("ANALYSEPLAN NIET BEVROREN")

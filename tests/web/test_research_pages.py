@@ -76,7 +76,8 @@ def test_pooled_report_with_its_figures(
     page = web.client.get("/onderzoek/rapport")
     assert page.status_code == 200
     assert "Primaire analyse" in page.text
-    assert "Analyseplan" in page.text and "NIET BEVROREN" not in page.text
+    assert "Analyseplan" in page.text and "UNFROZEN" not in page.text
+    assert "ANALYSEPLAN NIET BEVROREN: versie 1 kan nog worden gewijzigd" in page.text
     for name in ("consort", "exits", "forest", "survival", "incidence", "sustained", "classes",
                  "caterpillar", "reasons"):  # fmt: skip
         url = f"/onderzoek/rapport/t1/{name}.png"

@@ -19,11 +19,13 @@ document.addEventListener("DOMContentLoaded", function () {
         carried.type = "hidden";
         carried.name = submitter.name;
         carried.value = submitter.value;
+        carried.setAttribute("data-carried", "");
         form.appendChild(carried);
       }
       var status = document.createElement("p");
       status.setAttribute("role", "status");
       status.className = "notice";
+      status.setAttribute("data-busy-note", "");
       status.textContent = form.getAttribute("data-busy");
       form.appendChild(status);
       window.setTimeout(function () {
@@ -32,6 +34,21 @@ document.addEventListener("DOMContentLoaded", function () {
           button.setAttribute("aria-disabled", "true");
         });
       }, 0);
+    });
+    // Back to this page from the browser's cache (the back button): the form is usable again,
+    // without the busy note or the carried button value of the earlier submit.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) {
+        return;
+      }
+      sending = false;
+      form.querySelectorAll("[data-carried], p[data-busy-note]").forEach(function (element) {
+        element.remove();
+      });
+      form.querySelectorAll("[type=submit]").forEach(function (button) {
+        button.disabled = false;
+        button.removeAttribute("aria-disabled");
+      });
     });
   });
   // "All on this list": one checkbox ticks the rows (the rows work without it).
