@@ -127,7 +127,7 @@ def test_a_plugin_reason_quoting_a_bsn_is_redacted_before_it_is_stored(
 
     from fiptrial.plugins.manager import SitePlugin
 
-    monkeypatch.setattr(SitePlugin, "_read", lambda _self, source: careless(source))
+    monkeypatch.setattr(SitePlugin, "_read", lambda _self, source, wanted=None: careless(source))
     response = upload("participant", "bw", b"anything")
     assert response.status_code == 201, response.json
     assert not IDENTIFYING.search(response.text), response.text

@@ -36,12 +36,12 @@ def test_an_api_upload_is_spooled_privately_in_the_instance_folder(
     seen: list[tuple[Path, int, int]] = []
     read = SitePlugin._read
 
-    def spying(self: Any, source: Any) -> Any:
+    def spying(self: Any, source: Any, wanted: Any = None) -> Any:
         path = Path(source.name)
         seen.append(
             (path, stat.S_IMODE(path.parent.stat().st_mode), stat.S_IMODE(path.stat().st_mode))
         )
-        return read(self, source)
+        return read(self, source, wanted)
 
     monkeypatch.setattr(SitePlugin, "_read", spying)
     response = upload("participant", "bw", export_bytes([Line(build.next_bsn())]))

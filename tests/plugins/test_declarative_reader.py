@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fiptrial.plugins import ExportFormatError
+from fiptrial.plugins import PLUGIN_API_VERSION, ExportFormatError
 from fiptrial.plugins.declarative import ExportLayout, SiteFileError, layout_files
 from fiptrial.plugins.declarative.reader import read_export
 from fiptrial.plugins.declarative.synthetic import synthetic_exports
@@ -199,7 +199,8 @@ def test_a_wrong_layout_names_the_key_to_change(change: tuple[str, str], message
     ("file", "change", "message"),
     [
         ("export.toml", ('format = "csv"', 'format = "pdf"'), 'export.toml: format must be'),
-        ("site.toml", ('api_version = "2.0"', 'api_version = "1.0"'), "for plugin interface 1.0"),
+        ("site.toml", (f'api_version = "{PLUGIN_API_VERSION}"', 'api_version = "1.0"'),
+         "for plugin interface 1.0"),
         ("site.toml", ('members = ["GM0513"]', 'members = ["0513"]'), "municipality code '0513'"),
         ("mapping.csv", (";map;11;", ";maybe;11;"), "action must be 'map' or 'reject'"),
         ("mapping.csv", (";map;11;", ";map;42;"), "maps to unknown shared code '42'"),
@@ -220,3 +221,15 @@ def test_a_broken_site_folder_stops_start_up_naming_site_and_file(
         build_plugin_host(entry_points=False, site_dirs=[tmp_path])
     assert "gouda" in caught.value.problems
     assert message in str(caught.value)
+
+
+def test_a_person_the_importer_does_not_want_is_read_no_further_than_the_bsn() -> None:
+    from fiptrial.plugins.rows import SKIPPED
+
+    rows = list(
+        read_export(bus(), io.BytesIO(DELIVERY.encode("utf-8")), lambda bsn: bsn == "999998523")
+    )
+    wanted, partner, invalid = rows
+    assert wanted.bsn == "999998523" and wanted.is_valid
+    assert partner is SKIPPED  # 052856562: valid, not wanted
+    assert invalid.bsn is None and invalid.errors  # an invalid BSN is read in full

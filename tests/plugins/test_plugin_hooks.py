@@ -37,12 +37,12 @@ def test_hook_read_export(host_with, fixture_plugin):
     pm = host_with("fixture_site", "greedy_site").pm
     source = (fixture_plugin("fixture_site").HERE / "fixture_export.csv").open("rb")
     with source:
-        rows = list(site_hook(pm, "fixture_site", "read_export")(source=source))
+        rows = list(site_hook(pm, "fixture_site", "read_export")(source=source, wanted=None))
     assert all(isinstance(row, ExportRow) for row in rows)
     assert [row.line for row in rows] == [2, 3, 4, 5]
     assert rows[2].local_reason == "VRH"
     assert rows[2].new_municipality == "GM0748"
-    assert list(site_hook(pm, "greedy_site", "read_export")(source=io.BytesIO())) == []
+    assert list(site_hook(pm, "greedy_site", "read_export")(source=io.BytesIO(), wanted=None)) == []
 
 
 def test_hook_map_reason(host_with):

@@ -159,3 +159,63 @@ def test_comma_is_accepted_when_allowed():
     export, records = _records(b"bsn,reden\n1,2\n", delimiters=(";", ","))
     assert export.delimiter == ","
     assert records == [(2, ["1", "2"])]
+
+
+def _line_by_line(data: bytes) -> list[tuple[int, list[str]]]:
+    """The records as a plain reader gets them: split at LF, each line UTF-8 else
+    Windows-1252, then the csv module (an independent reference for the block reader)."""
+    import csv
+
+    raw_lines = [line + b"\n" for line in data.split(b"\n")]
+    raw_lines[-1] = raw_lines[-1][:-1]
+    texts = []
+    for raw in raw_lines[1:]:
+        try:
+            texts.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(raw.decode("cp1252"))
+    reader = csv.reader(texts, delimiter=";", strict=True)
+    records, consumed = [], 1
+    for fields in reader:
+        start, consumed = consumed + 1, reader.line_num + 1
+        if len(fields) > 1 or (fields and fields[0].strip()):
+            records.append((start, fields))
+    return records
+
+
+@pytest.mark.parametrize(
+    "odd_line",
+    [
+        "999998523;Beëindigd".encode("cp1252"),  # Windows-1252 among UTF-8 lines
+        "999998523;Beëindigd".encode(),
+        b'999998523;"form\x0cfeed"',  # a break str.splitlines knows and the csv module doesn't
+        '999998523;"line\u2028separator"'.encode(),
+        b'999998523;"two\nlines"',
+        b'999998523;"two\r\nlines"',
+        b"999998523;" + b"x" * (MAX_LINE_BYTES - 20),  # long, within the limit
+    ],
+)
+def test_reading_in_blocks_gives_what_reading_line_by_line_gives(odd_line):
+    # the odd line lands in a late block, beside lines that straddle block boundaries
+    body = b"".join(b"%09d;reden %d\r\n" % (n, n) for n in range(30_000))
+    data = b"bsn;reden\r\n" + body + odd_line + b"\r\n" + body + b"123;last line without LF"
+    _, records = _records(data)
+    assert records == _line_by_line(data)
+
+
+@pytest.mark.parametrize(
+    ("odd_line", "message"),
+    [
+        (b"1;\x81\x8d", "the text is neither UTF-8 nor Windows-1252"),
+        (b"x" * (MAX_LINE_BYTES + 10), "is longer than"),
+        (b'1;"a\x00b"', "contains a NUL byte"),
+        (b"1;a\rb", "new-line character seen in unquoted field"),
+    ],
+)
+def test_a_bad_line_in_a_late_block_is_named_by_its_number(odd_line, message):
+    body = b"".join(b"%09d;reden\n" % n for n in range(20_000))
+    data = b"bsn;reden\n" + body + odd_line + b"\n" + body
+    with pytest.raises(ExportFormatError) as caught:
+        _records(data)
+    assert message in caught.value.message
+    assert "line 20002" in caught.value.message

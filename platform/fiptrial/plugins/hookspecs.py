@@ -35,7 +35,7 @@ The reference page ``plugin-hooks.md`` beside this module is generated from thes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib.resources.abc import Traversable
 from typing import BinaryIO
 
@@ -47,7 +47,7 @@ from fiptrial.plugins.rows import ExportRow
 
 PROJECT_NAME = "fiptrial"
 #: The version of this interface (``major.minor``); see the module docstring.
-PLUGIN_API_VERSION = "2.0"
+PLUGIN_API_VERSION = "2.1"
 hookspec = HookspecMarker(PROJECT_NAME)
 hookimpl = HookimplMarker(PROJECT_NAME)
 
@@ -86,13 +86,20 @@ def reason_mappings() -> Sequence[ReasonMapping] | None:  # type: ignore[empty-b
 
 
 @hookspec(firstresult=True)
-def read_export(source: BinaryIO) -> Iterator[ExportRow] | None:  # type: ignore[empty-body]
+def read_export(  # type: ignore[empty-body]
+    source: BinaryIO, wanted: Callable[[str], bool] | None
+) -> Iterator[ExportRow] | None:
     """Read the municipality's export into normalised rows, streaming.
 
     Receives ``source``, a binary file object positioned at the start of the export (the
-    platform opens paths and uploads; the plugin never closes ``source``). Returns an iterator
-    of :class:`~fiptrial.plugins.rows.ExportRow` in file order. The first non-``None`` result
-    wins.
+    platform opens paths and uploads; the plugin never closes ``source``), and ``wanted``
+    (since interface 2.1; a plugin that does not name it never gets it): ``None``, or the
+    importer's question whether it wants a valid, normalised BSN -- an outcome import wants
+    the trial's participants only. For a record whose BSN is valid and not wanted, the plugin
+    may give :data:`~fiptrial.plugins.rows.SKIPPED` instead of reading the record further
+    (data minimisation, and most of an import's time); a record whose BSN is invalid is read
+    in full as always. Returns an iterator of :class:`~fiptrial.plugins.rows.ExportRow` in
+    file order. The first non-``None`` result wins.
 
     The iterator must stream -- read one record at a time and never the whole file -- so that a
     million-row import uses as much memory as a thousand-row one. Check the header before

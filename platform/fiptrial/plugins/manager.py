@@ -335,8 +335,14 @@ class SitePlugin:
         members = tuple(site_municipalities or ())
         return members or self.info.municipalities
 
-    def read_export(self, source: IO[bytes] | str | os.PathLike[str]) -> Iterator[ExportRow]:
+    def read_export(
+        self,
+        source: IO[bytes] | str | os.PathLike[str],
+        wanted: Callable[[str], bool] | None = None,
+    ) -> Iterator[ExportRow]:
         """Stream the rows of an export (a binary file object, or a path the host opens).
+
+        ``wanted``: see the ``read_export`` hook; a plugin may then give ``SKIPPED`` rows.
 
         Raises:
             ExportFormatError: at once for a wrong header, or while iterating.
@@ -346,15 +352,15 @@ class SitePlugin:
             # closes it when the rows are exhausted or abandoned.
             handle = Path(source).open("rb")  # noqa: SIM115
             try:
-                rows = self._read(handle)
+                rows = self._read(handle, wanted)
             except BaseException:
                 handle.close()
                 raise
             return _closing(rows, handle)
-        return self._read(source)
+        return self._read(source, wanted)
 
-    def _read(self, source: IO[bytes]) -> Iterator[ExportRow]:
-        rows = self._hooks["read_export"](source=source)
+    def _read(self, source: IO[bytes], wanted: Callable[[str], bool] | None) -> Iterator[ExportRow]:
+        rows = self._hooks["read_export"](source=source, wanted=wanted)
         if rows is None:
             raise SitePluginError.one(self.name, "read_export returned nothing")
         return iter(rows)

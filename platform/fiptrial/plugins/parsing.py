@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from fiptrial.plugins.info import PLACEHOLDER_MUNICIPALITY
@@ -22,6 +23,8 @@ from fiptrial.plugins.rows import ExportFormatError
 
 #: A longer line is not a client record; refusing it keeps memory flat on a hostile file.
 MAX_LINE_BYTES = 64 * 1024
+#: How much of a CSV export is decoded at a time (see ``_decoded_lines``).
+_BLOCK_BYTES = 64 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
 COMMON_DELIMITERS = (";", ",", "\t", "|")
 _DELIMITER_NAMES = {";": "';'", ",": "','", "\t": "a tab", "|": "'|'"}
@@ -353,15 +356,72 @@ def _records(source: BinaryIO, delimiter: str, encoding: str) -> Iterator[tuple[
 
 
 def _decoded_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
-    """The file's lines as text. Written for the common case -- a short line of UTF-8 (which
-    ASCII is) -- with no function call per line: this loop runs once per line of the file."""
-    number = 1
-    readline, limit = source.readline, MAX_LINE_BYTES + 1
+    """The file's lines as text, for ``csv.reader``.
+
+    Read in blocks of whole lines: a plain block (no NUL, no line over the limit, no line
+    break other than LF or CR LF) is decoded and split in C, and ``chain`` hands its lines to
+    the csv module without a Python step per line -- this runs once per line of a
+    million-row file. Any other block goes line by line through :func:`_checked_lines`, which
+    raises the format error naming the exact line.
+    """
+    return chain.from_iterable(_decoded_blocks(source, encoding))
+
+
+def _decoded_blocks(source: BinaryIO, encoding: str) -> Iterator[Iterable[str]]:
+    number = 1  # lines before the block: the header
+    read, rest = source.read, b""
+    while data := read(_BLOCK_BYTES):
+        block = rest + data
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:  # not one whole line yet
+            _check_line_length(block, number + 1)
+            rest = block
+            continue
+        block, rest = block[:cut], block[cut:]
+        yield _plain_lines(block, number, encoding) or _checked_lines(block, number, encoding)
+        number += block.count(b"\n")
+    if rest:
+        yield _plain_lines(rest, number, encoding) or _checked_lines(rest, number, encoding)
+
+
+def _plain_lines(block: bytes, number: int, encoding: str) -> list[str] | None:
+    """The lines of a plain block (see :func:`_decoded_lines`), else ``None``.
+
+    Every test here is one pass in C: a line break other than LF or CR LF shows as more lines
+    than LFs, a non-UTF-8 byte as a lone surrogate that strict encoding refuses.
+    """
+    if b"\x00" in block:
+        return None
+    if encoding == "windows-1252":
+        text = block.decode("cp1252", errors="replace")
+    else:
+        # Bytes that are not UTF-8 become lone surrogates: only their lines are decoded again,
+        # one by one, as a line-by-line read would (Windows-1252, or the error naming it).
+        text = block.decode("utf-8", errors="surrogateescape")
+    lines = text.splitlines(keepends=True)
+    if len(lines) != block.count(b"\n") + (not block.endswith(b"\n")):
+        return None
+    one_byte = encoding == "windows-1252" or text.isascii()
+    # a character is at most four bytes: a longer line goes to the exact check
+    if max(map(len, lines)) >= (MAX_LINE_BYTES if one_byte else MAX_LINE_BYTES // 4):
+        return None
+    if not one_byte:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            for index, line in enumerate(lines):
+                raw = line.encode("utf-8", errors="surrogateescape")
+                if not raw.isascii():
+                    lines[index] = _decode(raw, number + index + 1, encoding)
+    return lines
+
+
+def _checked_lines(block: bytes, number: int, encoding: str) -> Iterator[str]:
+    """The lines of a block one by one, each checked (length, NUL, encoding)."""
     utf8_first = encoding != "windows-1252"
-    while raw := readline(limit):
+    for raw in block.splitlines(keepends=True) if b"\r" not in block else _lf_lines(block):
         number += 1
-        if len(raw) > MAX_LINE_BYTES:
-            _check_line_length(raw, number)
+        _check_line_length(raw, number)
         if b"\x00" in raw:
             raise ExportFormatError(f"line {number} contains a NUL byte: this is not a text file")
         if utf8_first:
@@ -372,6 +432,13 @@ def _decoded_lines(source: BinaryIO, encoding: str) -> Iterator[str]:
         else:
             text = _decode(raw, number, encoding)
         yield text
+
+
+def _lf_lines(block: bytes) -> list[bytes]:
+    """A block's lines split at LF only (a bare CR stays inside its line, for csv to judge)."""
+    lines = block.split(b"\n")
+    last = lines.pop()
+    return [line + b"\n" for line in lines] + ([last] if last else [])
 
 
 def _decode(raw: bytes, number: int, encoding: str) -> str:

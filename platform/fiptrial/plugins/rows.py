@@ -123,3 +123,9 @@ class ExportRow(NamedTuple):
     def is_running(self) -> bool:
         """True while the benefit runs (no end date in the export)."""
         return self.benefit_end is None
+
+
+#: What a reader gives, when the importer passes ``wanted`` (see the ``read_export`` hook), for
+#: a record whose valid BSN the importer does not want -- a client outside the trial: the
+#: record is read no further than its BSN, so nothing else of it is parsed or kept.
+SKIPPED = ExportRow(0, None, None, None, None, None, None, None, None, ())

@@ -104,7 +104,9 @@ class PreparedPlugin:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._plugin, name)
 
-    def read_export(self, source: Any) -> Any:
+    def read_export(self, source: Any, wanted: Any = None) -> Any:
+        """The prepared file's rows, each read in full (``wanted`` is not needed: the file
+        holds no more than the site's reader gave)."""
         from fiptrial.plugins.prepared import read_prepared
 
         return read_prepared(source, key_for(self._site))

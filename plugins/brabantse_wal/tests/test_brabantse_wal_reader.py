@@ -184,3 +184,29 @@ def test_reading_streams_memory_does_not_grow_with_the_file(monkeypatch):
     monkeypatch.setattr(DateParser, "MAX_CACHED", 500)
     small, large = _peak_reading(2_000), _peak_reading(20_000)
     assert large < small * 1.3, (small, large)
+
+
+def test_a_client_the_importer_does_not_want_is_read_no_further_than_the_bsn():
+    from fiptrial.plugins.rows import SKIPPED
+
+    wanted = "999998523"
+    lines = [
+        GOOD,  # wanted: read in full
+        "100002;052856562;31-02-1978;?;9999;05-01-2023;;;;",  # valid BSN, not wanted: skipped,
+        # although its birth date, sex and municipality are wrong
+        "100003;123456789;12-03-1978;M;0748;05-01-2023;;;;",  # invalid BSN: read, rejected
+    ]
+    data = "\r\n".join((HEADER, *lines)).encode("cp1252")
+    asked: list[str] = []
+
+    def want(bsn: str) -> bool:
+        asked.append(bsn)
+        return bsn == wanted
+
+    first, second, third = SITE.read_export(io.BytesIO(data), want)
+    assert first.bsn == wanted and first.is_valid
+    assert second is SKIPPED
+    assert third.bsn is None and third.errors
+    assert asked == [wanted, "052856562"]  # an invalid BSN is never asked about
+    # without the question every line is read in full, the bad one with its errors
+    assert [row.is_valid for row in SITE.read_export(io.BytesIO(data))] == [True, False, False]

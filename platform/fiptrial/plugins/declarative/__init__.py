@@ -32,7 +32,7 @@ no layout can say subclasses it (or writes a plugin from scratch) and adds the h
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -151,8 +151,10 @@ class DeclarativeSite:
         return self.history
 
     @hookimpl
-    def read_export(self, source: BinaryIO) -> Iterator[ExportRow]:
-        return read_declarative_export(self.layout, source)
+    def read_export(
+        self, source: BinaryIO, wanted: Callable[[str], bool] | None
+    ) -> Iterator[ExportRow]:
+        return read_declarative_export(self.layout, source, wanted)
 
     @hookimpl
     def sample_export(self) -> Traversable | None:

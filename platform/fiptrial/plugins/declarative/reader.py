@@ -39,7 +39,7 @@ from fiptrial.plugins.parsing import (
     open_csv_export,
     quoted,
 )
-from fiptrial.plugins.rows import ExportRow, RowError, Sex
+from fiptrial.plugins.rows import SKIPPED, ExportRow, RowError, Sex
 
 Texts = Sequence[str]
 Builder = Callable[[int, Texts], ExportRow]
@@ -55,16 +55,22 @@ _NO_REASON = "not a reason code"
 ) = range(len(FIELDS))  # fmt: skip
 
 
-def read_export(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+def read_export(
+    layout: ExportLayout, source: BinaryIO, wanted: Callable[[str], bool] | None = None
+) -> Iterator[ExportRow]:
     """Check the start of the file now, then stream its rows.
+
+    ``wanted`` (see the ``read_export`` hook): a person whose valid BSN it refuses is given as
+    ``SKIPPED``, read no further -- on the plain one-person-per-line CSV and in XML; lines with
+    partners or baseline columns are read in full.
 
     Raises:
         ExportFormatError: a wrong header, separator, encoding or XML structure -- at once when
             the start of the file shows it, else while iterating.
     """
     if layout.format == "csv":
-        return _csv_rows(layout, source)
-    return _xml_rows(layout, source)
+        return _csv_rows(layout, source, wanted)
+    return _xml_rows(layout, source, wanted)
 
 
 # --- one row from its texts -------------------------------------------------------------------
@@ -263,7 +269,9 @@ def _errors(
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def _csv_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+def _csv_rows(
+    layout: ExportLayout, source: BinaryIO, wanted: Callable[[str], bool] | None
+) -> Iterator[ExportRow]:
     specs = [layout.fields.get(name) for name in FIELDS]
     partner_specs = layout.partner
     columns = [*(s.name for s in specs if s is not None and not s.optional),
@@ -289,7 +297,7 @@ def _csv_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
     positions = [position(spec) for spec in specs]
     width = max(export.columns.values()) + 1
     partner = _partner_picker(layout, positions, found)
-    return _csv_loop(layout, export.records, positions, width, export.delimiter, partner)
+    return _csv_loop(layout, export.records, positions, width, export.delimiter, partner, wanted)
 
 
 def _csv_loop(
@@ -299,13 +307,14 @@ def _csv_loop(
     width: int,
     delimiter: str,
     partner: Callable[[int, list[str], ExportRow], ExportRow | None] | None,
+    wanted: Callable[[str], bool] | None,
 ) -> Iterator[ExportRow]:
     padded = -1 in positions  # an absent optional column reads as the "" appended to each row
     if partner is None and all(p < 0 for p in positions[I_EDUCATION:]):
         # the plain loop reads the unit and code columns by position: only the eight fields
         # it picks need the padding
         core_padded = -1 in positions[: I_NEW + 1]
-        return _plain_csv_loop(layout, records, positions, width, delimiter, core_padded)
+        return _plain_csv_loop(layout, records, positions, width, delimiter, core_padded, wanted)
     return _built_csv_loop(layout, records, positions, width, delimiter, padded, partner)
 
 
@@ -347,6 +356,7 @@ def _plain_csv_loop(
     width: int,
     delimiter: str,
     padded: bool,
+    wanted: Callable[[str], bool] | None,
 ) -> Iterator[ExportRow]:
     """The loop of the common case -- one person per line, no baseline columns -- written out
     rather than calling ``row_builder``: it is the whole cost of reading a million-row export,
@@ -367,6 +377,9 @@ def _plain_csv_loop(
             fields.append("")
         bsn_t, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t = pick(fields)
         bsn = bsn_of(bsn_t)
+        if bsn is not None and wanted is not None and not wanted(bsn):
+            yield SKIPPED
+            continue
         birth = birth_dates(birth_t)
         sex = sexes.get(sex_t) or sexes.get(sex_t.strip().upper())
         home = municipalities(home_t)
@@ -458,7 +471,9 @@ class _Prefixed:
         return self.rest.read(size)
 
 
-def _xml_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
+def _xml_rows(
+    layout: ExportLayout, source: BinaryIO, wanted: Callable[[str], bool] | None
+) -> Iterator[ExportRow]:
     head = source.read(_PROLOG_BYTES)
     if not head.strip():
         raise format_error("export_empty", expected=f"XML with {layout.record} elements")
@@ -466,7 +481,7 @@ def _xml_rows(layout: ExportLayout, source: BinaryIO) -> Iterator[ExportRow]:
     prolog = head if root_at < 0 else head[:root_at]
     if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
         raise format_error("export_xml_dtd")
-    return _xml_loop(layout, _Prefixed(head, source))
+    return _xml_loop(layout, _Prefixed(head, source), wanted)
 
 
 def _first_element(head: bytes) -> int:
@@ -479,7 +494,9 @@ def _first_element(head: bytes) -> int:
     return -1
 
 
-def _xml_loop(layout: ExportLayout, source: _Prefixed) -> Iterator[ExportRow]:
+def _xml_loop(
+    layout: ExportLayout, source: _Prefixed, wanted: Callable[[str], bool] | None
+) -> Iterator[ExportRow]:
     """lxml's ``iterparse`` delivers the end of each benefit record only (``tag`` filter), with
     the line it started on (``sourceline``); entities are not resolved, nothing is fetched, and
     each record is dropped from the tree once its rows are out."""
@@ -560,6 +577,11 @@ def _xml_loop(layout: ExportLayout, source: _Prefixed) -> Iterator[ExportRow]:
                     for index, path, is_person in nested:
                         if is_person:
                             own[index] = person.findtext(path) or ""
+                if wanted is not None:
+                    bsn = normalise_bsn(own[I_BSN])
+                    if bsn is not None and not wanted(bsn):
+                        yield SKIPPED
+                        continue
                 yield build(person.sourceline or 0, own)
             record.clear(keep_tail=True)
             parent = record.getparent()
