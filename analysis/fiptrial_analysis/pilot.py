@@ -19,6 +19,7 @@ from typing import TextIO
 
 from .codes import PENSION_AGE_CODE, read_data_file
 from .contingency import chi_square, odds_ratio, risk_difference
+from .participants import REQUIRED_COLUMNS
 
 PILOT_SITE = "ISD Brabantse Wal"
 PILOT_START = date(2014, 11, 1)
@@ -97,18 +98,7 @@ def pilot_participants(path: str | PathLike[str] | None = None) -> dict[str, lis
         ``round((i + 1) * 365 / (E + 1))`` days after allocation.
     """
     table = read_table_4_1(path)
-    columns: dict[str, list[str]] = {
-        name: []
-        for name in (
-            "participant",
-            "site",
-            "arm",
-            "allocated_on",
-            "followup_end",
-            "exit_date",
-            "exit_code",
-        )
-    }
+    columns: dict[str, list[str]] = {name: [] for name in REQUIRED_COLUMNS}
     days = (PILOT_END - PILOT_START).days
     for arm in ("fip", "control"):
         exits = _interleaved(table[arm])

@@ -62,7 +62,6 @@ def test_fidelity_matches_the_records(fip: Any, client: Any, build: Any, bearer:
     assert total.open == 24 - 9 - 1
     assert figures.total.first_year_share == round(2 / 6, 4)
     assert sum(m.held for m in figures.per_client_manager.values()) == 9
-    assert fidelity.conversations_held(site)[a] == 4
 
     answer = client.get(
         f"/api/v1/sites/{site.code}/fidelity", headers=bearer(build.token("analyst"))

@@ -86,6 +86,9 @@ def cohort_allocation(data: dict[str, Any], site_code: str) -> dict[str, Any]:
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, AllocationPageSchema)
 def list_allocations(page: dict[str, int], site_code: str) -> dict[str, Any]:
+    """The site's allocations in keyset pages (``after`` an id, ``limit``, a ``next`` link)
+    rather than page numbers, so that a client paging through them while allocations are
+    added sees each exactly once."""
     _who, site = _site(site_code)
     limit = min(page["limit"], 1000)
     items = site_reads.allocations_after(site, after=page["after"], limit=limit + 1)

@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select
 
 from fiptrial.extensions import db
 from fiptrial.models import Participant, ReadLogEntry, ReadLogPurge, ReadLogSubject, Site, Trial
+from fiptrial.services.paging import page_count, page_of
 from fiptrial.services.transaction import unit_of_work
 
 DIGIT_RUN = re.compile(r"\d{8,}")
@@ -445,11 +446,9 @@ def search(filters: ReadLogFilters) -> ReadLogPage:
         query = query.filter(ReadLogEntry.recorded_at >= filters.since)
     if filters.until is not None:
         query = query.filter(ReadLogEntry.recorded_at < filters.until)
-    total = query.count()
     size = max(1, min(filters.page_size, 500))
-    pages = max(1, -(-total // size))
-    page = max(1, min(filters.page, pages))
-    entries = query.order_by(ReadLogEntry.id.desc()).offset((page - 1) * size).limit(size).all()
+    pagination = page_of(query.order_by(ReadLogEntry.id.desc()), filters.page, size)
+    entries = list(pagination.items)
     subjects: dict[int, list[int]] = {entry.id: [] for entry in entries}
     if entries:
         for entry_id, pid in db.session.execute(
@@ -458,7 +457,12 @@ def search(filters: ReadLogFilters) -> ReadLogPage:
             .order_by(ReadLogSubject.entry_id, ReadLogSubject.participant_id)
         ):
             subjects[entry_id].append(pid)
-    return ReadLogPage([ReadLogRow(e, subjects[e.id]) for e in entries], total, page, pages)
+    return ReadLogPage(
+        [ReadLogRow(e, subjects[e.id]) for e in entries],
+        pagination.total or 0,
+        pagination.page,
+        page_count(pagination),
+    )
 
 
 # --- Retention ---------------------------------------------------------------------------------

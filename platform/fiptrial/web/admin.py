@@ -35,6 +35,7 @@ from fiptrial.web.admin_forms import (
 from fiptrial.web.common import (
     ROLE_NAMES,
     apply_service_error,
+    form_status,
     install_error_pages,
     principal,
     requires,
@@ -110,7 +111,7 @@ def trial_settings(code: str) -> Any:
         else:
             flash(_("De instellingen van het onderzoek zijn opgeslagen."), "success")
             return redirect(url_for(".trial_settings", code=trial.code))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "admin/trial.html",
         trial=trial,
@@ -149,7 +150,7 @@ def sites() -> Any:
         else:
             flash(_("Locatie %(name)s is toegevoegd.", name=site.name), "success")
             return redirect(url_for(".site", code=site.code))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     plugins = {
         site.id: get_site_plugin(site.plugin) for trial in all_trials for site in trial.sites
     }
@@ -336,7 +337,7 @@ def user_list() -> Any:
                 "success",
             )
             return redirect(url_for(".user_list"))
-    return _render_users(form, 422 if form.errors or form.form_errors else 200)
+    return _render_users(form, form_status(form))
 
 
 def _role_names() -> dict[str, Any]:

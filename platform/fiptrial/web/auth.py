@@ -27,6 +27,7 @@ from fiptrial.services import users
 from fiptrial.web.common import (
     WebUser,
     apply_service_error,
+    form_status,
     home_for,
     install_error_pages,
     requires_login,
@@ -143,7 +144,7 @@ def change_password() -> Any:
                     "success",
                 )
                 return redirect(url_for("auth.login"))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("auth/password.html", form=form), status
 
 

@@ -180,3 +180,9 @@ def apply_service_error(
         field.errors = [*field.errors, text]
     else:
         form.form_errors.append(text)
+
+
+def form_status(form: FlaskForm, *other_errors: object) -> int:
+    """The status of a page that shows ``form``: 422 when it (or a group of rows read beside
+    it) holds an error, 200 otherwise."""
+    return 422 if form.errors or form.form_errors or any(other_errors) else 200

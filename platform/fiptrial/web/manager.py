@@ -30,6 +30,7 @@ from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
+    form_status,
     install_error_pages,
     principal,
     requires,
@@ -301,7 +302,7 @@ def record_conversation(pid: int) -> Any:
             else:
                 flash(_("Het gesprek is opgeslagen."), "success")
                 return redirect(url_for(".participant", pid=pid))
-    status = 422 if form.errors or form.form_errors or group_errors else 200
+    status = form_status(form, group_errors)
     return render_template(
         "manager/conversation.html",
         person=person,
@@ -385,7 +386,7 @@ def correct_conversation(pid: int, record_id: int) -> Any:
                     "success",
                 )
                 return redirect(url_for(".participant", pid=pid))
-    status = 422 if form.errors or form.form_errors or group_errors else 200
+    status = form_status(form, group_errors)
     return render_template(
         "manager/correct.html",
         person=person,

@@ -47,6 +47,7 @@ from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
+    form_status,
     install_error_pages,
     principal,
     requires,
@@ -141,7 +142,7 @@ def register(site: Site) -> Any:
             return redirect(url_for(".participant", site_code=site.code, pid=participant.id))
     if form.is_submitted():
         form.bsn.data = ""  # a refused form never sends the BSN back into the page
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template("site/register.html", site=site, form=form), status
 
 
@@ -319,7 +320,7 @@ def bulk_consent(site: Site) -> Any:
                 "success",
             )
             return redirect(url_for(".cohort", site_code=site.code))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "site/bulk_consent.html",
         site=site,
@@ -365,7 +366,7 @@ def cohort(site: Site) -> Any:
                 "success",
             )
             return redirect(url_for(".allocations", site_code=site.code))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render_template(
         "site/cohort.html",
         site=site,
