@@ -20,7 +20,8 @@ $(STAMP): setup.cfg pyproject.toml analysis/pyproject.toml \
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the platform, its plugins and the test tools into $(VENV) ..."
 	@# uv resolves and installs in seconds; pip is the fallback where uv cannot be had.
-	@if $(BIN)/python -m pip install --quiet uv >/dev/null 2>&1; then \
+	@echo "Fetching uv (the installer) from the package index ..."
+	@if $(BIN)/python -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then \
 		$(BIN)/uv pip install --python $(BIN)/python $(PACKAGES); \
 	else \
 		echo "uv is not available: installing with pip (slower)"; \

@@ -2,15 +2,19 @@
 
 Every database test runs twice: on SQLite (a copy of a migrated template file) and on the real
 PostgreSQL server (marker ``postgresql``; a database migrated once per session and emptied
-between tests). Without a reachable server the PostgreSQL runs are skipped, except under
+between tests). Each test process builds the app once per database and resets it between
+tests (see ``SharedApp``). Without a reachable server the PostgreSQL runs are skipped, except under
 CI=true, where they fail: CI must never pass on SQLite alone.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,28 +123,54 @@ def postgres_url() -> Iterator[str]:
     url = recreate_postgres_database(f"fiptrial_test_{worker}_{os.getpid()}")
     migrate(make_app(url))
     yield url
+    engine = _postgres_engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
     admin = create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     admin.dispose()
 
 
+_postgres_engines: dict[str, Any] = {}
+
+
 def empty_postgres(url: str) -> None:
-    """Empty every table (audit triggers bypassed as a superuser may) and reset the chain."""
-    engine = create_engine(url)
+    """Empty every table (audit triggers bypassed as a superuser may) and reset the chain.
+
+    Only the tables that hold rows are emptied, with DELETE: TRUNCATE gives each of the ~45
+    tables and its indexes new files, which cost more than the test that follows. The sequences
+    a test used start again where RESTART IDENTITY would start them. One engine per database
+    and test process, so that no test pays for a new connection here.
+    """
+    engine = _postgres_engines.get(url)
+    if engine is None:
+        engine = _postgres_engines[url] = create_engine(url)
     with engine.begin() as connection:
         tables = [
             row[0]
             for row in connection.execute(
                 text(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
+                    "AND tablename <> 'alembic_version' ORDER BY tablename"
                 )
             )
         ]
+        holding_rows = connection.execute(
+            text(
+                " UNION ALL ".join(
+                    f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables
+                )
+            )
+        ).scalars()
         connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in holding_rows.all():
+            connection.execute(text(f'DELETE FROM "{table}"'))
         connection.execute(
-            text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            text(
+                "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
+            )
         )
         from fiptrial.services.audit import GENESIS_HASH, head_mac
 
@@ -156,7 +186,6 @@ def empty_postgres(url: str) -> None:
                 "mac": head_mac(0, GENESIS_HASH, 1, key),
             },
         )
-    engine.dispose()
 
 
 # --- The app ----------------------------------------------------------------------------------
@@ -164,11 +193,109 @@ def empty_postgres(url: str) -> None:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
+# Building the app (about 90 URL rules compiled, the OpenAPI document generated, the plugins
+# found) costs more than most tests: each test process builds it once per database and resets
+# it between tests (its database, configuration, request hooks, extensions, login counts).
+# FIPTRIAL_TEST_FRESH_APP=1 builds a fresh one for every test instead, to rule the sharing out
+# when a test fails only in company.
+FRESH_APP_PER_TEST = os.environ.get("FIPTRIAL_TEST_FRESH_APP") == "1"
+#: The Flask attributes that tests (tests/security/security_world.py) or late registrations
+#: change; restored after every test.
+APP_HOOKS = (
+    "before_request_funcs",
+    "after_request_funcs",
+    "teardown_request_funcs",
+    "teardown_appcontext_funcs",
+    "url_value_preprocessors",
+    "url_default_functions",
+    "template_context_processors",
+    "error_handler_spec",
+)
+
+
+def _copied(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy that a test cannot change in place (modules and the like are kept as they are)."""
+    copied = {}
+    for key, value in config.items():
+        try:
+            copied[key] = copy.deepcopy(value)
+        except TypeError:
+            copied[key] = value
+    return copied
+
+
+def _containers_copied(value: Any) -> Any:
+    """The dicts and lists copied (defaultdicts keep their factory); what they hold is kept."""
+    if isinstance(value, dict):
+        copied = copy.copy(value)  # same class, default_factory included
+        copied.clear()
+        copied.update({key: _containers_copied(item) for key, item in value.items()})
+        return copied
+    if isinstance(value, list):
+        return [_containers_copied(item) for item in value]
+    return value
+
+
+@dataclass
+class SharedApp:
+    """A test process's app on one database, with what a test may change as it was built."""
+
+    app: Flask
+    config: dict[str, Any]
+    hooks: dict[str, Any]
+    extensions: dict[str, Any]
+
+    @classmethod
+    def build(cls, database_url: str) -> SharedApp:
+        app = make_app(database_url)
+        hooks = {name: _containers_copied(getattr(app, name)) for name in APP_HOOKS}
+        return cls(app, _copied(dict(app.config)), hooks, dict(app.extensions))
+
+    def reset(self) -> None:
+        """Put back what the last test changed; empty the login counts (Flask-Limiter)."""
+        from fiptrial.limits import limiter
+
+        self.app.config.clear()
+        self.app.config.update(_copied(self.config))
+        for name, value in self.hooks.items():
+            setattr(self.app, name, _containers_copied(value))
+        self.app.extensions.clear()
+        self.app.extensions.update(self.extensions)
+        limiter.reset()
+
+
+@pytest.fixture(scope="session")
+def shared_apps() -> dict[str, SharedApp]:
+    return {}
+
+
+@pytest.fixture(scope="session")
+def sqlite_shared_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shared") / "fiptrial.sqlite"
+
+
+def restore_sqlite(template: Path, path: Path) -> None:
+    """Make ``path`` a copy of the migrated template through SQLite's backup API, which takes
+    SQLite's locks: a connection still open on it (a test's own app) sees the new content."""
+    source = sqlite3.connect(template)
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        path = tmp_path / "fiptrial.sqlite"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        template = request.getfixturevalue("sqlite_template")
+        if FRESH_APP_PER_TEST:
+            path = tmp_path / "fiptrial.sqlite"
+            shutil.copy(template, path)
+        else:
+            path = request.getfixturevalue("sqlite_shared_path")
+            restore_sqlite(template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
     empty_postgres(url)
@@ -176,14 +303,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
-    application = make_app(database_url)
-    with application.app_context():
-        yield application
-        from fiptrial.extensions import db
+def app(database_url: str, shared_apps: dict[str, SharedApp]) -> Iterator[Flask]:
+    from fiptrial.extensions import db
 
-        db.session.remove()
-        db.engine.dispose()
+    if FRESH_APP_PER_TEST:
+        application = make_app(database_url)
+    else:
+        if database_url not in shared_apps:
+            shared_apps[database_url] = SharedApp.build(database_url)
+        shared = shared_apps[database_url]
+        shared.reset()
+        application = shared.app
+    try:
+        with application.app_context():
+            yield application
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if not FRESH_APP_PER_TEST:
+            shared.reset()
 
 
 @pytest.fixture
