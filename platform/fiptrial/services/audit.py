@@ -30,9 +30,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
+from sqlalchemy import inspect
 
 from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
@@ -96,6 +97,29 @@ def head_mac(last_id: int, last_hash: str, keyed_from: int, key: bytes) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def _locked_head() -> AuditHead:
+    """The ``audit_head`` row, locked for the rest of the transaction.
+
+    The first append of a transaction reads it under the lock (``FOR NO KEY UPDATE``; SQLite
+    holds its write lock already); later appends of the same transaction (a cohort, a batch of
+    entries) keep that copy: nobody else can change the row until this transaction ends, so
+    reading it again would only cost a query. The copy is keyed by the session's transaction,
+    so a new transaction reads and locks it afresh. A savepoint rolled back expires the copy
+    (SQLAlchemy does; PostgreSQL may have released the lock with it), so an expired copy is
+    read and locked again too.
+    """
+    session = db.session()
+    transaction = session.get_transaction()
+    held = session.info.get("fiptrial_audit_head")
+    if held is not None and held[0] is transaction and held[1] in session:
+        state = inspect(held[1])
+        if not state.expired and not state.unloaded:
+            return cast(AuditHead, held[1])
+    head = locked(db.session.query(AuditHead).filter_by(id=1)).one()
+    session.info["fiptrial_audit_head"] = (transaction, head)
+    return head
+
+
 def record(
     action: str,
     *,
@@ -105,8 +129,11 @@ def record(
     data: dict[str, Any] | None = None,
     site: str | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (the caller commits)."""
-    head = locked(db.session.query(AuditHead).filter_by(id=1)).one()
+    """Append one entry inside the caller's transaction (the caller commits).
+
+    The entry and the moved head are written by the session's next flush (at the latest the
+    commit), so the entries of one transaction go in as one multi-row insert."""
+    head = _locked_head()
     entry = AuditEntry(
         id=head.last_id + 1,
         recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -123,8 +150,7 @@ def record(
     head.last_id = entry.id
     head.last_hash = entry.hash
     head.mac = head_mac(head.last_id, head.last_hash, head.keyed_from, audit_key())
-    db.session.add(entry)
-    db.session.flush()
+    db.session.add(entry)  # inserted with the transaction's next flush, in id order
     return entry
 
 

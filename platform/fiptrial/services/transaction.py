@@ -1,9 +1,16 @@
-"""One unit of work per public service call: all of it is committed, or none of it."""
+"""One unit of work per public service call: all of it is committed, or none of it.
+
+Several calls may share one transaction (:func:`batch`, for work entered in one sitting, such
+as the demo's simulated days): each call still runs its own checks as its own unit, a
+savepoint, so a refused call leaves nothing behind and the others go on; the batch commits them
+together. The rules stay where they are; only the number of commits changes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Executable
@@ -16,6 +23,31 @@ from fiptrial.extensions import db
 
 T = TypeVar("T")
 
+_in_batch: ContextVar[bool] = ContextVar("fiptrial_unit_of_work_batch", default=False)
+
+
+@contextmanager
+def batch() -> Iterator[Any]:
+    """Run the service calls inside the block in one transaction, committed at its end.
+
+    Each call's :func:`unit_of_work` becomes a savepoint: when a call fails, its own changes
+    are rolled back and its error is raised to the caller, who may go on with the next; an
+    error leaving the block rolls the whole batch back. Nested batches join the outer one.
+    """
+    if _in_batch.get():
+        yield db.session
+        return
+    with unit_of_work():
+        token = _in_batch.set(True)
+        try:
+            yield db.session
+        finally:
+            _in_batch.reset(token)
+
+
+def in_batch() -> bool:
+    return _in_batch.get()
+
 
 @contextmanager
 def unit_of_work() -> Iterator[Any]:
@@ -24,7 +56,12 @@ def unit_of_work() -> Iterator[Any]:
     On SQLite the unit runs in a transaction that holds the write lock from its first statement
     (see :mod:`fiptrial.database`). A read-only transaction the session may have open (a view
     that loaded the site first) is ended first, so the unit never writes on a stale snapshot.
+    Inside a :func:`batch` the unit is a savepoint of the batch's transaction instead.
     """
+    if _in_batch.get():
+        with db.session.begin_nested():
+            yield db.session
+        return
     intent: AbstractContextManager[Any] = nullcontext()
     if db.session.get_bind().dialect.name == "sqlite" and not write_intent_active():
         session = db.session()  # the scoped session's current Session

@@ -2,13 +2,13 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` rather than pyplot, so that no global
 state is shared between requests handled in parallel. Arm colours are the same everywhere.
+matplotlib is imported when a plot is drawn, not with the app: it is a large share of the
+start-up of every ``fiptrial`` command, and only these pages need it.
 """
 
 from __future__ import annotations
 
 import io
-
-from matplotlib.figure import Figure
 
 from fiptrial.services.site_reads import SiteMonitoring
 
@@ -17,6 +17,8 @@ ARM_COLOURS = {"fip": "#d4700a", "control": "#2f6fab"}
 
 def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
     """Two panels: cumulative enrolment by month, and allocations per stratum by arm."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4.6), dpi=100, layout="constrained")
     enrolment, balance = figure.subplots(1, 2, width_ratios=[1, 1.4])
 
