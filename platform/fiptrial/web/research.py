@@ -218,7 +218,9 @@ def report_figure(trial_code: str, name: str) -> Any:
     if name not in analysis.REPORT_FIGURES:
         raise NotFound("no such figure")
     png = analysis.report_figure_png(
-        analysis.pooled_report(trials.get_trial(trial_code).code), name
+        analysis.pooled_report(trials.get_trial(trial_code).code),
+        name,
+        str(get_locale() or "nl"),
     )
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
