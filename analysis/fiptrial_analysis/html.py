@@ -35,6 +35,9 @@ FIGURE_TITLES = {
     **figures_planned.CAPTIONS,
 }
 
+#: The primary analysis by name (English message ids).
+PRIMARY_NAMES = {"mantel_haenszel": "Mantel-Haenszel", "chi_square": "chi-square"}
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }
@@ -152,17 +155,21 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         HTML with inline CSS and base64 PNG plots; no external resources.
     """
     trial = report["trial"]
-    _ = translations(language).gettext
+    catalogue = translations(language)
+    _ = catalogue.gettext
     body = render_body(report, inline_figure(report, language), language)
-    summary = _(
-        "%(n)s participants in %(k)s site(s), allocated from %(first)s, followed up to "
-        "%(last)s. Primary result: %(primary)s."
+    summary = catalogue.ngettext(
+        "%(n)s participants at %(k)s site, allocated from %(first)s, followed up to "
+        "%(last)s. Primary result: %(primary)s.",
+        "%(n)s participants at %(k)s sites, allocated from %(first)s, followed up to "
+        "%(last)s. Primary result: %(primary)s.",
+        trial["sites"],
     ) % {
         "n": number_format(language)(trial["participants"], 0),
         "k": trial["sites"],
         "first": Markup.escape(trial["first_allocation"]),
         "last": Markup.escape(trial["last_followup_end"]),
-        "primary": Markup(f"<strong>{Markup.escape(report['primary'].replace('_', '-'))}</strong>"),
+        "primary": Markup(f"<strong>{Markup.escape(_(PRIMARY_NAMES[report['primary']]))}</strong>"),
     }
     title = _("FIP trial report")
     return (

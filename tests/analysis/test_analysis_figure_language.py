@@ -182,6 +182,9 @@ def test_the_self_contained_report_shows_its_language_s_figures(report: dict[str
     dutch, english = render_html(report, "nl"), render_html(report, "en")
     assert 'alt="Uitstroom per reden (BUS-kenmerk 34) en groep"' in dutch
     assert 'alt="Exits by reason (BUS kenmerk 34) and arm"' in english
+    sites = report["trial"]["sites"]
+    assert f"1.500 deelnemers op {sites} locaties" in dutch and "chi-square" not in dutch
+    assert f"1,500 participants at {sites} sites" in english
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
