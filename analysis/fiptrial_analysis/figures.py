@@ -101,11 +101,20 @@ def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
+TITLE_WIDTH = 60  # characters on one title line at 11 pt bold over a narrowed plot
+
+
+def set_title(ax: Axes, title: str) -> None:
+    """The axes' title, on two lines when longer than :data:`TITLE_WIDTH` (Dutch titles are
+    longer than the English ones; constrained layout does not shrink a title)."""
+    ax.set_title("\n".join(textwrap.wrap(title, TITLE_WIDTH)))
+
+
 def _message_figure(title: str, message: str) -> Figure:
     """A small panel that says, in words, why there is no plot yet."""
     figure, ax = _new_figure(8, 1.6)
     ax.axis("off")
-    ax.set_title(title)
+    set_title(ax, title)
     ax.text(
         0.5,
         0.5,
@@ -137,7 +146,7 @@ def png(figure: Figure, dpi: int = HTML_DPI) -> Png:
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     data = buffer.getvalue()
     pixels_wide = int.from_bytes(data[16:20], "big")  # the PNG IHDR chunk's width field
-    alt = figure.axes[0].get_title() if figure.axes else ""
+    alt = figure.axes[0].get_title().replace("\n", " ") if figure.axes else ""
     return Png(data, round(pixels_wide * DISPLAY_PIXELS_PER_INCH / dpi), alt)
 
 
@@ -232,7 +241,7 @@ def exits_figure(report: dict[str, Any], words: Words) -> Figure:
             "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
         )
     )
-    ax.set_title(words(EXITS_TITLE))
+    set_title(ax, words(EXITS_TITLE))
     if _OUTSIDE_LEGENDS:  # below the plot, clear of every bar
         figure.legend(loc="outside lower center", ncols=2, frameon=False)
     else:
@@ -389,7 +398,7 @@ def forest_figure(report: dict[str, Any], words: Words) -> Figure:
             )
         )
     axis = words("Odds ratio of a net exit, FIP vs control (log scale; > 1 favours FIP)")
-    ax.set_xlabel("\n".join([axis, *notes]))
+    ax.set_xlabel("\n".join(line for text in [axis, *notes] for line in textwrap.wrap(text, 70)))
     informative = total - uninformative
     if informative > len(rows):
         title = words("Forest plot: %(shown)s largest of %(n)s sites and pooled estimates") % {
@@ -402,7 +411,7 @@ def forest_figure(report: dict[str, Any], words: Words) -> Figure:
             "Forest plot: %(n)s sites and pooled estimates",
             len(rows),
         )
-    ax.set_title(title)
+    set_title(ax, title)
     return figure
 
 
@@ -472,7 +481,7 @@ def survival_figure(report: dict[str, Any], words: Words) -> Figure:
     test = report["survival"]["log_rank"]
     log_rank = words("log-rank stratified by site") if test["stratified_by"] else "log-rank"
     p_value = _p(test["pvalue"], html=False, words=words)
-    ax.set_title(f"{words(SURVIVAL_TITLE)} ({log_rank} {p_value})")
+    set_title(ax, f"{words(SURVIVAL_TITLE)} ({log_rank} {p_value})")
     _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]], words)
     ax.set_ylabel(words("Proportion still on benefit"))
     ax.set_ylim(0, 1.02)
@@ -509,7 +518,7 @@ def incidence_figure(report: dict[str, Any], words: Words) -> Figure:
             linewidth=1.8,
             label=arm_name(arm, words),
         )
-    ax.set_title(words(INCIDENCE_TITLE))
+    set_title(ax, words(INCIDENCE_TITLE))
     _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]], words)
     ax.set_ylabel(words("Cumulative incidence"))
     ax.set_ylim(bottom=0)

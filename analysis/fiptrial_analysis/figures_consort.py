@@ -7,7 +7,7 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from .figures import ARM_COLOURS, _new_figure, _styled, arm_name
+from .figures import ARM_COLOURS, _new_figure, _styled, arm_name, set_title
 from .i18n import Words
 
 
@@ -23,7 +23,7 @@ def consort_figure(report: dict[str, Any], words: Words) -> Figure:
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
     ax.axis("off")
-    ax.set_title(words("CONSORT flow of participants"))
+    set_title(ax, words("CONSORT flow of participants"))
 
     def box(x: float, y: float, text: str, colour: str = "#444444") -> None:
         ax.add_patch(

@@ -18,6 +18,7 @@ from .figures import (
     _styled,
     arm_name,
     reason_label,
+    set_title,
 )
 from .i18n import Words
 
@@ -83,7 +84,7 @@ def sustained_figure(report: dict[str, Any], words: Words) -> Figure:
     ax.set_xlabel(words("Days since allocation"))
     ax.set_ylabel(words("Without a sustained primary exit"))
     _numbers(ax, words)
-    ax.set_title(words(SUSTAINED_TITLE))
+    set_title(ax, words(SUSTAINED_TITLE))
     ax.legend(loc="lower left")
     return figure
 
@@ -110,7 +111,7 @@ def classes_figure(report: dict[str, Any], words: Words) -> Figure:
     ax.set_xlabel(words("Days since allocation"))
     ax.set_ylabel(words("Cumulative incidence"))
     _numbers(ax, words)
-    ax.set_title(words(CLASSES_TITLE))
+    set_title(ax, words(CLASSES_TITLE))
     ax.legend(loc="upper left", fontsize=8)
     return figure
 
@@ -137,7 +138,7 @@ def caterpillar_figure(report: dict[str, Any], words: Words) -> Figure:
     ax.set_yticks(range(len(rows)), [str(r["manager"]) for r in rows], fontsize=7)
     ax.set_xlabel(words("Risk difference against usual care"))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
-    ax.set_title(words(CATERPILLAR_TITLE))
+    set_title(ax, words(CATERPILLAR_TITLE))
     return figure
 
 
@@ -164,7 +165,7 @@ def reasons_figure(report: dict[str, Any], words: Words) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel(words("Share of the arm (standardised to the site mix)"))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
-    ax.set_title(words(REASONS_TITLE))
+    set_title(ax, words(REASONS_TITLE))
     ax.legend(loc="lower right")
     return figure
 
