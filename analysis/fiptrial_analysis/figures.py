@@ -13,7 +13,7 @@ import functools
 import io
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,8 @@ PLOT_STYLE: dict[RcKeyType, Any] = {
 }
 
 
-#: A figure's drawing function: ``draw(report, language="en")`` (``"en"`` or ``"nl"``).
+#: A figure's drawing function: ``draw(report, language="en", site_names=None)`` (``"en"`` or
+#: ``"nl"``; ``site_names`` maps site codes to the names the figure shows).
 Draw = Callable[..., Figure]
 
 
@@ -68,9 +69,11 @@ def _styled(draw: Callable[[dict[str, Any], Words], Figure]) -> Draw:
     every text in the figure in ``language`` (the package's catalogue, numbers by Babel)."""
 
     @functools.wraps(draw)
-    def wrapper(report: dict[str, Any], language: str = "en") -> Figure:
+    def wrapper(
+        report: dict[str, Any], language: str = "en", site_names: Mapping[str, str] | None = None
+    ) -> Figure:
         with matplotlib.rc_context(PLOT_STYLE):
-            return draw(report, Words(language))
+            return draw(report, Words(language, site_names or {}))
 
     return wrapper
 
@@ -291,7 +294,9 @@ def _forest_rows(
     if len(sites) > FOREST_MAX_SITES:
         sites = sorted(sites, key=lambda s: -(s["arms"]["fip"]["n"] + s["arms"]["control"]["n"]))
         sites = sorted(sites[:FOREST_MAX_SITES], key=lambda s: s["site"])
-    rows = [(s["site"], s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites]
+    rows = [
+        (words.site(s["site"]), s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites
+    ]
     pooled: list[tuple] = []
     if report.get("mantel_haenszel"):
         mh = report["mantel_haenszel"]

@@ -5,8 +5,8 @@ language's form (Babel). The figures and the HTML report share them."""
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -43,9 +43,11 @@ def number_format(language: str) -> Callable[..., str]:
 
 @dataclass(frozen=True)
 class Words:
-    """What a figure writes, in one language: texts, texts with a count, numbers."""
+    """What a figure writes, in one language: texts, texts with a count, numbers, and the
+    sites by name (``site_names``: code to name; a site without one is shown by its code)."""
 
     language: str = "en"
+    site_names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         translations(self.language)  # refuses an unknown language at once
@@ -57,6 +59,9 @@ class Words:
         """The form for ``count`` with ``%(n)s`` filled in (the count in the language's form)."""
         text = translations(self.language).ngettext(singular, plural, count)
         return text % {"n": self.number(count, 0)}
+
+    def site(self, code: str) -> str:
+        return self.site_names.get(code, code)
 
     def number(self, value: float, digits: int = 3) -> str:
         return number_format(self.language)(value, digits)

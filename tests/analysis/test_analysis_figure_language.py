@@ -178,6 +178,13 @@ def test_every_figure_in_dutch_says_what_it_shows_in_dutch(report: dict[str, Any
     assert any(t.startswith("Controle (gebruikelijke zorg) (n = ") for t in legend)
 
 
+def test_the_forest_plot_names_the_sites(report: dict[str, Any]) -> None:
+    names = {site["site"]: f"Gemeente {i}" for i, site in enumerate(report["sites"])}
+    (ax,) = FIGURES["forest"](report, "nl", site_names=names).axes
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert "Gemeente 0" in labels and not set(names) & set(labels)
+
+
 def test_the_self_contained_report_shows_its_language_s_figures(report: dict[str, Any]) -> None:
     dutch, english = render_html(report, "nl"), render_html(report, "en")
     assert 'alt="Uitstroom per reden (BUS-kenmerk 34) en groep"' in dutch

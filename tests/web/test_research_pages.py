@@ -97,8 +97,8 @@ def test_report_figures_are_drawn_in_the_page_s_language(
     titles: list[str] = []
     draw = html.FIGURES["consort"]
 
-    def spy(report: Any, language: str = "en") -> Any:
-        figure = draw(report, language)
+    def spy(report: Any, language: str = "en", **options: Any) -> Any:
+        figure = draw(report, language, **options)
         titles.append(figure.axes[0].get_title())
         return figure
 

@@ -53,9 +53,14 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
         return _report_cache[key]
 
 
-def report_figure_png(report: dict[str, Any], name: str, language: str = "nl") -> bytes:
-    """One of the report's plots as PNG in the page's language (fiptrial_analysis draws them,
-    with its own catalogue; we only encode).
+def report_figure_png(
+    report: dict[str, Any],
+    name: str,
+    language: str = "nl",
+    site_names: dict[str, str] | None = None,
+) -> bytes:
+    """One of the report's plots as PNG in the page's language, sites by name
+    (fiptrial_analysis draws them, with its own catalogue; we only encode).
 
     matplotlib and the analysis package load on the first figure, not with every page.
     """
@@ -69,7 +74,7 @@ def report_figure_png(report: dict[str, Any], name: str, language: str = "nl") -
     language = language if language in ("en", "nl") else "nl"
     with _report_lock:
         try:
-            figure = FIGURES[name](report, language)
+            figure = FIGURES[name](report, language, site_names=site_names)
         except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
             # Early in a trial some figures have nothing to show; say so instead of a 500.
             logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
