@@ -13,7 +13,7 @@ import functools
 import io
 import math
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from .i18n import Words
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -57,15 +59,35 @@ PLOT_STYLE: dict[RcKeyType, Any] = {
 }
 
 
-def _styled(draw: Callable[[dict[str, Any]], Figure]) -> Callable[[dict[str, Any]], Figure]:
-    """Draw a figure under :data:`PLOT_STYLE` (fonts are fixed when an artist is made)."""
+#: A figure's drawing function: ``draw(report, language="en", site_names=None)`` (``"en"`` or
+#: ``"nl"``; ``site_names`` maps site codes to the names the figure shows).
+Draw = Callable[..., Figure]
+
+
+def _styled(draw: Callable[[dict[str, Any], Words], Figure]) -> Draw:
+    """Draw a figure under :data:`PLOT_STYLE` (fonts are fixed when an artist is made), with
+    every text in the figure in ``language`` (the package's catalogue, numbers by Babel)."""
 
     @functools.wraps(draw)
-    def wrapper(report: dict[str, Any]) -> Figure:
+    def wrapper(
+        report: dict[str, Any], language: str = "en", site_names: Mapping[str, str] | None = None
+    ) -> Figure:
         with matplotlib.rc_context(PLOT_STYLE):
-            return draw(report)
+            return draw(report, Words(language, site_names or {}))
 
     return wrapper
+
+
+def arm_name(arm: str, words: Words) -> str:
+    """An arm's name in the figure's language."""
+    return words(ARM_NAMES[arm])
+
+
+def reason_label(row: dict[str, Any], words: Words) -> str:
+    """A BUS reason's label in the figure's language (the code list's Dutch label)."""
+    if words.language == "nl" and row.get("label_nl"):
+        return str(row["label_nl"])
+    return str(row["label_en"])
 
 
 # Figure legends placed outside the axes by the layout engine (matplotlib 3.7 and later).
@@ -82,11 +104,20 @@ def _new_figure(width: float, height: float) -> tuple[Figure, Axes]:
     return figure, figure.add_subplot()
 
 
+TITLE_WIDTH = 60  # characters on one title line at 11 pt bold over a narrowed plot
+
+
+def set_title(ax: Axes, title: str) -> None:
+    """The axes' title, on two lines when longer than :data:`TITLE_WIDTH` (Dutch titles are
+    longer than the English ones; constrained layout does not shrink a title)."""
+    ax.set_title("\n".join(textwrap.wrap(title, TITLE_WIDTH)))
+
+
 def _message_figure(title: str, message: str) -> Figure:
     """A small panel that says, in words, why there is no plot yet."""
     figure, ax = _new_figure(8, 1.6)
     ax.axis("off")
-    ax.set_title(title)
+    set_title(ax, title)
     ax.text(
         0.5,
         0.5,
@@ -118,17 +149,19 @@ def png(figure: Figure, dpi: int = HTML_DPI) -> Png:
     figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     data = buffer.getvalue()
     pixels_wide = int.from_bytes(data[16:20], "big")  # the PNG IHDR chunk's width field
-    alt = figure.axes[0].get_title() if figure.axes else ""
+    alt = figure.axes[0].get_title().replace("\n", " ") if figure.axes else ""
     return Png(data, round(pixels_wide * DISPLAY_PIXELS_PER_INCH / dpi), alt)
 
 
-def _p(value: float | None, html: bool = True) -> str:
+def _p(value: float | None, html: bool = True, words: Words | None = None) -> str:
     """``p`` with its relation, e.g. ``p = 0.0587`` or ``p < 0.0001`` (escaped for HTML)."""
+    words = words or Words()
     if value is None:
-        return "p not computable"
+        return words("p not computable")
     if value < 0.0001:
-        return "p &lt; 0.0001" if html else "p < 0.0001"
-    return f"p = {value:.4f}"
+        smallest = words.number(0.0001, 4)
+        return f"p &lt; {smallest}" if html else f"p < {smallest}"
+    return f"p = {words.number(value, 4)}"
 
 
 def _shorten(text: str, width: int) -> str:
@@ -153,32 +186,38 @@ def _total_exits(report: dict[str, Any]) -> int:
     return sum(r["fip"] + r["control"] for r in report["exits_by_code"])
 
 
-def _no_exits_yet(report: dict[str, Any]) -> str:
+def _no_exits_yet(report: dict[str, Any], words: Words) -> str:
     participants = sum(arm["n"] for arm in report["arms"].values())
-    return (
-        f"No exits recorded yet: none of the {participants:,} participants has left the "
-        f"benefit within their follow-up."
+    return words.n(
+        "No exits recorded yet: the one participant has not left the benefit within the follow-up.",
+        "No exits recorded yet: none of the %(n)s participants has left the benefit within "
+        "their follow-up.",
+        participants,
     )
 
 
-def exits_empty_message(report: dict[str, Any]) -> str | None:
+def _words(language: str | Words) -> Words:
+    return language if isinstance(language, Words) else Words(language)
+
+
+def exits_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
     """Why the exits-by-reason plot cannot be drawn, or None when it can."""
-    return _no_exits_yet(report) if _total_exits(report) == 0 else None
+    return _no_exits_yet(report, _words(language)) if _total_exits(report) == 0 else None
 
 
 @_styled
-def exits_figure(report: dict[str, Any]) -> Figure:
+def exits_figure(report: dict[str, Any], words: Words) -> Figure:
     """Horizontal bars: exits per BUS reason as a share of each arm's participants.
 
     The height grows with the number of reasons shown (those with at least one exit), so the
     bars never squash; with no exit at all the figure is a text panel saying so.
     """
-    message = exits_empty_message(report)
+    message = exits_empty_message(report, words)
     if message:
-        return _message_figure(EXITS_TITLE, message)
+        return _message_figure(words(EXITS_TITLE), message)
     rows = [r for r in report["exits_by_code"] if r["fip"] or r["control"]]
     figure, ax = _new_figure(8, max(3.0, 0.55 * len(rows) + 1.9))
-    labels = [_wrap(f"{r['code']} {r['label_en']}", 34) for r in rows]
+    labels = [_wrap(f"{r['code']} {reason_label(r, words)}", 34) for r in rows]
     positions = range(len(rows))
     height = 0.4
     widest = 0.0
@@ -190,20 +229,22 @@ def exits_figure(report: dict[str, Any]) -> Figure:
             shares,
             height=height,
             color=ARM_COLOURS[arm],
-            label=ARM_NAMES[arm],
+            label=arm_name(arm, words),
         )
-        counts = [f"{r[arm]:,}" if r[arm] else "" for r in rows]
+        counts = [words.number(r[arm], 0) if r[arm] else "" for r in rows]
         ax.bar_label(bars, labels=counts, padding=2, fontsize=8, color="#333333")
     ax.set_yticks(list(positions), labels)
     ax.set_ylim(len(rows) - 0.5, -0.5)  # first reason on top
     ax.set_xlim(0, widest * 1.15 or 1)  # room for the count at the end of each bar
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{words.plain(value)}%"))
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     ax.set_xlabel(
-        "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
+        words(
+            "Exits within follow-up (% of the arm's participants;\nthe number of exits at each bar)"
+        )
     )
-    ax.set_title(EXITS_TITLE)
+    set_title(ax, words(EXITS_TITLE))
     if _OUTSIDE_LEGENDS:  # below the plot, clear of every bar
         figure.legend(loc="outside lower center", ncols=2, frameon=False)
     else:
@@ -243,7 +284,7 @@ def _informative(site: dict[str, Any]) -> bool:
 
 
 def _forest_rows(
-    report: dict[str, Any],
+    report: dict[str, Any], words: Words
 ) -> tuple[list[tuple[str, float, float | None, float | None]], list[tuple], int, int]:
     """Site rows, pooled rows, the number of sites with an odds ratio, and how many of them
     are left out for having no net exit (or no net non-exit)."""
@@ -253,31 +294,38 @@ def _forest_rows(
     if len(sites) > FOREST_MAX_SITES:
         sites = sorted(sites, key=lambda s: -(s["arms"]["fip"]["n"] + s["arms"]["control"]["n"]))
         sites = sorted(sites[:FOREST_MAX_SITES], key=lambda s: s["site"])
-    rows = [(s["site"], s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites]
+    rows = [
+        (words.site(s["site"]), s["odds_ratio"]["estimate"], *s["odds_ratio"]["ci"]) for s in sites
+    ]
     pooled: list[tuple] = []
     if report.get("mantel_haenszel"):
         mh = report["mantel_haenszel"]
-        pooled.append(("Mantel-Haenszel (primary)", mh["odds_ratio"], *mh["odds_ratio_ci"]))
+        pooled.append((words("Mantel-Haenszel (primary)"), mh["odds_ratio"], *mh["odds_ratio_ci"]))
     re = report.get("random_effects") or {}
     if re.get("estimate") is not None:
         pooled.append(
-            ("Random effects (DerSimonian-Laird)", re["odds_ratio"], *re["odds_ratio_ci"])
+            (words("Random effects (DerSimonian-Laird)"), re["odds_ratio"], *re["odds_ratio_ci"])
         )
     if not pooled and report.get("odds_ratio"):
         pooled.append(
-            ("All sites pooled", report["odds_ratio"]["estimate"], *report["odds_ratio"]["ci"])
+            (
+                words("All sites pooled"),
+                report["odds_ratio"]["estimate"],
+                *report["odds_ratio"]["ci"],
+            )
         )
     pooled = [row for row in pooled if _finite(row[1])]
     return rows, pooled, len(with_ratio), uninformative
 
 
-def forest_empty_message(report: dict[str, Any]) -> str | None:
+def forest_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
     """Why the forest plot cannot be drawn, or None when it can."""
+    words = _words(language)
     if _total_exits(report) == 0:
-        return _no_exits_yet(report) + " There are no odds ratios to compare."
-    rows, pooled, _, _ = _forest_rows(report)
+        return _no_exits_yet(report, words) + " " + words("There are no odds ratios to compare.")
+    rows, pooled, _, _ = _forest_rows(report, words)
     if not rows and not pooled:
-        return (
+        return words(
             "No site has both a net exit and a participant still on benefit (pension-age exits "
             "left out), so there is no odds ratio to plot yet."
         )
@@ -285,17 +333,17 @@ def forest_empty_message(report: dict[str, Any]) -> str | None:
 
 
 @_styled
-def forest_figure(report: dict[str, Any]) -> Figure:
+def forest_figure(report: dict[str, Any], words: Words) -> Figure:
     """Site odds ratios (net exits) with intervals, and the pooled estimates.
 
     The x axis is logarithmic with plain major ticks only (see :func:`odds_ratio_ticks`);
     limits beyond :data:`ODDS_RATIO_AXIS_LIMITS` or missing ones end in an arrowhead at the
     edge of the plot.
     """
-    message = forest_empty_message(report)
+    message = forest_empty_message(report, words)
     if message:
-        return _message_figure(FOREST_TITLE, message)
-    rows, pooled, total, uninformative = _forest_rows(report)
+        return _message_figure(words(FOREST_TITLE), message)
+    rows, pooled, total, uninformative = _forest_rows(report, words)
     floor, ceiling = ODDS_RATIO_AXIS_LIMITS
     values = [
         min(max(v, floor), ceiling) for _, *numbers in rows + pooled for v in numbers if _finite(v)
@@ -333,7 +381,7 @@ def forest_figure(report: dict[str, Any]) -> Figure:
     ax.set_xscale("log")
     ax.set_xlim(low, high)
     ax.xaxis.set_major_locator(FixedLocator(odds_ratio_ticks(low, high)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(range(len(labels)), labels)
     for label in ax.get_yticklabels()[len(rows) :]:
@@ -343,22 +391,32 @@ def forest_figure(report: dict[str, Any]) -> Figure:
     ax.spines["left"].set_visible(False)
     if clipped:
         notes.append(
-            "\u25c0 \u25b6 the interval goes on beyond the axis (a zero cell or a very small site)"
+            "\u25c0 \u25b6 "
+            + words("the interval goes on beyond the axis (a zero cell or a very small site)")
         )
     if uninformative:
         notes.append(
-            f"{uninformative:,} site(s) with no net exit (or no one still on benefit) not shown"
+            words.n(
+                "%(n)s site with no net exit (or no one still on benefit) not shown",
+                "%(n)s sites with no net exit (or no one still on benefit) not shown",
+                uninformative,
+            )
         )
-    ax.set_xlabel(
-        "\n".join(["Odds ratio of a net exit, FIP vs control (log scale; > 1 favours FIP)", *notes])
-    )
+    axis = words("Odds ratio of a net exit, FIP vs control (log scale; > 1 favours FIP)")
+    ax.set_xlabel("\n".join(line for text in [axis, *notes] for line in textwrap.wrap(text, 70)))
     informative = total - uninformative
-    shown = (
-        f"{len(rows)} largest of {informative} sites"
-        if informative > len(rows)
-        else f"{len(rows)} site(s)"
-    )
-    ax.set_title(f"Forest plot: {shown} and pooled estimates")
+    if informative > len(rows):
+        title = words("Forest plot: %(shown)s largest of %(n)s sites and pooled estimates") % {
+            "shown": words.number(len(rows), 0),
+            "n": words.number(informative, 0),
+        }
+    else:
+        title = words.n(
+            "Forest plot: %(n)s site and pooled estimates",
+            "Forest plot: %(n)s sites and pooled estimates",
+            len(rows),
+        )
+    set_title(ax, title)
     return figure
 
 
@@ -366,33 +424,40 @@ def _steps(ax: Any, times: list[float], values: list[float], start: float, **sty
     ax.step([0.0, *times], [start, *values], where="post", **style)
 
 
-def _time_axis(ax: Axes, times: list[float]) -> None:
+def _time_axis(ax: Axes, times: list[float], words: Words) -> None:
     """Days from 0 to the last event (at least one day, so the axis never collapses)."""
     ax.set_xlim(0, max([1.0, *times]) * 1.03)
-    ax.set_xlabel("Days since allocation")
+    ax.set_xlabel(words("Days since allocation"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
     ax.grid(color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
 
 
-def survival_empty_message(report: dict[str, Any]) -> str | None:
+def survival_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
     """Why the Kaplan-Meier plot cannot be drawn, or None when it can."""
+    words = _words(language)
     km = report["survival"]["kaplan_meier"]
     if any(km[arm]["events"] and km[arm]["times"] for arm in ("fip", "control")):
         return None
     if _total_exits(report) == 0:
-        return _no_exits_yet(report) + " Everyone is still on benefit; there is no curve to draw."
-    return (
+        return (
+            _no_exits_yet(report, words)
+            + " "
+            + words("Everyone is still on benefit; there is no curve to draw.")
+        )
+    return words(
         "No exits other than for pension age recorded yet (those are censored), so every "
         "Kaplan-Meier curve is still at 1."
     )
 
 
 @_styled
-def survival_figure(report: dict[str, Any]) -> Figure:
+def survival_figure(report: dict[str, Any], words: Words) -> Figure:
     """Kaplan-Meier curves of remaining on benefit (no net exit), per arm, with intervals."""
-    message = survival_empty_message(report)
+    message = survival_empty_message(report, words)
     if message:
-        return _message_figure(SURVIVAL_TITLE, message)
+        return _message_figure(words(SURVIVAL_TITLE), message)
     km = report["survival"]["kaplan_meier"]
     figure, ax = _new_figure(8, 4.5)
     for arm in ("fip", "control"):
@@ -405,7 +470,7 @@ def survival_figure(report: dict[str, Any]) -> Figure:
             1.0,
             color=ARM_COLOURS[arm],
             linewidth=1.8,
-            label=f"{ARM_NAMES[arm]} (n = {curve['n']:,})",
+            label=f"{arm_name(arm, words)} (n = {words.number(curve['n'], 0)})",
         )
         lower = [v if v is not None else 0.0 for v in curve["ci_lower"]]
         upper = [v if v is not None else 0.0 for v in curve["ci_upper"]]
@@ -419,31 +484,33 @@ def survival_figure(report: dict[str, Any]) -> Figure:
             linewidth=0,
         )
     test = report["survival"]["log_rank"]
-    stratified = " stratified by site" if test["stratified_by"] else ""
-    ax.set_title(f"{SURVIVAL_TITLE} (log-rank{stratified} {_p(test['pvalue'], html=False)})")
-    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]])
-    ax.set_ylabel("Proportion still on benefit")
+    log_rank = words("log-rank stratified by site") if test["stratified_by"] else "log-rank"
+    p_value = _p(test["pvalue"], html=False, words=words)
+    set_title(ax, f"{words(SURVIVAL_TITLE)} ({log_rank} {p_value})")
+    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]], words)
+    ax.set_ylabel(words("Proportion still on benefit"))
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left")
     return figure
 
 
-def incidence_empty_message(report: dict[str, Any]) -> str | None:
+def incidence_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
     """Why the cumulative-incidence plot cannot be drawn, or None when it can."""
+    words = _words(language)
     cif = report["survival"]["cumulative_incidence_work"]
     if any(v for arm in ("fip", "control") for v in cif[arm]["incidence"] if v is not None):
         return None
     if _total_exits(report) == 0:
-        return _no_exits_yet(report)
-    return "No exits to work (BUS 11 or 13) recorded yet, so there is no incidence to draw."
+        return _no_exits_yet(report, words)
+    return words("No exits to work (BUS 11 or 13) recorded yet, so there is no incidence to draw.")
 
 
 @_styled
-def incidence_figure(report: dict[str, Any]) -> Figure:
+def incidence_figure(report: dict[str, Any], words: Words) -> Figure:
     """Cumulative incidence of exit to work per arm, other exits competing."""
-    message = incidence_empty_message(report)
+    message = incidence_empty_message(report, words)
     if message:
-        return _message_figure(INCIDENCE_TITLE, message)
+        return _message_figure(words(INCIDENCE_TITLE), message)
     cif = report["survival"]["cumulative_incidence_work"]
     figure, ax = _new_figure(8, 4.5)
     for arm in ("fip", "control"):
@@ -454,18 +521,18 @@ def incidence_figure(report: dict[str, Any]) -> Figure:
             0.0,
             color=ARM_COLOURS[arm],
             linewidth=1.8,
-            label=ARM_NAMES[arm],
+            label=arm_name(arm, words),
         )
-    ax.set_title(INCIDENCE_TITLE)
-    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]])
-    ax.set_ylabel("Cumulative incidence")
+    set_title(ax, words(INCIDENCE_TITLE))
+    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]], words)
+    ax.set_ylabel(words("Cumulative incidence"))
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left")
     return figure
 
 
 # Each plot that can have nothing to show yet, with what it is and why it is empty.
-PLOTS: dict[str, tuple[str, Callable[[dict[str, Any]], Figure], Callable[..., str | None]]] = {
+PLOTS: dict[str, tuple[str, Draw, Callable[..., str | None]]] = {
     "exits": (EXITS_TITLE, exits_figure, exits_empty_message),
     "forest": (FOREST_TITLE, forest_figure, forest_empty_message),
     "survival": (SURVIVAL_TITLE, survival_figure, survival_empty_message),

@@ -7,22 +7,23 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from .figures import ARM_COLOURS, ARM_NAMES, _new_figure, _styled
+from .figures import ARM_COLOURS, _new_figure, _styled, arm_name, set_title
+from .i18n import Words
 
 
 @_styled
-def consort_figure(report: dict[str, Any]) -> Figure:
+def consort_figure(report: dict[str, Any], words: Words) -> Figure:
     """CONSORT flow diagram: assessed, eligible, randomised, then per arm down to analysed."""
     consort = report["consort"]
 
     def count(value: Any) -> str:
-        return "not recorded" if value is None else f"{value:,}"
+        return words("not recorded") if value is None else words.number(value, 0)
 
     figure, ax = _new_figure(9, 7)
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
     ax.axis("off")
-    ax.set_title("CONSORT flow of participants")
+    set_title(ax, words("CONSORT flow of participants"))
 
     def box(x: float, y: float, text: str, colour: str = "#444444") -> None:
         ax.add_patch(
@@ -46,9 +47,9 @@ def consort_figure(report: dict[str, Any]) -> Figure:
             arrowprops={"arrowstyle": "->", "color": "#444444"},
         )
 
-    box(5, 9.3, f"Assessed for eligibility: {count(consort['assessed'])}")
-    box(5, 8.0, f"Eligible: {count(consort['eligible'])}")
-    box(5, 6.7, f"Randomised: {count(consort['randomised'])}")
+    box(5, 9.3, f"{words('Assessed for eligibility')}: {count(consort['assessed'])}")
+    box(5, 8.0, f"{words('Eligible')}: {count(consort['eligible'])}")
+    box(5, 6.7, f"{words('Randomised')}: {count(consort['randomised'])}")
     arrow(5, 9.3, 5, 8.0)
     arrow(5, 8.0, 5, 6.7)
     steps = (
@@ -62,7 +63,8 @@ def consort_figure(report: dict[str, Any]) -> Figure:
         arrow(5, 6.7, x, 5.4)
         for row, (key, label) in enumerate(steps):
             y = 5.4 - 1.3 * row
-            box(x, y, f"{ARM_NAMES[arm]}\n{label}: {count(values.get(key))}", ARM_COLOURS[arm])
+            text = f"{arm_name(arm, words)}\n{words(label)}: {count(values.get(key))}"
+            box(x, y, text, ARM_COLOURS[arm])
             if row:
                 arrow(x, y + 1.3, x, y)
     return figure

@@ -8,8 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
-from .figures import ARM_COLOURS, ARM_NAMES, _message_figure, _new_figure, _steps, _styled
+from .figures import (
+    ARM_COLOURS,
+    _message_figure,
+    _new_figure,
+    _steps,
+    _styled,
+    arm_name,
+    reason_label,
+    set_title,
+)
+from .i18n import Words
 
 SUSTAINED_TITLE = "No sustained exit yet (site-standardised)"
 CLASSES_TITLE = "Cumulative incidence of the first sustained end, per class (site-standardised)"
@@ -37,40 +48,52 @@ def _planned(report: dict[str, Any]) -> dict[str, Any] | None:
     return planned if isinstance(planned, dict) else None
 
 
-def _no_plan(title: str) -> Figure:
+#: The plan's classes of ends, as the figures name them (English message ids).
+CLASS_NAMES = {"primary": "primary", "competing": "competing", "administrative": "administrative"}
+
+
+def _no_plan(title: str, words: Words) -> Figure:
     return _message_figure(
-        title, "The report was computed without the spells file: the plan's figures need it."
+        words(title),
+        words("The report was computed without the spells file: the plan's figures need it."),
     )
 
 
+def _numbers(ax: Any, words: Words) -> None:
+    """Both axes' tick values in the figure's language (decimal comma in Dutch)."""
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
+
+
 @_styled
-def sustained_figure(report: dict[str, Any]) -> Figure:
+def sustained_figure(report: dict[str, Any], words: Words) -> Figure:
     planned = _planned(report)
     if planned is None:
-        return _no_plan(SUSTAINED_TITLE)
+        return _no_plan(SUSTAINED_TITLE, words)
     curves = planned["competing_risks"]["no_sustained_exit"]
     if "note" in curves:
-        return _message_figure(SUSTAINED_TITLE, curves["note"])
+        return _message_figure(words(SUSTAINED_TITLE), words(curves["note"]))
     figure, ax = _new_figure(8, 4.5)
     last = 1.0
     for arm in ("fip", "control"):
         curve = curves.get(arm) or {"times": [], "survival": []}
         _steps(ax, curve["times"], curve["survival"], 1.0, color=ARM_COLOURS[arm],
-               linewidth=1.8, label=ARM_NAMES[arm])  # fmt: skip
+               linewidth=1.8, label=arm_name(arm, words))  # fmt: skip
         last = max([last, *curve["times"]])
     ax.set_xlim(0, last * 1.03)
-    ax.set_xlabel("Days since allocation")
-    ax.set_ylabel("Without a sustained primary exit")
-    ax.set_title(SUSTAINED_TITLE)
+    ax.set_xlabel(words("Days since allocation"))
+    ax.set_ylabel(words("Without a sustained primary exit"))
+    _numbers(ax, words)
+    set_title(ax, words(SUSTAINED_TITLE))
     ax.legend(loc="lower left")
     return figure
 
 
 @_styled
-def classes_figure(report: dict[str, Any]) -> Figure:
+def classes_figure(report: dict[str, Any], words: Words) -> Figure:
     planned = _planned(report)
     if planned is None:
-        return _no_plan(CLASSES_TITLE)
+        return _no_plan(CLASSES_TITLE, words)
     figure, ax = _new_figure(8, 4.5)
     last = 1.0
     for name, style in CLASS_STYLES.items():
@@ -79,27 +102,31 @@ def classes_figure(report: dict[str, Any]) -> Figure:
             curve = entry.get(arm)
             if not curve:
                 continue
+            label = f"{arm_name(arm, words)}: {words(CLASS_NAMES[name])}"
             _steps(ax, curve["times"], curve["incidence"], 0.0, color=ARM_COLOURS[arm],
-                   linestyle=style, linewidth=1.6, label=f"{ARM_NAMES[arm]}: {name}")  # fmt: skip
+                   linestyle=style, linewidth=1.6, label=label)  # fmt: skip
             last = max([last, *curve["times"]])
     ax.set_xlim(0, last * 1.03)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("Days since allocation")
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_title(CLASSES_TITLE)
+    ax.set_xlabel(words("Days since allocation"))
+    ax.set_ylabel(words("Cumulative incidence"))
+    _numbers(ax, words)
+    set_title(ax, words(CLASSES_TITLE))
     ax.legend(loc="upper left", fontsize=8)
     return figure
 
 
 @_styled
-def caterpillar_figure(report: dict[str, Any]) -> Figure:
+def caterpillar_figure(report: dict[str, Any], words: Words) -> Figure:
     planned = _planned(report)
     if planned is None:
-        return _no_plan(CATERPILLAR_TITLE)
+        return _no_plan(CATERPILLAR_TITLE, words)
     managers = planned["client_managers"]
     rows = managers.get("caterpillar")
     if not rows:
-        return _message_figure(CATERPILLAR_TITLE, managers.get("note") or "No client managers.")
+        return _message_figure(
+            words(CATERPILLAR_TITLE), words(managers.get("note") or "No client managers.")
+        )
     figure, ax = _new_figure(8, max(2.5, min(0.18 * len(rows) + 1.2, 9)))
     for y, row in enumerate(rows):
         low, high = row["ci"]
@@ -109,31 +136,36 @@ def caterpillar_figure(report: dict[str, Any]) -> Figure:
             ax.plot([row["blup"]], [y], "o", color=ARM_COLOURS["fip"], markersize=4)
     ax.axvline(0, color="#000000", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [str(r["manager"]) for r in rows], fontsize=7)
-    ax.set_xlabel("Risk difference against usual care")
-    ax.set_title(CATERPILLAR_TITLE)
+    ax.set_xlabel(words("Risk difference against usual care"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
+    set_title(ax, words(CATERPILLAR_TITLE))
     return figure
 
 
 @_styled
-def reasons_figure(report: dict[str, Any]) -> Figure:
+def reasons_figure(report: dict[str, Any], words: Words) -> Figure:
     planned = _planned(report)
     if planned is None:
-        return _no_plan(REASONS_TITLE)
+        return _no_plan(REASONS_TITLE, words)
     rows = [r for r in planned["exits_by_reason"] if r["fip"] or r["control"]]
     if not rows:
-        return _message_figure(REASONS_TITLE, "No sustained end recorded yet.")
+        return _message_figure(words(REASONS_TITLE), words("No sustained end recorded yet."))
     order = {"primary": 0, "competing": 1, "administrative": 2}
     rows.sort(key=lambda r: (order[r["class"]], r["code"]))
     figure, ax = _new_figure(8, max(2.5, 0.32 * len(rows) + 1.2))
     height = 0.38
     for offset, arm in ((-height / 2, "fip"), (height / 2, "control")):
         ax.barh([i + offset for i in range(len(rows))], [r[f"{arm}_share"] for r in rows],
-                height=height, color=ARM_COLOURS[arm], label=ARM_NAMES[arm])  # fmt: skip
-    labels = [f"{r['class'][:5]} · {r['code']} {r['label_en'][:38]}" for r in rows]
+                height=height, color=ARM_COLOURS[arm], label=arm_name(arm, words))  # fmt: skip
+    labels = [
+        f"{words(CLASS_NAMES[r['class']])} · {r['code']} {reason_label(r, words)[:38]}"
+        for r in rows
+    ]
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Share of the arm (standardised to the site mix)")
-    ax.set_title(REASONS_TITLE)
+    ax.set_xlabel(words("Share of the arm (standardised to the site mix)"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
+    set_title(ax, words(REASONS_TITLE))
     ax.legend(loc="lower right")
     return figure
 

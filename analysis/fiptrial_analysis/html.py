@@ -9,20 +9,18 @@ own Dutch catalogue (``locale/nl``, compiled with Babel's ``pybabel compile``).
 
 from __future__ import annotations
 
-import gettext
 from collections.abc import Callable
 from functools import cache
-from importlib import resources
 from typing import Any
 
-from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from . import figures, figures_consort, figures_planned, plan
+from .i18n import number_format, translations
 
-LANGUAGES = ("en", "nl")
-FIGURES: dict[str, Callable[[dict[str, Any]], Any]] = {
+#: Each figure's drawing function, ``draw(report, language="en")``.
+FIGURES: dict[str, figures.Draw] = {
     "consort": figures_consort.consort_figure,
     **{name: draw for name, (_title, draw, _empty) in figures.PLOTS.items()},
     **figures_planned.PLANNED_FIGURES,
@@ -36,6 +34,9 @@ FIGURE_TITLES = {
     **{name: title for name, (title, _draw, _empty) in figures.PLOTS.items()},
     **figures_planned.CAPTIONS,
 }
+
+#: The primary analysis by name (English message ids).
+PRIMARY_NAMES = {"mantel_haenszel": "Mantel-Haenszel", "chi_square": "chi-square"}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
@@ -57,34 +58,6 @@ dt { font-weight: bold; }
 
 
 @cache
-def translations(language: str) -> gettext.NullTranslations:
-    """The package's catalogue for ``language`` (English message ids: ``en`` is the identity)."""
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
-    folder = resources.files("fiptrial_analysis") / "locale"
-    return gettext.translation(
-        "fiptrial_analysis", str(folder), languages=[language], fallback=True
-    )
-
-
-NUMBER_LOCALES = {"en": "en_GB", "nl": "nl_NL"}
-
-
-def number_format(language: str) -> Callable[..., str]:
-    """``number(value, digits, sign=False)`` in the language's own form (Babel): 14,000.5 in
-    English, 14.000,5 in Dutch; ``sign`` writes + before a positive number."""
-    locale = NUMBER_LOCALES.get(language, "en_GB")
-
-    def number(value: float, digits: int = 3, sign: bool = False) -> str:
-        pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-        if sign:
-            pattern = f"+{pattern};-{pattern}"
-        return str(format_decimal(value, pattern, locale=locale))
-
-    return number
-
-
-@cache
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("fiptrial_analysis", "templates"),
@@ -97,17 +70,18 @@ def _environment() -> Environment:
     return environment
 
 
-def inline_figure(report: dict[str, Any]) -> Callable[[str], dict[str, Any]]:
-    """``figure(name)`` for the self-contained page: the PNG inline, or why it is empty."""
+def inline_figure(report: dict[str, Any], language: str = "en") -> Callable[[str], dict[str, Any]]:
+    """``figure(name)`` for the self-contained page: the PNG inline (drawn in ``language``,
+    its title the alt text), or why it is empty."""
 
     def figure(name: str) -> dict[str, Any]:
         plot = figures.PLOTS.get(name)
         if plot is not None:
             title, _draw, empty = plot
-            message = empty(report)
+            message = empty(report, language)
             if message:
-                return {"empty": message, "title": title}
-        encoded = figures.png(FIGURES[name](report))
+                return {"empty": message, "title": translations(language).gettext(title)}
+        encoded = figures.png(FIGURES[name](report, language))
         return {"src": encoded.data_uri(), "alt": encoded.alt, "width": encoded.width}
 
     return figure
@@ -181,17 +155,21 @@ def render_html(report: dict[str, Any], language: str = "en") -> str:
         HTML with inline CSS and base64 PNG plots; no external resources.
     """
     trial = report["trial"]
-    _ = translations(language).gettext
-    body = render_body(report, inline_figure(report), language)
-    summary = _(
-        "%(n)s participants in %(k)s site(s), allocated from %(first)s, followed up to "
-        "%(last)s. Primary result: %(primary)s."
+    catalogue = translations(language)
+    _ = catalogue.gettext
+    body = render_body(report, inline_figure(report, language), language)
+    summary = catalogue.ngettext(
+        "%(n)s participants at %(k)s site, allocated from %(first)s, followed up to "
+        "%(last)s. Primary result: %(primary)s.",
+        "%(n)s participants at %(k)s sites, allocated from %(first)s, followed up to "
+        "%(last)s. Primary result: %(primary)s.",
+        trial["sites"],
     ) % {
         "n": number_format(language)(trial["participants"], 0),
         "k": trial["sites"],
         "first": Markup.escape(trial["first_allocation"]),
         "last": Markup.escape(trial["last_followup_end"]),
-        "primary": Markup(f"<strong>{Markup.escape(report['primary'].replace('_', '-'))}</strong>"),
+        "primary": Markup(f"<strong>{Markup.escape(_(PRIMARY_NAMES[report['primary']]))}</strong>"),
     }
     title = _("FIP trial report")
     return (

@@ -381,6 +381,7 @@ def _exits_by_reason(p: Participants, o: PlannedOutcomes, plan: PlanFile) -> lis
             {
                 "code": code,
                 "label_en": category.label_en,
+                "label_nl": category.label_nl,
                 "class": classes[code],
                 "fip": int(counts[:, 0].sum()),
                 "control": int(counts[:, 1].sum()),

@@ -152,7 +152,9 @@ def test_forest_plot_leaves_out_sites_without_any_net_exit(pilot_report):
     report["sites"].append(quiet)
     (ax,) = report_html.forest_figure(report).axes
     assert "Stil" not in [label.get_text() for label in ax.get_yticklabels()]
-    assert "1 site(s) with no net exit" in ax.get_xlabel()
+    assert "1 site with no net exit" in ax.get_xlabel()
+    (dutch,) = report_html.forest_figure(report, "nl").axes
+    assert "1 locatie zonder netto uitstroom" in dutch.get_xlabel()
 
 
 @pytest.mark.parametrize(

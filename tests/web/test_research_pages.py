@@ -87,6 +87,32 @@ def test_pooled_report_with_its_figures(
     assert web.client.get("/onderzoek/rapport/t1/onzin.png").status_code == 404
 
 
+def test_report_figures_are_drawn_in_the_page_s_language(
+    staff: Any, web: Any, build: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fiptrial_analysis import html
+
+    for site in (staff.bw, staff.breda):
+        for _ in range(6):
+            build.participant(site)
+        allocate_cohort_with_places(site.id, 3)
+    titles: list[str] = []
+    draw = html.FIGURES["consort"]
+
+    def spy(report: Any, language: str = "en", **options: Any) -> Any:
+        figure = draw(report, language, **options)
+        titles.append(figure.axes[0].get_title())
+        return figure
+
+    monkeypatch.setitem(html.FIGURES, "consort", spy)
+    web.login("analyse")
+    assert web.client.get("/onderzoek/rapport/t1/consort.png").status_code == 200
+    page = web.client.get("/onderzoek/rapport")
+    web.client.post("/taal", data={"csrf_token": csrf_token(page.text), "lang": "en"})
+    assert web.client.get("/onderzoek/rapport/t1/consort.png").status_code == 200
+    assert titles == ["CONSORT-stroomdiagram van de deelnemers", "CONSORT flow of participants"]
+
+
 def test_pooled_report_is_for_the_research_team_only(staff: Any, web: Any) -> None:
     web.login("coord")
     assert web.client.get("/onderzoek/rapport").status_code == 403

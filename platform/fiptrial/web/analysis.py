@@ -49,19 +49,26 @@ def pooled_report(trial_code: str, actor: str | None = None) -> dict[str, Any]:
         return _report_cache[key]
 
 
-def report_figure_png(report: dict[str, Any], name: str) -> bytes:
-    """One of the report's plots as PNG (fiptrial_analysis draws them; we only encode).
+def report_figure_png(
+    report: dict[str, Any],
+    name: str,
+    language: str = "nl",
+    site_names: dict[str, str] | None = None,
+) -> bytes:
+    """One of the report's plots as PNG in the page's language, sites by name
+    (fiptrial_analysis draws them, with its own catalogue; we only encode).
 
     matplotlib and the analysis package load on the first figure, not with every page. The
     figures are ``Figure`` objects outside pyplot, so the app keeps matplotlib's backend.
     """
     from matplotlib.figure import Figure
 
-    from fiptrial_analysis.html import FIGURES
+    from fiptrial_analysis.html import FIGURES, translations
 
+    language = language if language in ("en", "nl") else "nl"
     with _report_lock:
         try:
-            figure = FIGURES[name](report)
+            figure = FIGURES[name](report, language, site_names=site_names)
         except (ArithmeticError, KeyError, TypeError, ValueError, IndexError):
             # Early in a trial some figures have nothing to show; say so instead of a 500.
             logging.getLogger(__name__).warning("report figure %s failed", name, exc_info=True)
@@ -69,7 +76,7 @@ def report_figure_png(report: dict[str, Any], name: str) -> bytes:
             figure.text(
                 0.5,
                 0.5,
-                "Figuur nog niet beschikbaar: te weinig gegevens",
+                translations(language).gettext("Figure not available yet: too little data"),
                 ha="center",
                 va="center",
             )

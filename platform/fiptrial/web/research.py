@@ -217,8 +217,12 @@ def report() -> Any:
 def report_figure(trial_code: str, name: str) -> Any:
     if name not in analysis.REPORT_FIGURES:
         raise NotFound("no such figure")
+    trial = trials.get_trial(trial_code)
     png = analysis.report_figure_png(
-        analysis.pooled_report(trials.get_trial(trial_code).code), name
+        analysis.pooled_report(trial.code),
+        name,
+        str(get_locale() or "nl"),
+        {site.code: site.name for site in trial.sites},
     )
     return Response(png, mimetype="image/png", headers={"Cache-Control": "no-store"})
 
