@@ -30,10 +30,15 @@ def seeded_demo(
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     entropy = random.Random(EFFECT_SEED)
     with pytest.MonkeyPatch.context() as patch:
-        from fiptrial.services import randomisation
+        from fiptrial.services.randomisation import allocation, cohort
 
-        patch.setattr(randomisation, "new_seed", lambda: f"{entropy.getrandbits(256):064x}")
-        patch.setattr(randomisation, "secure_uniform", entropy.random)
+        def seed() -> str:
+            return f"{entropy.getrandbits(256):064x}"
+
+        # where single allocation and the cohort lottery look them up
+        patch.setattr(allocation, "new_seed", seed)
+        patch.setattr(cohort, "new_seed", seed)
+        patch.setattr(allocation, "secure_uniform", entropy.random)
         yield from build_demo(
             tmp_path_factory.mktemp("effect"), sqlite_template, EFFECT_SIZE, EFFECT_SEED
         )
