@@ -85,10 +85,23 @@ def _tau2_paule_mandel(y: NDArray[np.float64], v: NDArray[np.float64]) -> float:
     return float(optimize.brentq(lambda t: _q(y, v, t) - target, 0.0, upper, xtol=1e-14))
 
 
+def _restricted_loglik(y: NDArray[np.float64], v: NDArray[np.float64], tau2: float) -> float:
+    """The restricted log-likelihood of ``tau2``, up to a constant."""
+    w = 1.0 / (v + tau2)
+    mu = float(np.sum(w * y) / w.sum())
+    return -0.5 * float(np.sum(np.log(v + tau2)) + np.log(w.sum()) + np.sum(w * (y - mu) ** 2))
+
+
 def _tau2_reml(y: NDArray[np.float64], v: NDArray[np.float64], start: float) -> float:
-    """Restricted maximum likelihood ``tau2`` by Fisher scoring, truncated at 0 (as metafor)."""
+    """Restricted maximum likelihood ``tau2`` by Fisher scoring, truncated at 0 (as metafor).
+
+    A step that lowers the restricted likelihood is halved until it does not (step halving,
+    as metafor's ``stepadj``): plain scoring can overshoot and cycle between two values on
+    few, very unequal studies, which a demo's sites produced once.
+    """
     tau2 = max(start, 0.0)
-    for _ in range(200):
+    current = _restricted_loglik(y, v, tau2)
+    for _ in range(500):
         w = 1.0 / (v + tau2)
         mu = float(np.sum(w * y) / w.sum())
         # P = W - w w' / sum(w); score = (y'PPy - tr P) / 2, information = tr(PP) / 2.
@@ -97,9 +110,16 @@ def _tau2_reml(y: NDArray[np.float64], v: NDArray[np.float64], start: float) -> 
         trace_pp = float(np.sum(w**2) - 2 * np.sum(w**3) / w.sum() + (np.sum(w**2) / w.sum()) ** 2)
         step = (float(residual @ residual) - trace_p) / trace_pp
         new = max(0.0, tau2 + step)
+        value = _restricted_loglik(y, v, new)
+        for _halving in range(60):
+            if value >= current - 1e-15 * abs(current):
+                break
+            step /= 2
+            new = max(0.0, tau2 + step)
+            value = _restricted_loglik(y, v, new)
         if abs(new - tau2) < 1e-12 * max(1.0, tau2):
             return new
-        tau2 = new
+        tau2, current = new, value
     raise ValueError("the REML estimate of tau2 did not converge")  # pragma: no cover
 
 

@@ -352,7 +352,8 @@ def test_imports_report_their_progress(
     from fiptrial.services import imports
 
     _plugin_installed()
-    monkeypatch.setattr(f"fiptrial.services.imports.{kind}.PROGRESS_ROWS", 2)
+    engine = {"participants": "participants", "outcomes": "outcome_rows"}[kind]
+    monkeypatch.setattr(f"fiptrial.services.imports.{engine}.PROGRESS_ROWS", 2)
     bsns = valid_bsns(600_000_000)
     seen: list[int] = []
     run = imports.import_participants if kind == "participants" else imports.import_outcomes
