@@ -419,7 +419,7 @@ def _plain_lines(block: bytes, number: int, encoding: str) -> list[str] | None:
 def _checked_lines(block: bytes, number: int, encoding: str) -> Iterator[str]:
     """The lines of a block one by one, each checked (length, NUL, encoding)."""
     utf8_first = encoding != "windows-1252"
-    for raw in block.splitlines(keepends=True) if b"\r" not in block else _lf_lines(block):
+    for raw in _lf_lines(block):
         number += 1
         _check_line_length(raw, number)
         if b"\x00" in raw:
