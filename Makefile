@@ -10,6 +10,10 @@ PACKAGES := -e ./analysis -e '.[test]' -e ./plugins/brabantse_wal -e ./plugins/t
 # pytest-xdist: one worker per core (each with its own SQLite files and PostgreSQL database).
 PYTEST_WORKERS ?= auto
 export FIPTRIAL_INSTANCE_PATH ?= $(CURDIR)/instance
+# Python keeps the bytecode it compiles (__pycache__, ignored by git) even where the environment
+# says PYTHONDONTWRITEBYTECODE: otherwise every process (each test worker, racer, gunicorn worker
+# and CLI call) compiles the platform and its libraries again, some 6 s of CPU each.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run test bench lint lint-quick clean browser
 
