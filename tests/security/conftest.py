@@ -10,24 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from security_world import World, build_world, fresh_g_per_request
+from security_world import cheap_password_hashing, fresh_g_per_request, world
 
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at its production cost makes every test user take a noticeable moment."""
-    from argon2 import PasswordHasher
-
-    from fiptrial.services import passwords
-
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-
-
-@pytest.fixture
-def world(build: Any) -> World:
-    return build_world(build)
+__all__ = ["cheap_password_hashing", "world"]
 
 
 @pytest.fixture(autouse=True)

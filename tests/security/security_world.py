@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "conversations"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
 
@@ -137,3 +139,21 @@ def fresh_g_per_request(app: Any) -> None:
         g.pop("csrf_token", None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, forget)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its production cost makes every test user take a noticeable moment."""
+    from argon2 import PasswordHasher
+
+    from fiptrial.services import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+
+@pytest.fixture
+def world(build: Any) -> World:
+    """The security tests' world: two sites, every role, a FIP client."""
+    return build_world(build)

@@ -13,7 +13,9 @@ from web_support import PASSWORD, csrf_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "security"))
 
-from security_world import World, build_world, fresh_g_per_request
+from security_world import cheap_password_hashing, fresh_g_per_request, world
+
+__all__ = ["cheap_password_hashing", "world"]
 
 
 @dataclass
@@ -63,24 +65,6 @@ class Browser:
 @pytest.fixture
 def web(client: FlaskClient) -> Browser:
     return Browser(client)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """argon2 at its production cost makes every test user take a noticeable moment."""
-    from argon2 import PasswordHasher
-
-    from fiptrial.services import passwords
-
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
-
-
-@pytest.fixture
-def world(build: Any) -> World:
-    """The security tests' world (security_world): two sites, every role, a FIP client."""
-    return build_world(build)
 
 
 @pytest.fixture

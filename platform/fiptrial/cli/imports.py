@@ -30,21 +30,26 @@ MAPPING_OPTION = click.option(
 )
 
 
-@click.command("import-participants")
-@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@MAPPING_OPTION
-@reports_errors
+def _import_command(name: str) -> Callable[[Callable[..., None]], click.Command]:
+    """The options every import command takes: the site, the export FILE, the mapping version."""
+
+    def decorate(function: Callable[..., None]) -> click.Command:
+        site = click.option(
+            "--site", "site_code", required=True, help="Site code, e.g. brabantse_wal."
+        )
+        file = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+        return click.command(name)(site(file(MAPPING_OPTION(reports_errors(function)))))
+
+    return decorate
+
+
+@_import_command("import-participants")
 def import_participants_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Register the running benefits of an export FILE as participants of SITE."""
     _run(site_code, file, import_participants, mapping_version)
 
 
-@click.command("import-outcomes")
-@click.option("--site", "site_code", required=True, help="Site code, e.g. brabantse_wal.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@MAPPING_OPTION
-@reports_errors
+@_import_command("import-outcomes")
 def import_outcomes_command(site_code: str, file: Path, mapping_version: str | None) -> None:
     """Import the outcomes (exits, transfers, re-entries, corrections) in export FILE."""
     _run(site_code, file, import_outcomes, mapping_version)

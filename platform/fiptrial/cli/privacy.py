@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -130,25 +131,33 @@ def enrol_demo_users() -> None:
         )
 
 
-@click.command("mfa-code")
-@click.argument("username")
-@reports_errors
-def mfa_code(username: str) -> None:
+def _user_command(name: str) -> Callable[[Callable[[User], None]], click.Command]:
+    """A ``fiptrial user NAME USERNAME`` command: the function gets the user, or it is refused."""
+
+    def decorate(function: Callable[[User], None]) -> click.Command:
+        @click.command(name, help=function.__doc__)
+        @click.argument("username")
+        @reports_errors
+        def command(username: str) -> None:
+            user = find_user(username)
+            if user is None:
+                raise NotFound(f"no user called {username!r}")
+            function(user)
+
+        return command
+
+    return decorate
+
+
+@_user_command("mfa-code")
+def mfa_code(user: User) -> None:
     """The current two-factor code of a demo user (refused for every other user)."""
-    user = find_user(username)
-    if user is None:
-        raise NotFound(f"no user called {username!r}")
     click.echo(twofactor.demo_code(user))
 
 
-@click.command("mfa-reset")
-@click.argument("username")
-@reports_errors
-def mfa_reset(username: str) -> None:
+@_user_command("mfa-reset")
+def mfa_reset(user: User) -> None:
     """Remove a user's two-factor set-up (a lost phone): set up again at the next login."""
-    user = find_user(username)
-    if user is None:
-        raise NotFound(f"no user called {username!r}")
     twofactor.reset(user.id, actor=OPERATOR)
     click.echo(f"Two-factor sign-in of {user.username} removed.")
 

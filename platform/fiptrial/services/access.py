@@ -144,6 +144,18 @@ _SPELL_EXPORT_STUDY = frozenset({"participant", "spell", "start", "end", "end_co
 
 NOBODY: frozenset[str] = frozenset()
 
+
+def _staff_also(study: frozenset[str], site_only: set[str]) -> dict[str, frozenset[str]]:
+    """The study fields for all; the site's staff also see ``site_only`` (free text, names)."""
+    staff = study | site_only
+    return {ADMIN: staff, COORDINATOR: staff, CLIENT_MANAGER: staff, ANALYST: study}
+
+
+def _staff_only(fields: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Fields for the site's staff; the analyst sees none of them."""
+    return {ADMIN: fields, COORDINATOR: fields, CLIENT_MANAGER: fields, ANALYST: NOBODY}
+
+
 FIELD_POLICY: dict[str, dict[str, frozenset[str]]] = {
     "participant": {
         ADMIN: _PARTICIPANT_ALL,
@@ -152,54 +164,14 @@ FIELD_POLICY: dict[str, dict[str, frozenset[str]]] = {
         CLIENT_MANAGER: _PARTICIPANT_STUDY | {"client_number", "sex", "municipality"},
         ANALYST: _PARTICIPANT_STUDY,
     },
-    "conversation": {
-        ADMIN: _CONVERSATION_STUDY | {"notes"},
-        COORDINATOR: _CONVERSATION_STUDY | {"notes"},
-        CLIENT_MANAGER: _CONVERSATION_STUDY | {"notes"},
-        ANALYST: _CONVERSATION_STUDY,
-    },
-    "agreement": {
-        ADMIN: _AGREEMENT_STUDY | {"description"},
-        COORDINATOR: _AGREEMENT_STUDY | {"description"},
-        CLIENT_MANAGER: _AGREEMENT_STUDY | {"description"},
-        ANALYST: _AGREEMENT_STUDY,
-    },
-    "intervention": {
-        ADMIN: _INTERVENTION_STUDY | {"provider"},
-        COORDINATOR: _INTERVENTION_STUDY | {"provider"},
-        CLIENT_MANAGER: _INTERVENTION_STUDY | {"provider"},
-        ANALYST: _INTERVENTION_STUDY,
-    },
-    "conversation_correction": {
-        ADMIN: _CORRECTION_STUDY | {"reason_text", "corrected_by"},
-        COORDINATOR: _CORRECTION_STUDY | {"reason_text", "corrected_by"},
-        CLIENT_MANAGER: _CORRECTION_STUDY | {"reason_text", "corrected_by"},
-        ANALYST: _CORRECTION_STUDY,
-    },
-    "consent": {
-        ADMIN: _CONSENT_STUDY | {"recorded_by", "obtained_by"},
-        COORDINATOR: _CONSENT_STUDY | {"recorded_by", "obtained_by"},
-        CLIENT_MANAGER: _CONSENT_STUDY | {"recorded_by", "obtained_by"},
-        ANALYST: _CONSENT_STUDY,
-    },
-    "spell": {
-        ADMIN: _SPELL_STUDY | {"municipality"},
-        COORDINATOR: _SPELL_STUDY | {"municipality"},
-        CLIENT_MANAGER: _SPELL_STUDY | {"municipality"},
-        ANALYST: _SPELL_STUDY,
-    },
-    "notification": {
-        ADMIN: _NOTIFICATION,
-        COORDINATOR: _NOTIFICATION,
-        CLIENT_MANAGER: _NOTIFICATION,
-        ANALYST: NOBODY,
-    },
-    "notification_data": {
-        ADMIN: _NOTIFICATION_DATA,
-        COORDINATOR: _NOTIFICATION_DATA,
-        CLIENT_MANAGER: _NOTIFICATION_DATA,
-        ANALYST: NOBODY,
-    },
+    "conversation": _staff_also(_CONVERSATION_STUDY, {"notes"}),
+    "agreement": _staff_also(_AGREEMENT_STUDY, {"description"}),
+    "intervention": _staff_also(_INTERVENTION_STUDY, {"provider"}),
+    "conversation_correction": _staff_also(_CORRECTION_STUDY, {"reason_text", "corrected_by"}),
+    "consent": _staff_also(_CONSENT_STUDY, {"recorded_by", "obtained_by"}),
+    "spell": _staff_also(_SPELL_STUDY, {"municipality"}),
+    "notification": _staff_only(_NOTIFICATION),
+    "notification_data": _staff_only(_NOTIFICATION_DATA),
     "fidelity": {
         # manager_names: the user names of client managers other than oneself.
         ADMIN: _FIDELITY_FIGURES | {"per_participant", "manager_names"},

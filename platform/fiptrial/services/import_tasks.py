@@ -42,12 +42,12 @@ from typing import Any, BinaryIO
 from flask import Flask, current_app
 from sqlalchemy import update
 
-from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable, field_error
+from fiptrial.errors import Conflict, NotFound, PlatformError, Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, ImportTask, Site
 from fiptrial.services import access, audit, imports, job_queue
 from fiptrial.services.access import Principal
-from fiptrial.services.imports.common import chosen_mapping, site_plugin
+from fiptrial.services.imports.common import chosen_mapping, read_chunks, site_plugin
 from fiptrial.services.spool import UPLOAD_FOLDER, private_folder
 from fiptrial.services.transaction import unit_of_work
 
@@ -57,7 +57,6 @@ KINDS = ("participants", "outcomes")
 STALE_AFTER = timedelta(minutes=5)
 #: A task whose worker died this many times fails (an export that kills every worker).
 MAX_ATTEMPTS = 3
-CHUNK_BYTES = 1024 * 1024
 INTERRUPTED = "interrupted"
 UNEXPECTED = "the import stopped because of an unexpected error; nothing was saved"
 INTERRUPTED_MESSAGE = "the import was interrupted (the worker stopped); nothing was saved"
@@ -109,16 +108,7 @@ def _spool(stream: BinaryIO, folder: Path, max_bytes: int | None) -> Path:
     path = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as spool:
-            size = 0
-            while chunk := stream.read(CHUNK_BYTES):
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise field_error(
-                        "file",
-                        f"is larger than {max_bytes // (1024 * 1024)} MB",
-                        code="file_too_large",
-                        max_mb=max_bytes // (1024 * 1024),
-                    )
+            for chunk in read_chunks(stream, max_bytes):
                 spool.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)

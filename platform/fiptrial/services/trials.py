@@ -278,12 +278,16 @@ def update_settings(trial: Trial, changes: dict[str, Any], *, actor: str) -> Tri
             actor=actor,
             entity="trial",
             entity_id=trial.id,
-            data={
-                name: {"from": _plain(current[name]), "to": _plain(value)}
-                for name, value in changed.items()
-            },
+            data=_from_to(current, changed),
         )
     return trial
+
+
+def _from_to(before: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    """The audit data of changed settings: each one's value before and after (dates as text)."""
+    return {
+        name: {"from": _plain(before[name]), "to": _plain(value)} for name, value in changed.items()
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -316,7 +320,7 @@ def update_site(site: Site, changes: dict[str, Any], *, actor: str) -> Site:
             entity="site",
             entity_id=site.id,
             site=site.code,
-            data={name: {"from": before[name], "to": value} for name, value in changed.items()},
+            data=_from_to(before, changed),
         )
     return site
 

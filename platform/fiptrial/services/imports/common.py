@@ -97,20 +97,32 @@ class ExportFile:
             with os.fdopen(descriptor, "wb") as spool:
                 digest = hashlib.sha256()
                 size = 0
-                while chunk := source.read(CHUNK_BYTES):
+                for chunk in read_chunks(source, max_bytes):
                     size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise field_error(
-                            "file",
-                            f"is larger than {max_bytes // (1024 * 1024)} MB",
-                            code="file_too_large",
-                            max_mb=max_bytes // (1024 * 1024),
-                        )
                     digest.update(chunk)
                     spool.write(chunk)
             yield cls(Path(name), digest.hexdigest(), size)
         finally:
             Path(name).unlink(missing_ok=True)
+
+
+def read_chunks(stream: BinaryIO, max_bytes: int | None) -> Iterator[bytes]:
+    """The upload in chunks of ``CHUNK_BYTES``, never more than ``max_bytes`` in all.
+
+    Raises:
+        Unprocessable: naming the field ``file`` once the upload exceeds ``max_bytes``.
+    """
+    size = 0
+    while chunk := stream.read(CHUNK_BYTES):
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise field_error(
+                "file",
+                f"is larger than {max_bytes // (1024 * 1024)} MB",
+                code="file_too_large",
+                max_mb=max_bytes // (1024 * 1024),
+            )
+        yield chunk
 
 
 def site_plugin(site: Site) -> SitePlugin:

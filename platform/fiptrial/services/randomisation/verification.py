@@ -63,6 +63,18 @@ def _audited() -> _Audited:
     return audited
 
 
+def _commitment_problems(
+    name: str, commitments: Mapping[int, str], row: RandomisationBlock | CohortRandomisation
+) -> list[str]:
+    """A seeded row (block or cohort) must carry the seed whose commitment was audited."""
+    committed = commitments.get(row.id)
+    if committed is None:
+        return [f"{name} has no audited seed commitment"]
+    if committed != seed_commitment(row.seed):
+        return [f"{name}'s seed differs from its audited commitment"]
+    return []
+
+
 def verify_trial(trial: Trial) -> list[str]:
     """Re-derive every allocation of a trial from its recorded randomness, and compare every
     allocation row with the arm its audit entry recorded and every block and cohort seed with
@@ -76,21 +88,13 @@ def verify_trial(trial: Trial) -> list[str]:
     for block in blocks.values():
         if derive_block(block.seed, block.ratios, block.multipliers) != block.arms:
             problems.append(f"block {block.id} does not follow from its seed")
-        committed = audited.block_seeds.get(block.id)
-        if committed is None:
-            problems.append(f"block {block.id} has no audited seed commitment")
-        elif committed != seed_commitment(block.seed):
-            problems.append(f"block {block.id}'s seed differs from its audited commitment")
+        problems += _commitment_problems(f"block {block.id}", audited.block_seeds, block)
     for cohort in db.session.query(CohortRandomisation).filter_by(trial_id=trial.id):
         strata = {s: v["participants"] for s, v in cohort.per_stratum.items()}
         derived = derive_cohort(cohort.seed, strata, cohort.fip)
         if any(derived[s] != v["fip"] for s, v in cohort.per_stratum.items()):
             problems.append(f"cohort {cohort.id} does not follow from its seed")
-        committed = audited.cohort_seeds.get(cohort.id)
-        if committed is None:
-            problems.append(f"cohort {cohort.id} has no audited seed commitment")
-        elif committed != seed_commitment(cohort.seed):
-            problems.append(f"cohort {cohort.id}'s seed differs from its audited commitment")
+        problems += _commitment_problems(f"cohort {cohort.id}", audited.cohort_seeds, cohort)
     query = db.session.query(Allocation).filter_by(trial_id=trial.id).order_by(Allocation.id)
     for allocation in query.yield_per(2000):
         arm = audited.arms.get(allocation.id)
