@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,7 +28,7 @@ from fiptrial.plugins.mapping import ReasonMapping
 from fiptrial.plugins.parsing import redacted
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
-from fiptrial.services.moments import past_moment
+from fiptrial.services.moments import as_moment, past_moment
 from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
@@ -278,6 +279,65 @@ def run_import(
             ),
         )
     return report, True
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What the caller of an import asked for, handed to the kind's body with the batch."""
+
+    site: Site
+    actor: str
+    #: Called with the rows read so far (see :class:`ExportImporter`), or ``None``.
+    progress: Callable[[int], None] | None
+    #: When the export arrived, for an export imported late; ``None``: now.
+    moment: datetime | None
+
+
+KindBody = Callable[[ImportRequest, SitePlugin, ReasonMapping, ImportBatch, Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExportImporter:
+    """One kind of import (enrolment, outcomes): the same call for every kind, so that the
+    API, the CLI and the background tasks can run either through one signature."""
+
+    kind: str
+    body: KindBody
+    empty_report: Callable[[], dict[str, Any]]
+
+    def __call__(
+        self,
+        site: Site,
+        source: BinaryIO | str | os.PathLike[str],
+        *,
+        actor: str,
+        progress: Callable[[int], None] | None = None,
+        mapping_version: str | None = None,
+        received_at: datetime | date | None = None,
+    ) -> dict[str, Any]:
+        """Import one export of ``site``; returns the kind's report.
+
+        ``received_at`` dates an export imported after it arrived (see
+        :func:`checked_received_at`).
+
+        ``progress`` (optional) is called with the number of rows read so far every
+        ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
+        the import's session (the web's background imports keep a status page up to date with
+        it).
+
+        The same file under the same mapping version again returns an empty report whose
+        ``duplicate_of`` names the earlier batch, without parsing the file.
+
+        Raises:
+            ExportFormatError: the file cannot be read (422); nothing is changed.
+        """
+        moment = None if received_at is None else as_moment(received_at)
+        request = ImportRequest(site, actor, progress, moment)
+        report, _created = run_import(
+            site, source, kind=self.kind, actor=actor, body=partial(self.body, request),
+            empty_report=self.empty_report, mapping_version=mapping_version, received_at=moment,
+        )  # fmt: skip
+        return report
 
 
 def row_rejection(row: ExportRow) -> dict[str, Any]:

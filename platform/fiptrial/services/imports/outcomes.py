@@ -56,11 +56,9 @@ includes running benefits, rows already recorded and held-back rows; ``exits``,
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from fiptrial.extensions import db
 from fiptrial.models import (
@@ -71,16 +69,13 @@ from fiptrial.models import (
 )
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import ReasonMapping
-from fiptrial.services.imports.common import (
-    run_import,
-)
+from fiptrial.services.imports.common import ExportImporter, ImportRequest
 from fiptrial.services.imports.outcome_rows import (
     WITHDRAWN_REASON,
     End,
     OutcomeImport,
     empty_report,
 )
-from fiptrial.services.moments import as_moment
 from fiptrial.timezone import local_date
 
 __all__ = [
@@ -93,47 +88,27 @@ __all__ = [
 ]
 
 
-def import_outcomes(
-    site: Site,
-    source: BinaryIO | str | os.PathLike[str],
-    *,
-    actor: str,
-    progress: Callable[[int], None] | None = None,
-    mapping_version: str | None = None,
-    received_at: datetime | date | None = None,
+def _import_body(
+    request: ImportRequest,
+    plugin: SitePlugin,
+    mapping: ReasonMapping,
+    batch: ImportBatch,
+    path: Path,
 ) -> dict[str, Any]:
-    """Import one outcome export of ``site``; returns the report (see the module docstring).
-
-    ``received_at`` dates an export imported after it arrived (see
-    :func:`~fiptrial.services.imports.common.checked_received_at`): the batch and its events
-    carry it, and the follow-up round of its day is the one marked received.
-
-    ``progress`` (optional) is called with the number of rows read so far every
-    ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
-    the import's session (the web's background imports keep a status page up to date with it).
-
-    The same file under the same mapping version again returns an empty report whose
-    ``duplicate_of`` names the earlier batch, without parsing the file. ``mapping_version``
-    reads the file under an earlier version of the site's table (see the module docstring).
-
-    Raises:
-        ExportFormatError: the file cannot be read (422); nothing is changed.
-    """
-
-    moment = None if received_at is None else as_moment(received_at)
-
-    def body(
-        plugin: SitePlugin, mapping: ReasonMapping, batch: ImportBatch, path: Path
-    ) -> dict[str, Any]:
-        report = OutcomeImport(site, plugin, batch, mapping, moment).run(path, progress)
-        _notify_followup(site, batch.id, local_date(moment) if moment else date.today())
-        return report
-
-    report, _created = run_import(
-        site, source, kind="outcomes", actor=actor, body=body, empty_report=empty_report,
-        mapping_version=mapping_version, received_at=moment,
-    )  # fmt: skip
+    """Read the rows into events, then mark the follow-up round of the export's day received."""
+    moment = request.moment
+    report = OutcomeImport(request.site, plugin, batch, mapping, moment).run(path, request.progress)
+    _notify_followup(request.site, batch.id, local_date(moment) if moment else date.today())
     return report
+
+
+import_outcomes = ExportImporter("outcomes", _import_body, empty_report)
+"""Import one outcome export of a site; returns the report (see the module docstring).
+
+A late export's ``received_at`` dates the batch and its events, and the follow-up round of its
+day is the one marked received. ``mapping_version`` reads the file under an earlier version of
+the site's table (see the module docstring).
+"""
 
 
 def _notify_followup(site: Site, batch_id: int, received_on: date) -> None:

@@ -20,11 +20,10 @@ as the core does, so that the caseload is complete; allocation leaves them out).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import select
 
@@ -39,10 +38,10 @@ from fiptrial.services import audit
 from fiptrial.services.imports.common import (
     INSERT_CHUNK,
     PROGRESS_ROWS,
+    ExportImporter,
+    ImportRequest,
     row_rejection,
-    run_import,
 )
-from fiptrial.services.moments import as_moment
 from fiptrial.services.participants import check_baseline_codes, new_participant
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key, unit_pseudonymiser
 from fiptrial.timezone import local_date
@@ -62,42 +61,24 @@ def empty_report() -> dict[str, Any]:
     }
 
 
-def import_participants(
-    site: Site,
-    source: BinaryIO | str | os.PathLike[str],
-    *,
-    actor: str,
-    progress: Callable[[int], None] | None = None,
-    mapping_version: str | None = None,
-    received_at: datetime | date | None = None,
+def _import_body(
+    request: ImportRequest,
+    plugin: SitePlugin,
+    _mapping: ReasonMapping,
+    batch: ImportBatch,
+    path: Path,
 ) -> dict[str, Any]:
-    """Register the running benefits of ``site``'s export; returns the report.
+    """Enrol the export's running benefits, on the export's (Dutch) day when it came late."""
+    on = local_date(request.moment) if request.moment is not None else None
+    enrolment = _Enrolment(request.site, batch, request.actor, request.progress, on)
+    return enrolment.run(plugin.read_export(path))
 
-    ``received_at`` dates an export imported after it arrived (see
-    :func:`~fiptrial.services.imports.common.checked_received_at`): the batch carries it and
-    the clients are registered on its (Dutch) day.
 
-    ``progress`` (optional) is called with the number of rows read so far every
-    ``PROGRESS_ROWS`` rows, from inside the import's transaction: it must not write through
-    the import's session (the web's background imports keep a status page up to date with it).
+import_participants = ExportImporter("participants", _import_body, empty_report)
+"""Register the running benefits of a site's export; returns the report.
 
-    Raises:
-        ExportFormatError: the file cannot be read (422); nothing is changed.
-    """
-
-    moment = None if received_at is None else as_moment(received_at)
-
-    def body(
-        plugin: SitePlugin, _mapping: ReasonMapping, batch: ImportBatch, path: Path
-    ) -> dict[str, Any]:
-        on = local_date(moment) if moment is not None else None
-        return _Enrolment(site, batch, actor, progress, on).run(plugin.read_export(path))
-
-    report, _created = run_import(
-        site, source, kind="participants", actor=actor, body=body, empty_report=empty_report,
-        mapping_version=mapping_version, received_at=moment,
-    )  # fmt: skip
-    return report
+A late export's ``received_at`` dates the batch, and its clients are registered on its day.
+"""
 
 
 class _Enrolment:
