@@ -18,7 +18,7 @@ from fiptrial.models import ExportApproval, Trial
 from fiptrial.services import audit
 from fiptrial.services.access import ADMIN, ANALYST, Principal
 from fiptrial.services.exports import FORMATS
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked_row, unit_of_work
 
 PURPOSE_MIN, PURPOSE_MAX = 10, 2000
 
@@ -67,19 +67,12 @@ def request_export(trial: Trial, fmt: str, purpose: str, *, principal: Principal
     return approval
 
 
-def _locked(approval_id: int) -> ExportApproval:
-    approval = locked(db.session.query(ExportApproval).filter_by(id=approval_id)).one_or_none()
-    if approval is None:
-        raise NotFound(f"export request {approval_id} does not exist")
-    return approval
-
-
 def decide(approval_id: int, *, approve: bool, principal: Principal) -> ExportApproval:
     """A research admin approves or refuses a request (409 once decided)."""
     if principal.role != ADMIN:
         raise Forbidden("only a research admin decides on export requests")
     with unit_of_work():
-        approval = _locked(approval_id)
+        approval = locked_row(ExportApproval, approval_id, "export request")
         if approval.status != "requested":
             raise Conflict(
                 f"export request {approval_id} was already {approval.status}",
@@ -95,7 +88,7 @@ def decide(approval_id: int, *, approve: bool, principal: Principal) -> ExportAp
 def use(approval_id: int, *, principal: Principal) -> ExportApproval:
     """The requesting analyst's one download of an approved request (403/404/409 otherwise)."""
     with unit_of_work():
-        approval = _locked(approval_id)
+        approval = locked_row(ExportApproval, approval_id, "export request")
         if approval.requested_by != principal.actor:
             raise NotFound(f"export request {approval_id} does not exist")
         if approval.status != "approved":

@@ -16,7 +16,7 @@ from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, CaseloadAssignment, Participant, Site, User
 from fiptrial.services import audit, planning
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import existing_row, locked, unit_of_work
 
 CLIENT_MANAGER = "client_manager"
 REASSIGNMENT_REASONS = ("leave", "workload", "client_request", "manager_left", "other")
@@ -217,9 +217,7 @@ def reassign(
     if reason not in REASSIGNMENT_REASONS:
         raise field_error("reason", f"must be one of {', '.join(REASSIGNMENT_REASONS)}")
     with unit_of_work():
-        participant = db.session.get(Participant, participant_id)
-        if participant is None:
-            raise NotFound(f"participant {participant_id} does not exist")
+        participant = existing_row(Participant, participant_id, "participant")
         manager = db.session.get(User, new_manager_id)
         if (
             manager is None

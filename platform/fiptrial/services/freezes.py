@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import DataFreeze, Trial
 from fiptrial.services import audit
@@ -29,7 +28,7 @@ from fiptrial.services.exports import (
     report_from_csv,
 )
 from fiptrial.services.moments import past_moment
-from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.transaction import existing_row, unit_of_work
 from fiptrial.version import __version__ as platform_version
 
 #: Relative tolerance under which a re-run figure still counts as reproduced (floating point
@@ -125,10 +124,7 @@ def freeze_trial(
 
 
 def get_freeze(freeze_id: int) -> DataFreeze:
-    freeze = db.session.get(DataFreeze, freeze_id)
-    if freeze is None:
-        raise NotFound(f"data freeze {freeze_id} does not exist")
-    return freeze
+    return existing_row(DataFreeze, freeze_id, "data freeze")
 
 
 def list_freezes(trial: Trial | None = None) -> list[DataFreeze]:

@@ -10,12 +10,12 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from fiptrial.errors import NotFound, Unauthorized, field_error
+from fiptrial.errors import Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
 from fiptrial.services import audit
 from fiptrial.services.access import Principal
-from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.transaction import existing_row, unit_of_work
 from fiptrial.services.users import check_role_and_site
 
 TOKEN_PREFIX = "fip_"
@@ -70,9 +70,7 @@ def create_token(
 
 def revoke_token(token_id: int, *, actor: str) -> ApiToken:
     with unit_of_work():
-        row = db.session.get(ApiToken, token_id)
-        if row is None:
-            raise NotFound(f"token {token_id} does not exist")
+        row = existing_row(ApiToken, token_id, "token")
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
             audit.record(

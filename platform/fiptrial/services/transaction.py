@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Query
 
 from fiptrial.database import sqlite_write_intent, write_intent_active
+from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 
 T = TypeVar("T")
@@ -87,6 +88,23 @@ def locked(query: Query[T]) -> Query[T]:
     already holds, so decisions are taken on the row as it is now, under the lock.
     """
     return query.with_for_update(key_share=True).populate_existing()
+
+
+def existing_row(model: type[T], row_id: int, what: str) -> T:
+    """The row of ``model`` with primary key ``row_id``, or a 404 saying that ``what`` (a name
+    a reader knows, such as ``"data freeze"``) with that id does not exist."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
+
+
+def locked_row(model: type[T], row_id: int, what: str) -> T:
+    """As :func:`existing_row`, the row read under its lock (see :func:`locked`)."""
+    row = locked(db.session.query(model).filter_by(id=row_id)).one_or_none()
+    if row is None:
+        raise NotFound(f"{what} {row_id} does not exist")
+    return row
 
 
 def rows_changed(statement: Executable) -> int:

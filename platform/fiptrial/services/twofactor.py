@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 import pyotp
 from flask import current_app
 
-from fiptrial.errors import NotFound, field_error
+from fiptrial.errors import field_error
 from fiptrial.extensions import db
 from fiptrial.models import RecoveryCode, User, UserTotp
 from fiptrial.services import audit
 from fiptrial.services.passwords import hash_password, verify_password
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import existing_row, locked, unit_of_work
 
 ISSUER = "FIP-onderzoek"
 RECOVERY_CODES = 10
@@ -168,9 +168,7 @@ def recovery_codes_left(user_id: int) -> int:
 def reset(user_id: int, *, actor: str) -> None:
     """Remove a user's enrolment (a lost phone); the user sets it up again at the next login."""
     with unit_of_work():
-        user = db.session.get(User, user_id)
-        if user is None:
-            raise NotFound(f"user {user_id} does not exist")
+        user = existing_row(User, user_id, "user")
         db.session.query(RecoveryCode).filter_by(user_id=user_id).delete()
         db.session.query(UserTotp).filter_by(user_id=user_id).delete()
         audit.record(

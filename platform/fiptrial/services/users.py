@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from fiptrial.errors import NotFound, Unauthorized, field_error
+from fiptrial.errors import Unauthorized, field_error
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken, Site, User
 from fiptrial.models.identity import ALL_ROLES, SITE_ROLES
@@ -23,7 +23,7 @@ from fiptrial.services.passwords import (
     needs_rehash,
     verify_password,
 )
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked, locked_row, unit_of_work
 
 MAX_FAILED_LOGINS = 5
 USERNAME_MAX = 80
@@ -244,17 +244,10 @@ def create_demo_users(sites: dict[str, Site], *, actor: str) -> list[User]:
 # Separate functions, so that the login and session rules above stay as they are.
 
 
-def _locked_user(user_id: int) -> User:
-    user = locked(db.session.query(User).filter_by(id=user_id)).one_or_none()
-    if user is None:
-        raise NotFound(f"user {user_id} does not exist")
-    return user
-
-
 def deactivate_user(user_id: int, *, actor: str) -> User:
     """Switch a user off: no login, and every API token of the user is revoked."""
     with unit_of_work():
-        user = _locked_user(user_id)
+        user = locked_row(User, user_id, "user")
         if actor == f"user:{user.username}":
             raise field_error("user", "you cannot switch off your own account", code="own_account")
         user.active = False
@@ -281,7 +274,7 @@ def _audit_user(action: str, user: User, actor: str, **data: object) -> None:
 
 def reactivate_user(user_id: int, *, actor: str) -> User:
     with unit_of_work():
-        user = _locked_user(user_id)
+        user = locked_row(User, user_id, "user")
         user.active = True
         user.failed_logins = 0
         _audit_user("user.reactivated", user, actor)

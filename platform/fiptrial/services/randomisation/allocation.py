@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable
+from fiptrial.errors import Conflict, Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
@@ -51,7 +51,13 @@ from fiptrial.services.randomisation.rules import (
     minimisation_choice,
     minimisation_scores,
 )
-from fiptrial.services.transaction import insert_ignoring_conflict, locked, unit_of_work
+from fiptrial.services.transaction import (
+    existing_row,
+    insert_ignoring_conflict,
+    locked,
+    locked_row,
+    unit_of_work,
+)
 from fiptrial.timezone import local_date
 
 LOCK_CHUNK = 1000  # ids per IN list (SQLite's bound-parameter limit; PostgreSQL is indifferent)
@@ -344,8 +350,6 @@ def allocate(
     try:
         with unit_of_work():
             participant = _lock_with_unit(participant_id)
-            if participant is None:
-                raise NotFound(f"participant {participant_id} does not exist")
             existing = existing_allocation(participant_id)
             if existing is not None:
                 raise _already_allocated(existing)
@@ -394,9 +398,7 @@ def allocate(
 def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str) -> Allocation:
     """Mark an allocation made in error. It is never deleted; the reason is audited."""
     with unit_of_work():
-        allocation = locked(db.session.query(Allocation).filter_by(id=allocation_id)).one_or_none()
-        if allocation is None:
-            raise NotFound(f"allocation {allocation_id} does not exist")
+        allocation = locked_row(Allocation, allocation_id, "allocation")
         if kind not in CORRECTION_KINDS:
             raise Unprocessable(
                 f"kind must be one of {', '.join(CORRECTION_KINDS)}",
@@ -439,13 +441,11 @@ def _unit_member_ids(participant: Participant) -> list[int]:
     )
 
 
-def _lock_with_unit(participant_id: int) -> Participant | None:
+def _lock_with_unit(participant_id: int) -> Participant:
     """The participant with its row locked, and its partners' rows too, all in id order, so
     that two partners allocated at the same moment cannot both draw (the second waits and then
     takes the first one's arm). ``unit_key`` never changes, so it may be read before the lock."""
-    participant = db.session.get(Participant, participant_id)
-    if participant is None:
-        return None
+    participant = existing_row(Participant, participant_id, "participant")
     ids = _unit_member_ids(participant)
     locked(
         db.session.query(Participant.id).filter(Participant.id.in_(ids)).order_by(Participant.id)

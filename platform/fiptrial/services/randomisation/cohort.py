@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable
+from fiptrial.errors import Conflict, Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
@@ -36,7 +36,7 @@ from fiptrial.services.randomisation.allocation import (
     unit_allocation,
 )
 from fiptrial.services.randomisation.rules import derive_cohort
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import existing_row, locked, locked_row, unit_of_work
 
 
 def cohort_caseload(site: Site) -> list[Participant]:
@@ -97,9 +97,7 @@ def allocate_cohort(
         # locked() is FOR NO KEY UPDATE: it serialises cohorts of one site without blocking
         # the foreign-key checks of single allocations inserting rows of this site, which
         # would deadlock with the participant locks taken below.
-        site = locked(db.session.query(Site).filter_by(id=site_id)).one_or_none()
-        if site is None:
-            raise NotFound(f"site {site_id} does not exist")
+        site = locked_row(Site, site_id, "site")
         trial = site.trial
         arms = sorted(site.ratios())
         if "fip" not in arms or len(arms) != 2:
@@ -196,9 +194,7 @@ def allocate_arrivals(site_id: int, *, actor: str) -> list[Allocation]:
     method (permuted blocks or minimisation; partners with their unit), in id order. Each
     allocation is its own transaction, as through the API; one already allocated meanwhile
     is skipped."""
-    site = db.session.get(Site, site_id)
-    if site is None:
-        raise NotFound(f"site {site_id} does not exist")
+    site = existing_row(Site, site_id, "site")
     done = []
     for participant_id in [p.id for p in cohort_caseload(site)]:
         try:
