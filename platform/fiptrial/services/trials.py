@@ -230,7 +230,7 @@ def update_settings(trial: Trial, changes: dict[str, Any], *, actor: str) -> Tri
         raise field_error(unknown[0], "is not a trial setting", code="not_a_setting")
     current = {name: getattr(trial, name) for name in EDITABLE_FIELDS if name != "arms"}
     current["arms"] = [{"code": a.code, "ratio": a.ratio} for a in trial.arms]
-    changed = {name: value for name, value in changes.items() if current[name] != value}
+    changed = _changed(current, changes)
     for fields, since in (
         (DESIGN_FIELDS, design_locked_since(trial)),
         (ANALYSIS_FIELDS, analysis_locked_since(trial)),
@@ -273,21 +273,38 @@ def update_settings(trial: Trial, changes: dict[str, Any], *, actor: str) -> Tri
                     arm.ratio = ratios[arm.code]
             else:
                 setattr(trial, name, value)
-        audit.record(
-            "trial.settings_changed",
-            actor=actor,
-            entity="trial",
-            entity_id=trial.id,
-            data=_from_to(current, changed),
-        )
+        _record_changes("trial.settings_changed", "trial", trial.id, current, changed, actor=actor)
     return trial
 
 
-def _from_to(before: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
-    """The audit data of changed settings: each one's value before and after (dates as text)."""
-    return {
-        name: {"from": _plain(before[name]), "to": _plain(value)} for name, value in changed.items()
-    }
+def _changed(before: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The requested settings whose value differs from the one they have: only these are
+    written and audited, so a form sent back unchanged leaves no audit entry."""
+    return {name: value for name, value in changes.items() if before[name] != value}
+
+
+def _record_changes(
+    action: str,
+    entity: str,
+    entity_id: int,
+    before: dict[str, Any],
+    changed: dict[str, Any],
+    *,
+    actor: str,
+    site: str | None = None,
+) -> None:
+    """Audit changed settings: each one's value before and after (dates as text)."""
+    audit.record(
+        action,
+        actor=actor,
+        entity=entity,
+        entity_id=entity_id,
+        site=site,
+        data={
+            name: {"from": _plain(before[name]), "to": _plain(value)}
+            for name, value in changed.items()
+        },
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -308,19 +325,14 @@ def update_site(site: Site, changes: dict[str, Any], *, actor: str) -> Site:
     ):
         raise field_error("arm_ratios", "a positive ratio for each arm", code="ratio_invalid")
     before = {name: getattr(site, name) for name in allowed}
-    changed = {name: value for name, value in changes.items() if before[name] != value}
+    changed = _changed(before, changes)
     if not changed:
         return site
     with unit_of_work():
         for name, value in changed.items():
             setattr(site, name, value)
-        audit.record(
-            "site.updated",
-            actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
-            data=_from_to(before, changed),
+        _record_changes(
+            "site.updated", "site", site.id, before, changed, actor=actor, site=site.code
         )
     return site
 
