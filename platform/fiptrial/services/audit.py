@@ -37,7 +37,7 @@ from sqlalchemy import inspect
 
 from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
-from fiptrial.models import AuditEntry, AuditHead
+from fiptrial.models import AuditEntry, AuditHead, Participant
 from fiptrial.services.transaction import locked
 
 GENESIS_HASH = "0" * 64
@@ -152,6 +152,34 @@ def record(
     head.mac = head_mac(head.last_id, head.last_hash, head.keyed_from, audit_key())
     db.session.add(entry)  # inserted with the transaction's next flush, in id order
     return entry
+
+
+def record_for_participant(
+    action: str,
+    participant: Participant,
+    *,
+    actor: str,
+    data: dict[str, Any],
+    about: tuple[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry about one participant, kept at the participant's site.
+
+    By default the entry is about the participant itself (consent, allocation, caseload). An
+    entry ``about`` one of the participant's rows (its entity and id: a conversation record, an
+    intervention) names the participant in its data, so that the participant's history finds
+    it as well.
+    """
+    entity, entity_id = about or ("participant", participant.id)
+    if about is not None:
+        data = {"participant_id": participant.id, **data}
+    return record(
+        action,
+        actor=actor,
+        entity=entity,
+        entity_id=entity_id,
+        site=participant.site.code,
+        data=data,
+    )
 
 
 @dataclass(frozen=True)

@@ -252,12 +252,10 @@ def reassign(
         db.session.add(row)
         db.session.flush()
         moved = planning.move_open_conversations(participant, new_manager_id, from_date=on)
-        audit.record(
+        audit.record_for_participant(
             "caseload.reassigned",
+            participant,
             actor=actor,
-            entity="participant",
-            entity_id=participant_id,
-            site=participant.site.code,
             data={
                 "from": current.client_manager_id if current else None,
                 "to": new_manager_id,

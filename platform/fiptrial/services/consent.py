@@ -211,12 +211,10 @@ def _append(
         data["obtained_by"] = obtained_by
     if cancelled:
         data["conversations_cancelled"] = cancelled
-    audit.record(
+    audit.record_for_participant(
         f"consent.{status}",
+        participant,
         actor=actor,
-        entity="participant",
-        entity_id=participant.id,
-        site=participant.site.code,
         data={**data, **(audit_extra or {})},
     )
     return event

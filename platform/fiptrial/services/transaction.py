@@ -99,9 +99,13 @@ def existing_row(model: type[T], row_id: int, what: str) -> T:
     return row
 
 
-def locked_row(model: type[T], row_id: int, what: str) -> T:
-    """As :func:`existing_row`, the row read under its lock (see :func:`locked`)."""
-    row = locked(db.session.query(model).filter_by(id=row_id)).one_or_none()
+def locked_row(model: type[T], row_id: int, what: str, **owner: Any) -> T:
+    """As :func:`existing_row`, the row read under its lock (see :func:`locked`).
+
+    ``owner`` names further columns the row must match (``participant_id=...``): another
+    participant's row is as absent as one that does not exist.
+    """
+    row = locked(db.session.query(model).filter_by(id=row_id, **owner)).one_or_none()
     if row is None:
         raise NotFound(f"{what} {row_id} does not exist")
     return row

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable, field_error
+from fiptrial.errors import Conflict, Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import (
     Agreement,
@@ -29,7 +29,7 @@ from fiptrial.services.conversations.validation import (
     check_one_per_day,
     validate_record,
 )
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked, locked_row, unit_of_work
 from fiptrial.timezone import local_today
 
 CORRECTION_REASONS = ("wrong_date", "wrong_participant", "entered_twice", "typing_error", "other")
@@ -63,12 +63,9 @@ def _check_reason(reason: str, reason_text: str | None) -> None:
 
 
 def _own_record(participant: Participant, record_id: int) -> ConversationRecord:
-    row = locked(
-        db.session.query(ConversationRecord).filter_by(id=record_id, participant_id=participant.id)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"conversation record {record_id} does not exist")
-    return row
+    return locked_row(
+        ConversationRecord, record_id, "conversation record", participant_id=participant.id
+    )
 
 
 def _rederive_plan(participant_id: int, planned: PlannedConversation | None, today: date) -> int:
@@ -158,14 +155,12 @@ def correct_record(
             replanned = _rederive_plan(participant.id, planned, today)
         correction = _store_correction(row, "corrected", reason, reason_text, before, actor)
         db.session.expire(row, ["domains"])
-        audit.record(
+        audit.record_for_participant(
             "conversation.corrected",
+            participant,
             actor=actor,
-            entity="conversation_record",
-            entity_id=row.id,
-            site=participant.site.code,
+            about=("conversation_record", row.id),
             data={
-                "participant_id": participant.id,
                 "correction": correction.id,
                 "reason": reason,
                 "changed": changed,
@@ -221,14 +216,12 @@ def delete_record(
         db.session.delete(row)
         db.session.flush()
         replanned = _rederive_plan(participant.id, planned, today)
-        audit.record(
+        audit.record_for_participant(
             "conversation.deleted",
+            participant,
             actor=actor,
-            entity="conversation_record",
-            entity_id=record_id,
-            site=participant.site.code,
+            about=("conversation_record", record_id),
             data={
-                "participant_id": participant.id,
                 "correction": correction.id,
                 "reason": reason,
                 "date": before["date"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from fiptrial.errors import Conflict, NotFound, field_error
+from fiptrial.errors import Conflict, field_error
 from fiptrial.extensions import db
 from fiptrial.models import (
     Agreement,
@@ -30,7 +30,7 @@ from fiptrial.services.conversations.validation import (
     check_one_per_day,
     validate_record,
 )
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked, locked_row, unit_of_work
 from fiptrial.timezone import local_today
 
 EARLY_DAYS_DEFAULT = 45  # without a plan: how early a conversation may be held and count
@@ -135,14 +135,12 @@ def record(
                 replanned = planning.replan_following(
                     participant.id, planned.sequence, data["date"], catch_up=True
                 )
-        audit.record(
+        audit.record_for_participant(
             f"conversation.{status}",
+            participant,
             actor=actor,
-            entity="conversation_record",
-            entity_id=row.id,
-            site=participant.site.code,
+            about=("conversation_record", row.id),
             data={
-                "participant_id": participant.id,
                 "date": data["date"].isoformat(),
                 "sequence": planned.sequence if planned else None,
                 "domains": len(data.get("domains", [])),
@@ -264,25 +262,16 @@ def end_intervention(
     if end > local_today():
         raise field_error("end", "lies in the future", code="date_in_future")
     with unit_of_work():
-        intervention = locked(
-            db.session.query(Intervention).filter_by(
-                id=intervention_id, participant_id=participant.id
-            )
-        ).one_or_none()
-        if intervention is None:
-            raise NotFound(f"intervention {intervention_id} does not exist")
+        intervention = locked_row(
+            Intervention, intervention_id, "intervention", participant_id=participant.id
+        )
         _end(intervention, end, "end")
         db.session.flush()
-        audit.record(
+        audit.record_for_participant(
             "intervention.ended",
+            participant,
             actor=actor,
-            entity="intervention",
-            entity_id=intervention.id,
-            site=participant.site.code,
-            data={
-                "participant_id": participant.id,
-                "type": intervention.type,
-                "end": end.isoformat(),
-            },
+            about=("intervention", intervention.id),
+            data={"type": intervention.type, "end": end.isoformat()},
         )
     return intervention

@@ -257,12 +257,10 @@ def store_allocation(
     db.session.flush()
     if participant.trial.method == "minimisation" and unit_allocation_id is None:
         _count_for_minimisation(participant.trial, stratum_levels(participant.stratum), arm)
-    audit.record(
+    audit.record_for_participant(
         "allocation.created",
+        participant,
         actor=actor,
-        entity="participant",
-        entity_id=participant.id,
-        site=participant.site.code,
         data={
             "allocation": allocation.id,
             "arm": arm,
@@ -414,12 +412,10 @@ def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str
         allocation.status = kind
         db.session.add(correction)
         db.session.flush()
-        audit.record(
+        audit.record_for_participant(
             "allocation.corrected",
+            allocation.participant,
             actor=actor,
-            entity="participant",
-            entity_id=allocation.participant_id,
-            site=allocation.participant.site.code,
             data={"allocation": allocation.id, "kind": kind, "reason": correction.reason},
         )
     return allocation
