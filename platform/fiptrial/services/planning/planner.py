@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -39,6 +40,23 @@ class Slot(NamedTuple):
     minutes: int
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (as a ``with`` block or a decorator).
+
+    A national plan creates millions of small objects and no reference cycles: the collector
+    would walk them again and again for nothing, about a third of the planning time.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+@gc_paused()
 def plan_clients(
     clients: Sequence[ClientToPlan],
     rules: PlanRules,
@@ -53,23 +71,6 @@ def plan_clients(
     and client ``i`` of ``n`` starts ``i / n`` of a step in, so each manager's days fill evenly
     and conversation ``k`` targets working day ``start + offset + k * step``.
     """
-    # A national plan creates millions of small objects and no reference cycles: pausing the
-    # cyclic garbage collector meanwhile saves about a third of the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _plan_clients(clients, rules, calendar, agendas)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _plan_clients(
-    clients: Sequence[ClientToPlan],
-    rules: PlanRules,
-    calendar: WorkingCalendar,
-    agendas: dict[int, ManagerAgenda],
-) -> list[Slot]:
     by_manager: dict[int, list[ClientToPlan]] = defaultdict(list)
     for client in clients:
         by_manager[client.manager_id].append(client)
