@@ -37,7 +37,7 @@ from sqlalchemy import inspect
 
 from fiptrial.errors import Unprocessable
 from fiptrial.extensions import db
-from fiptrial.models import AuditEntry, AuditHead, Participant
+from fiptrial.models import AuditEntry, AuditHead, Participant, Site
 from fiptrial.services.transaction import locked
 
 GENESIS_HASH = "0" * 64
@@ -180,6 +180,12 @@ def record_for_participant(
         site=participant.site.code,
         data=data,
     )
+
+
+def record_for_site(action: str, site: Site, *, actor: str, data: dict[str, Any]) -> AuditEntry:
+    """Append an entry about a site as a whole (its settings, its plan, its caseload), kept at
+    the site."""
+    return record(action, actor=actor, entity="site", entity_id=site.id, site=site.code, data=data)
 
 
 @dataclass(frozen=True)

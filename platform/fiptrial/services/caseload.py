@@ -185,12 +185,10 @@ def assign_by_load(
             )
         if rows:
             db.session.execute(CaseloadAssignment.__table__.insert(), rows)
-        audit.record(
+        audit.record_for_site(
             "caseload.assigned",
+            site,
             actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
             data={
                 "assigned": len(assigned),
                 "left_unassigned": len(pending) - len(assigned),

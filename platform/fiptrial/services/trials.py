@@ -177,12 +177,10 @@ def add_site(trial: Trial, data: dict[str, Any], *, actor: str) -> Site:
         )
         db.session.add(site)
         db.session.flush()
-        audit.record(
+        audit.record_for_site(
             "site.created",
+            site,
             actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
             data={
                 "trial": trial.code,
                 "plugin": plugin.name,
@@ -353,12 +351,10 @@ def change_closing_day(site: Site, day: Any, *, add: bool, actor: str) -> int:
         site.closing_days = sorted({*days, text}) if add else [d for d in days if d != text]
         db.session.flush()
         moved = planning.move_off_day(site, day) if add else 0
-        audit.record(
+        audit.record_for_site(
             "site.closing_days_changed",
+            site,
             actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
             data={"added" if add else "removed": text, "conversations_moved": moved},
         )
     return moved

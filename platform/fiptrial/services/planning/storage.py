@@ -174,12 +174,10 @@ def plan_site(site: Site, *, actor: str, starts_on: date | None = None) -> dict[
         agendas = load_agendas({c.manager_id for c in clients}, calendar, rules)
         slots = plan_clients(clients, rules, calendar, agendas)
         write_plan(site, slots, clients, rules)
-        audit.record(
+        audit.record_for_site(
             "plan.created",
+            site,
             actor=actor,
-            entity="site",
-            entity_id=site.id,
-            site=site.code,
             data={
                 "participants": len(clients),
                 "conversations": len(slots),
