@@ -9,16 +9,14 @@ analysis plan), which the codebook names.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fiptrial.plugins.mapping import shared_codes
 from fiptrial.services.participants import BIRTH_REGIONS, EDUCATION_LEVELS
 
 if TYPE_CHECKING:  # type only: the rows are built on these variables
@@ -169,17 +167,6 @@ SPELL_COLUMNS: tuple[str, ...] = tuple(v.name for v in SPELL_VARIABLES)
 SpellRow = tuple[int, int, date, date | None, str | None, str | None, int]
 
 
-@cache
-def bus_labels() -> dict[str, str]:
-    """BUS code -> English label, from the platform's own copy of the national list."""
-    text = (
-        resources.files("fiptrial.data")
-        .joinpath("termination_categories.csv")
-        .read_text(encoding="utf-8")
-    )
-    return {row["bus_code"]: row["label_en"] for row in csv.DictReader(io.StringIO(text))}
-
-
 def analysis_version() -> str:
     """Version of the installed ``fiptrial-analysis`` package (stored with every freeze)."""
     try:
@@ -265,5 +252,5 @@ def codebook_markdown(export: AnalysisExport, name: str = "export.csv") -> str:
         "| code | label |",
         "| --- | --- |",
     ]
-    lines += [f"| {code} | {label} |" for code, label in bus_labels().items()]
+    lines += [f"| {code} | {label} |" for code, label in shared_codes().items()]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from typing import Any
 
 from fiptrial.errors import field_error
 from fiptrial.models import Trial
+from fiptrial.plugins.mapping import shared_codes
 from fiptrial.services import audit
 from fiptrial.services.access import ANALYST
 from fiptrial.services.exports.rows import AnalysisExport, build_export
@@ -24,7 +25,6 @@ from fiptrial.services.exports.variables import (
     SPELL_VARIABLES,
     VARIABLES,
     Variable,
-    bus_labels,
     codebook_markdown,
     plan_path,
     sidecar_paths,
@@ -87,7 +87,7 @@ def _dataframe(columns: dict[str, list[Any]], fmt: str) -> Any:
 
 def value_labels(names: Iterable[str] = EXPORT_COLUMNS) -> dict[str, dict[float, str]]:
     """Value labels of the coded variables in .sav and .dta (codes keep their two digits)."""
-    bus = {float(code): f"{code} {label}" for code, label in bus_labels().items()}
+    bus = {float(code): f"{code} {label}" for code, label in shared_codes().items()}
     labels = {
         "arm": {float(code): arm for arm, code in ARM_CODES.items()},
         "sex": {float(code): sex for sex, code in SEX_CODES.items()},
