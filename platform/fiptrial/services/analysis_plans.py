@@ -148,13 +148,7 @@ def set_plan(trial: Trial, values: dict[str, Any], actor: str) -> Any:
         if not versions:
             plan = _plan_module().plan_from_dict({**plan.to_dict(), "version": 1})
         _store(trial, plan, actor)
-        audit.record(
-            "analysis_plan.changed",
-            actor=actor,
-            entity="trial",
-            entity_id=trial.code,
-            data={"version": plan.version, "sha256": plan.sha256, "changed": sorted(values)},
-        )
+        _audit_plan("changed", trial, actor, plan.version, plan.sha256, changed=sorted(values))
     return plan
 
 
@@ -178,17 +172,14 @@ def freeze_plan(trial: Trial, actor: str, *, frozen_at: datetime | date | None =
         moment = None if frozen_at is None else past_moment(frozen_at, "frozen_at")
         row.frozen_at = moment or datetime.now(UTC)
         row.frozen_by = actor
-        audit.record(
-            "analysis_plan.frozen",
-            actor=actor,
-            entity="trial",
-            entity_id=trial.code,
-            data={
-                "version": row.version,
-                "sha256": row.plan_sha256,
-                "plan": json.loads(row.plan_json),
-                **({"frozen_at": moment.isoformat()} if moment is not None else {}),
-            },
+        _audit_plan(
+            "frozen",
+            trial,
+            actor,
+            row.version,
+            row.plan_sha256,
+            plan=json.loads(row.plan_json),
+            **({"frozen_at": moment.isoformat()} if moment is not None else {}),
         )
     return plan_file(trial)
 
@@ -201,10 +192,18 @@ def mark_unblinded_report(trial: Trial, actor: str) -> None:
         if row.first_report_at is not None:
             return
         row.first_report_at = datetime.now(UTC)
-        audit.record(
-            "analysis_plan.first_unblinded_report",
-            actor=actor,
-            entity="trial",
-            entity_id=trial.code,
-            data={"version": row.version, "sha256": row.plan_sha256},
-        )
+        _audit_plan("first_unblinded_report", trial, actor, row.version, row.plan_sha256)
+
+
+def _audit_plan(
+    step: str, trial: Trial, actor: str, version: int, sha256: str, **data: Any
+) -> None:
+    """Audit a step of the trial's analysis plan, naming the plan version and its hash, so that
+    the trail shows which plan each step was about."""
+    audit.record(
+        f"analysis_plan.{step}",
+        actor=actor,
+        entity="trial",
+        entity_id=trial.code,
+        data={"version": version, "sha256": sha256, **data},
+    )
