@@ -11,7 +11,8 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from fiptrial.errors import Conflict, NotFound, field_error
 from fiptrial.extensions import db
@@ -68,16 +69,10 @@ def replan_following(
     plan = db.session.query(ConversationPlan).filter_by(participant_id=participant_id).one_or_none()
     if plan is None:
         return 0
-    following = (
-        locked(
-            db.session.query(PlannedConversation).filter(
-                PlannedConversation.participant_id == participant_id,
-                PlannedConversation.sequence > after_sequence,
-                PlannedConversation.status.in_(OPEN_STATUSES),
-            )
-        )
-        .order_by(PlannedConversation.sequence)
-        .all()
+    following = _locked_open(
+        PlannedConversation.participant_id == participant_id,
+        PlannedConversation.sequence > after_sequence,
+        order_by=PlannedConversation.sequence,
     )
     if not following:
         return 0
@@ -209,16 +204,10 @@ def move_conversation(
 def move_off_day(site: Site, day: date) -> int:
     """A new closing day: its open conversations move to each manager's nearest working day
     with room after it (then before it), within the plan's period. The caller's transaction."""
-    conversations = (
-        locked(
-            db.session.query(PlannedConversation).filter(
-                PlannedConversation.site_id == site.id,
-                PlannedConversation.planned_date == day,
-                PlannedConversation.status.in_(OPEN_STATUSES),
-            )
-        )
-        .order_by(PlannedConversation.id)
-        .all()
+    conversations = _locked_open(
+        PlannedConversation.site_id == site.id,
+        PlannedConversation.planned_date == day,
+        order_by=PlannedConversation.id,
     )
     if not conversations:
         return 0
@@ -251,16 +240,10 @@ def move_open_conversations(
     Dates stay where the new manager's agenda has room; otherwise the nearest day with room.
     Runs inside the caller's transaction (a reassignment).
     """
-    conversations = (
-        locked(
-            db.session.query(PlannedConversation).filter(
-                PlannedConversation.participant_id == participant.id,
-                PlannedConversation.status.in_(OPEN_STATUSES),
-                PlannedConversation.planned_date >= from_date,
-            )
-        )
-        .order_by(PlannedConversation.sequence)
-        .all()
+    conversations = _locked_open(
+        PlannedConversation.participant_id == participant.id,
+        PlannedConversation.planned_date >= from_date,
+        order_by=PlannedConversation.sequence,
     )
     if not conversations:
         return 0
@@ -452,3 +435,14 @@ def _replan_site_with_rules(site: Site, rules: PlanRules, today: date) -> tuple[
         db.session.execute(PlannedConversation.__table__.insert(), rows)
     db.session.flush()
     return len(plans), len(rows)
+
+
+def _locked_open(
+    *criteria: ColumnElement[bool], order_by: InstrumentedAttribute[Any]
+) -> list[PlannedConversation]:
+    """The open planned conversations that meet ``criteria``, in ``order_by`` order, with their
+    rows locked: re-planning moves them, and no other writer may move them meanwhile."""
+    query = db.session.query(PlannedConversation).filter(
+        *criteria, PlannedConversation.status.in_(OPEN_STATUSES)
+    )
+    return locked(query).order_by(order_by).all()
