@@ -63,6 +63,9 @@ def _check_reason(reason: str, reason_text: str | None) -> None:
 
 
 def _own_record(participant: Participant, record_id: int) -> ConversationRecord:
+    """One of the participant's records, locked after the participant's row, which every
+    recording and correction of the participant locks first: they cannot cross."""
+    locked(db.session.query(Participant).filter_by(id=participant.id)).one()
     return locked_row(
         ConversationRecord, record_id, "conversation record", participant_id=participant.id
     )
@@ -102,7 +105,6 @@ def correct_record(
         )
     _check_reason(reason, reason_text)
     with unit_of_work():
-        locked(db.session.query(Participant).filter_by(id=participant.id)).one()
         row = _own_record(participant, record_id)
         before = _snapshot(row)
         merged: dict[str, Any] = {
@@ -186,7 +188,6 @@ def delete_record(
     today = today or local_today()
     _check_reason(reason, reason_text)
     with unit_of_work():
-        locked(db.session.query(Participant).filter_by(id=participant.id)).one()
         row = _own_record(participant, record_id)
         followed_later = [a for a in row.agreements if a.followup_record_id is not None]
         if followed_later:
