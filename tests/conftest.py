@@ -349,17 +349,7 @@ class TrialBuilder:
     def trial(self, code: str = "t1", **overrides: Any) -> Any:
         from fiptrial.services import consent, trials
 
-        data = {
-            "code": code,
-            "name": "Test trial",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-            "followup_years": 3,
-        }
-        data.update(overrides)
+        data = trials.fip_design(code, "Test trial", **overrides)
         trial = trials.create_trial(data, actor="test")
         consent.register_form(
             trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False, actor="test"

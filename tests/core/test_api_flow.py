@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fiptrial.services.trials import fip_design
+
 
 def test_trial_site_participant_consent_allocation(client: Any, build: Any, bearer: Any) -> None:
     admin = bearer(build.token("research_admin"))
     response = client.post(
-        "/api/v1/trials",
-        headers=admin,
-        json={
-            "code": "fip2027",
-            "name": "FIP follow-up",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-        },
+        "/api/v1/trials", headers=admin, json=fip_design("fip2027", "FIP follow-up")
     )
     assert response.status_code == 201, response.json
     assert response.json["arms"] == [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}]
