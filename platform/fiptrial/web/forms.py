@@ -34,6 +34,7 @@ from wtforms.widgets import TextInput
 
 from fiptrial.errors import PlatformError
 from fiptrial.services.pseudonyms import normalise_bsn
+from fiptrial.web import messages
 
 try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
     from wtforms.fields.choices import SelectChoice
@@ -328,16 +329,7 @@ class ConversationEntryForm(FlaskForm):
     submit = SubmitField(_l("Gesprek opslaan"))
 
 
-CORRECTION_REASON_CHOICES = options(
-    [
-        ("", _l("— kies —")),
-        ("wrong_date", _l("verkeerde datum")),
-        ("wrong_participant", _l("bij de verkeerde deelnemer vastgelegd")),
-        ("entered_twice", _l("dubbel ingevoerd")),
-        ("typing_error", _l("tikfout")),
-        ("other", _l("anders (licht toe)")),
-    ]
-)
+CORRECTION_REASON_CHOICES = options([("", _l("— kies —")), *messages.CORRECTION_REASONS.items()])
 
 
 class CorrectionForm(ConversationEntryForm):
@@ -356,16 +348,7 @@ class CorrectionForm(ConversationEntryForm):
     delete = SubmitField(_l("Gesprek verwijderen"))
 
 
-MOVE_REASON_CHOICES = options(
-    [
-        ("", _l("— kies —")),
-        ("client_request", _l("op verzoek van de cliënt")),
-        ("client_ill", _l("cliënt ziek")),
-        ("manager_absent", _l("klantmanager afwezig")),
-        ("closing_day", _l("sluitingsdag")),
-        ("other", _l("anders")),
-    ]
-)
+MOVE_REASON_CHOICES = options([("", _l("— kies —")), *messages.MOVE_REASONS.items()])
 
 
 class MoveForm(FlaskForm):
