@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from fiptrial.web import messages
 from fiptrial.web.common import ROLE_NAMES
-from fiptrial.web.forms import REQUIRED, DutchDateField, options
+from fiptrial.web.forms import REQUIRED, DutchDateField, options, password_field
 
 WHOLE = _l("Vul een heel getal in.")
 
@@ -134,21 +134,16 @@ class NewUserForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=1000)],
         default=180,
     )
-    password = PasswordField(
+    password = password_field(
         _l("Eerste wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
+        "new-password",
         description=_l("Minstens 12 tekens. Geef het persoonlijk door."),
     )
     submit = SubmitField(_l("Gebruiker aanmaken"))
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(
-        _l("Nieuw wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = password_field(_l("Nieuw wachtwoord"), "new-password")
     submit = SubmitField(_l("Wachtwoord instellen"))
 
 
