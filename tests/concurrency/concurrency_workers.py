@@ -1,7 +1,7 @@
 """Code that runs inside the racing processes of the concurrency tests.
 
-It lives in its own module (not in a test module) so that ``multiprocessing``'s spawn context
-can import it in a fresh interpreter. Every worker builds its own app, and so its own engine
+It lives in its own module (not in a test module) so that ``multiprocessing``'s fork server
+can import it once in a fresh interpreter and fork every racer from there. Every worker builds its own app, and so its own engine
 and connection pool, on the shared database, exactly as a separate gunicorn worker or host
 would. Workers meet at a barrier before each round so that their requests really collide, and
 end every attempt's session at once: on SQLite every transaction holds the write lock
