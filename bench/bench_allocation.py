@@ -90,19 +90,7 @@ def _trial() -> dict[str, Any]:
     from fiptrial.extensions import db
     from fiptrial.services import consent, trials
 
-    trial = trials.create_trial(
-        {
-            "code": "bench",
-            "name": "Allocation benchmark",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-            "followup_years": 3,
-        },
-        actor="bench",
-    )
+    trial = trials.create_trial(trials.fip_design("bench", "Allocation benchmark"), actor="bench")
     consent.register_form(
         trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False, actor="bench"
     )

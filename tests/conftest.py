@@ -14,7 +14,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -336,6 +336,109 @@ def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 
 
+# --- Seeded snapshots -------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """A seeded database state kept by one test process: a SQLite file or a PostgreSQL schema
+    holding a copy of every table, the sequences' values, and what the seed returned."""
+
+    result: Any
+    sqlite_file: Path | None = None
+    postgres_schema: str | None = None
+    sequences: dict[str, int] = field(default_factory=dict)
+
+
+class SeededSnapshots:
+    """Seeded states that many tests start from, built once per test process and backend.
+
+    The first test that asks for a state runs its seed (the demo plus a day of work takes
+    seconds); every later one gets a copy restored into its freshly emptied database instead.
+    What the seed writes outside the database is not kept: a seed for this must write nothing
+    else.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.kept: dict[tuple[str, str], Snapshot] = {}
+
+    def load(self, app: Flask, name: str, seed: Any) -> Any:
+        """The state ``name`` in ``app``'s (empty) database: seeded, or restored from a copy."""
+        from fiptrial.extensions import db
+
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+        backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        kept = self.kept.get((backend, name))
+        if kept is not None:
+            db.session.remove()
+            if kept.sqlite_file is not None:
+                restore_sqlite(kept.sqlite_file, Path(db.engine.url.database or ""))
+            else:
+                _restore_postgres(db.engine, kept)
+            return copy.deepcopy(kept.result)
+        result = seed()
+        db.session.remove()
+        if backend == "sqlite":
+            kept = Snapshot(result, sqlite_file=self.folder / f"{name}.sqlite")
+            restore_sqlite(Path(db.engine.url.database or ""), kept.sqlite_file)
+        else:
+            kept = _keep_postgres(db.engine, name, result)
+        self.kept[(backend, name)] = kept
+        return copy.deepcopy(result)
+
+
+def _public_tables(connection: Any) -> list[str]:
+    return list(
+        connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version' ORDER BY tablename"
+            )
+        ).scalars()
+    )
+
+
+def _keep_postgres(engine: Any, name: str, result: Any) -> Snapshot:
+    schema = f"snapshot_{name}"
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        for table in _public_tables(connection):
+            connection.execute(text(f'CREATE TABLE "{schema}"."{table}" AS TABLE public."{table}"'))
+        sequences = dict(
+            connection.execute(
+                text(
+                    "SELECT sequencename, last_value FROM pg_sequences "
+                    "WHERE schemaname = 'public' AND last_value IS NOT NULL"
+                )
+            ).all()
+        )
+    return Snapshot(result, postgres_schema=schema, sequences=sequences)
+
+
+def _restore_postgres(engine: Any, kept: Snapshot) -> None:
+    """Copy the kept tables into the emptied database (triggers off, as ``empty_postgres``
+    empties it) and set the sequences where the seed left them."""
+    with engine.begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text("DELETE FROM audit_head"))  # the genesis row empty_postgres wrote
+        for table in _public_tables(connection):
+            connection.execute(
+                text(
+                    f'INSERT INTO public."{table}" OVERRIDING SYSTEM VALUE '
+                    f'SELECT * FROM "{kept.postgres_schema}"."{table}"'
+                )
+            )
+        for sequence, value in kept.sequences.items():
+            connection.execute(text("SELECT setval(:s, :v, true)"), {"s": sequence, "v": value})
+
+
+@pytest.fixture(scope="session")
+def seeded_snapshots(tmp_path_factory: pytest.TempPathFactory) -> SeededSnapshots:
+    return SeededSnapshots(tmp_path_factory.mktemp("snapshots"))
+
+
 # --- Builders ---------------------------------------------------------------------------------
 
 
@@ -349,17 +452,7 @@ class TrialBuilder:
     def trial(self, code: str = "t1", **overrides: Any) -> Any:
         from fiptrial.services import consent, trials
 
-        data = {
-            "code": code,
-            "name": "Test trial",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-            "followup_years": 3,
-        }
-        data.update(overrides)
+        data = trials.fip_design(code, "Test trial", **overrides)
         trial = trials.create_trial(data, actor="test")
         consent.register_form(
             trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False, actor="test"

@@ -1,12 +1,12 @@
 """Code that runs inside the racing processes of the concurrency tests.
 
-It lives in its own module (not in a test module) so that ``multiprocessing``'s spawn context
-can import it in a fresh interpreter. Every worker builds its own app, and so its own engine
-and connection pool, on the shared database, exactly as a separate gunicorn worker or host
-would. Workers meet at a barrier before each round so that their requests really collide, and
-end every attempt's session at once: on SQLite every transaction holds the write lock
-(``BEGIN IMMEDIATE``), so a session left open while waiting at the barrier would starve the
-other workers.
+It lives in its own module (not in a test module) so that ``multiprocessing``'s fork server
+can import it once in a fresh interpreter and fork every racer from there. Every worker builds
+its own app, and so its own engine and connection pool, on the shared database, exactly as a
+separate gunicorn worker or host would. Workers meet at a barrier before each round so that
+their requests really collide, and end every attempt's session at once: on SQLite every
+transaction holds the write lock (``BEGIN IMMEDIATE``), so a session left open while waiting
+at the barrier would starve the other workers.
 
 A worker never raises: it reports its outcomes, or its error, on the result queue and aborts
 the barrier when it fails, so the parent test fails with the reason instead of hanging.

@@ -1,6 +1,7 @@
 """Allocation and registration under real concurrency, on SQLite and on PostgreSQL.
 
-The racers are separate PROCESSES (multiprocessing, spawn context), each with its own app and
+The racers are separate PROCESSES (multiprocessing, forkserver context: a fresh interpreter that
+has imported the platform once and forks each racer from there), each with its own app and
 engine on the same database, meeting at a barrier so their requests collide; the
 same-participant race is also run with threads of one process, each with its own app. Every
 test runs on SQLite and on PostgreSQL (the ``app`` fixture). What must hold, whatever the
@@ -32,8 +33,11 @@ import concurrency_workers as workers
 import pytest
 from flask import Flask
 
-# Spawned racers each import the platform and build an app: seconds, not milliseconds.
+# Each racer builds an app of its own: still a second or so, not milliseconds.
 pytestmark = pytest.mark.slow
+#: What the fork server imports once, so that no racer pays for importing the platform again
+#: (a spawned racer took about two seconds of CPU for that alone).
+FORKSERVER_PRELOAD = ["concurrency_workers", "fiptrial", "fiptrial.services.randomisation"]
 
 WORKERS = 4
 RESULT_TIMEOUT_SECONDS = 240
@@ -65,8 +69,10 @@ def _collect(results: Any, count: int, alive: Callable[[], Any]) -> list[dict[st
 
 
 def race_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -> list[dict]:
-    """Run ``target(i, *args[i], barrier, results)`` in one spawned process per entry."""
-    context = multiprocessing.get_context("spawn")
+    """Run ``target(i, *args[i], barrier, results)`` in one process per entry, forked from a
+    clean server process (never from this one, which holds open connections and threads)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
     barrier = context.Barrier(len(args))
     results = context.Queue()
     processes = [

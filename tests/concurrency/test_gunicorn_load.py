@@ -41,6 +41,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from fiptrial.services.trials import fip_design
+
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,20 +237,7 @@ def test_gunicorn_under_concurrent_clients(server: Server) -> None:
     call = clients.call
 
     trial = "loadtest"
-    response = call(
-        "POST",
-        "/api/v1/trials",
-        admin,
-        {
-            "code": trial,
-            "name": "Load test",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-        },
-    )
+    response = call("POST", "/api/v1/trials", admin, fip_design(trial, "Load test"))
     assert response.status_code == 201, response.text
     sites = {"north": "brabantse_wal", "south": _second_plugin()}
     for code, plugin in sites.items():

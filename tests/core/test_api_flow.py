@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from fiptrial.services.trials import fip_design
+
 
 def test_trial_site_participant_consent_allocation(client: Any, build: Any, bearer: Any) -> None:
     admin = bearer(build.token("research_admin"))
     response = client.post(
-        "/api/v1/trials",
-        headers=admin,
-        json={
-            "code": "fip2027",
-            "name": "FIP follow-up",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-        },
+        "/api/v1/trials", headers=admin, json=fip_design("fip2027", "FIP follow-up")
     )
     assert response.status_code == 201, response.json
     assert response.json["arms"] == [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}]
@@ -36,17 +28,14 @@ def test_trial_site_participant_consent_allocation(client: Any, build: Any, bear
     )
     assert response.status_code == 201, response.json
 
-    response = client.post(
-        "/api/v1/sites/bw/participants",
-        headers=admin,
-        json={
-            "bsn": "999998523",
-            "birth_date": "1975-03-01",
-            "sex": "male",
-            "benefit_start": "2021-06-01",
-            "municipality": "GM0851",
-        },
-    )
+    person = {
+        "bsn": "999998523",
+        "birth_date": "1975-03-01",
+        "sex": "male",
+        "benefit_start": "2021-06-01",
+        "municipality": "GM0851",
+    }
+    response = client.post("/api/v1/sites/bw/participants", headers=admin, json=person)
     assert response.status_code == 201, response.json
     body = response.json
     assert body["eligible"] is True and body["ineligible_reasons"] == []
@@ -75,16 +64,9 @@ def test_trial_site_participant_consent_allocation(client: Any, build: Any, bear
     assert again.status_code == 409
     assert again.json["error"]["allocation"]["arm"] == allocation["arm"]
 
-    duplicate = client.post(
-        "/api/v1/sites/bw/participants",
-        headers=admin,
-        json={
-            "bsn": "999998523",
-            "birth_date": "1975-03-01",
-            "sex": "male",
-            "benefit_start": "2021-06-01",
-        },
-    )
+    # the same person again, registered without the municipality
+    again_body = {key: value for key, value in person.items() if key != "municipality"}
+    duplicate = client.post("/api/v1/sites/bw/participants", headers=admin, json=again_body)
     assert duplicate.status_code == 409
     assert duplicate.json["error"]["existing_id"] == pid
 

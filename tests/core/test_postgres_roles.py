@@ -68,19 +68,7 @@ def test_the_platform_works_as_a_role_that_does_not_own_the_tables(app_role: Any
     )
     with app.app_context():
         assert db.session.execute(text("SELECT current_user")).scalar() == role
-        trial = trials.create_trial(
-            {
-                "code": "t1",
-                "name": "Trial",
-                "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-                "method": "permuted_blocks",
-                "block_multipliers": [1, 2],
-                "stratify_by": ["site", "age_band", "benefit_duration_band"],
-                "consent_design": "consent_first",
-                "followup_years": 3,
-            },
-            actor="test",
-        )
+        trial = trials.create_trial(trials.fip_design("t1", "Trial"), actor="test")
         consent.register_form(
             trial, version="v1", valid_from=date(2020, 1, 1), requires_reconsent=False,
             actor="test",

@@ -63,21 +63,6 @@ def test_a_version_one_plugin_is_refused_with_an_explanation(fixture_plugin):
     assert "written for plugin interface 1" in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("declared", "fragment"),
-    [
-        ("", "declares no plugin interface version"),
-        ("1.4", "was written for plugin interface 1.4; this platform has 2.1"),
-        ("2.7", "was written for plugin interface 2.7"),
-        ("two", "is not a version"),
-    ],
-)
-def test_the_interface_version_is_checked_at_start_up(fixture_plugin, declared, fragment):
-    module = _with_info(fixture_plugin("fixture_site"), api_version=declared)
-    with pytest.raises(SitePluginError, match=fragment):
-        PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
-
-
 def test_an_older_minor_interface_version_is_accepted(fixture_plugin):
     module = _with_info(fixture_plugin("fixture_site"), api_version="2")
     host = PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
@@ -96,22 +81,18 @@ def test_loading_one_entry_point_by_name():
     assert [name for name, _ in pm.list_name_plugin()] == [DEFAULTS_NAME, "template"]
 
 
-def test_misspelt_hook_fails_check_pending_naming_the_plugin(fixture_plugin):
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("misspelt_hook", "read_exprot"),  # fails pluggy's check_pending
+        ("wrong_arguments", "municipality"),  # a hook argument the spec does not have
+    ],
+)
+def test_a_hook_that_fits_no_spec_is_refused_naming_the_plugin(fixture_plugin, name, fragment):
     with pytest.raises(SitePluginError) as caught:
-        build_plugin_manager(
-            entry_points=False, plugins={"misspelt_hook": fixture_plugin("misspelt_hook")}
-        )
-    assert "misspelt_hook" in caught.value.problems
-    assert "read_exprot" in str(caught.value)
-
-
-def test_hook_with_unknown_argument_is_refused(fixture_plugin):
-    with pytest.raises(SitePluginError) as caught:
-        build_plugin_manager(
-            entry_points=False, plugins={"wrong_arguments": fixture_plugin("wrong_arguments")}
-        )
-    assert "wrong_arguments" in caught.value.problems
-    assert "municipality" in str(caught.value)
+        build_plugin_manager(entry_points=False, plugins={name: fixture_plugin(name)})
+    assert name in caught.value.problems
+    assert fragment in str(caught.value)
 
 
 def test_broken_mapping_stops_start_up_naming_plugin_and_codes(host_with):
@@ -125,23 +106,23 @@ def test_broken_mapping_stops_start_up_naming_plugin_and_codes(host_with):
 
 
 @pytest.mark.parametrize(
-    ("members", "fragment"),
+    ("changes", "fragment"),
     [
-        (("GM748",), "invalid municipality code 'GM748'"),
-        (("GM0000",), "invalid municipality code 'GM0000'"),
-        (("gm0748",), "invalid municipality code 'gm0748'"),
-        (("GM0748", "GM0748"), "municipality GM0748 is listed twice"),
+        ({"api_version": ""}, "declares no plugin interface version"),
+        ({"api_version": "1.4"}, "was written for plugin interface 1.4; this platform has 2.1"),
+        ({"api_version": "2.7"}, "was written for plugin interface 2.7"),
+        ({"api_version": "two"}, "is not a version"),
+        ({"municipalities": ("GM748",)}, "invalid municipality code 'GM748'"),
+        ({"municipalities": ("GM0000",)}, "invalid municipality code 'GM0000'"),
+        ({"municipalities": ("gm0748",)}, "invalid municipality code 'gm0748'"),
+        ({"municipalities": ("GM0748", "GM0748")}, "municipality GM0748 is listed twice"),
+        ({"mapping_version": "test.0"}, r"info says mapping version 'test\.0'"),
     ],
 )
-def test_invalid_member_municipalities_are_refused(fixture_plugin, members, fragment):
-    module = _with_info(fixture_plugin("fixture_site"), municipalities=members)
+def test_an_info_the_start_up_cannot_accept_is_refused(fixture_plugin, changes, fragment):
+    """The interface version, the member municipalities and the mapping version are checked."""
+    module = _with_info(fixture_plugin("fixture_site"), **changes)
     with pytest.raises(SitePluginError, match=fragment):
-        PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
-
-
-def test_mapping_version_must_match_the_info(fixture_plugin):
-    module = _with_info(fixture_plugin("fixture_site"), mapping_version="test.0")
-    with pytest.raises(SitePluginError, match=r"info says mapping version 'test\.0'"):
         PluginHost(build_plugin_manager(entry_points=False, plugins={"fixture_site": module}))
 
 

@@ -39,7 +39,7 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def ended(app: Any, tmp_path: Any) -> dict[str, Any]:
+def ended(app: Any, tmp_path: Any, seeded_snapshots: Any) -> dict[str, Any]:
     """The demo after a day of work, a spooled upload left behind, a read-log entry, and the day
     13 months after its last follow-up: free text, import files, report details and the
     pseudonym key are due (0, 0, 12 and 6 months); the read log (60 months) is not."""
@@ -47,7 +47,7 @@ def ended(app: Any, tmp_path: Any) -> dict[str, Any]:
     from fiptrial.services.import_tasks import upload_folder
     from fiptrial.services.trials import get_trial
 
-    ids = seed_daily_work()
+    ids = seeded_snapshots.load(app, "daily_work", seed_daily_work)
     site = db.session.query(Site).filter_by(code="brabantse_wal").one()
     db.session.add(
         ImportBatch(

@@ -11,14 +11,13 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
+from fiptrial.demo.trial import DEMO_ACTOR, DEMO_TRIAL, create_demo_trial
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, Participant, Site, Trial
 from fiptrial.services import consent, lottery, randomisation, trials
 from fiptrial.services.participants import register as register_participant
 from fiptrial.services.users import create_demo_users
 
-DEMO_TRIAL = "fip-demo"
-DEMO_ACTOR = "demo"
 DEMO_START = date(2026, 11, 2)
 
 # Template-plugin demo sites: two real municipalities (CBS codes) with generated clients.
@@ -97,28 +96,7 @@ def synthetic_client(rng: random.Random, site: Site, registered_on: date) -> dic
 def create_demo(*, participants: int = 2000, seed: int = 2014) -> dict[str, Any]:
     """Create the demo trial: sites, consent form, participants, consent, allocation."""
     rng = random.Random(seed)
-    trial = trials.create_trial(
-        {
-            "code": DEMO_TRIAL,
-            "name": "FIP follow-up study (demo, synthetic data)",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-            "followup_years": 3,
-            "start_date": DEMO_START,
-            "synthetic": True,
-        },
-        actor=DEMO_ACTOR,
-    )
-    consent.register_form(
-        trial,
-        version="2026-1",
-        valid_from=DEMO_START - timedelta(days=30),
-        requires_reconsent=False,
-        actor=DEMO_ACTOR,
-    )
+    trial = create_demo_trial(DEMO_START)
     sites = [trials.add_site(trial, dict(spec), actor=DEMO_ACTOR) for spec in DEMO_SITES]
     create_demo_users({site.code: site for site in sites}, actor=DEMO_ACTOR)  # web logins
     registered: dict[str, list[int]] = {site.code: [] for site in sites}

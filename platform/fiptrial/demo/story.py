@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from fiptrial.demo.exports import DEMO_CREATED, SiteExporter
 from fiptrial.demo.records import record_conversations
+from fiptrial.demo.trial import DEMO_ACTOR, DEMO_TRIAL, create_demo_trial
 from fiptrial.demo.world import SITES, SiteDesign, build_world
 from fiptrial.extensions import db
 from fiptrial.models import (
@@ -58,8 +59,6 @@ from fiptrial.services.transaction import batch, unit_of_work
 from fiptrial.services.users import create_demo_users
 from fiptrial.timezone import TRIAL_TIMEZONE, local_today
 
-DEMO_TRIAL = "fip-demo"
-DEMO_ACTOR = "demo"
 COORDINATOR = "demo:coordinator"
 FULL_SIZE = 2000  # Brabantse Wal's caseload at the start, as in the pilot
 BRABANTSE_WAL_PLACES = 180  # per client manager, two of them
@@ -187,28 +186,7 @@ def _anniversary_in(trial: Trial, month: date, reference: date) -> date | None:
 
 
 def _create_trial(start: date) -> Trial:
-    trial = trials.create_trial(
-        {
-            "code": DEMO_TRIAL,
-            "name": "FIP follow-up study (demo, synthetic data)",
-            "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
-            "method": "permuted_blocks",
-            "block_multipliers": [1, 2],
-            "stratify_by": ["site", "age_band", "benefit_duration_band"],
-            "consent_design": "consent_first",
-            "followup_years": 3,
-            "start_date": start,
-            "synthetic": True,
-        },
-        actor=DEMO_ACTOR,
-    )
-    consent.register_form(
-        trial,
-        version=f"{start.year}-1",
-        valid_from=start - timedelta(days=30),
-        requires_reconsent=False,
-        actor=DEMO_ACTOR,
-    )
+    trial = create_demo_trial(start)
     # The analysis plan (issue 14), frozen a week before the first allocation: its defaults.
     analysis_plans.freeze_plan(trial, DEMO_ACTOR, frozen_at=at(start - timedelta(days=7), 12))
     return trial

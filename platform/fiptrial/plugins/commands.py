@@ -43,14 +43,18 @@ class PluginCliConfig:
     site_dirs: list[Path] | None = None
 
 
-@click.group("plugins", help="Write a new declarative site; list and check the site plugins.")
-@click.option(
+#: ``--sites DIR`` (repeatable) of the commands that look for declarative site folders.
+sites_option = click.option(
     "--sites",
     "sites",
     multiple=True,
     type=click.Path(file_okay=False, path_type=Path),
     help="A directory of declarative site folders (repeatable; also FIPTRIAL_SITES, ./sites).",
 )
+
+
+@click.group("plugins", help="Write a new declarative site; list and check the site plugins.")
+@sites_option
 @click.pass_context
 def plugins_cli(ctx: click.Context, sites: tuple[Path, ...]) -> None:
     config = ctx.find_object(PluginCliConfig)

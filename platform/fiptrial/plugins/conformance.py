@@ -159,7 +159,7 @@ def assert_plugin_conforms(
         name, sample=sample, pm=pm, plugins=plugins, entry_points=entry_points,
         site_dirs=site_dirs,
     )  # fmt: skip
-    failed = [r for r in results if not r.passed]
+    failed = failed_checks(results)
     if failed:
         lines = [f"{r.name}: {detail}" for r in failed for detail in r.details or ("failed",)]
         raise AssertionError(f"site plugin {name!r} does not conform:\n" + "\n".join(lines))

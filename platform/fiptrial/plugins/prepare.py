@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from fiptrial.plugins.commands import sites_option
 from fiptrial.plugins.manager import build_plugin_host, site_dirs_from_environment
 from fiptrial.plugins.prepared import SiteKey, write_prepared
 from fiptrial.plugins.rows import ExportFormatError
@@ -37,16 +38,10 @@ def default_output(export: Path) -> Path:
     default=None,
     help="The prepared file (default: EXPORT.prepared.csv next to the export).",
 )
-@click.option(
-    "--sites",
-    "site_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A directory of declarative site folders (also FIPTRIAL_SITES, ./sites).",
-)
+@sites_option
 @click.argument("export", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def main(
-    site_name: str, key_file: Path, out: Path | None, site_dirs: tuple[Path, ...], export: Path
+    site_name: str, key_file: Path, out: Path | None, sites: tuple[Path, ...], export: Path
 ) -> None:
     """Write a copy of EXPORT with every BSN replaced by the site's token."""
     try:
@@ -58,7 +53,7 @@ def main(
             f"the key file is for site plugin {key.plugin!r}, not {site_name!r}"
         )
     host = build_plugin_host(
-        site_dirs=[*site_dirs, *site_dirs_from_environment(), Path("sites")], strict=False
+        site_dirs=[*sites, *site_dirs_from_environment(), Path("sites")], strict=False
     )
     plugin = host.get(site_name)
     if plugin is None:

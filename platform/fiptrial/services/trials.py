@@ -68,6 +68,25 @@ def site_names() -> dict[str, str]:
     }
 
 
+def fip_design(code: str, name: str, /, **settings: Any) -> dict[str, Any]:
+    """The body of a trial with the FIP study's design: one FIP client to four controls in
+    permuted blocks of one or two rounds, strata of site, age and benefit duration, consent
+    before the lottery, three years' follow-up. The demo, the tests and the benchmarks all run
+    that study; ``settings`` add to the design or replace a part of it. A new dict each call:
+    ``create_trial`` takes the arms out of the one it gets."""
+    return {
+        "code": code,
+        "name": name,
+        "arms": [{"code": "fip", "ratio": 1}, {"code": "control", "ratio": 4}],
+        "method": "permuted_blocks",
+        "block_multipliers": [1, 2],
+        "stratify_by": ["site", "age_band", "benefit_duration_band"],
+        "consent_design": "consent_first",
+        "followup_years": 3,
+        **settings,
+    }
+
+
 def _check_design(data: dict[str, Any]) -> None:
     arms = data["arms"]
     codes = [arm["code"] for arm in arms]

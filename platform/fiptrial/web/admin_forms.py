@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from fiptrial.web.forms import REQUIRED, DutchDateField, options
+from fiptrial.web import messages
+from fiptrial.web.common import ROLE_NAMES
+from fiptrial.web.forms import REQUIRED, DutchDateField, options, password_field
 
 WHOLE = _l("Vul een heel getal in.")
 
@@ -32,21 +34,10 @@ class TrialSettingsForm(FlaskForm):
     start_date = DutchDateField(_l("Startdatum"), validators=[Optional()])
     method = SelectField(
         _l("Randomisatie"),
-        choices=options(
-            [
-                ("permuted_blocks", _l("blokrandomisatie per stratum")),
-                ("minimisation", _l("minimisatie")),
-            ]
-        ),
+        choices=options([(m, messages.METHODS[m]) for m in ("permuted_blocks", "minimisation")]),
     )
     consent_design = SelectField(
-        _l("Toestemming"),
-        choices=options(
-            [
-                ("consent_first", _l("eerst toestemming, dan loten")),
-                ("zelen", _l("eerst loten, toestemming alleen in de FIP-groep (Zelen)")),
-            ]
-        ),
+        _l("Toestemming"), choices=options(list(messages.CONSENT_DESIGNS.items()))
     )
     fip_ratio = _number(_l("Verhouding: FIP"), 1, 20)
     control_ratio = _number(_l("Verhouding: controle"), 1, 20)
@@ -110,11 +101,14 @@ class CapacityForm(FlaskForm):
 
 ROLE_CHOICES = options(
     [
-        ("site_coordinator", _l("locatiecoördinator")),
-        ("client_manager", _l("klantmanager")),
-        ("research_admin", _l("onderzoeksbeheerder")),
-        ("analyst", _l("analist")),
-        ("privacy_officer", _l("functionaris gegevensbescherming")),
+        (role, ROLE_NAMES[role])
+        for role in (
+            "site_coordinator",
+            "client_manager",
+            "research_admin",
+            "analyst",
+            "privacy_officer",
+        )
     ]
 )
 
@@ -140,21 +134,16 @@ class NewUserForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=1000)],
         default=180,
     )
-    password = PasswordField(
+    password = password_field(
         _l("Eerste wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
+        "new-password",
         description=_l("Minstens 12 tekens. Geef het persoonlijk door."),
     )
     submit = SubmitField(_l("Gebruiker aanmaken"))
 
 
 class PasswordResetForm(FlaskForm):
-    password = PasswordField(
-        _l("Nieuw wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = password_field(_l("Nieuw wachtwoord"), "new-password")
     submit = SubmitField(_l("Wachtwoord instellen"))
 
 

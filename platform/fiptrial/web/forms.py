@@ -34,6 +34,7 @@ from wtforms.widgets import TextInput
 
 from fiptrial.errors import PlatformError
 from fiptrial.services.pseudonyms import normalise_bsn
+from fiptrial.web import messages
 
 try:  # WTForms 3.3 prefers SelectChoice objects and deprecates tuples
     from wtforms.fields.choices import SelectChoice
@@ -100,23 +101,25 @@ def valid_bsn(_form: FlaskForm, field: Field) -> None:
         ) from None
 
 
-class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Huidig wachtwoord"),
+def password_field(label: str, autocomplete: str, **kwargs: Any) -> PasswordField:
+    """A required password field; ``autocomplete`` tells a password manager whether to fill in
+    the stored password ("current-password") or to offer a new one ("new-password")."""
+    return PasswordField(
+        label,
         validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "current-password"},
+        render_kw={"autocomplete": autocomplete},
+        **kwargs,
     )
-    password = PasswordField(
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = password_field(_l("Huidig wachtwoord"), "current-password")
+    password = password_field(
         _l("Nieuw wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
+        "new-password",
         description=_l("Minstens 12 tekens; geen bekend of veelgebruikt wachtwoord."),
     )
-    repeat = PasswordField(
-        _l("Nieuw wachtwoord nogmaals"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "new-password"},
-    )
+    repeat = password_field(_l("Nieuw wachtwoord nogmaals"), "new-password")
     submit = SubmitField(_l("Wachtwoord wijzigen"))
 
 
@@ -126,11 +129,7 @@ class LoginForm(FlaskForm):
         validators=[DataRequired(REQUIRED)],
         render_kw={"autocomplete": "username", "autofocus": True},
     )
-    password = PasswordField(
-        _l("Wachtwoord"),
-        validators=[DataRequired(REQUIRED)],
-        render_kw={"autocomplete": "current-password"},
-    )
+    password = password_field(_l("Wachtwoord"), "current-password")
     submit = SubmitField(_l("Inloggen"))
 
 
@@ -176,14 +175,20 @@ class ParticipantForm(FlaskForm):
 CONSENT_CHOICES = options([("given", _l("gegeven")), ("declined", _l("geweigerd"))])
 
 
-class ConsentForm(FlaskForm):
-    status = SelectField(_l("Toestemming"), choices=CONSENT_CHOICES)
-    version = SelectField(
+def consent_version_field() -> SelectField:
+    """The version of the consent form signed, for one client or a stack of them: the view sets
+    the trial's versions as the choices, which WTForms does not check the answer against."""
+    return SelectField(
         _l("Versie toestemmingsformulier"),
         choices=[],
         validate_choice=False,
         validators=[DataRequired(REQUIRED)],
     )
+
+
+class ConsentForm(FlaskForm):
+    status = SelectField(_l("Toestemming"), choices=CONSENT_CHOICES)
+    version = consent_version_field()
     on = DutchDateField(_l("Datum"), validators=[InputRequired(REQUIRED)])
     submit = SubmitField(_l("Toestemming vastleggen"))
 
@@ -200,12 +205,7 @@ class WithdrawalForm(FlaskForm):
 class BulkConsentForm(FlaskForm):
     """Paper consent forms of several clients at once; the clients are the checked rows."""
 
-    version = SelectField(
-        _l("Versie toestemmingsformulier"),
-        choices=[],
-        validate_choice=False,
-        validators=[DataRequired(REQUIRED)],
-    )
+    version = consent_version_field()
     on = DutchDateField(_l("Datum van ondertekening"), validators=[InputRequired(REQUIRED)])
     obtained_by = SelectField(
         _l("Toestemming verkregen door"),
@@ -328,16 +328,7 @@ class ConversationEntryForm(FlaskForm):
     submit = SubmitField(_l("Gesprek opslaan"))
 
 
-CORRECTION_REASON_CHOICES = options(
-    [
-        ("", _l("— kies —")),
-        ("wrong_date", _l("verkeerde datum")),
-        ("wrong_participant", _l("bij de verkeerde deelnemer vastgelegd")),
-        ("entered_twice", _l("dubbel ingevoerd")),
-        ("typing_error", _l("tikfout")),
-        ("other", _l("anders (licht toe)")),
-    ]
-)
+CORRECTION_REASON_CHOICES = options([("", _l("— kies —")), *messages.CORRECTION_REASONS.items()])
 
 
 class CorrectionForm(ConversationEntryForm):
@@ -356,16 +347,7 @@ class CorrectionForm(ConversationEntryForm):
     delete = SubmitField(_l("Gesprek verwijderen"))
 
 
-MOVE_REASON_CHOICES = options(
-    [
-        ("", _l("— kies —")),
-        ("client_request", _l("op verzoek van de cliënt")),
-        ("client_ill", _l("cliënt ziek")),
-        ("manager_absent", _l("klantmanager afwezig")),
-        ("closing_day", _l("sluitingsdag")),
-        ("other", _l("anders")),
-    ]
-)
+MOVE_REASON_CHOICES = options([("", _l("— kies —")), *messages.MOVE_REASONS.items()])
 
 
 class MoveForm(FlaskForm):

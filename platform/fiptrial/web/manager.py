@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from fiptrial.errors import NotFound, PlatformError
-from fiptrial.models import PlannedConversation
+from fiptrial.models import Participant, PlannedConversation
 from fiptrial.models.conversations import OPEN_STATUSES
 from fiptrial.services import access, conversations, planning, timeslots, trials
 from fiptrial.services.conversation_reads import (
@@ -277,6 +277,28 @@ def conversation_data(
     return data
 
 
+def _conversation_page(
+    template: str,
+    person: Participant,
+    form: ConversationEntryForm,
+    group_errors: dict[str, list[str]],
+    values: Mapping[str, str],
+    **context: Any,
+) -> tuple[str, int]:
+    """The quick form and its correction show the same conversation form (the macros
+    ``conversation_form`` and ``domain_rows``): this is what it needs, beside the page's own."""
+    status = form_status(form, group_errors)
+    return render_template(
+        template,
+        person=person,
+        form=form,
+        group_errors=group_errors,
+        domains=life_domain_labels(),
+        values=values,
+        **context,
+    ), status
+
+
 @bp.route("/deelnemer/<int:pid>/gesprek", methods=["GET", "POST"])
 @requires("conversation.record")
 def record_conversation(pid: int) -> Any:
@@ -302,20 +324,18 @@ def record_conversation(pid: int) -> Any:
             else:
                 flash(_("Het gesprek is opgeslagen."), "success")
                 return redirect(url_for(".participant", pid=pid))
-    status = form_status(form, group_errors)
-    return render_template(
+    return _conversation_page(
         "manager/conversation.html",
-        person=person,
-        form=form,
-        group_errors=group_errors,
-        domains=life_domain_labels(),
+        person,
+        form,
+        group_errors,
+        request.form,
         intervention_types=intervention_labels(),
         agreement_rows=range(AGREEMENT_ROWS),
         intervention_rows=range(INTERVENTION_ROWS),
         responsible=RESPONSIBLE_LABELS,
-        values=request.form,
         **history,
-    ), status
+    )
 
 
 @bp.route("/deelnemer/<int:pid>/gesprek/<int:record_id>/corrigeren", methods=["GET", "POST"])
@@ -386,13 +406,4 @@ def correct_conversation(pid: int, record_id: int) -> Any:
                     "success",
                 )
                 return redirect(url_for(".participant", pid=pid))
-    status = form_status(form, group_errors)
-    return render_template(
-        "manager/correct.html",
-        person=person,
-        row=row,
-        form=form,
-        group_errors=group_errors,
-        domains=life_domain_labels(),
-        values=values,
-    ), status
+    return _conversation_page("manager/correct.html", person, form, group_errors, values, row=row)

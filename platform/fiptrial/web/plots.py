@@ -9,6 +9,7 @@ start-up of every ``fiptrial`` command, and only these pages need it.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from fiptrial.services.site_reads import SiteMonitoring
 
@@ -36,9 +37,7 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         # Below the axes, never over the bars (constrained layout makes room for it).
         enrolment.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     else:
-        enrolment.text(
-            0.5, 0.5, labels["empty"], ha="center", va="center", transform=enrolment.transAxes
-        )
+        _say_empty(enrolment, labels["empty"])
     enrolment.set_title(labels["enrolment_title"])
     enrolment.set_xlabel(labels["month"])
     enrolment.set_ylabel(labels["registered"])
@@ -56,9 +55,7 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
         balance.invert_yaxis()
         balance.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     else:
-        balance.text(
-            0.5, 0.5, labels["empty"], ha="center", va="center", transform=balance.transAxes
-        )
+        _say_empty(balance, labels["empty"])
     balance.set_title(labels["balance_title"])
     balance.set_xlabel(labels["participants"])
     balance.grid(axis="x", alpha=0.3)
@@ -66,6 +63,11 @@ def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _say_empty(axes: Any, text: str) -> None:
+    """A panel with nothing to draw says so in its middle, rather than showing empty axes."""
+    axes.text(0.5, 0.5, text, ha="center", va="center", transform=axes.transAxes)
 
 
 def _short(stratum: str) -> str:

@@ -32,11 +32,10 @@ from fiptrial.plugins.declarative.record import (
     I_EDUCATION,
     I_NEW,
     I_UNIT,
-    NO_CODE,
-    NO_REASON,
     Parsers,
+    core_reader,
+    rejected,
     row_builder,
-    row_errors,
 )
 from fiptrial.plugins.declarative.xml_reader import xml_rows
 from fiptrial.plugins.messages import row_error
@@ -44,7 +43,7 @@ from fiptrial.plugins.parsing import (
     normalise_bsn,
     open_csv_export,
 )
-from fiptrial.plugins.rows import SKIPPED, ExportRow
+from fiptrial.plugins.rows import SKIPPED, ExportRow, RowError
 
 
 def read_export(
@@ -158,13 +157,11 @@ def _plain_csv_loop(
     wanted: Callable[[str], bool] | None,
 ) -> Iterator[ExportRow]:
     """The loop of the common case -- one person per line, no baseline columns -- written out
-    rather than calling ``row_builder``: it is the whole cost of reading a million-row export,
-    and a good row passes one combined test (the messages of a bad one come from ``_errors``)."""
-    p = Parsers.of(layout)
-    birth_dates, start_dates, end_dates = p.birth_dates, p.start_dates, p.end_dates
-    sexes, municipalities, statistic_codes, reasons = (
-        p.sexes, p.municipalities, p.statistic_codes, p.reasons
-    )  # fmt: skip
+    rather than calling ``row_builder``: it is the whole cost of reading a million-row export.
+    It picks only the columns it needs and asks ``wanted`` before parsing more than the BSN;
+    the fields' parse and the one test of a good row are ``core_reader``'s, as in
+    ``row_builder``."""
+    core = core_reader(Parsers.of(layout))
     pick = operator.itemgetter(*positions[: I_NEW + 1])
     i_unit, i_code = positions[I_UNIT], positions[I_CODE]
     bsn_of = normalise_bsn
@@ -179,39 +176,14 @@ def _plain_csv_loop(
         if bsn is not None and wanted is not None and not wanted(bsn):
             yield SKIPPED
             continue
-        birth = birth_dates(birth_t)
-        sex = sexes.get(sex_t) or sexes.get(sex_t.strip().upper())
-        home = municipalities(home_t)
-        start = start_dates(start_t)
-        end_t = end_t.strip()
-        end = end_dates(end_t) if end_t else None
-        reason = reasons(reason_t)
-        new_t = new_t.strip()
-        new = municipalities(new_t) if new_t else None
         unit = fields[i_unit].strip() or None if i_unit >= 0 else None
         code_t = fields[i_code] if i_code >= 0 else ""
-        code = statistic_codes(code_t) if code_t else None
-        if (
-            bsn is None
-            or birth is None
-            or sex is None
-            or home is None
-            or start is None
-            or (end is None) is not (reason is None)
-            or (new_t and new is None)
-            or birth >= start
-            or (end is not None and end < start)
-            or code is NO_CODE
-            or reason is NO_REASON
-        ):
+        core_fields = core(bsn, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t, code_t)
+        birth, sex, home, start, end, reason, new, code, good = core_fields
+        errors: tuple[RowError, ...] = ()
+        if not good:
             texts = [fields[i] if i >= 0 else "" for i in positions]
-            errors = row_errors(layout, texts, bsn, birth, sex, home, start, end, reason, new, code)
-            if code is NO_CODE:
-                code = None
-            if reason is NO_REASON:
-                reason = None
-        else:
-            errors = ()
+            errors, reason, code = rejected(layout, texts, bsn, core_fields)
         yield ExportRow(line, bsn, birth, sex, home, start, end, reason, new, errors, unit, code)
 
 

@@ -94,19 +94,27 @@ class Parsers:
         )  # fmt: skip
 
 
-def row_builder(layout: ExportLayout) -> Builder:
-    """A function from a record's texts (in ``FIELDS`` order, ``""`` when absent) to its row."""
-    p = Parsers.of(layout)
+#: A record's parsed fields after its BSN -- birth date, sex, municipality, start, end, reason,
+#: new municipality, statistic code -- and whether they pass the one test of a good row.
+CoreFields = tuple[
+    date | None, Sex | None, str | None, date | None, date | None, str | None, str | None,
+    str | None, bool,
+]  # fmt: skip
+
+
+def core_reader(p: Parsers) -> Callable[..., CoreFields]:
+    """The parse of a record's core fields and the one combined test a good row passes (the
+    messages of a bad one come from :func:`row_errors`), for :func:`row_builder` and the CSV
+    reader's plain loop alike. The BSN comes parsed: that loop asks ``wanted`` about it first."""
     birth_dates, start_dates, end_dates = p.birth_dates, p.start_dates, p.end_dates
     sexes, municipalities, statistic_codes, reasons = (
         p.sexes, p.municipalities, p.statistic_codes, p.reasons
     )  # fmt: skip
-    bsn_of = normalise_bsn
 
-    def build(line: int, t: Texts) -> ExportRow:
-        (bsn_t, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t, unit_t, code_t,
-         education_t, region_t, client_t) = t  # fmt: skip
-        bsn = bsn_of(bsn_t)
+    def read(
+        bsn: str | None, birth_t: str, sex_t: str, home_t: str, start_t: str, end_t: str,
+        reason_t: str, new_t: str, code_t: str,
+    ) -> CoreFields:  # fmt: skip
         birth = birth_dates(birth_t)
         sex = sexes.get(sex_t) or sexes.get(sex_t.strip().upper())
         home = municipalities(home_t)
@@ -117,7 +125,7 @@ def row_builder(layout: ExportLayout) -> Builder:
         new_t = new_t.strip()
         new = municipalities(new_t) if new_t else None
         code = statistic_codes(code_t) if code_t else None
-        if (
+        good = not (
             bsn is None
             or birth is None
             or sex is None
@@ -129,14 +137,39 @@ def row_builder(layout: ExportLayout) -> Builder:
             or (end is not None and end < start)
             or code is NO_CODE
             or reason is NO_REASON
-        ):
-            errors = row_errors(layout, t, bsn, birth, sex, home, start, end, reason, new, code)
-            if code is NO_CODE:
-                code = None
-            if reason is NO_REASON:
-                reason = None
-        else:
-            errors = ()
+        )
+        return birth, sex, home, start, end, reason, new, code, good
+
+    return read
+
+
+def rejected(
+    layout: ExportLayout,
+    t: Texts,
+    bsn: str | None,
+    fields: CoreFields,
+) -> tuple[tuple[RowError, ...], str | None, str | None]:
+    """A bad row's messages, and its reason and statistic code without the markers of ones
+    that could not be read (or could identify a person)."""
+    birth, sex, home, start, end, reason, new, code, _good = fields
+    errors = row_errors(layout, t, bsn, birth, sex, home, start, end, reason, new, code)
+    return errors, None if reason is NO_REASON else reason, None if code is NO_CODE else code
+
+
+def row_builder(layout: ExportLayout) -> Builder:
+    """A function from a record's texts (in ``FIELDS`` order, ``""`` when absent) to its row."""
+    core = core_reader(Parsers.of(layout))
+    bsn_of = normalise_bsn
+
+    def build(line: int, t: Texts) -> ExportRow:
+        (bsn_t, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t, unit_t, code_t,
+         education_t, region_t, client_t) = t  # fmt: skip
+        bsn = bsn_of(bsn_t)
+        fields = core(bsn, birth_t, sex_t, home_t, start_t, end_t, reason_t, new_t, code_t)
+        birth, sex, home, start, end, reason, new, code, good = fields
+        errors: tuple[RowError, ...] = ()
+        if not good:
+            errors, reason, code = rejected(layout, t, bsn, fields)
         return ExportRow(
             line, bsn, birth, sex, home, start, end, reason, new, errors,
             unit_t.strip() or None, code, education_t.strip() or None,

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from fiptrial.plugins.declarative.layout import FIELDS, ExportLayout
 from fiptrial.plugins.declarative.record import I_BSN, row_builder
@@ -96,6 +96,24 @@ def _xml_loop(
         )
         return index
 
+    def fill(texts: list[str], element: Any, tags: dict[str, int], person_level: bool) -> list[Any]:
+        """Each child's text into ``texts`` at its field, then the nested paths of this level
+        (benefit record or person); returns the person elements among the children."""
+        by_name = person_index if person_level else benefit_index
+        persons = []
+        for child in element:
+            tag = child.tag
+            found = tags.get(tag)
+            index = resolve(tags, by_name, tag) if found is None else found
+            if index >= 0:
+                texts[index] = child.text or ""
+            elif index == _PERSON:
+                persons.append(child)
+        for index, path, is_person in nested:
+            if is_person is person_level:
+                texts[index] = element.findtext(path) or ""
+        return persons
+
     context = etree.iterparse(
         source,
         events=("end",),
@@ -113,19 +131,7 @@ def _xml_loop(
         for _event, record in context:
             records += 1
             texts = blank.copy()
-            persons = []
-            for child in record:
-                tag = child.tag
-                found = benefit_tags.get(tag)
-                index = resolve(benefit_tags, benefit_index, tag) if found is None else found
-                if index >= 0:
-                    texts[index] = child.text or ""
-                elif index == _PERSON:
-                    persons.append(child)
-            if nested:
-                for index, path, is_person in nested:
-                    if not is_person:
-                        texts[index] = record.findtext(path) or ""
+            persons = fill(texts, record, benefit_tags, False)
             if not person_tag:
                 yield build(record.sourceline or 0, texts)
             elif not persons:
@@ -134,16 +140,7 @@ def _xml_loop(
                                 None, (error,))  # fmt: skip
             for person in persons:
                 own = texts.copy()
-                for child in person:
-                    tag = child.tag
-                    found = person_tags.get(tag)
-                    index = resolve(person_tags, person_index, tag) if found is None else found
-                    if index >= 0:
-                        own[index] = child.text or ""
-                if nested:
-                    for index, path, is_person in nested:
-                        if is_person:
-                            own[index] = person.findtext(path) or ""
+                fill(own, person, person_tags, True)
                 if wanted is not None:
                     bsn = normalise_bsn(own[I_BSN])
                     if bsn is not None and not wanted(bsn):
