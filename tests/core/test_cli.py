@@ -44,7 +44,7 @@ def test_randomisation_simulate_reports_imbalance(runner: Any, build: Any) -> No
 
 
 def test_demo_is_synthetic_and_verifies(runner: Any) -> None:
-    result = runner.invoke(args=["demo", "--participants", "80"])
+    result = runner.invoke(args=["demo", "--participants", "40"])  # the smallest demo
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC" in result.output
     summary = json.loads(result.output[: result.output.rindex("}") + 1])
