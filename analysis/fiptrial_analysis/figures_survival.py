@@ -62,6 +62,23 @@ def _time_axis(ax: Axes, times: list[float], words: Words) -> None:
     ax.set_axisbelow(True)
 
 
+def _arm_curves(
+    curves: dict[str, Any],
+    values: str,
+    start: float,
+    words: Words,
+    label: Callable[[str], str] | None = None,
+) -> tuple[Figure, Axes]:
+    """A figure with each arm's curve (``curves[arm]``, see :func:`arm_curve`) over days since
+    allocation; ``label(arm)`` names a curve in the legend (the arm's name by default)."""
+    figure, ax = _new_figure(8, 4.5)
+    for arm in ("fip", "control"):
+        name = label(arm) if label else arm_name(arm, words)
+        arm_curve(ax, arm, curves[arm], values, start, name, linewidth=1.8)
+    _time_axis(ax, [t for arm in ("fip", "control") for t in curves[arm]["times"]], words)
+    return figure, ax
+
+
 def survival_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
     """Why the Kaplan-Meier plot cannot be drawn, or None when it can."""
     words = _words(language)
@@ -85,12 +102,14 @@ def survival_empty_message(report: dict[str, Any], language: str | Words = "en")
 def survival_figure(report: dict[str, Any], words: Words) -> Figure:
     """Kaplan-Meier curves of remaining on benefit (no net exit), per arm, with intervals."""
     km = report["survival"]["kaplan_meier"]
-    figure, ax = _new_figure(8, 4.5)
+
+    def with_size(arm: str) -> str:
+        return f"{arm_name(arm, words)} (n = {words.number(km[arm]['n'], 0)})"
+
+    figure, ax = _arm_curves(km, "survival", 1.0, words, with_size)
     for arm in ("fip", "control"):
         curve = km[arm]
         times = curve["times"]
-        label = f"{arm_name(arm, words)} (n = {words.number(curve['n'], 0)})"
-        arm_curve(ax, arm, curve, "survival", 1.0, label, linewidth=1.8)
         lower = [v if v is not None else 0.0 for v in curve["ci_lower"]]
         upper = [v if v is not None else 0.0 for v in curve["ci_upper"]]
         ax.fill_between(
@@ -106,7 +125,6 @@ def survival_figure(report: dict[str, Any], words: Words) -> Figure:
     log_rank = words("log-rank stratified by site") if test["stratified_by"] else "log-rank"
     p_value = _p(test["pvalue"], html=False, words=words)
     set_title(ax, f"{words(SURVIVAL_TITLE)} ({log_rank} {p_value})")
-    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]], words)
     ax.set_ylabel(words("Proportion still on benefit"))
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left")
@@ -129,11 +147,8 @@ def incidence_empty_message(report: dict[str, Any], language: str | Words = "en"
 def incidence_figure(report: dict[str, Any], words: Words) -> Figure:
     """Cumulative incidence of exit to work per arm, other exits competing."""
     cif = report["survival"]["cumulative_incidence_work"]
-    figure, ax = _new_figure(8, 4.5)
-    for arm in ("fip", "control"):
-        arm_curve(ax, arm, cif[arm], "incidence", 0.0, arm_name(arm, words), linewidth=1.8)
+    figure, ax = _arm_curves(cif, "incidence", 0.0, words)
     set_title(ax, words(INCIDENCE_TITLE))
-    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]], words)
     ax.set_ylabel(words("Cumulative incidence"))
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left")
