@@ -96,22 +96,16 @@ def test_loading_one_entry_point_by_name():
     assert [name for name, _ in pm.list_name_plugin()] == [DEFAULTS_NAME, "template"]
 
 
-def test_misspelt_hook_fails_check_pending_naming_the_plugin(fixture_plugin):
+@pytest.mark.parametrize(
+    ("plugin", "named"),
+    [("misspelt_hook", "read_exprot"), ("wrong_arguments", "municipality")],
+    ids=["misspelt hook fails check_pending", "hook with an unknown argument"],
+)
+def test_a_wrong_hook_is_refused_naming_the_plugin_and_the_hook(fixture_plugin, plugin, named):
     with pytest.raises(SitePluginError) as caught:
-        build_plugin_manager(
-            entry_points=False, plugins={"misspelt_hook": fixture_plugin("misspelt_hook")}
-        )
-    assert "misspelt_hook" in caught.value.problems
-    assert "read_exprot" in str(caught.value)
-
-
-def test_hook_with_unknown_argument_is_refused(fixture_plugin):
-    with pytest.raises(SitePluginError) as caught:
-        build_plugin_manager(
-            entry_points=False, plugins={"wrong_arguments": fixture_plugin("wrong_arguments")}
-        )
-    assert "wrong_arguments" in caught.value.problems
-    assert "municipality" in str(caught.value)
+        build_plugin_manager(entry_points=False, plugins={plugin: fixture_plugin(plugin)})
+    assert plugin in caught.value.problems
+    assert named in str(caught.value)
 
 
 def test_broken_mapping_stops_start_up_naming_plugin_and_codes(host_with):
