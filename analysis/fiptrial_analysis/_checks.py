@@ -23,6 +23,14 @@ def z_quantile(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 
 
+def wald(estimate: float, se: float, z: float) -> tuple[tuple[float, float], float]:
+    """The normal-approximation interval ``estimate +/- z * se`` and the two-sided p-value of
+    ``estimate / se`` (NaN when the standard error is zero or not a number): the large-sample
+    inference of every influence-function estimate in the package."""
+    pvalue = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float("nan")
+    return (estimate - z * se, estimate + z * se), pvalue
+
+
 def check_alpha(alpha: float, name: str = "alpha") -> None:
     if not (0.0 < float(alpha) < 1.0):
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {alpha!r}")

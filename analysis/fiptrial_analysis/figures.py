@@ -131,6 +131,30 @@ def _message_figure(title: str, message: str) -> Figure:
     return figure
 
 
+#: What a figure's drawing function is given inside :func:`_styled`.
+Drawing = Callable[[dict[str, Any], Words], Figure]
+
+
+def _unless_empty(
+    title: str, empty_message: Callable[[dict[str, Any], Words], str | None]
+) -> Callable[[Drawing], Drawing]:
+    """Draw the figure only when ``empty_message`` has no reason against it; otherwise a
+    :func:`_message_figure` under ``title`` that gives the reason (the same words the report
+    page shows beside a plot that cannot be drawn yet)."""
+
+    def decorate(draw: Drawing) -> Drawing:
+        @functools.wraps(draw)
+        def guarded(report: dict[str, Any], words: Words) -> Figure:
+            message = empty_message(report, words)
+            if message:
+                return _message_figure(words(title), message)
+            return draw(report, words)
+
+        return guarded
+
+    return decorate
+
+
 @dataclass(frozen=True)
 class Png:
     """A figure as PNG bytes, with the width to show it at and its title as the alt text."""
@@ -178,8 +202,6 @@ def _wrap(text: str, width: int, lines: int = 2) -> str:
 
 EXITS_TITLE = "Exits by reason (BUS kenmerk 34) and arm"
 FOREST_TITLE = "Forest plot: site odds ratios and pooled estimates"
-SURVIVAL_TITLE = "Kaplan-Meier: still on benefit"
-INCIDENCE_TITLE = "Cumulative incidence of exit to work (BUS 11 and 13), other exits competing"
 
 
 def _total_exits(report: dict[str, Any]) -> int:
@@ -206,15 +228,13 @@ def exits_empty_message(report: dict[str, Any], language: str | Words = "en") ->
 
 
 @_styled
+@_unless_empty(EXITS_TITLE, exits_empty_message)
 def exits_figure(report: dict[str, Any], words: Words) -> Figure:
     """Horizontal bars: exits per BUS reason as a share of each arm's participants.
 
     The height grows with the number of reasons shown (those with at least one exit), so the
     bars never squash; with no exit at all the figure is a text panel saying so.
     """
-    message = exits_empty_message(report, words)
-    if message:
-        return _message_figure(words(EXITS_TITLE), message)
     rows = [r for r in report["exits_by_code"] if r["fip"] or r["control"]]
     figure, ax = _new_figure(8, max(3.0, 0.55 * len(rows) + 1.9))
     labels = [_wrap(f"{r['code']} {reason_label(r, words)}", 34) for r in rows]
@@ -333,6 +353,7 @@ def forest_empty_message(report: dict[str, Any], language: str | Words = "en") -
 
 
 @_styled
+@_unless_empty(FOREST_TITLE, forest_empty_message)
 def forest_figure(report: dict[str, Any], words: Words) -> Figure:
     """Site odds ratios (net exits) with intervals, and the pooled estimates.
 
@@ -340,9 +361,6 @@ def forest_figure(report: dict[str, Any], words: Words) -> Figure:
     limits beyond :data:`ODDS_RATIO_AXIS_LIMITS` or missing ones end in an arrowhead at the
     edge of the plot.
     """
-    message = forest_empty_message(report, words)
-    if message:
-        return _message_figure(words(FOREST_TITLE), message)
     rows, pooled, total, uninformative = _forest_rows(report, words)
     floor, ceiling = ODDS_RATIO_AXIS_LIMITS
     values = [
@@ -420,121 +438,8 @@ def forest_figure(report: dict[str, Any], words: Words) -> Figure:
     return figure
 
 
-def _steps(ax: Any, times: list[float], values: list[float], start: float, **style: Any) -> None:
-    ax.step([0.0, *times], [start, *values], where="post", **style)
-
-
-def _time_axis(ax: Axes, times: list[float], words: Words) -> None:
-    """Days from 0 to the last event (at least one day, so the axis never collapses)."""
-    ax.set_xlim(0, max([1.0, *times]) * 1.03)
-    ax.set_xlabel(words("Days since allocation"))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: words.plain(value)))
-    ax.grid(color="#e5e5e5", linewidth=0.8)
-    ax.set_axisbelow(True)
-
-
-def survival_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
-    """Why the Kaplan-Meier plot cannot be drawn, or None when it can."""
-    words = _words(language)
-    km = report["survival"]["kaplan_meier"]
-    if any(km[arm]["events"] and km[arm]["times"] for arm in ("fip", "control")):
-        return None
-    if _total_exits(report) == 0:
-        return (
-            _no_exits_yet(report, words)
-            + " "
-            + words("Everyone is still on benefit; there is no curve to draw.")
-        )
-    return words(
-        "No exits other than for pension age recorded yet (those are censored), so every "
-        "Kaplan-Meier curve is still at 1."
-    )
-
-
-@_styled
-def survival_figure(report: dict[str, Any], words: Words) -> Figure:
-    """Kaplan-Meier curves of remaining on benefit (no net exit), per arm, with intervals."""
-    message = survival_empty_message(report, words)
-    if message:
-        return _message_figure(words(SURVIVAL_TITLE), message)
-    km = report["survival"]["kaplan_meier"]
-    figure, ax = _new_figure(8, 4.5)
-    for arm in ("fip", "control"):
-        curve = km[arm]
-        times = curve["times"]
-        _steps(
-            ax,
-            times,
-            curve["survival"],
-            1.0,
-            color=ARM_COLOURS[arm],
-            linewidth=1.8,
-            label=f"{arm_name(arm, words)} (n = {words.number(curve['n'], 0)})",
-        )
-        lower = [v if v is not None else 0.0 for v in curve["ci_lower"]]
-        upper = [v if v is not None else 0.0 for v in curve["ci_upper"]]
-        ax.fill_between(
-            [0.0, *times],
-            [1.0, *lower],
-            [1.0, *upper],
-            step="post",
-            color=ARM_COLOURS[arm],
-            alpha=0.15,
-            linewidth=0,
-        )
-    test = report["survival"]["log_rank"]
-    log_rank = words("log-rank stratified by site") if test["stratified_by"] else "log-rank"
-    p_value = _p(test["pvalue"], html=False, words=words)
-    set_title(ax, f"{words(SURVIVAL_TITLE)} ({log_rank} {p_value})")
-    _time_axis(ax, [t for arm in ("fip", "control") for t in km[arm]["times"]], words)
-    ax.set_ylabel(words("Proportion still on benefit"))
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower left")
-    return figure
-
-
-def incidence_empty_message(report: dict[str, Any], language: str | Words = "en") -> str | None:
-    """Why the cumulative-incidence plot cannot be drawn, or None when it can."""
-    words = _words(language)
-    cif = report["survival"]["cumulative_incidence_work"]
-    if any(v for arm in ("fip", "control") for v in cif[arm]["incidence"] if v is not None):
-        return None
-    if _total_exits(report) == 0:
-        return _no_exits_yet(report, words)
-    return words("No exits to work (BUS 11 or 13) recorded yet, so there is no incidence to draw.")
-
-
-@_styled
-def incidence_figure(report: dict[str, Any], words: Words) -> Figure:
-    """Cumulative incidence of exit to work per arm, other exits competing."""
-    message = incidence_empty_message(report, words)
-    if message:
-        return _message_figure(words(INCIDENCE_TITLE), message)
-    cif = report["survival"]["cumulative_incidence_work"]
-    figure, ax = _new_figure(8, 4.5)
-    for arm in ("fip", "control"):
-        _steps(
-            ax,
-            cif[arm]["times"],
-            cif[arm]["incidence"],
-            0.0,
-            color=ARM_COLOURS[arm],
-            linewidth=1.8,
-            label=arm_name(arm, words),
-        )
-    set_title(ax, words(INCIDENCE_TITLE))
-    _time_axis(ax, [t for arm in ("fip", "control") for t in cif[arm]["times"]], words)
-    ax.set_ylabel(words("Cumulative incidence"))
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left")
-    return figure
-
-
 # Each plot that can have nothing to show yet, with what it is and why it is empty.
 PLOTS: dict[str, tuple[str, Draw, Callable[..., str | None]]] = {
     "exits": (EXITS_TITLE, exits_figure, exits_empty_message),
     "forest": (FOREST_TITLE, forest_figure, forest_empty_message),
-    "survival": (SURVIVAL_TITLE, survival_figure, survival_empty_message),
-    "incidence": (INCIDENCE_TITLE, incidence_figure, incidence_empty_message),
 }

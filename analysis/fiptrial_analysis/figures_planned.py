@@ -5,6 +5,7 @@ its estimand. Drawn from the report dictionary alone, outside pyplot.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -12,14 +13,16 @@ from matplotlib.ticker import FuncFormatter
 
 from .figures import (
     ARM_COLOURS,
+    Drawing,
     _message_figure,
     _new_figure,
-    _steps,
     _styled,
+    _unless_empty,
     arm_name,
     reason_label,
     set_title,
 )
+from .figures_survival import arm_curve
 from .i18n import Words
 
 SUSTAINED_TITLE = "No sustained exit yet (site-standardised)"
@@ -43,20 +46,21 @@ CAPTIONS = {
 }
 
 
-def _planned(report: dict[str, Any]) -> dict[str, Any] | None:
-    planned = report.get("planned")
-    return planned if isinstance(planned, dict) else None
-
-
 #: The plan's classes of ends, as the figures name them (English message ids).
 CLASS_NAMES = {"primary": "primary", "competing": "competing", "administrative": "administrative"}
 
 
-def _no_plan(title: str, words: Words) -> Figure:
-    return _message_figure(
-        words(title),
-        words("The report was computed without the spells file: the plan's figures need it."),
-    )
+def _without_plan(report: dict[str, Any], words: Words) -> str | None:
+    """Why a figure of the plan cannot be drawn: the report has no ``planned`` section."""
+    if isinstance(report.get("planned"), dict):
+        return None
+    return words("The report was computed without the spells file: the plan's figures need it.")
+
+
+def _needs_plan(title: str) -> Callable[[Drawing], Drawing]:
+    """Draw the figure only from a report with the plan's section, otherwise a panel saying
+    that the spells file is missing."""
+    return _unless_empty(title, _without_plan)
 
 
 def _numbers(ax: Any, words: Words) -> None:
@@ -66,10 +70,9 @@ def _numbers(ax: Any, words: Words) -> None:
 
 
 @_styled
+@_needs_plan(SUSTAINED_TITLE)
 def sustained_figure(report: dict[str, Any], words: Words) -> Figure:
-    planned = _planned(report)
-    if planned is None:
-        return _no_plan(SUSTAINED_TITLE, words)
+    planned = report["planned"]
     curves = planned["competing_risks"]["no_sustained_exit"]
     if "note" in curves:
         return _message_figure(words(SUSTAINED_TITLE), words(curves["note"]))
@@ -77,8 +80,7 @@ def sustained_figure(report: dict[str, Any], words: Words) -> Figure:
     last = 1.0
     for arm in ("fip", "control"):
         curve = curves.get(arm) or {"times": [], "survival": []}
-        _steps(ax, curve["times"], curve["survival"], 1.0, color=ARM_COLOURS[arm],
-               linewidth=1.8, label=arm_name(arm, words))  # fmt: skip
+        arm_curve(ax, arm, curve, "survival", 1.0, arm_name(arm, words), linewidth=1.8)
         last = max([last, *curve["times"]])
     ax.set_xlim(0, last * 1.03)
     ax.set_xlabel(words("Days since allocation"))
@@ -90,10 +92,9 @@ def sustained_figure(report: dict[str, Any], words: Words) -> Figure:
 
 
 @_styled
+@_needs_plan(CLASSES_TITLE)
 def classes_figure(report: dict[str, Any], words: Words) -> Figure:
-    planned = _planned(report)
-    if planned is None:
-        return _no_plan(CLASSES_TITLE, words)
+    planned = report["planned"]
     figure, ax = _new_figure(8, 4.5)
     last = 1.0
     for name, style in CLASS_STYLES.items():
@@ -103,8 +104,7 @@ def classes_figure(report: dict[str, Any], words: Words) -> Figure:
             if not curve:
                 continue
             label = f"{arm_name(arm, words)}: {words(CLASS_NAMES[name])}"
-            _steps(ax, curve["times"], curve["incidence"], 0.0, color=ARM_COLOURS[arm],
-                   linestyle=style, linewidth=1.6, label=label)  # fmt: skip
+            arm_curve(ax, arm, curve, "incidence", 0.0, label, linestyle=style, linewidth=1.6)
             last = max([last, *curve["times"]])
     ax.set_xlim(0, last * 1.03)
     ax.set_ylim(bottom=0)
@@ -117,10 +117,9 @@ def classes_figure(report: dict[str, Any], words: Words) -> Figure:
 
 
 @_styled
+@_needs_plan(CATERPILLAR_TITLE)
 def caterpillar_figure(report: dict[str, Any], words: Words) -> Figure:
-    planned = _planned(report)
-    if planned is None:
-        return _no_plan(CATERPILLAR_TITLE, words)
+    planned = report["planned"]
     managers = planned["client_managers"]
     rows = managers.get("caterpillar")
     if not rows:
@@ -143,10 +142,9 @@ def caterpillar_figure(report: dict[str, Any], words: Words) -> Figure:
 
 
 @_styled
+@_needs_plan(REASONS_TITLE)
 def reasons_figure(report: dict[str, Any], words: Words) -> Figure:
-    planned = _planned(report)
-    if planned is None:
-        return _no_plan(REASONS_TITLE, words)
+    planned = report["planned"]
     rows = [r for r in planned["exits_by_reason"] if r["fip"] or r["control"]]
     if not rows:
         return _message_figure(words(REASONS_TITLE), words("No sustained end recorded yet."))

@@ -16,13 +16,15 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from . import figures, figures_consort, figures_planned, plan
+from . import figures, figures_consort, figures_planned, figures_survival, plan
 from .i18n import number_format, translations
 
+#: Each plot that can have nothing to show yet: its title, drawing and why it is empty.
+PLOTS = {**figures.PLOTS, **figures_survival.PLOTS}
 #: Each figure's drawing function, ``draw(report, language="en")``.
 FIGURES: dict[str, figures.Draw] = {
     "consort": figures_consort.consort_figure,
-    **{name: draw for name, (_title, draw, _empty) in figures.PLOTS.items()},
+    **{name: draw for name, (_title, draw, _empty) in PLOTS.items()},
     **figures_planned.PLANNED_FIGURES,
 }
 #: The figures the body shows, in page order (the planned ones only with a spells file).
@@ -31,7 +33,7 @@ PLANNED_FIGURES = tuple(figures_planned.PLANNED_FIGURES)
 #: What each figure shows, in a few words (English message ids; the page's alt text).
 FIGURE_TITLES = {
     "consort": "CONSORT flow diagram",
-    **{name: title for name, (title, _draw, _empty) in figures.PLOTS.items()},
+    **{name: title for name, (title, _draw, _empty) in PLOTS.items()},
     **figures_planned.CAPTIONS,
 }
 
@@ -75,7 +77,7 @@ def inline_figure(report: dict[str, Any], language: str = "en") -> Callable[[str
     its title the alt text), or why it is empty."""
 
     def figure(name: str) -> dict[str, Any]:
-        plot = figures.PLOTS.get(name)
+        plot = PLOTS.get(name)
         if plot is not None:
             title, _draw, empty = plot
             message = empty(report, language)

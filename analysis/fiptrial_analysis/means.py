@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-from ._checks import FloatArray, check_alpha, grouping, same_length, two_groups, z_quantile
+from ._checks import FloatArray, check_alpha, grouping, same_length, two_groups, wald, z_quantile
 
 
 @dataclass(frozen=True)
@@ -128,12 +127,11 @@ def standardised_mean_difference(
     with np.errstate(divide="ignore", invalid="ignore"):
         influence = np.where(inside, sign * weight[s] * (y - mean[s, arm]) / size[s, arm], 0.0)
     se = float(np.sqrt(_variance(influence, c)))
-    z = z_quantile(alpha)
-    p = float(2 * stats.norm.sf(abs(difference) / se)) if se > 0 else nan
+    ci, p = wald(difference, se, z_quantile(alpha))
     clusters = int(np.count_nonzero(np.bincount(c[inside]))) if c is not None else int(inside.sum())
     return MeanDifferenceResult(
         difference=difference,
-        ci=(difference - z * se, difference + z * se),
+        ci=ci,
         se=se,
         pvalue=p,
         means={groups[0]: float(means[0]), groups[1]: float(means[1])},
@@ -201,11 +199,10 @@ def complier_average_effect(
     influence = (itt.influence - effect * take.influence) / take.difference
     c = grouping(cluster, influence.size, "cluster")[1] if cluster is not None else None
     se = float(np.sqrt(_variance(influence, c)))
-    z = z_quantile(alpha)
-    p = float(2 * stats.norm.sf(abs(effect) / se)) if se > 0 else nan
+    ci, p = wald(effect, se, z_quantile(alpha))
     return ComplierAverageResult(
         effect=effect,
-        ci=(effect - z * se, effect + z * se),
+        ci=ci,
         se=se,
         pvalue=p,
         itt=itt.difference,

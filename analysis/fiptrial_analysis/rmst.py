@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from ._checks import (
     FloatArray,
@@ -20,6 +19,7 @@ from ._checks import (
     same_length,
     time_event,
     two_groups,
+    wald,
     z_quantile,
 )
 from ._risksets import risk_sets, segmented_product
@@ -225,8 +225,7 @@ def rmst_difference(
     difference = float(arm_mean[1] - arm_mean[0])
     se = float(np.sqrt(arm_var.sum()))
     arm_se = np.sqrt(arm_var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pvalue = float(2 * stats.norm.sf(abs(difference) / se)) if se > 0 else float("nan")
+    ci, pvalue = wald(difference, se, z)
     note = ""
     if excluded:
         note = (
@@ -235,7 +234,7 @@ def rmst_difference(
     weight_labels = strata_labels.tolist()
     return RMSTResult(
         difference=difference,
-        ci=(difference - z * se, difference + z * se),
+        ci=ci,
         se=se,
         pvalue=pvalue,
         rmst={groups[i]: float(arm_mean[i]) for i in range(2)},

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse, stats
+from scipy import sparse
 from scipy.special import expit
 
 from ._checks import (
@@ -26,6 +26,7 @@ from ._checks import (
     labels,
     same_length,
     two_groups,
+    wald,
     z_quantile,
 )
 
@@ -311,13 +312,13 @@ def standardised_risk_difference(
 
     z = z_quantile(alpha)
     se = float(np.sqrt(variance(phi1 - phi0)))
+    ci, pvalue = wald(difference, se, z)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_rr = float(np.log(risk1 / risk0))
         log_rr_se = float(np.sqrt(variance(phi1 / risk1 - phi0 / risk0)))
-        pvalue = float(2 * stats.norm.sf(abs(difference) / se)) if se > 0 else nan
     return StandardisedResult(
         difference=difference,
-        ci=(difference - z * se, difference + z * se),
+        ci=ci,
         se=se,
         pvalue=pvalue,
         risks={groups[0]: risk0, groups[1]: risk1},

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from fiptrial_analysis import build_report, pilot_participants, render_html
+from fiptrial_analysis import build_report, figures_survival, pilot_participants, render_html
 from fiptrial_analysis import figures as report_html
 from fiptrial_analysis.html import FIGURES
 
@@ -172,7 +172,7 @@ def test_odds_ratio_ticks(low, high, expected):
 
 def test_survival_axis_starts_at_day_zero(pilot_report):
     for name in ("survival", "incidence"):
-        (ax,) = getattr(report_html, f"{name}_figure")(pilot_report).axes
+        (ax,) = getattr(figures_survival, f"{name}_figure")(pilot_report).axes
         low, high = ax.get_xlim()
         assert low == 0 and high > 300, name
         assert ax.get_xlabel() == "Days since allocation"

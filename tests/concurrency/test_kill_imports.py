@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,10 +17,10 @@ from typing import Any
 import pytest
 from stdnum.nl import bsn as stdnum_bsn
 
+from cli_support import FIPTRIAL, cli_environment
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant
 
-FIPTRIAL = [sys.executable, "-c", "from fiptrial.cli import main; main()"]
 ROWS = 30_000
 TRIALS = 3
 HEADER = (
@@ -54,14 +53,7 @@ def world(app: Any, build: Any, tmp_path: Path) -> dict[str, Any]:
     build.site(build.trial())
     token = build.token("research_admin")
     instance = tmp_path / "instance"
-    env = {
-        **os.environ,
-        "FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "FIPTRIAL_SECRET_KEY": app.config["SECRET_KEY"],
-        "FIPTRIAL_PSEUDONYM_KEY": app.config["PSEUDONYM_KEY"],
-        "FIPTRIAL_AUDIT_KEY": app.config["AUDIT_KEY"],
-        "FIPTRIAL_INSTANCE_PATH": str(instance),
-    }
+    env = cli_environment(app, instance)
     db.session.commit()
     db.session.remove()
     return {"env": env, "instance": instance, "token": token}

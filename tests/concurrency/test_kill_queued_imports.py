@@ -9,7 +9,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ from typing import Any
 import pytest
 from test_kill_imports import _export
 
+from cli_support import FIPTRIAL, cli_environment
 from fiptrial.extensions import db
 from fiptrial.models import AuditEntry, ImportBatch, ImportTask, Participant
 
-FIPTRIAL = [sys.executable, "-c", "from fiptrial.cli import main; main()"]
 ROWS = 12_000  # the first progress report comes at 5000 rows: the kill lands mid-import
 STALLED_SECONDS = 4  # the worker's heartbeat every second; silent for 4 s: stalled
 
@@ -32,15 +31,7 @@ def world(app: Any, build: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     site = build.site(build.trial())
     instance = tmp_path / "instance"
     monkeypatch.setattr(app, "instance_path", str(instance))
-    env = {
-        **os.environ,
-        "FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "FIPTRIAL_SECRET_KEY": app.config["SECRET_KEY"],
-        "FIPTRIAL_PSEUDONYM_KEY": app.config["PSEUDONYM_KEY"],
-        "FIPTRIAL_AUDIT_KEY": app.config["AUDIT_KEY"],
-        "FIPTRIAL_INSTANCE_PATH": str(instance),
-        "FIPTRIAL_JOB_STALLED_SECONDS": str(STALLED_SECONDS),
-    }
+    env = cli_environment(app, instance, FIPTRIAL_JOB_STALLED_SECONDS=str(STALLED_SECONDS))
     db.session.commit()
     return {"env": env, "instance": instance, "site": site}
 

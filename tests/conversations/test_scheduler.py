@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import date
 from typing import Any
@@ -15,28 +13,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine, text
 
+from cli_support import FIPTRIAL, cli_environment
 from fiptrial.extensions import db
 from fiptrial.models import FollowupRound, JobRun, Notification
 from fiptrial.scheduler import jobs
 from fiptrial.scheduler.lock import RowLock, scheduler_lock
 from fiptrial.services import followup
 
-FIPTRIAL = [sys.executable, "-c", "from fiptrial.cli import main; main()"]
-
 
 def cli_env(app: Flask, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "FIPTRIAL_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "FIPTRIAL_SECRET_KEY": app.config["SECRET_KEY"],
-            "FIPTRIAL_PSEUDONYM_KEY": app.config["PSEUDONYM_KEY"],
-            "FIPTRIAL_AUDIT_KEY": app.config["AUDIT_KEY"],
-            "FIPTRIAL_INSTANCE_PATH": "/tmp/fiptrial-scheduler-test-instance",
-            **extra,
-        }
-    )
-    return env
+    return cli_environment(app, "/tmp/fiptrial-scheduler-test-instance", **extra)
 
 
 def outside_reader(app: Flask) -> Any:

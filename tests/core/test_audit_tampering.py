@@ -259,19 +259,27 @@ def test_no_anchor_of_a_broken_chain(build: Any, runner: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "statement",
+    ("statement", "refusal"),
     [
-        "DELETE FROM audit_head",
-        "UPDATE audit_head SET last_id = last_id - 1",
-        "UPDATE audit_head SET keyed_from = 100",
-        "INSERT INTO audit_head (id, last_id, last_hash, keyed_from) VALUES (2, 0, 'x', 1)",
+        ("UPDATE audit_entry SET actor = 'someone else' WHERE id = 2", "append-only"),
+        ("DELETE FROM audit_entry WHERE id = 2", "append-only"),
+        ("DELETE FROM audit_head", "only moves forward"),
+        ("UPDATE audit_head SET last_id = last_id - 1", "only moves forward"),
+        ("UPDATE audit_head SET keyed_from = 100", "only moves forward"),
+        (
+            "INSERT INTO audit_head (id, last_id, last_hash, keyed_from) VALUES (2, 0, 'x', 1)",
+            "only moves forward",
+        ),
     ],
 )
-def test_the_database_refuses_to_wind_the_head_back(build: Any, statement: str) -> None:
+def test_the_database_refuses_to_change_the_trail_or_wind_the_head_back(
+    build: Any, statement: str, refusal: str
+) -> None:
+    """The triggers keep the entries append-only and the head moving forward only."""
     from sqlalchemy.exc import DBAPIError
 
     populate(build)
-    with pytest.raises(DBAPIError, match="only moves forward"):
+    with pytest.raises(DBAPIError, match=refusal):
         db.session.execute(text(statement))
     db.session.rollback()
     assert audit.verify_chain().ok

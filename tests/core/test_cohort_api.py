@@ -8,6 +8,9 @@ from typing import Any
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, CohortRandomisation
 
+#: The cohort allocation of the site the tests build (code bw).
+ALLOCATE = "/api/v1/sites/bw/cohort-allocation"
+
 
 def _site_with_caseload(build: Any, n: int = 25, capacity: int = 10) -> Any:
     from fiptrial.services import caseload
@@ -19,12 +22,17 @@ def _site_with_caseload(build: Any, n: int = 25, capacity: int = 10) -> Any:
     return site
 
 
+def _coordinator_of_a_full_site(build: Any, bearer: Any) -> dict[str, str]:
+    """The request headers of the coordinator of a site with its caseload (25 participants,
+    10 FIP places)."""
+    return bearer(build.token("site_coordinator", site=_site_with_caseload(build)))
+
+
 def test_cohort_allocation_answers_201_with_its_allocations(
     client: Any, build: Any, bearer: Any
 ) -> None:
-    site = _site_with_caseload(build)
-    headers = bearer(build.token("site_coordinator", site=site))
-    response = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    headers = _coordinator_of_a_full_site(build, bearer)
+    response = client.post(ALLOCATE, headers=headers, json={"fip": 5})
     assert response.status_code == 201, response.json
     body = response.json
     assert body["site"] == "bw" and body["fip"] == 5 and body["caseload"] == 25
@@ -39,7 +47,7 @@ def test_cohort_allocation_without_fip_uses_the_free_capacity(
 ) -> None:
     _site_with_caseload(build, capacity=7)
     headers = bearer(build.token("research_admin"))
-    response = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={})
+    response = client.post(ALLOCATE, headers=headers, json={})
     assert response.status_code == 201, response.json
     assert response.json["fip"] == 7
 
@@ -47,11 +55,10 @@ def test_cohort_allocation_without_fip_uses_the_free_capacity(
 def test_a_retry_is_refused_clearly_and_allocates_nothing(
     client: Any, build: Any, bearer: Any
 ) -> None:
-    site = _site_with_caseload(build)
-    headers = bearer(build.token("site_coordinator", site=site))
-    first = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    headers = _coordinator_of_a_full_site(build, bearer)
+    first = client.post(ALLOCATE, headers=headers, json={"fip": 5})
     assert first.status_code == 201, first.json
-    retry = client.post("/api/v1/sites/bw/cohort-allocation", headers=headers, json={"fip": 5})
+    retry = client.post(ALLOCATE, headers=headers, json={"fip": 5})
     assert retry.status_code == 409, retry.json
     assert retry.json["error"]["code"] == "cohort_exists"
     assert db.session.query(CohortRandomisation).count() == 1

@@ -41,20 +41,13 @@ def realistic_export(enrol: Any) -> tuple[list[tuple[Line, str]], dict[str, Any]
     )
     people = {name: enrol() for name in names}
     people["unallocated"] = enrol(allocate=False)
-    consent.record(
-        people["withdrawn"][0],
-        status="withdrawn",
-        version="v1",
-        on=date(2026, 11, 10),
-        actor="test",
-    )
-    consent.record(
-        people["before_withdrawal"][0],
-        status="withdrawn",
-        version="v1",
-        on=date(2026, 11, 15),
-        actor="test",
-    )
+    for name, withdrawn_on in (
+        ("withdrawn", date(2026, 11, 10)),
+        ("before_withdrawal", date(2026, 11, 15)),
+    ):
+        consent.record(
+            people[name][0], status="withdrawn", version="v1", on=withdrawn_on, actor="test"
+        )
 
     def bsn(name: str) -> str:
         return people[name][1]

@@ -279,6 +279,15 @@ def test_end_an_intervention_outside_a_conversation(caseload: list[Any], web: An
 # --- Consent and the lottery ------------------------------------------------------------------
 
 
+def _withdraw(web: Any, url: str, page: Any, *ticked: str) -> Any:
+    """Post the withdrawal form of the participant page ``page`` (at ``url``), dated today,
+    with the checkboxes ``ticked`` (``confirm``, ``confirmed``) ticked."""
+    data = {"csrf_token": csrf_token(page.text), "withdraw-on": dmy(TODAY)}
+    return web.client.post(
+        f"{url}/intrekken", data={**data, **{f"withdraw-{box}": "y" for box in ticked}}
+    )
+
+
 def test_withdrawal_asks_for_confirmation_naming_the_consequence(
     caseload: list[Any], web: Any
 ) -> None:
@@ -289,32 +298,14 @@ def test_withdrawal_asks_for_confirmation_naming_the_consequence(
     url = f"/locatie/bw/deelnemers/{person.id}"
     page = web.client.get(url)
     assert "Toestemming intrekken" in page.text
-    step_one = web.client.post(
-        f"{url}/intrekken",
-        data={"csrf_token": csrf_token(page.text), "withdraw-on": dmy(TODAY)},
-    )
+    step_one = _withdraw(web, url, page)
     assert step_one.status_code == 200
     assert "Intrekken is definitief" in step_one.text
     assert "geplande FIP-gesprekken vervallen" in step_one.text
     assert consent.current_state(person).status == "given"  # nothing recorded yet
-    unticked = web.client.post(
-        f"{url}/intrekken",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "withdraw-on": dmy(TODAY),
-            "withdraw-confirmed": "y",
-        },
-    )
+    unticked = _withdraw(web, url, page, "confirmed")
     assert unticked.status_code == 422 and "Vink aan dat u de toestemming" in unticked.text
-    done = web.client.post(
-        f"{url}/intrekken",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "withdraw-on": dmy(TODAY),
-            "withdraw-confirm": "y",
-            "withdraw-confirmed": "y",
-        },
-    )
+    done = _withdraw(web, url, page, "confirm", "confirmed")
     assert done.status_code == 302
     assert consent.current_state(person).status == "withdrawn"
     open_after = [p for p in _plan(person.id) if p.planned_date >= TODAY]
@@ -330,15 +321,7 @@ def test_withdrawal_without_consent_is_refused(staff: Any, web: Any, build: Any)
     url = f"/locatie/bw/deelnemers/{person.id}"
     page = web.client.get(url)
     assert "Toestemming intrekken" not in page.text  # only offered after consent
-    response = web.client.post(
-        f"{url}/intrekken",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "withdraw-on": dmy(TODAY),
-            "withdraw-confirm": "y",
-            "withdraw-confirmed": "y",
-        },
-    )
+    response = _withdraw(web, url, page, "confirm", "confirmed")
     assert response.status_code == 422
     assert "nooit toestemming gegeven" in response.text
     assert consent.current_state(person).status is None

@@ -297,92 +297,88 @@ def _posted_pages(app: Flask, client: Any, role: str) -> Iterator[tuple[str, str
     """Answers to forms that carry the catalogue's messages, for the role that uses them."""
     ids = app.config["SEED_IDS"]
     today = date.today().strftime("%d-%m-%Y")
+
+    def answer(page: Any, url: str, data: dict[str, Any] | None = None, **options: Any) -> str:
+        """What a form post answers, its token taken from the form's page ``page``."""
+        response = client.post(
+            url, data={"csrf_token": csrf_token(page.text), **(data or {})}, **options
+        )
+        return response.text
+
     if role == "coordinator":
         form = client.get("/locatie/brabantse_wal/deelnemers/nieuw")
         yield (
             "registration refused",
-            client.post(
+            answer(
+                form,
                 "/locatie/brabantse_wal/deelnemers/nieuw",
-                data={
-                    "csrf_token": csrf_token(form.text),
+                {
                     "bsn": "123456789",
                     "birth_date": "17-05-2015",
                     "sex": "female",
                     "benefit_start": "01-01-2020",
                 },
-            ).text,
+            ),
         )
         yield (
             "registration refused by the service",
-            client.post(
+            answer(
+                form,
                 "/locatie/brabantse_wal/deelnemers/nieuw",
-                data={
-                    "csrf_token": csrf_token(form.text),
+                {
                     "bsn": "999998523",
                     "birth_date": "17-05-2015",
                     "sex": "female",
                     "benefit_start": "01-01-2020",
                 },
-            ).text,
+            ),
         )
         url = f"/locatie/brabantse_wal/deelnemers/{ids['talked']}"
         page = client.get(url)
         yield (
             "withdrawal confirmation",
-            client.post(
-                f"{url}/intrekken", data={"csrf_token": csrf_token(page.text), "withdraw-on": today}
-            ).text,
+            answer(page, f"{url}/intrekken", {"withdraw-on": today}),
         )
         yield (
             "withdrawal without consent",
-            client.post(
+            answer(
+                page,
                 f"/locatie/brabantse_wal/deelnemers/{ids['waiting']}/intrekken",
-                data={"csrf_token": csrf_token(page.text), "withdraw-on": today},
-            ).text,
+                {"withdraw-on": today},
+            ),
         )
         bulk = client.get("/locatie/brabantse_wal/toestemming")
         yield (
             "bulk consent refused",
-            client.post(
+            answer(
+                bulk,
                 "/locatie/brabantse_wal/toestemming",
-                data={
-                    "csrf_token": csrf_token(bulk.text),
+                {
                     "version": "2026-1",
                     "on": (date.today() + timedelta(days=3)).strftime("%d-%m-%Y"),
                     "obtained_by": "user:coordinator",
                     "deelnemer": [str(ids["waiting"])],
                 },
-            ).text,
+            ),
         )
         page = client.get("/locatie/brabantse_wal/loting")
         yield (
             "a second lottery",
-            client.post(
-                "/locatie/brabantse_wal/loting",
-                data={"csrf_token": csrf_token(page.text), "fip": "1", "confirm": "y"},
-            ).text,
+            answer(page, "/locatie/brabantse_wal/loting", {"fip": "1", "confirm": "y"}),
         )
         yield (
             "arrivals without confirmation",
-            client.post(
-                "/locatie/brabantse_wal/loting/instroom",
-                data={"csrf_token": csrf_token(page.text)},
-                follow_redirects=True,
-            ).text,
+            answer(page, "/locatie/brabantse_wal/loting/instroom", follow_redirects=True),
         )
     if role == "analist":
         page = client.get("/privacy/exportverzoeken")
         yield (
             "an export request without its purpose",
-            client.post(
+            answer(
+                page,
                 "/privacy/exportverzoeken",
-                data={
-                    "csrf_token": csrf_token(page.text),
-                    "request-trial": "fip-demo",
-                    "request-fmt": "csv",
-                    "request-purpose": "kort",
-                },
-            ).text,
+                {"request-trial": "fip-demo", "request-fmt": "csv", "request-purpose": "kort"},
+            ),
         )
     if role in ("admin", "fg"):
         yield (
@@ -394,39 +390,34 @@ def _posted_pages(app: Flask, client: Any, role: str) -> Iterator[tuple[str, str
         page = client.get(url)
         yield (
             "second conversation on a day",
-            client.post(
+            answer(
+                page,
                 url,
-                data={
-                    "csrf_token": csrf_token(page.text),
+                {
                     "held_on": (date.today() - timedelta(days=2)).strftime("%d-%m-%Y"),
                     "status": "held",
                     "duration_minutes": "45",
                     "moved-housing": "ja",
                 },
-            ).text,
+            ),
         )
     if role == "admin":
         url = "/beheer/onderzoek/fip-demo"
         page = client.get(url)
         yield (
             "a fixed setting",
-            client.post(
+            answer(
+                page,
                 url,
-                data={
-                    "csrf_token": csrf_token(page.text),
-                    **trial_settings_form(
-                        "FIP follow-up study (demo, synthetic data)", method="minimisation"
-                    ),
-                },
-            ).text,
+                trial_settings_form(
+                    "FIP follow-up study (demo, synthetic data)", method="minimisation"
+                ),
+            ),
         )
         page = client.get("/onderzoek/exports")
         yield (
             "freeze check",
-            client.post(
-                f"/onderzoek/bevriezingen/{ids['freeze']}/controle",
-                data={"csrf_token": csrf_token(page.text)},
-            ).text,
+            answer(page, f"/onderzoek/bevriezingen/{ids['freeze']}/controle"),
         )
 
 

@@ -29,6 +29,13 @@ def _ready(staff: Any, build: Any, n: int, capacity: int) -> None:
         build.participant(staff.bw)
 
 
+def _draw(web: Any, page: Any, fip: str, **more: str) -> Any:
+    """Post the lottery form of the site's lottery page ``page``: ``fip`` places for FIP,
+    confirmed."""
+    data = {"csrf_token": csrf_token(page.text), "fip": fip, "confirm": "y", **more}
+    return web.client.post("/locatie/bw/loting", data=data)
+
+
 def test_the_page_says_why_a_small_cohort_is_refused_in_dutch_and_english(
     staff: Any, web: Any, build: Any, default_minimum: int
 ) -> None:
@@ -55,25 +62,16 @@ def test_the_page_refuses_too_many_places_and_a_second_cohort(
     web.login("coord")
     page = web.client.get("/locatie/bw/loting")
     assert f'value="{free}"' in page.text  # the default: the free places
-    refused = web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": str(free + 1), "confirm": "y"},
-    )
+    refused = _draw(web, page, str(free + 1))
     assert refused.status_code == 422
     assert f"groter dan de {free} vrije plaatsen" in refused.text
-    done = web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": "4", "confirm": "y"},
-    )
+    done = _draw(web, page, "4")
     assert done.status_code == 302
     for _ in range(21):
         build.participant(staff.bw)
     closed = web.client.get("/locatie/bw/loting")
     assert "Deze locatie heeft al geloot" in closed.text and 'name="fip"' not in closed.text
-    again = web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": "2", "confirm": "y"},
-    )
+    again = _draw(web, page, "2")
     assert again.status_code == 422 and "Deze locatie heeft al geloot" in again.text
     assert db.session.query(CohortRandomisation).count() == 1
 
@@ -82,30 +80,16 @@ def test_a_research_admin_gives_the_reason_on_the_page(staff: Any, web: Any, bui
     _ready(staff, build, 6, 10)
     web.login("coord")
     page = web.client.get("/locatie/bw/loting")
-    web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": "2", "confirm": "y"},
-    )
+    _draw(web, page, "2")
     for _ in range(4):
         build.participant(staff.bw)
     web.post_form("/uitloggen", {}, form_page="/locatie/bw/loting")
     web.login("beheer")
     page = web.client.get("/locatie/bw/loting")
     assert 'name="reason"' in page.text
-    without = web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": "1", "confirm": "y"},
-    )
+    without = _draw(web, page, "1")
     assert without.status_code == 422 and "Geef een reden voor deze volgende loting" in without.text
-    done = web.client.post(
-        "/locatie/bw/loting",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "fip": "1",
-            "confirm": "y",
-            "reason": "tweede instroom, akkoord van de stuurgroep",
-        },
-    )
+    done = _draw(web, page, "1", reason="tweede instroom, akkoord van de stuurgroep")
     assert done.status_code == 302, done.text
     assert db.session.query(CohortRandomisation).count() == 2
 
@@ -118,10 +102,7 @@ def test_later_arrivals_are_allocated_on_the_page_by_the_trials_method(
     _ready(staff, build, 6, 10)
     web.login("coord")
     page = web.client.get("/locatie/bw/loting")
-    web.client.post(
-        "/locatie/bw/loting",
-        data={"csrf_token": csrf_token(page.text), "fip": "2", "confirm": "y"},
-    )
+    _draw(web, page, "2")
     late = [build.participant(staff.bw) for _ in range(3)]
     page = web.client.get("/locatie/bw/loting")
     assert "3 deelnemers zijn na de loting ingestroomd" in page.text

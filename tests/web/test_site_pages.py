@@ -86,22 +86,19 @@ def test_filters(staff: Any, web: Any, build: Any) -> None:
     assert "3 deelnemers gevonden" in web.client.get("/locatie/bw/deelnemers?arm=none").text
 
 
+def _record_consent(web: Any, url: str, status: str, on: str) -> Any:
+    """Post the consent form (version v1) of the participant page at ``url``."""
+    form = {"consent-status": status, "consent-version": "v1", "consent-on": on}
+    return web.post_form(f"{url}/toestemming", form, form_page=url)
+
+
 def test_record_consent(staff: Any, web: Any, build: Any) -> None:
     from fiptrial.services import consent
 
     person = build.participant(staff.bw, consent_given=False)
     web.login("coord")
     url = f"/locatie/bw/deelnemers/{person.id}"
-    page = web.client.get(url)
-    response = web.client.post(
-        f"{url}/toestemming",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "consent-status": "given",
-            "consent-version": "v1",
-            "consent-on": "03-11-2026",
-        },
-    )
+    response = _record_consent(web, url, "given", "03-11-2026")
     assert response.status_code == 302
     assert consent.current_state(person).status == "given"
     assert "03-11-2026" in web.client.get(url).text
@@ -111,16 +108,7 @@ def test_consent_error_next_to_the_date(staff: Any, web: Any, build: Any) -> Non
     person = build.participant(staff.bw)  # consent given on 02-11-2026
     web.login("coord")
     url = f"/locatie/bw/deelnemers/{person.id}"
-    page = web.client.get(url)
-    response = web.client.post(
-        f"{url}/toestemming",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "consent-status": "declined",
-            "consent-version": "v1",
-            "consent-on": "01-01-2026",
-        },
-    )
+    response = _record_consent(web, url, "declined", "01-01-2026")
     assert response.status_code == 422
     assert 'id="consent-on-error"' in response.text
     assert "vóór de laatste toestemmingsregistratie" in response.text
