@@ -169,6 +169,35 @@ class Journey:
         with self.page.expect_navigation():
             scope.get_by_role("button", name=name).click()
 
+    def fill_new_user(
+        self, username: str, display_name: str, role: str, site: str, password: str
+    ) -> None:
+        """Fill the research admin's new-user form (Beheer > Gebruikers) without sending it, so
+        that a journey can send it and assert on the refusal or the welcome it gets."""
+        self.page.get_by_label("Gebruikersnaam").fill(username)
+        self.page.get_by_label("Naam zoals anderen die zien").fill(display_name)
+        self.page.get_by_label("Rol").select_option(role)
+        self.page.get_by_label("Locatie").select_option(site)
+        self.page.get_by_label("Eerste wachtwoord").fill(password)
+
+    def fill_registration(
+        self,
+        bsn: str,
+        birth_date: str,
+        *,
+        sex: str = "female",
+        benefit_start: str = "01-01-2020",
+        municipality: str | None = None,
+    ) -> None:
+        """Fill the coordinator's registration form (Inschrijven) without sending it; dates as
+        the form takes them (dd-mm-jjjj), the municipality by its name when it is chosen."""
+        self.page.get_by_label("BSN").fill(bsn)
+        self.page.get_by_label("Geboortedatum").fill(birth_date)
+        self.page.get_by_label("Geslacht").select_option(sex)
+        self.page.get_by_label("Begindatum uitkering").fill(benefit_start)
+        if municipality is not None:
+            self.page.get_by_label("Gemeente").select_option(label=municipality)
+
     def artifact(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         return ARTIFACTS / f"{name}.png"

@@ -94,21 +94,17 @@ def test_coordinator_uploads_outcomes_and_sees_the_unknown_code(
         bw_export(
             [
                 ExportRow(
-                    known[0],
+                    bsn,
                     birth=date(1979, 3, 4),
                     sex="M",
                     start=date(2019, 6, 1),
-                    end=date(2026, 11, 16),
-                    reason="ARB",
-                ),
-                ExportRow(
-                    known[1],
-                    birth=date(1979, 3, 4),
-                    sex="M",
-                    start=date(2019, 6, 1),
-                    end=date(2026, 11, 17),
-                    reason="QQQ",
-                ),
+                    end=end,
+                    reason=code,
+                )
+                for bsn, end, code in (
+                    (known[0], date(2026, 11, 16), "ARB"),
+                    (known[1], date(2026, 11, 17), "QQQ"),
+                )
             ]
         )
     )
@@ -233,10 +229,7 @@ def test_a_form_without_its_csrf_token_is_refused(journey: Any) -> None:
     tab.login("coordinator")
     tab.page.get_by_role("link", name="Inschrijven").click()
     tab.page.locator("form.stack input[name=csrf_token]").evaluate("e => e.remove()")
-    tab.page.get_by_label("BSN").fill("999998523")
-    tab.page.get_by_label("Geboortedatum").fill("17-05-1980")
-    tab.page.get_by_label("Geslacht").select_option("female")
-    tab.page.get_by_label("Begindatum uitkering").fill("01-01-2020")
+    tab.fill_registration("999998523", "17-05-1980")
     tab.page.get_by_role("button", name="Deelnemer inschrijven").click()
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Formulier verlopen of ongeldig")
 

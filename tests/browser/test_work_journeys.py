@@ -132,11 +132,9 @@ def test_the_lottery_refuses_and_says_why_then_draws_and_allocates_arrivals(
     admin = journey("admin-lottery-site")
     admin.login("admin")
     admin.go("/beheer/gebruikers")
-    admin.page.get_by_label("Gebruikersnaam").fill("kmloting")
-    admin.page.get_by_label("Naam zoals anderen die zien").fill("Klantmanager Steenbergen")
-    admin.page.get_by_label("Rol").select_option("client_manager")
-    admin.page.get_by_label("Locatie").select_option(LOTTERY_SITE)
-    admin.page.get_by_label("Eerste wachtwoord").fill(STRONG)
+    admin.fill_new_user(
+        "kmloting", "Klantmanager Steenbergen", "client_manager", LOTTERY_SITE, STRONG
+    )
     admin.submit("Gebruiker aanmaken")
     expect(admin.page.locator(".notice-success")).to_contain_text("Klantmanager Steenbergen")
     admin.go(f"/beheer/locaties/{LOTTERY_SITE}")
