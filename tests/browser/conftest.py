@@ -198,6 +198,14 @@ class Journey:
         if municipality is not None:
             self.page.get_by_label("Gemeente").select_option(label=municipality)
 
+    def expect_drawn(self, image: Any) -> None:
+        """Assert that an <img> has loaded and has pixels: a plot that failed to render still
+        takes its box on the page, so being visible is not enough."""
+        from playwright.sync_api import expect
+
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("img => img.naturalWidth") > 0
+
     def artifact(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         return ARTIFACTS / f"{name}.png"

@@ -368,8 +368,8 @@ def test_monitoring_shows_flags_and_a_readable_plot(journey: Any) -> None:
     ]
     assert len(bands) > 3 and bands == sorted(bands), rows  # band order, not text order
     plot = tab.page.locator("img.plot")
-    expect(plot).to_have_js_property("complete", True)
-    assert plot.evaluate("img => img.naturalWidth") > 0
+    expect(plot).to_be_visible()
+    tab.expect_drawn(plot)
 
 
 def test_an_english_reader_gets_english_forms_and_messages(journey: Any) -> None:
