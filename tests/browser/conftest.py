@@ -34,6 +34,10 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 DEMO_PASSWORD = "fip-demo-2027"
+LOGIN_LABELS = {  # the login form's user name, password and button, by language
+    "nl": ("Gebruikersnaam", "Wachtwoord", "Inloggen"),
+    "en": ("User name", "Password", "Log in"),
+}
 
 
 @dataclass
@@ -152,12 +156,20 @@ class Journey:
     def go(self, path: str) -> Any:
         return self.page.goto(self.server.url + path)
 
-    def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+    def login(self, username: str, password: str = DEMO_PASSWORD, *, language: str = "nl") -> None:
+        """Log in on the login page, read in ``language`` (English once choose_english ran)."""
+        name_label, password_label, button = LOGIN_LABELS[language]
         self.go("/inloggen")
-        self.page.get_by_label("Gebruikersnaam").fill(username)
-        self.page.get_by_label("Wachtwoord").fill(password)
-        self.page.get_by_role("button", name="Inloggen").click()
+        self.page.get_by_label(name_label).fill(username)
+        self.page.get_by_label(password_label).fill(password)
+        self.page.get_by_role("button", name=button).click()
         self.page.wait_for_load_state()
+
+    def choose_english(self) -> None:
+        """Switch the tab to English with the login page's language choice."""
+        self.go("/inloggen")
+        self.page.get_by_label("Taal").select_option("en")
+        self.submit("Wijzig taal")
 
     def shot(self, name: str) -> None:
         """A screenshot of the page as it is now (the journey's last page is saved anyway)."""

@@ -374,12 +374,8 @@ def test_monitoring_shows_flags_and_a_readable_plot(journey: Any) -> None:
 
 def test_an_english_reader_gets_english_forms_and_messages(journey: Any) -> None:
     tab = journey("coordinator-english-register")
-    tab.go("/inloggen")
-    tab.page.get_by_label("Taal").select_option("en")
-    tab.submit("Wijzig taal")
-    tab.page.get_by_label("User name").fill("coordinator")
-    tab.page.get_by_label("Password").fill("fip-demo-2027")
-    tab.submit("Log in")
+    tab.choose_english()
+    tab.login("coordinator", language="en")
     tab.page.get_by_role("link", name="Register").click()
     tab.page.get_by_label("BSN").fill("999993653")
     tab.page.get_by_label("Date of birth").fill("17-05-2015")

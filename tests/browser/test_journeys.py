@@ -250,13 +250,9 @@ def test_keyboard_only_login(journey: Any) -> None:
 
 def test_english_is_one_choice_away(journey: Any) -> None:
     tab = journey("login-english")
-    tab.go("/inloggen")
-    tab.page.get_by_label("Taal").select_option("en")
-    tab.page.get_by_role("button", name="Wijzig taal").click()
+    tab.choose_english()
     expect(tab.page.get_by_role("heading", level=1)).to_have_text("Log in")
-    tab.page.get_by_label("User name").fill("coordinator")
-    tab.page.get_by_label("Password").fill("fip-demo-2027")
-    tab.page.get_by_role("button", name="Log in").click()
+    tab.login("coordinator", language="en")
     expect(tab.page.get_by_role("heading", level=1)).to_have_text(
         "Participants of ISD Brabantse Wal"
     )
