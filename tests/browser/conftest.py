@@ -52,6 +52,33 @@ class LiveServer:
         with self.app.app_context():
             return fn()
 
+    def ensure_user(
+        self,
+        username: str,
+        role: str,
+        password: str,
+        *,
+        site: str | None = None,
+        display_name: str = "",
+    ) -> None:
+        """Create a user on the server unless an earlier journey already did: the server and
+        its database live for the whole test session."""
+        from fiptrial.services.trials import get_site
+        from fiptrial.services.users import create_user, find_user
+
+        def make() -> None:
+            if find_user(username) is None:
+                create_user(
+                    username=username,
+                    role=role,
+                    password=password,
+                    site=get_site(site) if site else None,
+                    display_name=display_name,
+                    actor="test",
+                )
+
+        self.run(make)
+
 
 def _seed(app: Any) -> tuple[list[str], dict[str, int]]:
     """The small demo with a day of work (web_support.seed_daily_work), and four allocated
