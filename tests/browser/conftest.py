@@ -34,6 +34,10 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 DEMO_PASSWORD = "fip-demo-2027"
+LOGIN_LABELS = {  # the login form's user name, password and button, by language
+    "nl": ("Gebruikersnaam", "Wachtwoord", "Inloggen"),
+    "en": ("User name", "Password", "Log in"),
+}
 
 
 @dataclass
@@ -47,6 +51,33 @@ class LiveServer:
         """Run ``fn()`` inside the server's app context (for set-up and checks)."""
         with self.app.app_context():
             return fn()
+
+    def ensure_user(
+        self,
+        username: str,
+        role: str,
+        password: str,
+        *,
+        site: str | None = None,
+        display_name: str = "",
+    ) -> None:
+        """Create a user on the server unless an earlier journey already did: the server and
+        its database live for the whole test session."""
+        from fiptrial.services.trials import get_site
+        from fiptrial.services.users import create_user, find_user
+
+        def make() -> None:
+            if find_user(username) is None:
+                create_user(
+                    username=username,
+                    role=role,
+                    password=password,
+                    site=get_site(site) if site else None,
+                    display_name=display_name,
+                    actor="test",
+                )
+
+        self.run(make)
 
 
 def _seed(app: Any) -> tuple[list[str], dict[str, int]]:
@@ -152,12 +183,20 @@ class Journey:
     def go(self, path: str) -> Any:
         return self.page.goto(self.server.url + path)
 
-    def login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+    def login(self, username: str, password: str = DEMO_PASSWORD, *, language: str = "nl") -> None:
+        """Log in on the login page, read in ``language`` (English once choose_english ran)."""
+        name_label, password_label, button = LOGIN_LABELS[language]
         self.go("/inloggen")
-        self.page.get_by_label("Gebruikersnaam").fill(username)
-        self.page.get_by_label("Wachtwoord").fill(password)
-        self.page.get_by_role("button", name="Inloggen").click()
+        self.page.get_by_label(name_label).fill(username)
+        self.page.get_by_label(password_label).fill(password)
+        self.page.get_by_role("button", name=button).click()
         self.page.wait_for_load_state()
+
+    def choose_english(self) -> None:
+        """Switch the tab to English with the login page's language choice."""
+        self.go("/inloggen")
+        self.page.get_by_label("Taal").select_option("en")
+        self.submit("Wijzig taal")
 
     def shot(self, name: str) -> None:
         """A screenshot of the page as it is now (the journey's last page is saved anyway)."""
@@ -168,6 +207,43 @@ class Journey:
         scope = within if within is not None else self.page
         with self.page.expect_navigation():
             scope.get_by_role("button", name=name).click()
+
+    def fill_new_user(
+        self, username: str, display_name: str, role: str, site: str, password: str
+    ) -> None:
+        """Fill the research admin's new-user form (Beheer > Gebruikers) without sending it, so
+        that a journey can send it and assert on the refusal or the welcome it gets."""
+        self.page.get_by_label("Gebruikersnaam").fill(username)
+        self.page.get_by_label("Naam zoals anderen die zien").fill(display_name)
+        self.page.get_by_label("Rol").select_option(role)
+        self.page.get_by_label("Locatie").select_option(site)
+        self.page.get_by_label("Eerste wachtwoord").fill(password)
+
+    def fill_registration(
+        self,
+        bsn: str,
+        birth_date: str,
+        *,
+        sex: str = "female",
+        benefit_start: str = "01-01-2020",
+        municipality: str | None = None,
+    ) -> None:
+        """Fill the coordinator's registration form (Inschrijven) without sending it; dates as
+        the form takes them (dd-mm-jjjj), the municipality by its name when it is chosen."""
+        self.page.get_by_label("BSN").fill(bsn)
+        self.page.get_by_label("Geboortedatum").fill(birth_date)
+        self.page.get_by_label("Geslacht").select_option(sex)
+        self.page.get_by_label("Begindatum uitkering").fill(benefit_start)
+        if municipality is not None:
+            self.page.get_by_label("Gemeente").select_option(label=municipality)
+
+    def expect_drawn(self, image: Any) -> None:
+        """Assert that an <img> has loaded and has pixels: a plot that failed to render still
+        takes its box on the page, so being visible is not enough."""
+        from playwright.sync_api import expect
+
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("img => img.naturalWidth") > 0
 
     def artifact(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -123,11 +123,7 @@ def test_users_create_lock_unlock_deactivate_and_reset(journey: Any) -> None:
     tab = journey("admin-users")
     tab.login("admin")
     tab.go("/beheer/gebruikers")
-    tab.page.get_by_label("Gebruikersnaam").fill("jvisser")
-    tab.page.get_by_label("Naam zoals anderen die zien").fill("Jan Visser")
-    tab.page.get_by_label("Rol").select_option("client_manager")
-    tab.page.get_by_label("Locatie").select_option("brabantse_wal")
-    tab.page.get_by_label("Eerste wachtwoord").fill("kort")
+    tab.fill_new_user("jvisser", "Jan Visser", "client_manager", "brabantse_wal", "kort")
     tab.submit("Gebruiker aanmaken")
     expect(tab.page.locator("#new-password-error")).to_contain_text("te zwak")
     tab.page.get_by_label("Eerste wachtwoord").fill("visser-werkt-bij-de-isd-2027")
@@ -223,11 +219,7 @@ def test_registration_refuses_a_child_and_single_consent_declines(
     tab = journey("coordinator-register")
     tab.login("coordinator")
     tab.page.get_by_role("link", name="Inschrijven").click()
-    tab.page.get_by_label("BSN").fill("999998535")
-    tab.page.get_by_label("Geboortedatum").fill("17-05-2015")
-    tab.page.get_by_label("Geslacht").select_option("female")
-    tab.page.get_by_label("Begindatum uitkering").fill("01-01-2020")
-    tab.page.get_by_label("Gemeente").select_option(label="Woensdrecht")
+    tab.fill_registration("999998535", "17-05-2015", municipality="Woensdrecht")
     tab.submit("Deelnemer inschrijven")
     expect(tab.page.locator("#birth_date-error")).to_contain_text("jonger dan 16 jaar")
     tab.shot("coordinator-register-refused")
@@ -376,18 +368,14 @@ def test_monitoring_shows_flags_and_a_readable_plot(journey: Any) -> None:
     ]
     assert len(bands) > 3 and bands == sorted(bands), rows  # band order, not text order
     plot = tab.page.locator("img.plot")
-    expect(plot).to_have_js_property("complete", True)
-    assert plot.evaluate("img => img.naturalWidth") > 0
+    expect(plot).to_be_visible()
+    tab.expect_drawn(plot)
 
 
 def test_an_english_reader_gets_english_forms_and_messages(journey: Any) -> None:
     tab = journey("coordinator-english-register")
-    tab.go("/inloggen")
-    tab.page.get_by_label("Taal").select_option("en")
-    tab.submit("Wijzig taal")
-    tab.page.get_by_label("User name").fill("coordinator")
-    tab.page.get_by_label("Password").fill("fip-demo-2027")
-    tab.submit("Log in")
+    tab.choose_english()
+    tab.login("coordinator", language="en")
     tab.page.get_by_role("link", name="Register").click()
     tab.page.get_by_label("BSN").fill("999993653")
     tab.page.get_by_label("Date of birth").fill("17-05-2015")

@@ -15,20 +15,10 @@ NEW = "heldere-ochtend-aan-de-schelde-7"
 THROTTLED = "Te veel mislukte inlogpogingen vanaf dit adres."
 
 
-def _user(live_server: Any, username: str) -> None:
-    from fiptrial.services.users import create_user, find_user
-
-    def make() -> None:
-        if find_user(username) is None:
-            create_user(username=username, role="analyst", password=OLD, actor="test")
-
-    live_server.run(make)
-
-
 def test_the_login_throttle_says_the_same_for_known_and_unknown_names(
     journey: Any, live_server: Any
 ) -> None:
-    _user(live_server, "gooier")
+    live_server.ensure_user("gooier", "analyst", OLD)
     tab = journey("trust-login-throttle")
     for name in ("gooier", "bestaat-niet-9"):
         for _ in range(5):
@@ -42,7 +32,7 @@ def test_the_login_throttle_says_the_same_for_known_and_unknown_names(
 
 
 def test_a_password_change_ends_every_session(journey: Any, live_server: Any) -> None:
-    _user(live_server, "wisselaar")
+    live_server.ensure_user("wisselaar", "analyst", OLD)
     laptop, phone = journey("trust-password-laptop"), journey("trust-password-phone")
     for tab in (laptop, phone):
         tab.login("wisselaar", OLD)

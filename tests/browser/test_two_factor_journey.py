@@ -18,15 +18,8 @@ PASSWORD = "kalm-en-veilig-2027"
 def new_admin(live_server: Any) -> Iterator[str]:
     """A research admin without two-factor sign-in, on a server that requires it for admins."""
     from fiptrial.services.twofactor import DEFAULT_REQUIRED_ROLES
-    from fiptrial.services.users import create_user, find_user
 
-    def make() -> None:
-        if find_user("beheer2fa") is None:
-            create_user(
-                username="beheer2fa", role="research_admin", password=PASSWORD, actor="test"
-            )
-
-    live_server.run(make)
+    live_server.ensure_user("beheer2fa", "research_admin", PASSWORD)
     before = live_server.app.config.get("TWO_FACTOR_ROLES", ())
     live_server.app.config["TWO_FACTOR_ROLES"] = DEFAULT_REQUIRED_ROLES
     try:

@@ -23,24 +23,6 @@ LOTTERY_SITE = "steenbergen_loting"
 MINIMUM = 6  # the lottery's minimum cohort on this server while the journey runs
 
 
-def _user(live_server: Any, username: str, role: str, site: str | None = None) -> None:
-    from fiptrial.services.trials import get_site
-    from fiptrial.services.users import create_user, find_user
-
-    def make() -> None:
-        if find_user(username) is None:
-            create_user(
-                username=username,
-                role=role,
-                password=STRONG,
-                site=get_site(site) if site else None,
-                display_name=f"Test {username}",
-                actor="test",
-            )
-
-    live_server.run(make)
-
-
 @pytest.fixture
 def lottery_site(live_server: Any) -> Iterator[dict[str, Any]]:
     """A new site of the demo trial without client managers or participants, its coordinator,
@@ -64,7 +46,13 @@ def lottery_site(live_server: Any) -> Iterator[dict[str, Any]]:
             )
 
     live_server.run(make)
-    _user(live_server, "coordloting", "site_coordinator", LOTTERY_SITE)
+    live_server.ensure_user(
+        "coordloting",
+        "site_coordinator",
+        STRONG,
+        site=LOTTERY_SITE,
+        display_name="Test coordloting",
+    )
     bsns = valid_bsns(910_000_000)
 
     def register(n: int) -> None:
@@ -132,11 +120,9 @@ def test_the_lottery_refuses_and_says_why_then_draws_and_allocates_arrivals(
     admin = journey("admin-lottery-site")
     admin.login("admin")
     admin.go("/beheer/gebruikers")
-    admin.page.get_by_label("Gebruikersnaam").fill("kmloting")
-    admin.page.get_by_label("Naam zoals anderen die zien").fill("Klantmanager Steenbergen")
-    admin.page.get_by_label("Rol").select_option("client_manager")
-    admin.page.get_by_label("Locatie").select_option(LOTTERY_SITE)
-    admin.page.get_by_label("Eerste wachtwoord").fill(STRONG)
+    admin.fill_new_user(
+        "kmloting", "Klantmanager Steenbergen", "client_manager", LOTTERY_SITE, STRONG
+    )
     admin.submit("Gebruiker aanmaken")
     expect(admin.page.locator(".notice-success")).to_contain_text("Klantmanager Steenbergen")
     admin.go(f"/beheer/locaties/{LOTTERY_SITE}")
@@ -261,7 +247,7 @@ def test_an_export_request_is_refused_approved_and_downloaded_once(
 
 
 def test_the_privacy_officer_searches_the_read_log(journey: Any, live_server: Any) -> None:
-    _user(live_server, "fg_leeslog", "privacy_officer")
+    live_server.ensure_user("fg_leeslog", "privacy_officer", STRONG, display_name="Test fg_leeslog")
     pid = live_server.ids["talked"]
     coordinator = journey("read-log-coordinator")
     coordinator.login("coordinator")
