@@ -21,6 +21,9 @@ from stdnum.nl import bsn as stdnum_bsn
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant
 
+# Each trial starts the platform in new processes and kills one: seconds a trial.
+pytestmark = pytest.mark.slow
+
 FIPTRIAL = [sys.executable, "-c", "from fiptrial.cli import main; main()"]
 ROWS = 30_000
 TRIALS = 3
