@@ -61,6 +61,21 @@ def migrate(app: Flask) -> None:
         upgrade()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with a slow test (marker ``slow`` or ``browser``) run first, each kept whole.
+
+    The test workers then share the long tests out from the start; in collection order the last
+    slow module could leave one worker running it long after the others are done. A module stays
+    in one piece, so that its module fixtures are built once.
+    """
+    slow_modules = {
+        item.module
+        for item in items
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser")
+    }
+    items.sort(key=lambda item: item.module not in slow_modules)
+
+
 # --- SQLite -----------------------------------------------------------------------------------
 
 

@@ -103,6 +103,7 @@ def test_pilot_reproduction_uses_counts_only_and_says_there_are_no_dates(publish
     assert result["time_to_event"] is None and "no" in result["note"]
 
 
+@pytest.mark.slow
 def test_import_leaves_the_host_matplotlib_alone():
     """Importing the package (and its renderer) loads no pyplot and keeps the host's backend;
     a report page still renders."""

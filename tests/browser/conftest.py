@@ -38,6 +38,8 @@ LOGIN_LABELS = {  # the login form's user name, password and button, by language
     "nl": ("Gebruikersnaam", "Wachtwoord", "Inloggen"),
     "en": ("User name", "Password", "Log in"),
 }
+#: How long an action or an assertion waits for the page (the tests share the machine).
+ACTION_TIMEOUT_MS = 15_000
 
 
 @dataclass
@@ -150,8 +152,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def chromium() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run tools/ensure-chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions do: on a loaded two-core machine a page's plot can
+    # take longer than Playwright's default 5 s to arrive.
+    expect.set_options(timeout=ACTION_TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -172,7 +177,7 @@ class Journey:
             locale="nl-NL", viewport={"width": width, "height": height}, accept_downloads=True
         )
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15_000)
+        self.page.set_default_timeout(ACTION_TIMEOUT_MS)
         self.console_errors: list[str] = []
         self.navigations: list[str] = []  # every page load, redirects included
         self.page.on(

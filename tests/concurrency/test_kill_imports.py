@@ -21,6 +21,9 @@ from cli_support import FIPTRIAL, cli_environment
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Participant
 
+# Each trial starts the platform in new processes and kills one: seconds a trial.
+pytestmark = pytest.mark.slow
+
 ROWS = 30_000
 TRIALS = 3
 HEADER = (

@@ -20,6 +20,9 @@ from cli_support import FIPTRIAL, cli_environment
 from fiptrial.extensions import db
 from fiptrial.models import AuditEntry, ImportBatch, ImportTask, Participant
 
+# Each trial starts the platform in new processes and kills one: seconds a trial.
+pytestmark = pytest.mark.slow
+
 ROWS = 12_000  # the first progress report comes at 5000 rows: the kill lands mid-import
 STALLED_SECONDS = 4  # the worker's heartbeat every second; silent for 4 s: stalled
 

@@ -56,6 +56,7 @@ def test_a_stale_row_lock_is_taken_over(app: Flask) -> None:
     successor.release()
 
 
+@pytest.mark.slow
 def test_two_scheduler_processes_run_each_job_once(app: Flask, fip: Any) -> None:
     fip.planned_site(12)
     db.session.commit()
@@ -84,6 +85,7 @@ def test_two_scheduler_processes_run_each_job_once(app: Flask, fip: Any) -> None
     assert all(outcomes == ["ok"] for outcomes in per_job.values()), per_job
 
 
+@pytest.mark.slow
 def test_killed_job_leaves_no_half_done_work(app: Flask, fip: Any) -> None:
     fip.planned_site(30)
     db.session.commit()
@@ -256,6 +258,7 @@ def test_stored_jobs_follow_the_trial_configuration(app: Flask, fip: Any) -> Non
         scheduler.shutdown(wait=False)
 
 
+@pytest.mark.slow
 def test_blocking_scheduler_stops_on_time_and_a_standby_waits(app: Flask, fip: Any) -> None:
     from fiptrial.scheduler.runner import run_scheduler
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from fiptrial.extensions import db
 from fiptrial.models import ApiToken
 
@@ -43,6 +45,7 @@ def test_randomisation_simulate_reports_imbalance(runner: Any, build: Any) -> No
     assert report["strata"] and "mean_abs_imbalance" in report["overall"]
 
 
+@pytest.mark.slow
 def test_demo_is_synthetic_and_verifies(runner: Any) -> None:
     result = runner.invoke(args=["demo", "--participants", "40"])  # the smallest demo
     assert result.exit_code == 0, result.output

@@ -231,6 +231,7 @@ def _install(folder: Path, target: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_a_site_of_data_files_only_is_installed_checked_and_imported_from(
     app_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ import textwrap
 
 PROBE = textwrap.dedent(
     """
-    import importlib.abc, json, sys, time
+    import importlib.abc, json, sys
 
     class Forbid(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -20,19 +20,12 @@ PROBE = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Forbid())
-    started = time.perf_counter()
     import fiptrial.plugins
-    light = time.perf_counter() - started
     import fiptrial.plugins.commands, fiptrial.plugins.conformance, fiptrial.plugins.manager
     from fiptrial.plugins.conformance import check_plugin
     results = check_plugin("brabantse_wal")
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("flask", "sqlalchemy"))
-    sys.meta_path.pop(0)
-    started = time.perf_counter()
-    import flask
     print(json.dumps({
-        "seconds": light,
-        "flask_seconds": time.perf_counter() - started,
         "passed": all(r.passed for r in results),
         "loaded": loaded,
     }))
@@ -48,9 +41,6 @@ def test_the_plugin_host_and_its_checks_run_without_flask() -> None:
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
     assert report["passed"], "the Brabantse Wal site must pass its checks without Flask"
-    # It took 1.4 s when it pulled in Flask; now it must cost less than Flask alone, measured
-    # in the same interpreter (a ratio, so that a loaded machine does not decide the test).
-    assert report["seconds"] < report["flask_seconds"], report
 
 
 def test_python_m_fiptrial_plugins_lists_without_flask() -> None:
