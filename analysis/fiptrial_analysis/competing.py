@@ -26,6 +26,7 @@ from ._checks import (
     vector,
     z_quantile,
 )
+from ._chisquare import ChiSquareTest
 from ._risksets import RiskSets, risk_sets, segmented_product
 
 
@@ -272,7 +273,7 @@ def cumulative_incidence_by_group(
 
 
 @dataclass(frozen=True)
-class GrayTestResult:
+class GrayTestResult(ChiSquareTest):
     """Gray's test that the cumulative incidence of a cause is the same in every group.
 
     Attributes
@@ -298,9 +299,6 @@ class GrayTestResult:
         Empty, or why the test is not available.
     """
 
-    statistic: float
-    pvalue: float
-    dof: int
     groups: tuple[object, ...]
     score: FloatArray
     variance: FloatArray

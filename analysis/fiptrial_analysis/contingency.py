@@ -14,12 +14,13 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from ._checks import SmallCellsWarning, counts, table_2x2, z_quantile
+from ._chisquare import ChiSquareTest
 
 SMALL_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
-class ChiSquareResult:
+class ChiSquareResult(ChiSquareTest):
     """Pearson's chi-square test of independence.
 
     Attributes
@@ -41,9 +42,6 @@ class ChiSquareResult:
         Empty, or the reason to prefer the exact test.
     """
 
-    statistic: float
-    pvalue: float
-    dof: int
     correction: bool
     min_expected: float = float("nan")
     fisher_pvalue: float | None = None

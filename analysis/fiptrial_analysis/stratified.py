@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from ._checks import SmallCellsWarning, tables_2x2, z_quantile
+from ._chisquare import ChiSquareTest
 from .contingency import SMALL_EXPECTED
 
 
@@ -214,7 +215,7 @@ def mantel_haenszel(
 
 
 @dataclass(frozen=True)
-class BreslowDayResult:
+class BreslowDayResult(ChiSquareTest):
     """Breslow-Day test that the odds ratio is the same in every stratum.
 
     Attributes
@@ -232,9 +233,6 @@ class BreslowDayResult:
         about heterogeneity and are left out, as in metafor and SAS).
     """
 
-    statistic: float
-    pvalue: float
-    dof: int
     correction: bool
     odds_ratio: float
     strata_used: int

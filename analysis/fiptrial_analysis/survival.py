@@ -16,6 +16,7 @@ from scipy import stats
 
 from ._checks import FloatArray, grouping, same_length, time_event, z_quantile
 from ._checks import labels as checked_labels
+from ._chisquare import ChiSquareTest
 from ._risksets import risk_sets
 from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
 from .competing import cumulative_incidence as cumulative_incidence
@@ -144,7 +145,7 @@ def kaplan_meier(time: ArrayLike, event: ArrayLike, alpha: float = 0.05) -> Kapl
 
 
 @dataclass(frozen=True, eq=False)
-class LogRankResult:
+class LogRankResult(ChiSquareTest):
     """Log-rank test comparing survival between groups.
 
     Attributes
@@ -167,9 +168,6 @@ class LogRankResult:
         Empty, or why the test is not available.
     """
 
-    statistic: float
-    pvalue: float
-    dof: int
     groups: tuple[object, ...]
     observed: FloatArray
     expected: FloatArray
