@@ -188,3 +188,32 @@ def grouping(
     if len(array) != n:
         raise ValueError(f"inputs must have the same length ({name}={len(array)}, expected {n})")
     return labels(array, name)
+
+
+def two_arm_times(
+    time: ArrayLike,
+    event: ArrayLike,
+    group: ArrayLike,
+    strata: ArrayLike | None,
+    reference: object = None,
+) -> tuple[
+    FloatArray,
+    NDArray[np.bool_],
+    tuple[object, object],
+    FloatArray,
+    NDArray[Any],
+    NDArray[np.intp],
+]:
+    """Validated time-to-event data of two arms in optional strata, as the two-arm models need.
+
+    Returns ``t, e, groups, x, strata_labels, s``: times and event indicators (see
+    :func:`time_event`), ``(reference, compared)`` and the 0/1 arm of each participant (see
+    :func:`two_groups`), and the strata labels with each participant's code (see
+    :func:`grouping`).
+    """
+    t, e = time_event(time, event)
+    g = np.asarray(group)
+    same_length(time=t, group=g)
+    groups, x = two_groups(g, reference)
+    strata_labels, s = grouping(strata, t.size)
+    return t, e, groups, x, strata_labels, s

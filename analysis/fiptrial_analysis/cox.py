@@ -17,9 +17,7 @@ from ._checks import (
     FloatArray,
     check_alpha,
     grouping,
-    same_length,
-    time_event,
-    two_groups,
+    two_arm_times,
     z_quantile,
 )
 from ._risksets import RiskSets, risk_sets
@@ -228,11 +226,7 @@ def cox_stratified(
     if ties not in TIES:
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     check_alpha(alpha)
-    t, e = time_event(time, event)
-    g = np.asarray(group)
-    same_length(time=t, group=g)
-    groups, x = two_groups(g, reference)
-    strata_labels, s = grouping(strata, t.size)
+    t, e, groups, x, strata_labels, s = two_arm_times(time, event, group, strata, reference)
     n_strata = int(strata_labels.size)
     c: NDArray[np.intp] | None = None
     n_clusters = int(t.size)

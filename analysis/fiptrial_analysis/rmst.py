@@ -15,10 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._checks import (
     FloatArray,
     check_alpha,
-    grouping,
-    same_length,
-    time_event,
-    two_groups,
+    two_arm_times,
     wald,
     z_quantile,
 )
@@ -183,11 +180,7 @@ def rmst_difference(
     tau = float(horizon)
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"horizon must be positive and finite, got {horizon!r}")
-    t, e = time_event(time, event)
-    g = np.asarray(group)
-    same_length(time=t, group=g)
-    groups, x = two_groups(g, reference)
-    strata_labels, s = grouping(strata, t.size)
+    t, e, groups, x, strata_labels, s = two_arm_times(time, event, group, strata, reference)
     k = int(strata_labels.size)
     cell = s * 2 + x.astype(np.intp)
     cells = restricted_means(t, e, cell, 2 * k, tau)
