@@ -99,10 +99,13 @@ def test_kill_9_during_a_cli_import(
         [*FIPTRIAL, "import-participants", "--site", "bw", str(source)],
         env=world["env"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    time.sleep(3 + trial)  # start-up, then well into the rows
+    assert process.stderr is not None
+    said = process.stderr.readline()  # the first "5000 rows read ...": the import is under way
+    assert b"rows read" in said, said
+    time.sleep(0.3 * trial)  # and then at another row each trial
     _kill(process)
     _nothing_half_written()
     _restart(world)

@@ -16,10 +16,18 @@ from fiptrial.services.imports import import_outcomes, import_participants
 from fiptrial.services.trials import get_site
 
 
+def _say_progress(rows: int) -> None:
+    """A long import (an export of 200,000 rows takes minutes) says how far it has read, on
+    stderr, so that the report on stdout stays one JSON document."""
+    click.echo(f"{rows} rows read ...", err=True)
+
+
 def _run(
     site_code: str, path: Path, service: Callable[..., dict[str, Any]], mapping: str | None
 ) -> None:
-    report = service(get_site(site_code), path, actor=OPERATOR, mapping_version=mapping)
+    report = service(
+        get_site(site_code), path, actor=OPERATOR, mapping_version=mapping, progress=_say_progress
+    )
     click.echo(json.dumps(report, indent=2, ensure_ascii=False))
 
 
