@@ -23,6 +23,8 @@ def load(path: Path):  # type: ignore[no-untyped-def]
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(HERE))
+    # Registered before it runs, as an import would be: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -152,6 +152,18 @@ def postgres_url() -> Iterator[str]:
 _postgres_engines: dict[str, Any] = {}
 
 
+def _public_tables(connection: Any) -> list[str]:
+    """The application's tables (not Alembic's), in name order."""
+    return list(
+        connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version' ORDER BY tablename"
+            )
+        ).scalars()
+    )
+
+
 def empty_postgres(url: str) -> None:
     """Empty every table (audit triggers bypassed as a superuser may) and reset the chain.
 
@@ -164,15 +176,7 @@ def empty_postgres(url: str) -> None:
     if engine is None:
         engine = _postgres_engines[url] = create_engine(url)
     with engine.begin() as connection:
-        tables = [
-            row[0]
-            for row in connection.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version' ORDER BY tablename"
-                )
-            )
-        ]
+        tables = _public_tables(connection)
         holding_rows = connection.execute(
             text(
                 " UNION ALL ".join(
@@ -401,17 +405,6 @@ class SeededSnapshots:
             kept = _keep_postgres(db.engine, name, result)
         self.kept[(backend, name)] = kept
         return copy.deepcopy(result)
-
-
-def _public_tables(connection: Any) -> list[str]:
-    return list(
-        connection.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'alembic_version' ORDER BY tablename"
-            )
-        ).scalars()
-    )
 
 
 def _keep_postgres(engine: Any, name: str, result: Any) -> Snapshot:
