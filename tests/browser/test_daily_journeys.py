@@ -5,6 +5,7 @@ and named intermediate pages)."""
 from __future__ import annotations
 
 import re
+import zipfile
 from datetime import date, timedelta
 from typing import Any
 
@@ -53,6 +54,14 @@ def test_freeze_download_and_verify_with_javascript_on(journey: Any) -> None:
     with tab.page.expect_download() as export:
         tab.page.get_by_role("button", name="Export downloaden").click()
     assert export.value.suggested_filename.endswith("-csv.zip")
+    # The format is the form's one field: Stata's file comes in its own archive.
+    tab.page.get_by_label("Formaat").select_option(label="Stata (.dta)")
+    with tab.page.expect_download() as stata:
+        tab.page.get_by_role("button", name="Export downloaden").click()
+    assert stata.value.suggested_filename.endswith("-dta.zip")
+    with zipfile.ZipFile(stata.value.path()) as archive:
+        assert any(name.endswith(".dta") for name in archive.namelist()), archive.namelist()
+    expect(tab.page.locator(".error-summary")).to_have_count(0)  # no refusal on the page
 
 
 def test_audit_viewer_filters_and_checks_the_chain(journey: Any) -> None:
