@@ -154,6 +154,23 @@ def record(
     return entry
 
 
+def record_created(
+    action: str, row: Any, *, actor: str, data: dict[str, Any], site: str | None = None
+) -> AuditEntry:
+    """Add a new row to the session, flush it for its id, and append the entry recording its
+    creation (the caller commits).
+
+    The entry's entity is the row's table, so it cannot drift from the name every other entry
+    about such rows carries. ``data`` is built by the caller before the flush: it may hold what
+    the caller set on the row, not the columns' defaults (those are filled in by the flush).
+    """
+    db.session.add(row)
+    db.session.flush()
+    return record(
+        action, actor=actor, entity=row.__tablename__, entity_id=row.id, site=site, data=data
+    )
+
+
 def record_for_participant(
     action: str,
     participant: Participant,

@@ -41,13 +41,10 @@ def add_client_manager(
             capacity=capacity,
             active=True,
         )
-        db.session.add(user)
-        db.session.flush()
-        audit.record(
+        audit.record_created(
             "client_manager.created",
+            user,
             actor=actor,
-            entity="app_user",
-            entity_id=user.id,
             site=site.code,
             data={"username": username, "capacity": capacity},
         )

@@ -62,13 +62,10 @@ def register_form(
             valid_from=valid_from,
             requires_reconsent=requires_reconsent,
         )
-        db.session.add(form)
-        db.session.flush()
-        audit.record(
+        audit.record_created(
             "consent_form.registered",
+            form,
             actor=actor,
-            entity="consent_form",
-            entity_id=form.id,
             data={
                 "trial": trial.code,
                 "version": version,

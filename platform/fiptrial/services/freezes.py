@@ -98,13 +98,10 @@ def freeze_trial(
             created_by=actor,
             **({"created_at": moment} if moment is not None else {}),
         )
-        db.session.add(freeze)
-        db.session.flush()
-        audit.record(
+        audit.record_created(
             "analysis.frozen",
+            freeze,
             actor=actor,
-            entity="data_freeze",
-            entity_id=freeze.id,
             data={
                 "trial": trial.code,
                 "cutoff": export.cutoff.isoformat(),

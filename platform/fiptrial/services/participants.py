@@ -205,13 +205,10 @@ def register(site: Site, data: dict[str, Any], *, actor: str) -> Participant:
         with unit_of_work():
             existing = _registered(trial.id, pseudonym)
             if existing is None:
-                db.session.add(participant)
-                db.session.flush()
-                audit.record(
+                audit.record_created(
                     "participant.registered",
+                    participant,
                     actor=actor,
-                    entity="participant",
-                    entity_id=participant.id,
                     site=site.code,
                     data={
                         "stratum": participant.stratum,

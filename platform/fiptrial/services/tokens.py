@@ -50,13 +50,10 @@ def create_token(
             label=label,
             created_by=actor,
         )
-        db.session.add(row)
-        db.session.flush()
-        audit.record(
+        audit.record_created(
             "token.created",
+            row,
             actor=actor,
-            entity="api_token",
-            entity_id=row.id,
             site=site.code if site else None,
             data={
                 "role": role,

@@ -194,12 +194,11 @@ def add_site(trial: Trial, data: dict[str, Any], *, actor: str) -> Site:
             municipalities=municipalities,
             arm_ratios=ratios,
         )
-        db.session.add(site)
-        db.session.flush()
-        audit.record_for_site(
+        audit.record_created(
             "site.created",
             site,
             actor=actor,
+            site=site.code,
             data={
                 "trial": trial.code,
                 "plugin": plugin.name,

@@ -155,15 +155,10 @@ def _next_from_block(
             arms=derive_block(seed, ratios, trial.block_multipliers),
             **({"created_at": at} if at is not None else {}),
         )
-        db.session.add(block)
-        db.session.flush()
-        state.block = block
-        state.block_position = 0
-        audit.record(
+        audit.record_created(
             "randomisation.block_committed",
+            block,
             actor=actor,
-            entity="randomisation_block",
-            entity_id=block.id,
             site=site.code,
             data={
                 "stratum": state.stratum,
@@ -172,6 +167,8 @@ def _next_from_block(
                 "seed_sha256": seed_commitment(seed),
             },
         )
+        state.block = block
+        state.block_position = 0
     position = state.block_position
     state.block_position += 1
     return block.arms[position], {"block_id": block.id, "block_position": position}

@@ -148,13 +148,10 @@ def allocate_cohort(
             performed_by=actor,
             **({"created_at": at} if at is not None else {}),
         )
-        db.session.add(cohort)
-        db.session.flush()
-        audit.record(
+        audit.record_created(
             "randomisation.cohort_committed",
+            cohort,
             actor=actor,
-            entity="cohort_randomisation",
-            entity_id=cohort.id,
             site=site.code,
             data={
                 "fip": fip,
