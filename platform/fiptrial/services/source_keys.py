@@ -43,14 +43,7 @@ def issue(site: Site, *, actor: str) -> SiteKey:
         )
         db.session.add(row)
         db.session.flush()
-        audit.record(
-            "source_key.issued",
-            actor=actor,
-            entity="site",
-            entity_id=site.code,
-            site=site.code,
-            data={"version": key.version, "fingerprint": key.fingerprint()},
-        )
+        _audit_key("source_key.issued", site, key.version, key.fingerprint(), actor=actor)
     return key
 
 
@@ -60,14 +53,20 @@ def retire(site: Site, version: int, *, actor: str) -> None:
         if row is None:
             raise NotFound(f"site {site.code} has no key version {version}")
         row.retired_at = row.retired_at or datetime.now(UTC)
-        audit.record(
-            "source_key.retired",
-            actor=actor,
-            entity="site",
-            entity_id=site.code,
-            site=site.code,
-            data={"version": version, "fingerprint": row.fingerprint},
-        )
+        _audit_key("source_key.retired", site, version, row.fingerprint, actor=actor)
+
+
+def _audit_key(action: str, site: Site, version: int, fingerprint: str, *, actor: str) -> None:
+    """A key version's issue or retirement is audited about its site (named by its code, as
+    the key file names it), with the version and its fingerprint: never the key itself."""
+    audit.record(
+        action,
+        actor=actor,
+        entity="site",
+        entity_id=site.code,
+        site=site.code,
+        data={"version": version, "fingerprint": fingerprint},
+    )
 
 
 def key_for(site: Site) -> Any:
