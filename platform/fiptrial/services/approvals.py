@@ -24,11 +24,10 @@ PURPOSE_MIN, PURPOSE_MAX = 10, 2000
 
 
 def _audit(action: str, approval: ExportApproval, actor: str, **data: Any) -> None:
-    audit.record(
+    audit.record_about(
         action,
+        approval,
         actor=actor,
-        entity="export_approval",
-        entity_id=approval.id,
         data={
             "trial_id": approval.trial_id,
             "kind": approval.kind,

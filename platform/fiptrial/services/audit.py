@@ -160,12 +160,20 @@ def record_created(
     """Add a new row to the session, flush it for its id, and append the entry recording its
     creation (the caller commits).
 
-    The entry's entity is the row's table, so it cannot drift from the name every other entry
-    about such rows carries. ``data`` is built by the caller before the flush: it may hold what
-    the caller set on the row, not the columns' defaults (those are filled in by the flush).
+    The entry's entity is the row's table (:func:`record_about`). ``data`` is built by the
+    caller before the flush: it may hold what the caller set on the row, not the columns'
+    defaults (those are filled in by the flush).
     """
     db.session.add(row)
     db.session.flush()
+    return record_about(action, row, actor=actor, site=site, data=data)
+
+
+def record_about(
+    action: str, row: Any, *, actor: str, data: dict[str, Any], site: str | None = None
+) -> AuditEntry:
+    """Append an entry about one row (a round, a batch, a planned conversation), named by the
+    row's table and id: the entity cannot drift from the name the row's creation carries."""
     return record(
         action, actor=actor, entity=row.__tablename__, entity_id=row.id, site=site, data=data
     )

@@ -126,11 +126,10 @@ def open_rounds(today: date, site_ids: list[int] | None = None) -> dict[str, int
                 },
                 site_id=site.id,
             )
-            audit.record(
+            audit.record_about(
                 "followup.export_late",
+                round_,
                 actor="scheduler",
-                entity="followup_round",
-                entity_id=round_.id,
                 site=site.code,
                 data={"period": round_.period, "deadline": round_.deadline.isoformat()},
             )
@@ -167,11 +166,10 @@ def mark_export_received(site: Site | str, on_date: date, batch_id: str) -> Foll
     round_.status = "received"
     round_.export_received_on = on_date
     round_.batch_id = batch_id
-    audit.record(
+    audit.record_about(
         "followup.export_received",
+        round_,
         actor="import",
-        entity="followup_round",
-        entity_id=round_.id,
         site=site.code,
         data={"period": round_.period, "batch_id": batch_id, "on": on_date.isoformat()},
     )

@@ -70,11 +70,10 @@ def revoke_token(token_id: int, *, actor: str) -> ApiToken:
         row = existing_row(ApiToken, token_id, "token")
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
-            audit.record(
+            audit.record_about(
                 "token.revoked",
+                row,
                 actor=actor,
-                entity="api_token",
-                entity_id=row.id,
                 data={"prefix": row.prefix},
             )
     return row

@@ -264,11 +264,10 @@ def run_import(
             report["bsn_received"] = False  # the report says no BSN arrived
         batch.rows = report["rows"]
         batch.report = report
-        audit.record(
+        audit.record_about(
             f"import.{kind}",
+            batch,
             actor=actor,
-            entity="import_batch",
-            entity_id=batch.id,
             site=site.code,
             data=audit_data(
                 export,
@@ -381,11 +380,10 @@ def _duplicate(
     empty_report: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
     """Nothing is imported; the audit trail still shows that the file was offered again."""
-    audit.record(
+    audit.record_about(
         f"import.{kind}.duplicate",
+        earlier,
         actor=actor,
-        entity="import_batch",
-        entity_id=earlier.id,
         site=site.code,
         data=audit_data(export, plugin, mapping, duplicate_of=earlier.id),
     )

@@ -184,11 +184,10 @@ def move_conversation(
         moved = replan_following(
             conversation.participant_id, conversation.sequence, new_date, catch_up=False
         )
-        audit.record(
+        audit.record_about(
             "conversation.moved",
+            conversation,
             actor=actor,
-            entity="planned_conversation",
-            entity_id=conversation.id,
             site=site.code,
             data={
                 "from": previous.isoformat(),
