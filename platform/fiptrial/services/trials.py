@@ -144,12 +144,11 @@ def create_trial(data: dict[str, Any], *, actor: str) -> Trial:
             TrialArm(code=arm["code"], ratio=arm["ratio"], position=i) for i, arm in enumerate(arms)
         ]
         db.session.add(trial)
-        db.session.flush()
-        audit.record(
+        db.session.flush()  # fills the columns' defaults the entry reads
+        audit.record_about(
             "trial.created",
+            trial,
             actor=actor,
-            entity="trial",
-            entity_id=trial.id,
             data={
                 "code": trial.code,
                 "arms": arms,
