@@ -69,11 +69,10 @@ def set_capacity(user_id: int, capacity: int, *, actor: str) -> User:
             )
         before = user.capacity
         user.capacity = capacity
-        audit.record(
+        audit.record_about(
             "client_manager.capacity_changed",
+            user,
             actor=actor,
-            entity="app_user",
-            entity_id=user.id,
             site=user.site.code if user.site else None,
             data={"username": user.username, "from": before, "to": capacity},
         )

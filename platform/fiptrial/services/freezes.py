@@ -312,11 +312,10 @@ def download_freeze(freeze: DataFreeze, *, actor: str) -> tuple[str, bytes]:
             if freeze.plan_json is not None:
                 archive.writestr(f"{stem}-export.plan.json", freeze.plan_json)
             archive.writestr(f"{stem}-sha256.txt", "\n".join(sums) + "\n")
-        audit.record(
+        audit.record_about(
             "analysis.freeze_downloaded",
+            freeze,
             actor=actor,
-            entity="data_freeze",
-            entity_id=freeze.id,
             data={"trial": freeze.trial.code, "export_sha256": freeze.export_sha256},
         )
     return f"{stem}.zip", buffer.getvalue()

@@ -196,11 +196,10 @@ class _Enrolment:
         db.session.add_all(self.pending)
         db.session.flush()
         for participant in self.pending:
-            audit.record(
+            audit.record_about(
                 "participant.registered",
+                participant,
                 actor=self.actor,
-                entity="participant",
-                entity_id=participant.id,
                 site=self.site.code,
                 data={
                     "stratum": participant.stratum,

@@ -328,11 +328,10 @@ def reconfigure_trial(
             done = _replan_site_with_rules(site, rules, today)
             counts["participants"] += done[0]
             counts["conversations"] += done[1]
-        audit.record(
+        audit.record_about(
             "trial.plan_rules_changed",
+            trial,
             actor=actor,
-            entity="trial",
-            entity_id=trial.id,
             data={"before": before, "after": changes, **counts},
         )
     return counts
