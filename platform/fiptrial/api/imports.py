@@ -14,12 +14,13 @@ it to the report.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 
-from fiptrial.api.auth import principal, requires
+from fiptrial.api.auth import F, principal, requires
 from fiptrial.errors import field_error
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, OutcomeEvent, Site
@@ -145,19 +146,26 @@ def _import(site_code: str, kind: str) -> tuple[dict[str, Any], int, dict[str, s
     return ImportJobSchema().dump(document), 202, {"Location": status_url}
 
 
-@blp.post("/sites/<site_code>/participant-imports")
-@requires("import.create")
-@blp.doc(**UPLOAD_DOC)
-@blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)
+def _upload_endpoint(path: str) -> Callable[[F], F]:
+    """Declare an import upload at ``path``: the one contract of both uploads (the module's
+    docstring), so that the two cannot drift apart. ``requires`` sits right under the route,
+    as it must (the role before the file)."""
+
+    def declare(view: F) -> F:
+        view = blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)(view)
+        view = blp.doc(**UPLOAD_DOC)(view)
+        return blp.post(path)(requires("import.create")(view))
+
+    return declare
+
+
+@_upload_endpoint("/sites/<site_code>/participant-imports")
 def create_participant_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register the running benefits of an export as participants."""
     return _import(site_code, "participants")
 
 
-@blp.post("/sites/<site_code>/outcome-imports")
-@requires("import.create")
-@blp.doc(**UPLOAD_DOC)
-@blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)
+@_upload_endpoint("/sites/<site_code>/outcome-imports")
 def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Import an outcome export: exits, transfers, re-entries and corrections."""
     return _import(site_code, "outcomes")

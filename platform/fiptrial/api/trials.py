@@ -43,11 +43,7 @@ def list_trials() -> list[Trial]:
 @requires("trial.read")
 @blp.response(200, TrialSchema)
 def get_trial(trial_code: str) -> Trial:
-    who = principal()
-    trial = trials.get_trial(trial_code)
-    if who.site_bound and not any(s.id == who.site_id for s in trial.sites):
-        visible_site(who, None, "trial")
-    return trial
+    return _visible_trial(trial_code)
 
 
 @blp.post("/trials/<trial_code>/sites")
@@ -73,8 +69,14 @@ def create_consent_form(data: dict[str, Any], trial_code: str) -> ConsentForm:
 @blp.response(200, ConsentFormSchema(many=True))
 def list_consent_forms(trial_code: str) -> list[ConsentForm]:
     """The trial's consent forms; a site role sees only those of a trial its site is in."""
+    return consent.forms_of(_visible_trial(trial_code))
+
+
+def _visible_trial(trial_code: str) -> Trial:
+    """The trial ``trial_code`` as the caller may see it: a site role only a trial its site is
+    in (another trial answers the same 404 as one that does not exist)."""
     who = principal()
     trial = trials.get_trial(trial_code)
     if who.site_bound and not any(s.id == who.site_id for s in trial.sites):
         visible_site(who, None, "trial")
-    return consent.forms_of(trial)
+    return trial

@@ -38,6 +38,7 @@ from fiptrial.web.common import (
     form_status,
     install_error_pages,
     principal,
+    render_form,
     requires,
 )
 from fiptrial.web.forms import options
@@ -111,14 +112,13 @@ def trial_settings(code: str) -> Any:
         else:
             flash(_("De instellingen van het onderzoek zijn opgeslagen."), "success")
             return redirect(url_for(".trial_settings", code=trial.code))
-    status = form_status(form)
-    return render_template(
+    return render_form(
         "admin/trial.html",
+        form,
         trial=trial,
-        form=form,
         design_since=trials.design_locked_since(trial),
         analysis_since=trials.analysis_locked_since(trial),
-    ), status
+    )
 
 
 # --- Sites and their plugins ------------------------------------------------------------------
@@ -150,13 +150,10 @@ def sites() -> Any:
         else:
             flash(_("Locatie %(name)s is toegevoegd.", name=site.name), "success")
             return redirect(url_for(".site", code=site.code))
-    status = form_status(form)
     plugins = {
         site.id: get_site_plugin(site.plugin) for trial in all_trials for site in trial.sites
     }
-    return render_template(
-        "admin/sites.html", trials=all_trials, form=form, plugins=plugins
-    ), status
+    return render_form("admin/sites.html", form, trials=all_trials, plugins=plugins)
 
 
 def _site(code: str) -> Site:

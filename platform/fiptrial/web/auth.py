@@ -27,9 +27,9 @@ from fiptrial.services import users
 from fiptrial.web.common import (
     WebUser,
     apply_service_error,
-    form_status,
     home_for,
     install_error_pages,
+    render_form,
     requires_login,
 )
 from fiptrial.web.forms import LanguageForm, LoginForm, LogoutForm, PasswordChangeForm
@@ -144,8 +144,7 @@ def change_password() -> Any:
                     "success",
                 )
                 return redirect(url_for("auth.login"))
-    status = form_status(form)
-    return render_template("auth/password.html", form=form), status
+    return render_form("auth/password.html", form)
 
 
 @bp.post("/taal")

@@ -186,3 +186,10 @@ def form_status(form: FlaskForm, *other_errors: object) -> int:
     """The status of a page that shows ``form``: 422 when it (or a group of rows read beside
     it) holds an error, 200 otherwise."""
     return 422 if form.errors or form.form_errors or any(other_errors) else 200
+
+
+def render_form(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
+    """The page ``template`` showing ``form`` (as ``form``), answered with its ``form_status``:
+    a refused form comes back with its errors and 422."""
+    status = form_status(form)
+    return render_template(template, form=form, **context), status

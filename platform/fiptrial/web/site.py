@@ -47,9 +47,9 @@ from fiptrial.timezone import local_today
 from fiptrial.web import messages
 from fiptrial.web.common import (
     apply_service_error,
-    form_status,
     install_error_pages,
     principal,
+    render_form,
     requires,
 )
 from fiptrial.web.formatting import municipality_name
@@ -142,8 +142,7 @@ def register(site: Site) -> Any:
             return redirect(url_for(".participant", site_code=site.code, pid=participant.id))
     if form.is_submitted():
         form.bsn.data = ""  # a refused form never sends the BSN back into the page
-    status = form_status(form)
-    return render_template("site/register.html", site=site, form=form), status
+    return render_form("site/register.html", form, site=site)
 
 
 def _site_participant(site: Site, pid: int) -> Any:
@@ -320,15 +319,14 @@ def bulk_consent(site: Site) -> Any:
                 "success",
             )
             return redirect(url_for(".cohort", site_code=site.code))
-    status = form_status(form)
-    return render_template(
+    return render_form(
         "site/bulk_consent.html",
+        form,
         site=site,
-        form=form,
         waiting=waiting,
         chosen=chosen,
         refusals=refusals,
-    ), status
+    )
 
 
 @bp.route("/loting", methods=["GET", "POST"])
@@ -366,11 +364,10 @@ def cohort(site: Site) -> Any:
                 "success",
             )
             return redirect(url_for(".allocations", site_code=site.code))
-    status = form_status(form)
-    return render_template(
+    return render_form(
         "site/cohort.html",
+        form,
         site=site,
-        form=form,
         caseload=len(ready),
         units=units,
         places=places,
@@ -380,7 +377,7 @@ def cohort(site: Site) -> Any:
         closed=lottery.refuses_second_cohort(site.id, research_admin=research_admin),
         waiting=len(consent.awaiting_consent(site)),
         arrivals_form=ArrivalsForm(prefix="arrivals"),
-    ), status
+    )
 
 
 @bp.post("/loting/instroom")
