@@ -23,6 +23,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from timing import against_peer
 
 from fiptrial_analysis import build_report
 
@@ -194,10 +195,7 @@ def run() -> dict[str, float]:
         f"{theirs_seconds:.2f} s on {PARTICIPANTS:,} participants in {SITES} sites",
         file=sys.stderr,
     )
-    return {
-        "report_seconds_national": round(ours_seconds, 3),
-        "report_vs_statsmodels_lifelines": round(ours_seconds / theirs_seconds, 4),
-    }
+    return against_peer("report", "statsmodels_lifelines", ours_seconds, theirs_seconds)
 
 
 if __name__ == "__main__":

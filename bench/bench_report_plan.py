@@ -85,6 +85,7 @@ def _process(args: list[str]) -> tuple[float, str]:
 def run() -> dict[str, float]:
     import peer_report
     import synthetic_trial
+    from timing import against_peer
 
     from fiptrial_analysis import build_report
     from fiptrial_analysis.participants import read_participants, read_spells
@@ -128,10 +129,8 @@ def run() -> dict[str, float]:
         file=sys.stderr,
     )
     return {
-        "report_with_plan_seconds_national": round(ours_seconds, 3),
-        "report_with_plan_vs_statsmodels_lifelines": round(ours_seconds / theirs_seconds, 4),
-        "report_file_seconds_national": round(ours_process, 3),
-        "report_file_vs_pandas_statsmodels_lifelines": round(ours_process / theirs_process, 4),
+        **against_peer("report_with_plan", "statsmodels_lifelines", ours_seconds, theirs_seconds),
+        **against_peer("report_file", "pandas_statsmodels_lifelines", ours_process, theirs_process),
     }
 
 

@@ -23,14 +23,6 @@ def z_quantile(alpha: float) -> float:
     return float(stats.norm.isf(alpha / 2))
 
 
-def wald(estimate: float, se: float, z: float) -> tuple[tuple[float, float], float]:
-    """The normal-approximation interval ``estimate +/- z * se`` and the two-sided p-value of
-    ``estimate / se`` (NaN when the standard error is zero or not a number): the large-sample
-    inference of every influence-function estimate in the package."""
-    pvalue = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float("nan")
-    return (estimate - z * se, estimate + z * se), pvalue
-
-
 def check_alpha(alpha: float, name: str = "alpha") -> None:
     if not (0.0 < float(alpha) < 1.0):
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {alpha!r}")
@@ -88,6 +80,14 @@ def same_length(**arrays: Any) -> int:
         described = ", ".join(f"{name}={length}" for name, length in lengths.items())
         raise ValueError(f"inputs must have the same length ({described})")
     return next(iter(lengths.values()))
+
+
+def group_of(group: ArrayLike, **data: Any) -> NDArray[Any]:
+    """``group`` as an array, refused unless it has the length of the ``data`` it labels (which
+    are named in the message, ``group`` last)."""
+    g = np.asarray(group)
+    same_length(**data, group=g)
+    return g
 
 
 def labels(values: ArrayLike, name: str) -> tuple[NDArray[Any], NDArray[np.intp]]:
@@ -212,8 +212,6 @@ def two_arm_times(
     :func:`grouping`).
     """
     t, e = time_event(time, event)
-    g = np.asarray(group)
-    same_length(time=t, group=g)
-    groups, x = two_groups(g, reference)
+    groups, x = two_groups(group_of(group, time=t), reference)
     strata_labels, s = grouping(strata, t.size)
     return t, e, groups, x, strata_labels, s

@@ -9,6 +9,9 @@ a result) can read any of them alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Self
+
+from scipy import stats
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,3 +34,13 @@ class ChiSquareTest:
     statistic: float
     pvalue: float
     dof: int
+
+    @classmethod
+    def from_statistic(cls, statistic: float, dof: int, **fields: Any) -> Self:
+        """The result for ``statistic`` referred to chi-square on ``dof`` degrees of freedom.
+
+        The p-value is the upper tail ``P(X2 > statistic)``, NaN for a NaN statistic (a test
+        that is not estimable); ``fields`` are the subclass's own.
+        """
+        pvalue = float(stats.chi2.sf(statistic, dof))
+        return cls(statistic=statistic, pvalue=pvalue, dof=dof, **fields)

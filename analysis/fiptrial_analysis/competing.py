@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 from ._checks import (
     FloatArray,
     check_alpha,
+    group_of,
     grouping,
     labels,
     same_length,
@@ -238,9 +238,7 @@ def cumulative_incidence_by_group(
     check_alpha(alpha)
     t, c = _causes(time, cause)
     wanted = _wanted(of)
-    g_values = np.asarray(group)
-    same_length(time=t, group=g_values)
-    group_labels, g = labels(g_values, "group")
+    group_labels, g = labels(group_of(group, time=t), "group")
     _, s = grouping(strata, t.size)
     k_groups = group_labels.size
     n_strata = int(s.max()) + 1
@@ -355,9 +353,7 @@ def gray_test(
     """
     t, c = _causes(time, cause)
     wanted = _wanted(of)
-    g_values = np.asarray(group)
-    same_length(time=t, group=g_values)
-    group_labels, g = labels(g_values, "group")
+    group_labels, g = labels(group_of(group, time=t), "group")
     k = int(group_labels.size)
     if k < 2:
         raise ValueError("gray_test needs at least two groups")
@@ -435,26 +431,20 @@ def gray_test(
     v += np.einsum("sik,sjk,sk->ij", c_end, c_end, v3) + cross + cross.T
     score = score_all.sum(axis=0)[: k - 1]
     variance = v[: k - 1, : k - 1]
-    common = dict(groups=tuple(group_labels.tolist()), strata=n_strata, rho=float(rho))
     rank = int(np.linalg.matrix_rank(variance)) if nd1.sum() > 0 else 0
     if rank == 0:
-        return GrayTestResult(
-            statistic=float("nan"),
-            pvalue=float("nan"),
-            dof=k - 1,
-            score=score,
-            variance=variance,
-            estimable=False,
-            note="no event of the cause with more than one group at risk: the test is not "
-            "estimable",
-            **common,  # type: ignore[arg-type]
-        )
-    statistic = float(score @ np.linalg.pinv(variance) @ score)
-    return GrayTestResult(
-        statistic=statistic,
-        pvalue=float(stats.chi2.sf(statistic, rank)),
-        dof=rank,
+        statistic, dof = float("nan"), k - 1
+        note = "no event of the cause with more than one group at risk: the test is not estimable"
+    else:
+        statistic, dof, note = float(score @ np.linalg.pinv(variance) @ score), rank, ""
+    return GrayTestResult.from_statistic(
+        statistic,
+        dof,
+        groups=tuple(group_labels.tolist()),
         score=score,
         variance=variance,
-        **common,  # type: ignore[arg-type]
+        strata=n_strata,
+        rho=float(rho),
+        estimable=rank > 0,
+        note=note,
     )

@@ -15,6 +15,7 @@ from scipy import stats
 
 from ._checks import SmallCellsWarning, counts, table_2x2, z_quantile
 from ._chisquare import ChiSquareTest
+from ._inference import interval, log_scale_interval
 
 SMALL_EXPECTED = 5.0
 
@@ -101,10 +102,9 @@ def chi_square(table: ArrayLike, correction: bool = False) -> ChiSquareResult:
             fisher = float(stats.fisher_exact(observed).pvalue)
             warning += f"; Fisher's exact test gives p = {fisher:.4g}"
         warnings.warn(warning, SmallCellsWarning, stacklevel=2)
-    return ChiSquareResult(
-        statistic=statistic,
-        pvalue=float(stats.chi2.sf(statistic, dof)),
-        dof=dof,
+    return ChiSquareResult.from_statistic(
+        statistic,
+        dof,
         correction=apply_yates,
         min_expected=min_expected,
         fisher_pvalue=fisher,
@@ -179,8 +179,8 @@ def risk_difference(
         lower = estimate - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
         upper = estimate + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
     elif method == "wald":
-        half = z * np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-        lower, upper = estimate - half, estimate + half
+        se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+        lower, upper = interval(estimate, se, z)
     else:
         raise ValueError(f"method must be 'newcombe' or 'wald', got {method!r}")
     return RiskDifferenceResult(
@@ -247,10 +247,9 @@ def odds_ratio(table: ArrayLike, alpha: float = 0.05) -> OddsRatioResult:
     (a, b), (c, d) = x
     log_or = float(np.log(a * d / (b * c)))
     log_var = float(1 / a + 1 / b + 1 / c + 1 / d)
-    half = z_quantile(alpha) * np.sqrt(log_var)
     return OddsRatioResult(
         estimate=float(np.exp(log_or)),
-        ci=(float(np.exp(log_or - half)), float(np.exp(log_or + half))),
+        ci=log_scale_interval(log_or, float(np.sqrt(log_var)), z_quantile(alpha)),
         log_estimate=log_or,
         log_variance=log_var,
         corrected=corrected,

@@ -11,15 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
-from ._checks import (
-    FloatArray,
-    check_alpha,
-    grouping,
-    two_arm_times,
-    z_quantile,
-)
+from ._checks import FloatArray, check_alpha, two_arm_times, z_quantile
+from ._inference import clustered_sum_of_squares, clusters, log_scale_interval, wald_pvalue
 from ._risksets import RiskSets, risk_sets
 
 TIES = ("efron", "breslow")
@@ -228,11 +222,7 @@ def cox_stratified(
     check_alpha(alpha)
     t, e, groups, x, strata_labels, s = two_arm_times(time, event, group, strata, reference)
     n_strata = int(strata_labels.size)
-    c: NDArray[np.intp] | None = None
-    n_clusters = int(t.size)
-    if cluster is not None:
-        cluster_labels, c = grouping(cluster, t.size, "cluster")
-        n_clusters = int(cluster_labels.size)
+    c, n_clusters = clusters(cluster, int(t.size))
 
     blocks = _blocks(t, e, x, s, ties)
     common = dict(
@@ -303,14 +293,12 @@ def cox_stratified(
         variance = model_variance
     else:
         residuals = _score_residuals(blocks, x, e, beta)
-        per_cluster = np.bincount(c[blocks.sets.order], weights=residuals, minlength=n_clusters)
-        variance = float(np.sum(per_cluster**2)) * model_variance**2
+        variance = clustered_sum_of_squares(residuals, c[blocks.sets.order]) * model_variance**2
     se = float(np.sqrt(variance))
-    z = z_quantile(alpha)
     return CoxResult(
         hazard_ratio=float(np.exp(beta)),
-        ci=(float(np.exp(beta - z * se)), float(np.exp(beta + z * se))),
-        pvalue=float(2 * stats.norm.sf(abs(beta) / se)),
+        ci=log_scale_interval(beta, se, z_quantile(alpha)),
+        pvalue=wald_pvalue(beta, se),
         log_hazard_ratio=float(beta),
         se=se,
         model_se=float(np.sqrt(model_variance)),

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from ._checks import FloatArray, check_alpha, grouping, same_length, two_groups, wald, z_quantile
+from ._checks import FloatArray, check_alpha, group_of, grouping, two_groups, z_quantile
+from ._inference import clustered_sum_of_squares, clusters, wald
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,6 @@ class MeanDifferenceResult:
     clusters: int
     influence: FloatArray
     estimable: bool = True
-
-
-def _variance(influence: FloatArray, cluster: NDArray[np.intp] | None) -> float:
-    if cluster is None:
-        return float(np.sum(influence**2))
-    return float(np.sum(np.bincount(cluster, weights=influence) ** 2))
 
 
 def standardised_mean_difference(
@@ -101,11 +96,10 @@ def standardised_mean_difference(
     y = np.asarray(value, dtype=float)
     if y.ndim != 1 or not np.all(np.isfinite(y)):
         raise ValueError("value must be one-dimensional and finite")
-    g_values = np.asarray(group)
-    n = same_length(value=y, group=g_values)
-    groups, x = two_groups(g_values, reference)
+    groups, x = two_groups(group_of(group, value=y), reference)
+    n = y.size
     _, s = grouping(strata, n)
-    c = grouping(cluster, n, "cluster")[1] if cluster is not None else None
+    c, _ = clusters(cluster, n)
     k = int(s.max()) + 1 if n else 0
     cell = s * 2 + x.astype(np.intp)
     size = np.bincount(cell, minlength=2 * k).reshape(k, 2).astype(float)
@@ -126,9 +120,9 @@ def standardised_mean_difference(
     arm = x.astype(np.intp)
     with np.errstate(divide="ignore", invalid="ignore"):
         influence = np.where(inside, sign * weight[s] * (y - mean[s, arm]) / size[s, arm], 0.0)
-    se = float(np.sqrt(_variance(influence, c)))
+    se = float(np.sqrt(clustered_sum_of_squares(influence, c)))
     ci, p = wald(difference, se, z_quantile(alpha))
-    clusters = int(np.count_nonzero(np.bincount(c[inside]))) if c is not None else int(inside.sum())
+    used_clusters = np.count_nonzero(np.bincount(c[inside])) if c is not None else inside.sum()
     return MeanDifferenceResult(
         difference=difference,
         ci=ci,
@@ -138,7 +132,7 @@ def standardised_mean_difference(
         groups=groups,
         n=int(inside.sum()),
         sites_used=int(used.sum()),
-        clusters=clusters,
+        clusters=int(used_clusters),
         influence=influence,
     )
 
@@ -197,8 +191,8 @@ def complier_average_effect(
         )  # fmt: skip
     effect = itt.difference / take.difference
     influence = (itt.influence - effect * take.influence) / take.difference
-    c = grouping(cluster, influence.size, "cluster")[1] if cluster is not None else None
-    se = float(np.sqrt(_variance(influence, c)))
+    c, _ = clusters(cluster, influence.size)
+    se = float(np.sqrt(clustered_sum_of_squares(influence, c)))
     ci, p = wald(effect, se, z_quantile(alpha))
     return ComplierAverageResult(
         effect=effect,

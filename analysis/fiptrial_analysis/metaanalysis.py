@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from ._checks import same_length, vector, z_quantile
+from ._inference import interval
 
 
 @dataclass(frozen=True)
@@ -201,12 +202,12 @@ def random_effects(
         pvalue = float(2 * stats.t.sf(abs(zvalue), dof))
     else:
         pvalue = float(2 * stats.norm.sf(abs(zvalue)))
-    spread = critical * float(np.sqrt(tau2 + se**2))
+    predictive_se = float(np.sqrt(tau2 + se**2))
     typical = dof * float(w.sum()) / (float(w.sum()) ** 2 - float(np.sum(w**2)))
     return RandomEffectsResult(
         estimate=estimate,
         se=se,
-        ci=(estimate - critical * se, estimate + critical * se),
+        ci=interval(estimate, se, critical),
         zvalue=zvalue,
         pvalue=pvalue,
         tau2=tau2,
@@ -218,5 +219,5 @@ def random_effects(
         fixed_se=float(np.sqrt(1.0 / w.sum())),
         method=method,
         hartung_knapp=bool(hartung_knapp),
-        prediction_interval=(estimate - spread, estimate + spread),
+        prediction_interval=interval(estimate, predictive_se, critical),
     )

@@ -12,13 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import (
-    FloatArray,
-    check_alpha,
-    two_arm_times,
-    wald,
-    z_quantile,
-)
+from ._checks import FloatArray, check_alpha, two_arm_times, z_quantile
+from ._inference import interval, wald
 from ._risksets import risk_sets, segmented_product
 
 
@@ -232,10 +227,7 @@ def rmst_difference(
         pvalue=pvalue,
         rmst={groups[i]: float(arm_mean[i]) for i in range(2)},
         rmst_se={groups[i]: float(arm_se[i]) for i in range(2)},
-        rmst_ci={
-            groups[i]: (float(arm_mean[i] - z * arm_se[i]), float(arm_mean[i] + z * arm_se[i]))
-            for i in range(2)
-        },
+        rmst_ci={groups[i]: interval(arm_mean[i], arm_se[i], z) for i in range(2)},
         groups=groups,
         horizon=tau,
         strata_used=int(used.sum()),

@@ -22,13 +22,14 @@ from ._checks import (
     FloatArray,
     binary,
     check_alpha,
+    group_of,
     grouping,
     labels,
     same_length,
     two_groups,
-    wald,
     z_quantile,
 )
+from ._inference import clustered_sum_of_squares, clusters, log_scale_interval, wald
 
 MAX_ITERATIONS = 50
 
@@ -210,9 +211,7 @@ def standardised_risk_difference(
     check_alpha(alpha)
     y = binary(outcome)
     n = y.size
-    g_values = np.asarray(group)
-    same_length(outcome=y, group=g_values)
-    groups, x = two_groups(g_values, reference)
+    groups, x = two_groups(group_of(group, outcome=y), reference)
     s: NDArray[np.intp] | None = None
     if strata is not None:
         s = grouping(strata, n)[1]
@@ -221,11 +220,7 @@ def standardised_risk_difference(
         v = np.asarray(values)
         same_length(outcome=y, **{name: v})
         factors.append(labels(v, name)[1])
-    n_clusters = n
-    c: NDArray[np.intp] | None = None
-    if cluster is not None:
-        cluster_labels, c = grouping(cluster, n, "cluster")
-        n_clusters = int(cluster_labels.size)
+    c, n_clusters = clusters(cluster, n)
 
     # Sites in which everyone had the same outcome have an infinite fixed effect: fit the rest.
     fitted = np.ones(n, dtype=bool)
@@ -305,17 +300,12 @@ def standardised_risk_difference(
     phi1[fitted] += lever1 * residual
     phi0[fitted] += lever0 * residual
 
-    def variance(phi: FloatArray) -> float:
-        if c is not None:
-            phi = np.bincount(c, weights=phi, minlength=n_clusters).astype(np.float64)
-        return float(np.sum(phi**2))
-
     z = z_quantile(alpha)
-    se = float(np.sqrt(variance(phi1 - phi0)))
+    se = float(np.sqrt(clustered_sum_of_squares(phi1 - phi0, c)))
     ci, pvalue = wald(difference, se, z)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_rr = float(np.log(risk1 / risk0))
-        log_rr_se = float(np.sqrt(variance(phi1 / risk1 - phi0 / risk0)))
+        log_rr_se = float(np.sqrt(clustered_sum_of_squares(phi1 / risk1 - phi0 / risk0, c)))
     return StandardisedResult(
         difference=difference,
         ci=ci,
@@ -323,10 +313,7 @@ def standardised_risk_difference(
         pvalue=pvalue,
         risks={groups[0]: risk0, groups[1]: risk1},
         risk_ratio=float(np.exp(log_rr)),
-        risk_ratio_ci=(
-            float(np.exp(log_rr - z * log_rr_se)),
-            float(np.exp(log_rr + z * log_rr_se)),
-        ),
+        risk_ratio_ci=log_scale_interval(log_rr, log_rr_se, z),
         log_odds_ratio=float(beta[1]),
         log_odds_ratio_se=float(np.sqrt(solved[1, 2])),
         groups=groups,

@@ -17,6 +17,7 @@ from scipy import stats
 
 from ._checks import SmallCellsWarning, tables_2x2, z_quantile
 from ._chisquare import ChiSquareTest
+from ._inference import interval
 from .contingency import SMALL_EXPECTED
 
 
@@ -203,7 +204,7 @@ def mantel_haenszel(
         odds_ratio=float(odds_ratio),
         odds_ratio_ci=odds_ratio_ci,
         risk_difference=rd,
-        risk_difference_ci=(rd - z * rd_se, rd + z * rd_se),
+        risk_difference_ci=interval(rd, rd_se, z),
         risk_difference_se=rd_se,
         strata=int(x.shape[0]),
         odds_ratio_estimable=or_estimable,
@@ -309,10 +310,9 @@ def breslow_day(
     if correction:
         statistic = max(0.0, statistic - float(residual.sum() ** 2 / variance.sum()))
     dof = used - 1
-    return BreslowDayResult(
-        statistic=statistic,
-        pvalue=float(stats.chi2.sf(statistic, dof)),
-        dof=dof,
+    return BreslowDayResult.from_statistic(
+        statistic,
+        dof,
         correction=bool(correction),
         odds_ratio=psi,
         strata_used=used,

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
 
-from ._checks import FloatArray, grouping, same_length, time_event, z_quantile
+from ._checks import FloatArray, group_of, grouping, time_event, z_quantile
 from ._checks import labels as checked_labels
 from ._chisquare import ChiSquareTest
 from ._risksets import risk_sets
@@ -217,9 +216,7 @@ def log_rank(
     there is no loop over times or strata.
     """
     t, e = time_event(time, event)
-    g_values = np.asarray(group)
-    same_length(time=t, group=g_values)
-    group_labels, g = checked_labels(g_values, "group")
+    group_labels, g = checked_labels(group_of(group, time=t), "group")
     k = group_labels.size
     if k < 2:
         raise ValueError("log_rank needs at least two groups")
@@ -245,7 +242,7 @@ def log_rank(
     dof = int(np.linalg.matrix_rank(v)) if v.size else 0
     note = ""
     if dof == 0:
-        statistic, pvalue = float("nan"), float("nan")
+        statistic = float("nan")
         note = (
             "no events: the log-rank test is not estimable"
             if not e.any()
@@ -254,11 +251,9 @@ def log_rank(
         )
     else:
         statistic = float(u @ np.linalg.pinv(v) @ u)
-        pvalue = float(stats.chi2.sf(statistic, dof))
-    return LogRankResult(
-        statistic=statistic,
-        pvalue=pvalue,
-        dof=dof,
+    return LogRankResult.from_statistic(
+        statistic,
+        dof,
         groups=tuple(group_labels.tolist()),
         observed=observed,
         expected=expected,
