@@ -517,3 +517,11 @@ def build(app: Flask) -> TrialBuilder:
 def bearer() -> Any:
     """``bearer(token)`` gives the Authorization header of an API call."""
     return lambda token: {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def instance_folder(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's instance folder, this test's own: the uploads it spools land there."""
+    folder = tmp_path / "instance"
+    monkeypatch.setattr(app, "instance_path", str(folder))
+    return folder

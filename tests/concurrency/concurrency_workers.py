@@ -14,8 +14,9 @@ the barrier when it fails, so the parent test fails with the reason instead of h
 
 from __future__ import annotations
 
+import functools
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 BARRIER_TIMEOUT_SECONDS = 120
@@ -40,6 +41,32 @@ def _warm_up(app: Any) -> None:
     with app.app_context():
         db.session.execute(text("SELECT 1"))
         db.session.remove()
+
+
+def racer(race: Callable[..., list[dict[str, Any]]]) -> Callable[..., None]:
+    """``race(worker, app, *args, barrier)`` as a racer ``(worker, source, keys, *args, barrier,
+    results)``: it gets its app (built and warmed up), and its outcomes, or its error, go on the
+    result queue. A failing racer aborts the barrier, so that the others stop waiting for it.
+    An app the racer built itself has its engine disposed of at the end."""
+
+    @functools.wraps(race)
+    def run(worker: int, source: Any, keys: dict[str, str], *args: Any) -> None:
+        *race_args, barrier, results = args
+        try:
+            app = build_app(source, keys)
+            _warm_up(app)
+            outcomes = race(worker, app, *race_args, barrier)
+            if isinstance(source, str):
+                from fiptrial.extensions import db
+
+                with app.app_context():
+                    db.engine.dispose()
+            results.put((worker, outcomes, None))
+        except Exception:
+            barrier.abort()
+            results.put((worker, [], traceback.format_exc()))
+
+    return run
 
 
 def _attempt_allocation(participant_id: int, actor: str) -> dict[str, Any]:
@@ -68,116 +95,80 @@ def _attempt_allocation(participant_id: int, actor: str) -> dict[str, Any]:
         db.session.remove()
 
 
+@racer
 def allocate_rounds(
-    worker: int,
-    source: Any,
-    keys: dict[str, str],
-    rounds: Sequence[Sequence[int]],
-    barrier: Any,
-    results: Any,
-) -> None:
+    worker: int, app: Any, rounds: Sequence[Sequence[int]], barrier: Any
+) -> list[dict[str, Any]]:
     """Allocate the participants of each round through ``services.randomisation.allocate``."""
-    try:
-        app = build_app(source, keys)
-        _warm_up(app)
-        outcomes = []
-        with app.app_context():
-            for participant_ids in rounds:
-                barrier.wait(BARRIER_TIMEOUT_SECONDS)
-                for participant_id in participant_ids:
-                    outcomes.append(_attempt_allocation(participant_id, f"worker-{worker}"))
-            if isinstance(source, str):
-                from fiptrial.extensions import db
-
-                db.engine.dispose()
-        results.put((worker, outcomes, None))
-    except Exception:
-        barrier.abort()
-        results.put((worker, [], traceback.format_exc()))
+    outcomes = []
+    with app.app_context():
+        for participant_ids in rounds:
+            barrier.wait(BARRIER_TIMEOUT_SECONDS)
+            for participant_id in participant_ids:
+                outcomes.append(_attempt_allocation(participant_id, f"worker-{worker}"))
+    return outcomes
 
 
+@racer
 def register_rounds(
     worker: int,
-    database_url: str,
-    keys: dict[str, str],
+    app: Any,
     site_code: str,
     token: str,
     rounds: Sequence[dict[str, Any]],
     barrier: Any,
-    results: Any,
-) -> None:
+) -> list[dict[str, Any]]:
     """POST one registration per round through the JSON API (``test_client``, no server)."""
-    try:
-        app = build_app(database_url, keys)
-        _warm_up(app)
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}"}
-        outcomes = []
-        for body in rounds:
-            barrier.wait(BARRIER_TIMEOUT_SECONDS)
-            response = client.post(
-                f"/api/v1/sites/{site_code}/participants", json=body, headers=headers
-            )
-            outcomes.append(
-                {
-                    "bsn": body["bsn"],
-                    "status": response.status_code,
-                    "body": response.get_json(silent=True),
-                }
-            )
-        with app.app_context():
-            from fiptrial.extensions import db
-
-            db.engine.dispose()
-        results.put((worker, outcomes, None))
-    except Exception:
-        barrier.abort()
-        results.put((worker, [], traceback.format_exc()))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    outcomes = []
+    for body in rounds:
+        barrier.wait(BARRIER_TIMEOUT_SECONDS)
+        response = client.post(
+            f"/api/v1/sites/{site_code}/participants", json=body, headers=headers
+        )
+        outcomes.append(
+            {
+                "bsn": body["bsn"],
+                "status": response.status_code,
+                "body": response.get_json(silent=True),
+            }
+        )
+    return outcomes
 
 
+@racer
 def cohort_or_allocate(
-    worker: int,
-    database_url: str,
-    keys: dict[str, str],
-    task: dict[str, Any],
-    barrier: Any,
-    results: Any,
-) -> None:
+    worker: int, app: Any, task: dict[str, Any], barrier: Any
+) -> list[dict[str, Any]]:
     """Either a cohort allocation of a site (``{"cohort": site_id, "fip": n}``) or single
     allocations (``{"participants": [...]}``), started together at the barrier."""
-    try:
-        app = build_app(database_url, keys)
-        _warm_up(app)
-        outcomes = []
-        with app.app_context():
-            from fiptrial.errors import PlatformError
-            from fiptrial.extensions import db
-            from fiptrial.services import randomisation
+    outcomes = []
+    with app.app_context():
+        from fiptrial.errors import PlatformError
+        from fiptrial.extensions import db
+        from fiptrial.services import randomisation
 
-            barrier.wait(BARRIER_TIMEOUT_SECONDS)
-            if "cohort" in task:
-                try:
-                    cohort = randomisation.allocate_cohort(
-                        task["cohort"], task["fip"], actor=f"worker-{worker}"
-                    )
-                    outcomes.append({"outcome": "cohort", "cohort": cohort.id})
-                except PlatformError as error:
-                    outcomes.append(
-                        {
-                            "outcome": "refused",
-                            "status": error.status,
-                            "code": error.code,
-                            "message": error.message,
-                        }
-                    )
-                except Exception:
-                    outcomes.append({"outcome": "error", "error": traceback.format_exc()})
-                finally:
-                    db.session.remove()
-            for participant_id in task.get("participants", []):
-                outcomes.append(_attempt_allocation(participant_id, f"worker-{worker}"))
-            db.engine.dispose()
-        results.put((worker, outcomes, None))
-    except Exception:
-        barrier.abort()
-        results.put((worker, [], traceback.format_exc()))
+        barrier.wait(BARRIER_TIMEOUT_SECONDS)
+        if "cohort" in task:
+            try:
+                cohort = randomisation.allocate_cohort(
+                    task["cohort"], task["fip"], actor=f"worker-{worker}"
+                )
+                outcomes.append({"outcome": "cohort", "cohort": cohort.id})
+            except PlatformError as error:
+                outcomes.append(
+                    {
+                        "outcome": "refused",
+                        "status": error.status,
+                        "code": error.code,
+                        "message": error.message,
+                    }
+                )
+            except Exception:
+                outcomes.append({"outcome": "error", "error": traceback.format_exc()})
+            finally:
+                db.session.remove()
+        for participant_id in task.get("participants", []):
+            outcomes.append(_attempt_allocation(participant_id, f"worker-{worker}"))
+    return outcomes

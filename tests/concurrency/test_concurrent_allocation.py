@@ -68,44 +68,46 @@ def _collect(results: Any, count: int, alive: Callable[[], Any]) -> list[dict[st
     return outcomes
 
 
+def _race(
+    racer: Callable[..., Any],
+    target: Callable[..., None],
+    args: Sequence[tuple[Any, ...]],
+    barrier: Any,
+    results: Any,
+) -> list[dict]:
+    """Start ``racer(target=target, args=(i, *args[i], barrier, results))`` for each entry (a
+    process or a thread), collect their outcomes and wait for them to end. A process still
+    running after that is terminated (a thread cannot be)."""
+    racers = [
+        racer(target=target, args=(i, *worker_args, barrier, results), daemon=True)
+        for i, worker_args in enumerate(args)
+    ]
+    for each in racers:
+        each.start()
+    try:
+        return _collect(
+            results, len(racers), lambda: [each.name for each in racers if each.is_alive()]
+        )
+    finally:
+        for each in racers:
+            each.join(timeout=30)
+            if isinstance(each, multiprocessing.process.BaseProcess) and each.is_alive():
+                each.terminate()
+                each.join(timeout=10)
+
+
 def race_processes(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -> list[dict]:
     """Run ``target(i, *args[i], barrier, results)`` in one process per entry, forked from a
     clean server process (never from this one, which holds open connections and threads)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(FORKSERVER_PRELOAD)
-    barrier = context.Barrier(len(args))
-    results = context.Queue()
-    processes = [
-        context.Process(target=target, args=(i, *worker_args, barrier, results), daemon=True)
-        for i, worker_args in enumerate(args)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        return _collect(results, len(processes), lambda: [p.pid for p in processes if p.is_alive()])
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=10)
+    return _race(context.Process, target, args, context.Barrier(len(args)), context.Queue())
 
 
 def race_threads(target: Callable[..., None], args: Sequence[tuple[Any, ...]]) -> list[dict]:
     """The same with threads of this process (each given its own app by the caller)."""
-    barrier = threading.Barrier(len(args))
     results: queue.Queue[Any] = queue.Queue()
-    threads = [
-        threading.Thread(target=target, args=(i, *worker_args, barrier, results), daemon=True)
-        for i, worker_args in enumerate(args)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        return _collect(results, len(threads), lambda: [t.name for t in threads if t.is_alive()])
-    finally:
-        for thread in threads:
-            thread.join(timeout=30)
+    return _race(threading.Thread, target, args, threading.Barrier(len(args)), results)
 
 
 def release_database() -> None:

@@ -106,25 +106,22 @@ def test_only_fip_and_not_withdrawn(fip: Any, build: Any, client: Any, bearer: A
     site = fip.planned_site(4)
     control = fip.bulk_fip(site, 1, arm="control")[0]
     admin = build.token("research_admin")
-    day = START.isoformat()
-    answer = client.post(
-        f"/api/v1/participants/{control}/conversations",
-        json={"date": day, "duration_minutes": 30},
-        headers=bearer(admin),
-    )
-    assert answer.status_code == 409
-    assert answer.get_json()["error"]["code"] == "not_fip"
+
+    def refusal(participant_id: int) -> tuple[int, str]:
+        """The status and error code of a conversation the research admin records."""
+        answer = client.post(
+            f"/api/v1/participants/{participant_id}/conversations",
+            json={"date": START.isoformat(), "duration_minutes": 30},
+            headers=bearer(admin),
+        )
+        return answer.status_code, answer.get_json()["error"]["code"]
+
+    assert refusal(control) == (409, "not_fip")
     pid = client_of(managers()[0])
     participant = db.session.get(Participant, pid)
     consent.record(participant, status="given", version="v1", on=date(2026, 10, 1), actor="t")
     consent.record(participant, status="withdrawn", version="v1", on=date(2026, 10, 20), actor="t")
-    answer = client.post(
-        f"/api/v1/participants/{pid}/conversations",
-        json={"date": day, "duration_minutes": 30},
-        headers=bearer(admin),
-    )
-    assert answer.status_code == 409
-    assert answer.get_json()["error"]["code"] == "participant_withdrawn"
+    assert refusal(pid) == (409, "participant_withdrawn")
 
 
 def test_invalid_domain_and_type_name_the_field(

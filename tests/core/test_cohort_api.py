@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
+
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, CohortRandomisation
 
@@ -22,18 +24,20 @@ def _site_with_caseload(build: Any, n: int = 25, capacity: int = 10) -> Any:
     return site
 
 
-def _coordinator_of_a_full_site(build: Any, bearer: Any) -> dict[str, str]:
-    """The request headers of the coordinator of a site with its caseload (25 participants,
-    10 FIP places)."""
-    return bearer(build.token("site_coordinator", site=_site_with_caseload(build)))
+@pytest.fixture
+def allocated(client: Any, build: Any, bearer: Any) -> tuple[dict[str, str], Any]:
+    """The coordinator of a site with its caseload (25 participants, 10 FIP places) allocates
+    it with 5 FIP places: the coordinator's request headers and the answer, 201."""
+    headers = bearer(build.token("site_coordinator", site=_site_with_caseload(build)))
+    response = client.post(ALLOCATE, headers=headers, json={"fip": 5})
+    assert response.status_code == 201, response.json
+    return headers, response
 
 
 def test_cohort_allocation_answers_201_with_its_allocations(
-    client: Any, build: Any, bearer: Any
+    allocated: tuple[dict[str, str], Any],
 ) -> None:
-    headers = _coordinator_of_a_full_site(build, bearer)
-    response = client.post(ALLOCATE, headers=headers, json={"fip": 5})
-    assert response.status_code == 201, response.json
+    _headers, response = allocated
     body = response.json
     assert body["site"] == "bw" and body["fip"] == 5 and body["caseload"] == 25
     assert Counter(a["arm"] for a in body["allocations"]) == {"fip": 5, "control": 20}
@@ -53,11 +57,9 @@ def test_cohort_allocation_without_fip_uses_the_free_capacity(
 
 
 def test_a_retry_is_refused_clearly_and_allocates_nothing(
-    client: Any, build: Any, bearer: Any
+    client: Any, allocated: tuple[dict[str, str], Any]
 ) -> None:
-    headers = _coordinator_of_a_full_site(build, bearer)
-    first = client.post(ALLOCATE, headers=headers, json={"fip": 5})
-    assert first.status_code == 201, first.json
+    headers, _first = allocated
     retry = client.post(ALLOCATE, headers=headers, json={"fip": 5})
     assert retry.status_code == 409, retry.json
     assert retry.json["error"]["code"] == "cohort_exists"

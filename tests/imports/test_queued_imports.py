@@ -20,12 +20,8 @@ from fiptrial.models import AuditEntry, ImportBatch, ImportTask, Participant
 STATUS_URL = re.compile(r"^/api/v1/sites/bw/import-jobs/(\d+)$")
 
 
-@pytest.fixture(autouse=True)
-def instance(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test spools its uploads into its own instance folder."""
-    folder = tmp_path / "instance"
-    monkeypatch.setattr(app, "instance_path", str(folder))
-    return folder
+#: Each test spools its uploads into its own instance folder.
+pytestmark = pytest.mark.usefixtures("instance_folder")
 
 
 def _export(build: Any, rows: int = 3) -> bytes:
@@ -64,7 +60,7 @@ def test_an_upload_at_the_synchronous_size_is_imported_in_the_request(
 
 
 def test_a_larger_upload_answers_202_and_its_status_url_leads_to_the_report(
-    app: Any, build: Any, bw_site: Any, upload: Any, client: Any, bearer: Any, instance: Path
+    app: Any, build: Any, bw_site: Any, upload: Any, client: Any, bearer: Any, instance_folder: Path
 ) -> None:
     content = _export(build, rows=4)
     app.config["IMPORT_SYNC_MAX_BYTES"] = len(content) - 1
@@ -86,7 +82,7 @@ def test_a_larger_upload_answers_202_and_its_status_url_leads_to_the_report(
     assert (job["attempts"], job["rows_done"], job["kind"]) == (1, 4, "participants")
     assert job["report"]["registered"] == 4 and job["report"]["batch"] == batch.id
     assert db.session.query(Participant).count() == 4
-    assert list((instance / "uploads").iterdir()) == []  # the spooled export is gone
+    assert list((instance_folder / "uploads").iterdir()) == []  # the spooled export is gone
 
     again = _queued(upload("participant", "bw", content))
     _finish(again)
@@ -183,7 +179,7 @@ def test_the_worker_command_works_the_queue_or_says_there_is_none(
 
 
 def test_a_job_that_ended_in_the_queue_without_its_import_is_shown_as_interrupted(
-    app: Any, build: Any, bw_site: Any, upload: Any, client: Any, bearer: Any, instance: Path
+    app: Any, build: Any, bw_site: Any, upload: Any, client: Any, bearer: Any, instance_folder: Path
 ) -> None:
     """The status is read from the job, not from a process's memory: a job cancelled in the
     queue (as an operator would, or after a failure outside the import) ends the task."""
@@ -214,11 +210,11 @@ def test_a_job_that_ended_in_the_queue_without_its_import_is_shown_as_interrupte
         "import_interrupted",
         True,
     )
-    assert list((instance / "uploads").iterdir()) == []  # nothing will read the spool again
+    assert list((instance_folder / "uploads").iterdir()) == []  # nothing will read the spool again
     assert db.session.query(Participant).count() == 0
 
 
-def _stored_task(bw_site: Any, instance: Path, content: bytes, **fields: Any) -> ImportTask:
+def _stored_task(bw_site: Any, instance_folder: Path, content: bytes, **fields: Any) -> ImportTask:
     """A task as a worker that died would have left it, with its upload still spooled."""
     from fiptrial.services import import_tasks
 
@@ -234,14 +230,14 @@ def _stored_task(bw_site: Any, instance: Path, content: bytes, **fields: Any) ->
 
 
 def test_a_retry_after_the_first_worker_committed_imports_nothing_twice(
-    app: Any, build: Any, bw_site: Any, instance: Path
+    app: Any, build: Any, bw_site: Any, instance_folder: Path
 ) -> None:
     """The first worker committed the import and died before recording it: the retry finds the
     batch by the file's SHA-256, adds nothing, and shows it as this task's own import."""
     from fiptrial.services import import_tasks, imports
 
     content = _export(build)
-    task = _stored_task(bw_site, instance, content, attempts=1)
+    task = _stored_task(bw_site, instance_folder, content, attempts=1)
     task_id = task.id
     committed = imports.import_participants(bw_site, io.BytesIO(content), actor="user:coord")
 
@@ -257,15 +253,17 @@ def test_a_retry_after_the_first_worker_committed_imports_nothing_twice(
     )
     assert db.session.query(ImportBatch).count() == 1
     assert db.session.query(Participant).count() == 3
-    assert not (instance / "uploads" / "import-retry.upload").exists()
+    assert not (instance_folder / "uploads" / "import-retry.upload").exists()
 
 
 def test_an_import_whose_workers_keep_dying_fails_after_three_starts(
-    app: Any, build: Any, bw_site: Any, instance: Path
+    app: Any, build: Any, bw_site: Any, instance_folder: Path
 ) -> None:
     from fiptrial.services import import_tasks
 
-    task = _stored_task(bw_site, instance, _export(build), attempts=import_tasks.MAX_ATTEMPTS)
+    task = _stored_task(
+        bw_site, instance_folder, _export(build), attempts=import_tasks.MAX_ATTEMPTS
+    )
     task_id = task.id
 
     import_tasks.run_task(task_id)
@@ -274,7 +272,7 @@ def test_an_import_whose_workers_keep_dying_fails_after_three_starts(
     failed = db.session.get_one(ImportTask, task_id)
     assert (failed.status, failed.error_code) == ("failed", "import_interrupted")
     assert db.session.query(ImportBatch).count() == 0
-    assert not (instance / "uploads" / "import-retry.upload").exists()
+    assert not (instance_folder / "uploads" / "import-retry.upload").exists()
 
 
 def test_the_openapi_document_names_both_answers_and_the_status_endpoint(client: Any) -> None:

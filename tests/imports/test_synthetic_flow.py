@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from fiptrial.extensions import db
@@ -14,13 +16,11 @@ from fiptrial.models import Allocation, Participant
 from fiptrial.services.pseudonyms import pseudonymise
 from lottery_support import allocate_cohort_with_places
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "brabantse_wal" / "tests"))
+
 # The ISD's table at go-live, as the issue gives it (independent of the plugin's data file).
-TABLE = {
-    "STU": "01", "REL": "02", "AOW": "03", "OVL": "04", "DET": "05", "OND": "06", "BUI": "07",
-    "ARB": "11", "ZW": "11", "ZZP": "13", "WW": "14", "WIA": "15", "ALI": "17", "VRM": "18",
-    "INK": "19", "GIL": "31", "VHG": "32", "VHB": "33", "NVI": "34", "NVR": "35", "PAR": "97",
-    "OVR": "98", "WLA": "11", "KUN": "13",
-}  # fmt: skip
+from bw_go_live_table import GO_LIVE
+
 MEMBERS = {"GM0748", "GM0851", "GM0873"}
 ROWS, SEED = 400, 11
 
@@ -44,12 +44,12 @@ def oracle(data: bytes, allocated: set[str], trial_code: str, faulty: set[int]) 
         end, code, new = fields[6], fields[7], fields[9]
         if not end:
             continue
-        if code not in TABLE:
+        if code not in GO_LIVE:
             unmapped[code] += 1
         elif code == "VHG" and new and "GM" + new[-4:] in MEMBERS:
             counts["transfers_within_site"] += 1
         else:
-            exits[TABLE[code]] += 1
+            exits[GO_LIVE[code]] += 1
     return {
         "counts": counts,
         "exits_by_code": dict(sorted(exits.items())),

@@ -23,13 +23,20 @@ def register(client: Any, world: World, site: str, bsn: str, role: str = "site_c
     )
 
 
+def registered_twice(client: Any, world: World, build: Any, first_site: Any) -> tuple[Any, Any]:
+    """A new BSN registered at ``first_site``, then again at bw by bw's coordinator: the
+    participant of the first registration and the answer to the second, which must be 409."""
+    bsn = build.next_bsn()
+    existing = build.participant(first_site, bsn=bsn)
+    refused = register(client, world, "bw", bsn)
+    assert refused.status_code == 409
+    return existing, refused
+
+
 def test_another_sites_bsn_is_refused_without_the_participants_number(
     client: Any, world: World, build: Any
 ) -> None:
-    bsn = build.next_bsn()
-    theirs = build.participant(world.other, bsn=bsn)
-    refused = register(client, world, "bw", bsn)
-    assert refused.status_code == 409
+    theirs, refused = registered_twice(client, world, build, world.other)
     error = refused.json["error"]
     assert error["code"] == "registered_at_other_site"
     assert "existing_id" not in error and str(theirs.id) not in refused.text
@@ -43,10 +50,7 @@ def test_another_sites_bsn_is_refused_without_the_participants_number(
 def test_the_own_sites_duplicate_still_names_the_participant(
     client: Any, world: World, build: Any
 ) -> None:
-    bsn = build.next_bsn()
-    ours = build.participant(world.bw, bsn=bsn)
-    refused = register(client, world, "bw", bsn)
-    assert refused.status_code == 409
+    ours, refused = registered_twice(client, world, build, world.bw)
     assert refused.json["error"]["code"] == "duplicate_participant"
     assert refused.json["error"]["existing_id"] == ours.id
 

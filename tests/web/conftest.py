@@ -1,9 +1,11 @@
-"""Helpers for the web tests: users of each role at two sites, and logging in through the form."""
+"""Helpers for the web tests: users of each role at two sites, the client manager's caseload, and
+logging in through the form."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,22 @@ def staff(build: Any) -> Staff:
     ):
         create_user(username=username, role=role, password=PASSWORD, site=site, actor="test")
     return Staff(trial, bw, breda)
+
+
+@pytest.fixture
+def caseload(staff: Staff, build: Any) -> list[Any]:
+    """The FIP participants of bw (four of eight), assigned to the client manager km, with a
+    plan that began a month ago."""
+    from fiptrial.services import caseload as caseloads
+    from fiptrial.services import planning
+    from lottery_support import allocate_cohort_with_places
+
+    people = [build.participant(staff.bw) for _ in range(8)]
+    allocate_cohort_with_places(staff.bw.id, 4)
+    start = date.today() - timedelta(days=30)
+    caseloads.assign_by_load(staff.bw, on=start, actor="test")
+    planning.plan_site(staff.bw, actor="test", starts_on=start)
+    return [p for p in people if caseloads.current_manager_id(p.id) is not None]
 
 
 class Browser:

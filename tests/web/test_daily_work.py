@@ -9,36 +9,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-from web_support import csrf_token
+from web_support import csrf_token, dmy, record_conversation
 
 from lottery_support import allocate_cohort_with_places
 
 TODAY = date.today()
-
-
-def dmy(day: date) -> str:
-    return day.strftime("%d-%m-%Y")
-
-
-@pytest.fixture
-def caseload(staff: Any, build: Any) -> list[Any]:
-    """FIP participants of bw with the client manager km and a plan that began a month ago."""
-    from fiptrial.services import caseload as caseloads
-    from fiptrial.services import planning
-
-    people = [build.participant(staff.bw) for _ in range(8)]
-    allocate_cohort_with_places(staff.bw.id, 4)
-    start = TODAY - timedelta(days=30)
-    caseloads.assign_by_load(staff.bw, on=start, actor="test")
-    planning.plan_site(staff.bw, actor="test", starts_on=start)
-    return [p for p in people if caseloads.current_manager_id(p.id) is not None]
-
-
-def _record(web: Any, pid: int, **fields: str) -> Any:
-    url = f"/klantmanager/deelnemer/{pid}/gesprek"
-    data = {"held_on": dmy(TODAY), "status": "held", "duration_minutes": "45", **fields}
-    return web.post_form(url, data)
 
 
 def _plan(pid: int) -> list[Any]:
@@ -54,6 +29,15 @@ def _plan(pid: int) -> list[Any]:
     )
 
 
+def _correction_url(pid: int) -> str:
+    """The correction form of the participant's conversation, the one recorded."""
+    from fiptrial.extensions import db
+    from fiptrial.models import ConversationRecord
+
+    row = db.session.query(ConversationRecord).filter_by(participant_id=pid).one()
+    return f"/klantmanager/deelnemer/{pid}/gesprek/{row.id}/corrigeren"
+
+
 def _audit(action: str) -> list[Any]:
     from fiptrial.extensions import db
     from fiptrial.models import AuditEntry
@@ -67,9 +51,9 @@ def _audit(action: str) -> list[Any]:
 def test_a_second_conversation_on_the_same_day_is_refused(caseload: list[Any], web: Any) -> None:
     person = caseload[0]
     web.login("km")
-    assert _record(web, person.id).status_code == 302
+    assert record_conversation(web, person.id).status_code == 302
     before = [(p.sequence, p.status) for p in _plan(person.id)]
-    again = _record(web, person.id)
+    again = record_conversation(web, person.id)
     assert again.status_code == 422
     assert f"Op {dmy(TODAY)} is al een gesprek met deze deelnemer vastgelegd" in again.text
     assert [(p.sequence, p.status) for p in _plan(person.id)] == before  # nothing marked held
@@ -85,8 +69,11 @@ def test_an_early_extra_conversation_leaves_the_plan_alone(
 
     person = caseload[0]
     web.login("km")
-    assert _record(web, person.id, held_on=dmy(TODAY - timedelta(days=14))).status_code == 302
-    assert _record(web, person.id).status_code == 302
+    assert (
+        record_conversation(web, person.id, held_on=dmy(TODAY - timedelta(days=14))).status_code
+        == 302
+    )
+    assert record_conversation(web, person.id).status_code == 302
     statuses = [p.status for p in _plan(person.id)]
     assert statuses[0] == "held" and "held" not in statuses[1:]
     extra = db.session.query(ConversationRecord).filter_by(held_on=TODAY).one()
@@ -101,25 +88,19 @@ def test_correct_a_conversation_date_re_derives_the_plan(caseload: list[Any], we
 
     person = caseload[0]
     web.login("km")
-    _record(web, person.id, status="missed", missed_reason="no_show", duration_minutes="")
-    row = db.session.query(ConversationRecord).one()
-    url = f"/klantmanager/deelnemer/{person.id}/gesprek/{row.id}/corrigeren"
+    record_conversation(
+        web, person.id, status="missed", missed_reason="no_show", duration_minutes=""
+    )
+    url = _correction_url(person.id)
     page = web.client.get(url)
     assert page.status_code == 200 and "Gesprek van" in page.text
-    no_reason = web.client.post(
-        url,
-        data={
-            "csrf_token": csrf_token(page.text),
-            "held_on": dmy(TODAY),
-            "status": "held",
-            "duration_minutes": "40",
-        },
+    no_reason = web.post_form(
+        url, {"held_on": dmy(TODAY), "status": "held", "duration_minutes": "40"}
     )
     assert no_reason.status_code == 422 and "Kies een reden voor de correctie." in no_reason.text
-    done = web.client.post(
+    done = web.post_form(
         url,
-        data={
-            "csrf_token": csrf_token(page.text),
+        {
             "held_on": dmy(TODAY - timedelta(days=1)),
             "status": "held",
             "duration_minutes": "40",
@@ -131,7 +112,7 @@ def test_correct_a_conversation_date_re_derives_the_plan(caseload: list[Any], we
     assert done.status_code == 302
     assert "De correctie is opgeslagen." in web.client.get(done.headers["Location"]).text
     db.session.expire_all()
-    row = db.session.get(ConversationRecord, row.id)
+    row = db.session.query(ConversationRecord).one()
     assert row.status == "held" and row.held_on == TODAY - timedelta(days=1)
     assert [d.domain for d in row.domains] == ["housing"]
     assert _plan(person.id)[0].status == "held"
@@ -147,7 +128,7 @@ def test_delete_a_wrongly_recorded_conversation(caseload: list[Any], web: Any) -
 
     person = caseload[0]
     web.login("km")
-    _record(
+    record_conversation(
         web,
         person.id,
         **{
@@ -156,18 +137,9 @@ def test_delete_a_wrongly_recorded_conversation(caseload: list[Any], web: Any) -
             "intervention-0-type": "volunteering",
         },
     )
-    row = db.session.query(ConversationRecord).one()
-    url = f"/klantmanager/deelnemer/{person.id}/gesprek/{row.id}/corrigeren"
-    page = web.client.get(url)
-    response = web.client.post(
-        url,
-        data={
-            "csrf_token": csrf_token(page.text),
-            "held_on": dmy(TODAY),
-            "status": "held",
-            "reason": "wrong_participant",
-            "delete": "y",
-        },
+    response = web.post_form(
+        _correction_url(person.id),
+        {"held_on": dmy(TODAY), "status": "held", "reason": "wrong_participant", "delete": "y"},
     )
     assert response.status_code == 302
     assert "Het gesprek is verwijderd." in web.client.get(response.headers["Location"]).text
@@ -188,12 +160,12 @@ def test_progress_on_an_unticked_domain_and_past_agreements_are_refused(
 
     person = caseload[0]
     web.login("km")
-    unticked = _record(web, person.id, **{"moved-housing": "ja"})
+    unticked = record_conversation(web, person.id, **{"moved-housing": "ja"})
     assert unticked.status_code == 422
     assert "U vulde vooruitgang in bij Wonen, maar vinkte dat leefgebied niet aan" in (
         unticked.text
     )
-    past = _record(
+    past = record_conversation(
         web,
         person.id,
         **{
@@ -262,7 +234,7 @@ def test_end_an_intervention_outside_a_conversation(caseload: list[Any], web: An
 
     person = caseload[0]
     web.login("km")
-    _record(web, person.id, **{"intervention-0-type": "volunteering"})
+    record_conversation(web, person.id, **{"intervention-0-type": "volunteering"})
     intervention = db.session.query(Intervention).one()
     page = web.client.get(f"/klantmanager/deelnemer/{person.id}")
     response = web.client.post(

@@ -17,12 +17,8 @@ from lottery_support import allocate_cohort_with_places
 STATUS_URL = re.compile(r"^/locatie/(\w+)/bestanden/taak/(\d+)$")
 
 
-@pytest.fixture(autouse=True)
-def instance_folder(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test spools its uploads into its own instance folder."""
-    folder = tmp_path / "instance"
-    monkeypatch.setattr(app, "instance_path", str(folder))
-    return folder
+#: Each test spools its uploads into its own instance folder.
+pytestmark = pytest.mark.usefixtures("instance_folder")
 
 
 def _upload(web: Any, kind: str, content: bytes, name: str = "export.csv") -> Any:
@@ -303,9 +299,8 @@ def test_a_too_large_file_is_refused_next_to_the_file_field(staff: Any, web: Any
 
 def test_upload_without_a_file(staff: Any, web: Any) -> None:
     web.login("coord")
-    page = web.client.get("/locatie/bw/bestanden")
-    response = web.client.post(
-        "/locatie/bw/bestanden/uitkomsten", data={"csrf_token": csrf_token(page.text)}
+    response = web.post_form(
+        "/locatie/bw/bestanden/uitkomsten", {}, form_page="/locatie/bw/bestanden"
     )
     assert response.status_code == 422
     assert "Kies een bestand." in response.text

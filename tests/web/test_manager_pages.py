@@ -5,24 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-import pytest
-from web_support import csrf_token
-
-from lottery_support import allocate_cohort_with_places
-
-
-@pytest.fixture
-def caseload(staff: Any, build: Any) -> list[Any]:
-    """Four FIP participants of bw, assigned to the client manager km and planned."""
-    from fiptrial.services import caseload as caseloads
-    from fiptrial.services import planning
-
-    people = [build.participant(staff.bw) for _ in range(8)]
-    allocate_cohort_with_places(staff.bw.id, 4)
-    start = date.today() - timedelta(days=30)
-    caseloads.assign_by_load(staff.bw, on=start, actor="test")
-    planning.plan_site(staff.bw, actor="test", starts_on=start)
-    return [p for p in people if caseloads.current_manager_id(p.id) is not None]
+from web_support import dmy, record_conversation
 
 
 def test_agenda_and_overdue_list(caseload: list[Any], web: Any) -> None:
@@ -40,23 +23,20 @@ def test_record_a_conversation_and_find_it_in_the_history(caseload: list[Any], w
 
     person = caseload[0]
     web.login("km")
-    url = f"/klantmanager/deelnemer/{person.id}/gesprek"
-    form = web.client.get(url)
+    form = web.client.get(f"/klantmanager/deelnemer/{person.id}/gesprek")
     assert form.status_code == 200
-    assert date.today().strftime("%d-%m-%Y") in form.text  # today is filled in
-    response = web.client.post(
-        url,
-        data={
-            "csrf_token": csrf_token(form.text),
-            "held_on": date.today().strftime("%d-%m-%Y"),
-            "status": "held",
+    assert dmy(date.today()) in form.text  # today is filled in
+    response = record_conversation(
+        web,
+        person.id,
+        **{
             "duration_minutes": "50",
             "domain-work_activity": "1",
             "moved-work_activity": "ja",
             "domain-finances": "1",
             "agreement-0-description": "Cv bijwerken",
             "agreement-0-responsible": "client",
-            "agreement-0-due": (date.today() + timedelta(days=14)).strftime("%d-%m-%Y"),
+            "agreement-0-due": dmy(date.today() + timedelta(days=14)),
             "intervention-0-type": "volunteering",
             "intervention-0-provider": "Buurthuis",
         },
@@ -77,21 +57,10 @@ def test_record_a_conversation_and_find_it_in_the_history(caseload: list[Any], w
 def test_errors_stay_next_to_their_field(caseload: list[Any], web: Any) -> None:
     person = caseload[0]
     web.login("km")
-    url = f"/klantmanager/deelnemer/{person.id}/gesprek"
-    form = web.client.get(url)
-    response = web.client.post(
-        url, data={"csrf_token": csrf_token(form.text), "held_on": "31-02-2026", "status": "held"}
-    )
+    response = record_conversation(web, person.id, held_on="31-02-2026", duration_minutes="")
     assert response.status_code == 422
     assert 'id="held_on-error"' in response.text
-    missed = web.client.post(
-        url,
-        data={
-            "csrf_token": csrf_token(form.text),
-            "held_on": date.today().strftime("%d-%m-%Y"),
-            "status": "missed",
-        },
-    )
+    missed = record_conversation(web, person.id, status="missed", duration_minutes="")
     assert missed.status_code == 422
     assert 'id="missed_reason-error"' in missed.text
 

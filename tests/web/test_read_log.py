@@ -49,25 +49,23 @@ def test_an_analysts_list_view_is_logged_with_the_participants_shown(
     assert entry.participants == 3
 
 
-def test_a_coordinators_participant_page_is_logged_with_its_participant(
-    staff: Any, web: Any, people: dict[str, Any]
+@pytest.mark.parametrize(
+    ("site", "index", "status", "shown"),
+    [("bw", 1, 200, True), ("breda", 0, 404, False)],
+    ids=["own-site-logged-with-its-participant", "refused-read-logged-without-participants"],
+)
+def test_a_coordinators_participant_page_is_logged(
+    staff: Any, web: Any, people: dict[str, Any], site: str, index: int, status: int, shown: bool
 ) -> None:
+    """The own site's participant page is logged with its participant; another site's is
+    refused (404) and logged without participants."""
     web.login("coord")
-    person = people["bw"][1]
-    assert web.client.get(f"/locatie/bw/deelnemers/{person.id}").status_code == 200
+    person = people[site][index]
+    url = f"/locatie/{site}/deelnemers/{person.id}"
+    assert web.client.get(url).status_code == status
     [entry] = entries("user:coord", "participant.view")
-    assert subjects(entry) == {person.id}
-    assert entry.path == f"/locatie/bw/deelnemers/{person.id}" and entry.status == 200
-
-
-def test_a_refused_read_is_logged_without_participants(
-    staff: Any, web: Any, people: dict[str, Any]
-) -> None:
-    web.login("coord")
-    other = people["breda"][0]
-    assert web.client.get(f"/locatie/breda/deelnemers/{other.id}").status_code == 404
-    [entry] = entries("user:coord", "participant.view")
-    assert entry.status == 404 and subjects(entry) == set()
+    assert subjects(entry) == ({person.id} if shown else set())
+    assert entry.path == url and entry.status == status
 
 
 def test_a_bsn_typed_into_the_search_never_enters_the_log(

@@ -47,10 +47,7 @@ def test_monitoring_plot_works_without_data(staff: Any, web: Any) -> None:
 
 def test_audit_verification(staff: Any, web: Any) -> None:
     web.login("beheer")
-    page = web.client.get("/onderzoek/audit")
-    response = web.client.post(
-        "/onderzoek/audit/controle", data={"csrf_token": csrf_token(page.text)}
-    )
+    response = web.post_form("/onderzoek/audit/controle", {}, form_page="/onderzoek/audit")
     assert response.status_code == 200
     assert "De keten is intact" in response.text
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 PASSWORD = "kalm-en-veilig-2027"
 CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
@@ -34,6 +35,18 @@ def trial_settings_form(name: str, **overrides: str) -> dict[str, str]:
     }
     data.update(overrides)
     return data
+
+
+def dmy(day: date) -> str:
+    """A date as the forms take it (dd-mm-jjjj)."""
+    return day.strftime("%d-%m-%Y")
+
+
+def record_conversation(web: Any, participant_id: int, **fields: str) -> Any:
+    """The client manager's conversation form for the participant, posted: a conversation held
+    today that took 45 minutes, unless ``fields`` say otherwise."""
+    data = {"held_on": dmy(date.today()), "status": "held", "duration_minutes": "45", **fields}
+    return web.post_form(f"/klantmanager/deelnemer/{participant_id}/gesprek", data)
 
 
 def csrf_token(html: str) -> str:
