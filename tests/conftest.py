@@ -10,6 +10,7 @@ CI=true, where they fail: CI must never pass on SQLite alone.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
 import sqlite3
@@ -89,6 +90,60 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
         db.engine.dispose()
     return path
+
+
+# The three-year story at 200 clients: the demo tests read it and the browser demo journey
+# serves it. It takes seconds to play, so it is played once per run, by whichever test process
+# asks first (the others wait on a file lock), and every test module gets its own copy.
+STORY_PARTICIPANTS, STORY_SEED = 200, 2014
+
+
+@dataclass(frozen=True)
+class PlayedStory:
+    """The played story's database and the summary ``play`` returned."""
+
+    sqlite_file: Path
+    summary: dict[str, Any]
+
+    def app(self, folder: Path, **config: Any) -> Flask:
+        """An app on a copy of the story's database in ``folder``, for one module to read and
+        change, with the keys the story was played with (its pseudonyms and audit chain)."""
+        from fiptrial import create_app
+
+        path = folder / "story.sqlite"
+        restore_sqlite(self.sqlite_file, path)
+        return create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", **TEST_KEYS, **config})
+
+
+@pytest.fixture(scope="session")
+def played_story(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, worker_id: str
+) -> PlayedStory:
+    from filelock import FileLock
+
+    # Under xdist every process has its own base temp folder below one shared by the run.
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    path, summary_file = shared / "story.sqlite", shared / "story.json"
+    with FileLock(f"{path}.lock"):
+        if not summary_file.is_file():
+            shutil.copy(sqlite_template, path)
+            summary_file.write_text(json.dumps(_play_story(path)))
+    return PlayedStory(path, json.loads(summary_file.read_text()))
+
+
+def _play_story(path: Path) -> dict[str, Any]:
+    from fiptrial import create_app
+    from fiptrial.demo.story import play
+    from fiptrial.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", **TEST_KEYS})
+    with app.app_context():
+        summary = play(participants=STORY_PARTICIPANTS, seed=STORY_SEED)
+        db.session.remove()
+        db.engine.dispose()
+    return summary
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
 """A newcomer's first look at the three-year demo, in Chromium with JavaScript on.
 
 A server of its own (the other journeys share the small one-day demo): ``fiptrial demo``'s
-story at a small size on a fresh SQLite database. The analyst opens the pooled report, the
-research admin the monitoring and fidelity of Brabantse Wal, the coordinator an import report;
-each page must show its figures (images that loaded) and its numbers.
+story at a small size (``played_story``), on its own copy of the story's SQLite database. The
+analyst opens the pooled report, the research admin the monitoring and fidelity of Brabantse
+Wal, the coordinator an import report; each page must show its figures (images that loaded)
+and its numbers.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,27 +31,15 @@ def _browser_support(config: pytest.Config) -> Any:
 
 @pytest.fixture(scope="module")
 def demo_server(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, pytestconfig: pytest.Config
+    tmp_path_factory: pytest.TempPathFactory, played_story: Any, pytestconfig: pytest.Config
 ) -> Iterator[Any]:
     from werkzeug.serving import make_server
 
-    from fiptrial import create_app
-
-    folder = tmp_path_factory.mktemp("demo-browser")
-    shutil.copy(sqlite_template, folder / "demo.sqlite")
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'demo.sqlite'}",
-            "SECRET_KEY": "browser-demo-secret",
-            "PSEUDONYM_KEY": "browser-demo-pseudonym-key",
-        }
-    )
+    app = played_story.app(tmp_path_factory.mktemp("demo-browser"))
     with app.app_context():
-        from fiptrial.demo.story import play
         from fiptrial.extensions import db
         from fiptrial.models import ImportBatch, Site
 
-        play(participants=200, seed=2014)
         site = db.session.query(Site).filter_by(code="brabantse_wal").one()
         batch = (
             db.session.query(ImportBatch)
