@@ -77,6 +77,24 @@ def seeded_caseload(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, An
 
 
 @pytest.fixture
+def seeded_staff(app: Any, build: Any, seeded_snapshots: Any) -> Staff:
+    """The staff, built once per test process and database and restored into each test's
+    emptied database after that, ids included. For a module whose tests write nothing before
+    asking for the staff (the restore replaces the database): it overrides ``staff`` with this.
+    """
+    from fiptrial.extensions import db
+    from fiptrial.models import Site, Trial
+
+    def seed() -> tuple[int, int, int]:
+        staff = build_staff(build)  # registers nobody: the builder's BSNs stay where they are
+        return staff.trial.id, staff.bw.id, staff.breda.id
+
+    trial, bw, breda = seeded_snapshots.load(app, "staff", seed)
+    get = db.session.get_one
+    return Staff(get(Trial, trial), get(Site, bw), get(Site, breda))
+
+
+@pytest.fixture
 def staff(request: pytest.FixtureRequest, build: Any) -> Staff:
     """A trial with sites bw and breda, and one user of each role (password PASSWORD).
 

@@ -21,6 +21,12 @@ STATUS_URL = re.compile(r"^/locatie/(\w+)/bestanden/taak/(\d+)$")
 pytestmark = pytest.mark.usefixtures("instance_folder")
 
 
+@pytest.fixture
+def staff(seeded_staff: Any) -> Any:
+    """The staff from its snapshot: no test here writes to the database before asking for it."""
+    return seeded_staff
+
+
 def _upload(web: Any, kind: str, content: bytes, name: str = "export.csv") -> Any:
     page = web.client.get("/locatie/bw/bestanden")
     prefix = "participants" if kind == "deelnemers" else "outcomes"
