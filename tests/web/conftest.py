@@ -76,39 +76,34 @@ def seeded_caseload(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, An
     return ids
 
 
-@pytest.fixture
-def seeded_staff(app: Any, build: Any, seeded_snapshots: Any) -> Staff:
-    """The staff, built once per test process and database and restored into each test's
-    emptied database after that, ids included. For a module whose tests write nothing before
-    asking for the staff (the restore replaces the database): it overrides ``staff`` with this.
-    """
+def _staff_of(ids: tuple[int, int, int]) -> Staff:
     from fiptrial.extensions import db
     from fiptrial.models import Site, Trial
+
+    trial, bw, breda = ids
+    get = db.session.get_one
+    return Staff(get(Trial, trial), get(Site, bw), get(Site, breda))
+
+
+@pytest.fixture
+def staff(request: pytest.FixtureRequest, app: Any, build: Any, seeded_snapshots: Any) -> Staff:
+    """A trial with sites bw and breda, and one user of each role (password PASSWORD).
+
+    A test that also asks for the caseload gets the staff from the caseload's snapshot. A module
+    that sets ``SEEDED_STAFF = True`` (none of its tests writes to the database before asking
+    for the staff: a restore replaces the database) gets it restored from a snapshot of its own,
+    built once per test process and database; every other module builds it per test.
+    """
+    if "caseload" in request.fixturenames:
+        return _staff_of(request.getfixturevalue("seeded_caseload")["staff"])
+    if not getattr(request.module, "SEEDED_STAFF", False):
+        return build_staff(build)
 
     def seed() -> tuple[int, int, int]:
         staff = build_staff(build)  # registers nobody: the builder's BSNs stay where they are
         return staff.trial.id, staff.bw.id, staff.breda.id
 
-    trial, bw, breda = seeded_snapshots.load(app, "staff", seed)
-    get = db.session.get_one
-    return Staff(get(Trial, trial), get(Site, bw), get(Site, breda))
-
-
-@pytest.fixture
-def staff(request: pytest.FixtureRequest, build: Any) -> Staff:
-    """A trial with sites bw and breda, and one user of each role (password PASSWORD).
-
-    A test that also asks for the caseload gets the staff from the caseload's snapshot, which
-    must be restored before anything else is written.
-    """
-    if "caseload" not in request.fixturenames:
-        return build_staff(build)
-    from fiptrial.extensions import db
-    from fiptrial.models import Site, Trial
-
-    trial, bw, breda = request.getfixturevalue("seeded_caseload")["staff"]
-    get = db.session.get_one
-    return Staff(get(Trial, trial), get(Site, bw), get(Site, breda))
+    return _staff_of(seeded_snapshots.load(app, "staff", seed))
 
 
 @pytest.fixture
