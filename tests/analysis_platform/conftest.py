@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from small_trial import build_small_trial
+from flask import Flask
+from small_trial import load_small_trial, seed_small_trial
 
 
 @pytest.fixture
-def small_trial(build: Any) -> dict[str, Any]:
-    return build_small_trial(build)
+def small_trial(app: Flask, build: Any, seeded_snapshots: Any) -> dict[str, Any]:
+    """The small trial, built once per test process and database (about a second of services
+    and commits) and restored into each test's emptied database after that, ids included."""
+    ids = seeded_snapshots.load(app, "small_trial", lambda: seed_small_trial(build))
+    build._bsn = ids["last_bsn"]
+    return load_small_trial(ids)

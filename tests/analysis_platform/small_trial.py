@@ -139,3 +139,33 @@ def build_small_trial(build: Any) -> dict[str, Any]:
     consent.record(p["withdrew"], status="withdrawn", version="v1", on=WITHDRAWN, actor="test")
     return {"trial": trial, "site": site, "people": people, "managers": (first, second),
             "mistake": mistake}  # fmt: skip
+
+
+def seed_small_trial(build: Any) -> dict[str, Any]:
+    """The small trial built, as a snapshot keeps it: the ids of what the tests refer to, and
+    the builder's last BSN (so that a test's own participants get fresh ones after a restore)."""
+    small = build_small_trial(build)
+    first, second = small["managers"]
+    return {
+        "trial": small["trial"].id,
+        "site": small["site"].id,
+        "people": {name: person.id for name, person in small["people"].items()},
+        "managers": (first.id, second.id),
+        "mistake": small["mistake"].id,
+        "last_bsn": build._bsn,
+    }
+
+
+def load_small_trial(ids: dict[str, Any]) -> dict[str, Any]:
+    """What ``build_small_trial`` returns, read back from the (seeded or restored) database."""
+    from fiptrial.extensions import db
+    from fiptrial.models import Participant, Site, Trial, User
+
+    get = db.session.get_one
+    return {
+        "trial": get(Trial, ids["trial"]),
+        "site": get(Site, ids["site"]),
+        "people": {name: get(Participant, pid) for name, pid in ids["people"].items()},
+        "managers": tuple(get(User, uid) for uid in ids["managers"]),
+        "mistake": get(Participant, ids["mistake"]),
+    }

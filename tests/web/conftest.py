@@ -27,8 +27,7 @@ class Staff:
     breda: Any
 
 
-@pytest.fixture
-def staff(build: Any) -> Staff:
+def build_staff(build: Any) -> Staff:
     """A trial with sites bw and breda, and one user of each role (password PASSWORD)."""
     from fiptrial.services.users import create_user
 
@@ -46,20 +45,75 @@ def staff(build: Any) -> Staff:
     return Staff(trial, bw, breda)
 
 
-@pytest.fixture
-def caseload(staff: Staff, build: Any) -> list[Any]:
-    """The FIP participants of bw (four of eight), assigned to the client manager km, with a
-    plan that began a month ago."""
+def seed_caseload(build: Any) -> dict[str, Any]:
+    """The staff, and the FIP participants of bw (four of eight) assigned to the client manager
+    km, with a plan that began a month ago; as ids, with the builder's last BSN."""
     from fiptrial.services import caseload as caseloads
     from fiptrial.services import planning
     from lottery_support import allocate_cohort_with_places
 
+    staff = build_staff(build)
     people = [build.participant(staff.bw) for _ in range(8)]
     allocate_cohort_with_places(staff.bw.id, 4)
     start = date.today() - timedelta(days=30)
     caseloads.assign_by_load(staff.bw, on=start, actor="test")
     planning.plan_site(staff.bw, actor="test", starts_on=start)
-    return [p for p in people if caseloads.current_manager_id(p.id) is not None]
+    return {
+        "staff": (staff.trial.id, staff.bw.id, staff.breda.id),
+        "caseload": [p.id for p in people if caseloads.current_manager_id(p.id) is not None],
+        "last_bsn": build._bsn,
+    }
+
+
+@pytest.fixture
+def seeded_caseload(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, Any]:
+    """``seed_caseload``, run once per test process, database and day (the plan starts a month
+    before today) and restored into each test's emptied database after that, ids included."""
+    ids = seeded_snapshots.load(
+        app, f"caseload_{date.today():%Y%m%d}", lambda: seed_caseload(build)
+    )
+    build._bsn = ids["last_bsn"]
+    return ids
+
+
+def _staff_of(ids: tuple[int, int, int]) -> Staff:
+    from fiptrial.extensions import db
+    from fiptrial.models import Site, Trial
+
+    trial, bw, breda = ids
+    get = db.session.get_one
+    return Staff(get(Trial, trial), get(Site, bw), get(Site, breda))
+
+
+@pytest.fixture
+def staff(request: pytest.FixtureRequest, app: Any, build: Any, seeded_snapshots: Any) -> Staff:
+    """A trial with sites bw and breda, and one user of each role (password PASSWORD).
+
+    A test that also asks for the caseload gets the staff from the caseload's snapshot. A module
+    that sets ``SEEDED_STAFF = True`` (none of its tests writes to the database before asking
+    for the staff: a restore replaces the database) gets it restored from a snapshot of its own,
+    built once per test process and database; every other module builds it per test.
+    """
+    if "caseload" in request.fixturenames:
+        return _staff_of(request.getfixturevalue("seeded_caseload")["staff"])
+    if not getattr(request.module, "SEEDED_STAFF", False):
+        return build_staff(build)
+
+    def seed() -> tuple[int, int, int]:
+        staff = build_staff(build)  # registers nobody: the builder's BSNs stay where they are
+        return staff.trial.id, staff.bw.id, staff.breda.id
+
+    return _staff_of(seeded_snapshots.load(app, "staff", seed))
+
+
+@pytest.fixture
+def caseload(staff: Staff, seeded_caseload: dict[str, Any]) -> list[Any]:
+    """The FIP participants of bw (four of eight), assigned to the client manager km, with a
+    plan that began a month ago."""
+    from fiptrial.extensions import db
+    from fiptrial.models import Participant
+
+    return [db.session.get_one(Participant, pid) for pid in seeded_caseload["caseload"]]
 
 
 class Browser:

@@ -14,6 +14,8 @@ from web_support import csrf_token, dmy, record_conversation
 from lottery_support import allocate_cohort_with_places
 
 TODAY = date.today()
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
 
 
 def _plan(pid: int) -> list[Any]:

@@ -19,6 +19,8 @@ STATUS_URL = re.compile(r"^/locatie/(\w+)/bestanden/taak/(\d+)$")
 
 #: Each test spools its uploads into its own instance folder.
 pytestmark = pytest.mark.usefixtures("instance_folder")
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
 
 
 def _upload(web: Any, kind: str, content: bytes, name: str = "export.csv") -> Any:
