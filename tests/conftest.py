@@ -441,8 +441,14 @@ class SeededSnapshots:
         """The state ``name`` in ``app``'s (empty) database: seeded, or restored from a copy."""
         from fiptrial.extensions import db
 
+        from fiptrial.models import AuditEntry, User
+
         url = app.config["SQLALCHEMY_DATABASE_URI"]
         backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+        # A restore replaces the whole database (on SQLite silently): whatever the test wrote
+        # before asking for the state would be lost, so it must not have written anything.
+        written = db.session.query(AuditEntry).count() + db.session.query(User).count()
+        assert written == 0, f"the seeded state {name!r} must be the test's first write"
         kept = self.kept.get((backend, name))
         if kept is not None:
             db.session.remove()
