@@ -440,7 +440,6 @@ class SeededSnapshots:
     def load(self, app: Flask, name: str, seed: Any) -> Any:
         """The state ``name`` in ``app``'s (empty) database: seeded, or restored from a copy."""
         from fiptrial.extensions import db
-
         from fiptrial.models import AuditEntry, User
 
         url = app.config["SQLALCHEMY_DATABASE_URI"]
