@@ -171,8 +171,11 @@ def test_every_endpoint_has_a_row_of_allowed_roles() -> None:
     assert sorted(ALLOWED) == sorted(f"{e.method} {e.path}" for e in ENDPOINTS)
 
 
-@pytest.fixture
-def world(build: Any) -> dict[str, Any]:
+def build_world(build: Any) -> dict[str, Any]:
+    """Two sites of t1 with an allocated participant and an ended import job each, a client
+    manager of the own site, a token of every role; the ids and tokens, for ``world_from``."""
+    from fiptrial.extensions import db
+    from fiptrial.models import User
     from fiptrial.services import randomisation
 
     trial = build.trial("t1")
@@ -182,9 +185,6 @@ def world(build: Any) -> dict[str, Any]:
     allocations = {
         scope: randomisation.allocate(person.id, actor="test") for scope, person in people.items()
     }
-    from fiptrial.extensions import db
-    from fiptrial.models import User
-
     manager = User(username="km", role="client_manager", site_id=own.id)
     db.session.add(manager)
     db.session.commit()
@@ -198,12 +198,37 @@ def world(build: Any) -> dict[str, Any]:
     jobs = {scope: _ended_job(site) for scope, site in (("own", own), ("other", other))}
     return {
         "jobs": jobs,
-        "sites": {"own": own, "other": other},
-        "people": people,
-        "allocations": allocations,
+        "sites": {"own": own.id, "other": other.id},
+        "people": {scope: person.id for scope, person in people.items()},
+        "allocations": {scope: allocation.id for scope, allocation in allocations.items()},
         "tokens": tokens,
-        "manager": manager,
+        "manager": manager.id,
     }
+
+
+def world_from(ids: dict[str, Any]) -> dict[str, Any]:
+    """The world of ``build_world`` read back from the database, in this test's session."""
+    from fiptrial.extensions import db
+    from fiptrial.models import Allocation, Participant, Site, User
+
+    def rows(model: Any, scoped: dict[str, int]) -> dict[str, Any]:
+        return {scope: db.session.get(model, row_id) for scope, row_id in scoped.items()}
+
+    return {
+        "jobs": dict(ids["jobs"]),
+        "sites": rows(Site, ids["sites"]),
+        "people": rows(Participant, ids["people"]),
+        "allocations": rows(Allocation, ids["allocations"]),
+        "tokens": dict(ids["tokens"]),
+        "manager": db.session.get(User, ids["manager"]),
+    }
+
+
+@pytest.fixture
+def world(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, Any]:
+    """Built once per test process and backend; each test gets a copy of its database
+    (tests/conftest.py, SeededSnapshots), with the same ids and tokens."""
+    return world_from(seeded_snapshots.load(app, "access_matrix", lambda: build_world(build)))
 
 
 def _ended_job(site: Any) -> int:
@@ -253,20 +278,52 @@ def test_access_matrix(client: Any, world: dict[str, Any], bearer: Any, role: st
                 assert status not in (401, 403, 404, 405) and status < 500, where
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.path}")
+def row_counts() -> dict[str, int]:
+    """The rows of every table: a refused request must leave them as they were."""
+    from sqlalchemy import func
+
+    from fiptrial.extensions import db
+
+    return {
+        table.name: db.session.query(func.count()).select_from(table).scalar() or 0
+        for table in db.metadata.sorted_tables
+    }
+
+
 def test_unknown_and_revoked_tokens_get_401(
-    client: Any, world: dict[str, Any], bearer: Any, endpoint: Endpoint
+    client: Any, world: dict[str, Any], bearer: Any
 ) -> None:
+    """No token, an unknown token and a revoked one: 401 on every endpoint.
+
+    One world for all endpoints: the refusals write nothing (asserted: every table keeps its
+    rows), so each endpoint is asked as on a world of its own. The analyst's token is revoked
+    once, after every endpoint has refused the first two.
+    """
     from fiptrial.extensions import db
     from fiptrial.models import ApiToken
     from fiptrial.services.tokens import revoke_token
 
-    path = fill(endpoint, world, "own")
-    assert call(client, endpoint, path, {}).status_code == 401
-    assert call(client, endpoint, path, bearer("fip_not-a-token")).status_code == 401
+    requests = [(endpoint, fill(endpoint, world, "own")) for endpoint in ENDPOINTS]
+    wrong = []
+
+    def expect_401(headers: dict[str, str], what: str) -> None:
+        for endpoint, path in requests:
+            status = call(client, endpoint, path, headers).status_code
+            if status != 401:
+                wrong.append(f"{endpoint.method} {endpoint.path} ({what}): {status}")
+
+    before = row_counts()
+    expect_401({}, "no token")
+    expect_401(bearer("fip_not-a-token"), "unknown token")
+    refused = row_counts()
     analyst = db.session.query(ApiToken).filter_by(role="analyst").one()
     revoke_token(analyst.id, actor="test")
-    assert call(client, endpoint, path, bearer(world["tokens"]["analyst"])).status_code == 401
+    revoked = row_counts()
+    expect_401(bearer(world["tokens"]["analyst"]), "revoked token")
+    after = row_counts()
+    assert not wrong, "not 401:\n" + "\n".join(wrong)
+    assert (refused, after) == (before, revoked), "a refused request wrote to the database"
+    assert revoked != before  # the counts see a write: the revocation's audit entry
 
 
 def test_every_endpoint_is_in_the_matrix(app: Any) -> None:

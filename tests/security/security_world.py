@@ -153,7 +153,38 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+def world_ids(world: World) -> dict[str, Any]:
+    """What a kept copy of the world needs besides the database: its rows' ids and tokens."""
+    return {
+        "trial": world.trial.id,
+        "sites": (world.bw.id, world.other.id),
+        "participants": (world.own.id, world.foreign.id),
+        "tokens": world.tokens,
+        "jobs": world.jobs,
+    }
+
+
+def world_from_ids(ids: dict[str, Any]) -> World:
+    """The world of ``world_ids`` read back from the database (in this test's session)."""
+    from fiptrial.extensions import db
+    from fiptrial.models import Participant, Site, Trial
+    from fiptrial.services import users
+
+    bw, other = (db.session.get(Site, site_id) for site_id in ids["sites"])
+    own, foreign = (db.session.get(Participant, pid) for pid in ids["participants"])
+    world = World(db.session.get(Trial, ids["trial"]), bw, other, own, foreign)
+    world.users = {u.username: u for u in users.list_users()}
+    world.tokens = dict(ids["tokens"])
+    world.jobs = dict(ids["jobs"])
+    return world
+
+
 @pytest.fixture
-def world(build: Any) -> World:
-    """The security tests' world: two sites, every role, a FIP client."""
-    return build_world(build)
+def world(app: Any, build: Any, seeded_snapshots: Any) -> World:
+    """The security tests' world: two sites, every role, a FIP client.
+
+    Built once per test process and backend; every other test gets a copy of its database
+    (tests/conftest.py, SeededSnapshots), with the same ids and tokens, in its own database.
+    """
+    ids = seeded_snapshots.load(app, "security_world", lambda: world_ids(build_world(build)))
+    return world_from_ids(ids)
