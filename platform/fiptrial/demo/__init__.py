@@ -11,9 +11,9 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from fiptrial.demo.trial import DEMO_ACTOR, DEMO_TRIAL, create_demo_trial
+from fiptrial.demo.trial import DEMO_ACTOR, create_demo_trial
 from fiptrial.extensions import db
-from fiptrial.models import Allocation, Participant, Site, Trial
+from fiptrial.models import Allocation, Participant, Site
 from fiptrial.services import consent, lottery, randomisation, trials
 from fiptrial.services.participants import register as register_participant
 from fiptrial.services.users import create_demo_users
@@ -165,7 +165,3 @@ def _site_counts(site: Site) -> dict[str, int]:
     fip = db.session.query(Allocation).filter_by(site_id=site.id, arm="fip").count()
     control = db.session.query(Allocation).filter_by(site_id=site.id, arm="control").count()
     return {"registered": registered, "eligible": eligible, "fip": fip, "control": control}
-
-
-def demo_trial() -> Trial | None:
-    return db.session.query(Trial).filter_by(code=DEMO_TRIAL).one_or_none()

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from fiptrial.demo.exports import DEMO_CREATED, SiteExporter
 from fiptrial.demo.records import record_conversations
-from fiptrial.demo.trial import DEMO_ACTOR, DEMO_TRIAL, create_demo_trial
+from fiptrial.demo.trial import DEMO_ACTOR, create_demo_trial
 from fiptrial.demo.world import SITES, SiteDesign, build_world
 from fiptrial.extensions import db
 from fiptrial.models import (
@@ -398,7 +398,3 @@ def _site_counts(site: Site) -> dict[str, int]:
         "import_batches": count(ImportBatch),
         "conversations": count(ConversationRecord),
     }
-
-
-def demo_trial() -> Trial | None:
-    return db.session.query(Trial).filter_by(code=DEMO_TRIAL).one_or_none()

@@ -26,7 +26,6 @@ from fiptrial.services.exports.rows import (
     AnalysisExport,
     add_years,
     build_export,
-    export_columns,
     followup_end,
 )
 from fiptrial.services.exports.variables import (
@@ -69,7 +68,6 @@ __all__ = [
     "build_export",
     "canonical_json",
     "codebook_markdown",
-    "export_columns",
     "export_trial",
     "followup_end",
     "plan_path",
