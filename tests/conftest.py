@@ -416,12 +416,14 @@ def runner(app: Flask) -> Any:
 @dataclass
 class Snapshot:
     """A seeded database state kept by one test process: a SQLite file or a PostgreSQL schema
-    holding a copy of every table, the sequences' values, and what the seed returned."""
+    holding a copy of every table, the sequences' values, what the seed returned, and where the
+    seed left the builder's BSNs (a later participant must not reuse one)."""
 
     result: Any
     sqlite_file: Path | None = None
     postgres_schema: str | None = None
     sequences: dict[str, int] = field(default_factory=dict)
+    last_bsn: int | None = None
 
 
 class SeededSnapshots:
@@ -437,8 +439,12 @@ class SeededSnapshots:
         self.folder = folder
         self.kept: dict[tuple[str, str], Snapshot] = {}
 
-    def load(self, app: Flask, name: str, seed: Any) -> Any:
-        """The state ``name`` in ``app``'s (empty) database: seeded, or restored from a copy."""
+    def load(self, app: Flask, name: str, seed: Any, builder: Any = None) -> Any:
+        """The state ``name`` in ``app``'s (empty) database: seeded, or restored from a copy.
+
+        ``builder``, the test's ``TrialBuilder`` where the seed registers participants with
+        it, goes on from the seed's last BSN after a restore as it would after the seed.
+        """
         from fiptrial.extensions import db
         from fiptrial.models import AuditEntry, User
 
@@ -455,6 +461,8 @@ class SeededSnapshots:
                 restore_sqlite(kept.sqlite_file, Path(db.engine.url.database or ""))
             else:
                 _restore_postgres(db.engine, kept)
+            if builder is not None and kept.last_bsn is not None:
+                builder._bsn = kept.last_bsn
             return copy.deepcopy(kept.result)
         result = seed()
         db.session.remove()
@@ -463,6 +471,7 @@ class SeededSnapshots:
             restore_sqlite(Path(db.engine.url.database or ""), kept.sqlite_file)
         else:
             kept = _keep_postgres(db.engine, name, result)
+        kept.last_bsn = builder._bsn if builder is not None else None
         self.kept[(backend, name)] = kept
         return copy.deepcopy(result)
 

@@ -152,7 +152,6 @@ def seed_small_trial(build: Any) -> dict[str, Any]:
         "people": {name: person.id for name, person in small["people"].items()},
         "managers": (first.id, second.id),
         "mistake": small["mistake"].id,
-        "last_bsn": build._bsn,
     }
 
 

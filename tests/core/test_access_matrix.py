@@ -228,7 +228,8 @@ def world_from(ids: dict[str, Any]) -> dict[str, Any]:
 def world(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, Any]:
     """Built once per test process and backend; each test gets a copy of its database
     (tests/conftest.py, SeededSnapshots), with the same ids and tokens."""
-    return world_from(seeded_snapshots.load(app, "access_matrix", lambda: build_world(build)))
+    ids = seeded_snapshots.load(app, "access_matrix", lambda: build_world(build), build)
+    return world_from(ids)
 
 
 def _ended_job(site: Any) -> int:

@@ -186,5 +186,5 @@ def world(app: Any, build: Any, seeded_snapshots: Any) -> World:
     Built once per test process and backend; every other test gets a copy of its database
     (tests/conftest.py, SeededSnapshots), with the same ids and tokens, in its own database.
     """
-    ids = seeded_snapshots.load(app, "security_world", lambda: world_ids(build_world(build)))
+    ids = seeded_snapshots.load(app, "security_world", lambda: world_ids(build_world(build)), build)
     return world_from_ids(ids)

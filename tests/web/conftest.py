@@ -47,7 +47,7 @@ def build_staff(build: Any) -> Staff:
 
 def seed_caseload(build: Any) -> dict[str, Any]:
     """The staff, and the FIP participants of bw (four of eight) assigned to the client manager
-    km, with a plan that began a month ago; as ids, with the builder's last BSN."""
+    km, with a plan that began a month ago; as ids."""
     from fiptrial.services import caseload as caseloads
     from fiptrial.services import planning
     from lottery_support import allocate_cohort_with_places
@@ -61,7 +61,6 @@ def seed_caseload(build: Any) -> dict[str, Any]:
     return {
         "staff": (staff.trial.id, staff.bw.id, staff.breda.id),
         "caseload": [p.id for p in people if caseloads.current_manager_id(p.id) is not None],
-        "last_bsn": build._bsn,
     }
 
 
@@ -70,9 +69,8 @@ def seeded_caseload(app: Any, build: Any, seeded_snapshots: Any) -> dict[str, An
     """``seed_caseload``, run once per test process, database and day (the plan starts a month
     before today) and restored into each test's emptied database after that, ids included."""
     ids = seeded_snapshots.load(
-        app, f"caseload_{date.today():%Y%m%d}", lambda: seed_caseload(build)
+        app, f"caseload_{date.today():%Y%m%d}", lambda: seed_caseload(build), build
     )
-    build._bsn = ids["last_bsn"]
     return ids
 
 
