@@ -70,3 +70,23 @@ def test_removing_the_last_entries_is_detected(build: Any) -> None:
     tamper(f"DELETE FROM audit_entry WHERE id = {last}")
     report = audit.verify_chain()
     assert not report.ok and report.first_broken == last
+
+
+def test_a_user_is_one_entity_whichever_service_writes_about_it(build: Any) -> None:
+    """The coordinator's client manager and the admin's user are both "user" in the trail, so
+    that the audit page's filter on users finds every entry about one."""
+    from fiptrial.services import caseload
+    from fiptrial.services.audit_reads import AuditFilters, audit_choices, audit_page
+    from fiptrial.services.users import create_user
+
+    site = build.site(build.trial())
+    manager = caseload.add_client_manager(site, "km2", capacity=40, actor="test")
+    caseload.set_capacity(manager.id, 50, actor="test")
+    analyst = create_user(username="ana", role="analyst", password="Lang genoeg 12!", actor="test")
+    found = audit_page(AuditFilters(entity="user")).rows
+    assert [(e.action, e.entity_id) for e in reversed(found)] == [
+        ("client_manager.created", str(manager.id)),
+        ("client_manager.capacity_changed", str(manager.id)),
+        ("user.created", str(analyst.id)),
+    ]
+    assert "app_user" not in audit_choices()["entities"]

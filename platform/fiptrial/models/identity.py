@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,6 +23,9 @@ ALL_ROLES = (*ROLES, PRIVACY_OFFICER)
 
 class User(db.Model):  # type: ignore[name-defined]
     __tablename__ = "app_user"
+    #: The audit trail's name for a user, whichever service writes the entry (the table's name
+    #: only avoids SQL's reserved word).
+    audit_entity: ClassVar[str] = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)

@@ -173,10 +173,10 @@ def record_about(
     action: str, row: Any, *, actor: str, data: dict[str, Any], site: str | None = None
 ) -> AuditEntry:
     """Append an entry about one row (a round, a batch, a planned conversation), named by the
-    row's table and id: the entity cannot drift from the name the row's creation carries."""
-    return record(
-        action, actor=actor, entity=row.__tablename__, entity_id=row.id, site=site, data=data
-    )
+    row's table (or the model's ``audit_entity``) and id: the entity cannot drift from the name
+    the row's creation carries."""
+    entity = getattr(type(row), "audit_entity", row.__tablename__)
+    return record(action, actor=actor, entity=entity, entity_id=row.id, site=site, data=data)
 
 
 def record_for_participant(
