@@ -24,7 +24,7 @@ from fiptrial.models import (
     Site,
     Trial,
 )
-from fiptrial.models.conversations import OPEN_STATUSES, OVERDUE, PLANNED
+from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES, OVERDUE, PLANNED
 from fiptrial.services import audit, timeslots
 from fiptrial.services.fidelity import WINDOW_DAYS
 from fiptrial.services.planning.calendar import is_working_day
@@ -303,6 +303,21 @@ def mark_overdue(today: date) -> dict[str, int]:
         for pid, sequence in last_missed.items()
     )
     return {"overdue": int(overdue or 0), "missed": len(lapsed), "replanned": replanned}
+
+
+def cancel_open_conversations(*criteria: ColumnElement[bool]) -> int:
+    """Cancel the open planned conversations that meet ``criteria``; how many were cancelled.
+
+    A withdrawal ends a participant's conversations: at once when it is recorded and again at
+    the nightly run. Both go through here, so that what counts as open and what a cancelled
+    conversation becomes is decided in one place. One UPDATE in the caller's transaction.
+    """
+    return rows_changed(
+        update(PlannedConversation)
+        .where(PlannedConversation.status.in_(OPEN_STATUSES), *criteria)
+        .values(status=CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reconfigure_trial(
