@@ -28,7 +28,6 @@ from sqlalchemy import select, text, update
 from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import ConsentEvent, JobRun, PlannedConversation, Site, Trial
-from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.scheduler.lock import holder_name
 from fiptrial.services import followup, planning, retention
 from fiptrial.services.import_tasks import remove_stale_uploads
@@ -66,14 +65,8 @@ def by_week(today: date) -> str:
 def nightly_overdue(today: date) -> dict[str, Any]:
     """Overdue and missed conversations, the re-plan after them; withdrawals cancel the rest."""
     withdrawn = select(ConsentEvent.participant_id).where(ConsentEvent.status == "withdrawn")
-    cancelled = rows_changed(
-        update(PlannedConversation)
-        .where(
-            PlannedConversation.status.in_(OPEN_STATUSES),
-            PlannedConversation.participant_id.in_(withdrawn),
-        )
-        .values(status=CANCELLED)
-        .execution_options(synchronize_session=False)
+    cancelled = planning.cancel_open_conversations(
+        PlannedConversation.participant_id.in_(withdrawn)
     )
     counts = planning.mark_overdue(today)
     spools = remove_stale_spools() + remove_stale_uploads()  # BSNs in clear: not left lying

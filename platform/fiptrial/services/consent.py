@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import update
-
 from fiptrial.errors import Unprocessable, field_error
 from fiptrial.extensions import db
 from fiptrial.models import (
@@ -26,10 +24,9 @@ from fiptrial.models import (
     Site,
     Trial,
 )
-from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
-from fiptrial.services import audit
+from fiptrial.services import audit, planning
 from fiptrial.services.participants import unallocated_eligible
-from fiptrial.services.transaction import locked, rows_changed, unit_of_work
+from fiptrial.services.transaction import locked, unit_of_work
 from fiptrial.timezone import local_today
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
@@ -219,18 +216,9 @@ def _append(
 
 def _cancel_conversations_after(participant_id: int, on: date) -> int:
     """A withdrawal ends the conversations from its date on at once (not at the nightly run)."""
-    return int(
-        rows_changed(
-            update(PlannedConversation)
-            .where(
-                PlannedConversation.participant_id == participant_id,
-                PlannedConversation.status.in_(OPEN_STATUSES),
-                PlannedConversation.planned_date >= on,
-            )
-            .values(status=CANCELLED)
-            .execution_options(synchronize_session=False)
-        )
-        or 0
+    return planning.cancel_open_conversations(
+        PlannedConversation.participant_id == participant_id,
+        PlannedConversation.planned_date >= on,
     )
 
 

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 
 from fiptrial.errors import Forbidden, NotFound, PlatformError
 from fiptrial.services import access
@@ -193,3 +194,21 @@ def render_form(template: str, form: FlaskForm, **context: Any) -> tuple[str, in
     a refused form comes back with its errors and 422."""
     status = form_status(form)
     return render_template(template, form=form, **context), status
+
+
+#: The query name of the page number in a paged list, as the ``pager`` macro writes its links.
+PAGE_ARG = "pagina"
+
+
+def requested_page(args: MultiDict[str, str]) -> int:
+    """The page a paged list's query asks for: 1 when it names none, or no whole number.
+
+    One home for the name the ``pager`` macro (macros.html) writes into its links.
+    """
+    return args.get(PAGE_ARG, 1, type=int) or 1
+
+
+def pager_args(args: MultiDict[str, str]) -> dict[str, str]:
+    """The filled-in filters of a paged list's query, for the ``pager`` macro to carry into its
+    links: every non-empty value but the page number, which each link sets itself."""
+    return {key: value for key, value in args.items() if value and key != PAGE_ARG}

@@ -29,7 +29,9 @@ from fiptrial.web.common import (
     apply_service_error,
     home_for,
     install_error_pages,
+    pager_args,
     principal,
+    requested_page,
     requires,
 )
 from fiptrial.web.forms import options, parse_dutch_date
@@ -91,7 +93,7 @@ def read_log_filters(args: Any) -> tuple[readlog.ReadLogFilters, list[str]]:
         site=args.get("locatie", "")[:40],
         since=since,
         until=until,
-        page=args.get("pagina", 1, type=int) or 1,
+        page=requested_page(args),
     ), problems
 
 
@@ -101,7 +103,7 @@ def read_log() -> Any:
     """Who read what: searchable by person, kind of read, participant, site and period."""
     filters, problems = read_log_filters(request.args)
     page = readlog.search(filters)
-    args = {key: value for key, value in request.args.items() if value and key != "pagina"}
+    args = pager_args(request.args)
     status = 422 if problems else 200
     return render_template(
         "privacy/read_log.html",

@@ -23,7 +23,9 @@ from fiptrial.web import analysis, messages
 from fiptrial.web.common import (
     apply_service_error,
     install_error_pages,
+    pager_args,
     principal,
+    requested_page,
     requires,
 )
 from fiptrial.web.formatting import person
@@ -130,7 +132,7 @@ def _audit_filters() -> AuditFilters:
         site=args.get("locatie", "")[:40],
         since=parse_dutch_date(args.get("van", "")) if args.get("van") else None,
         until=parse_dutch_date(args.get("tot", "")) if args.get("tot") else None,
-        page=args.get("pagina", 1, type=int) or 1,
+        page=requested_page(args),
     )
 
 
@@ -149,7 +151,7 @@ def audit() -> Any:
     for name in ("van", "tot"):
         if request.args.get(name) and parse_dutch_date(request.args[name]) is None:
             period_error = _("Schrijf de datum als dd-mm-jjjj, bijvoorbeeld 17-05-1980.")
-    args = {key: value for key, value in request.args.items() if value and key != "pagina"}
+    args = pager_args(request.args)
     return render_template(
         "research/audit.html",
         form=VerifyForm(),

@@ -50,6 +50,7 @@ from fiptrial.web.common import (
     install_error_pages,
     principal,
     render_form,
+    requested_page,
     requires,
 )
 from fiptrial.web.formatting import municipality_name
@@ -99,7 +100,7 @@ def participants(site: Site) -> Any:
         arm=request.args.get("arm", ""),
         eligible=request.args.get("geschikt", ""),
         consent=request.args.get("toestemming", ""),
-        page=request.args.get("pagina", 1, type=int) or 1,
+        page=requested_page(request.args),
     )
     pseudonym, search_error = None, None
     digits = filters.query.replace(" ", "").replace(".", "")
@@ -403,8 +404,9 @@ def arrivals(site: Site) -> Any:
 @bp.get("/toewijzingen")
 @site_page("allocation.list")
 def allocations(site: Site) -> Any:
-    rows, total, pages = site_allocations(site, page=request.args.get("pagina", 1, type=int))
-    page = min(max(1, request.args.get("pagina", 1, type=int) or 1), pages)
+    requested = requested_page(request.args)
+    rows, total, pages = site_allocations(site, page=requested)
+    page = min(max(1, requested), pages)
     return render_template(
         "site/allocations.html", site=site, rows=rows, total=total, pages=pages, page=page
     )

@@ -21,6 +21,7 @@ from fiptrial.services.planning.manager_agenda import ManagerAgenda, place
 from fiptrial.services.planning.planner import ClientToPlan, Slot, plan_clients
 from fiptrial.services.planning.replanning import (
     MOVE_REASONS,
+    cancel_open_conversations,
     mark_overdue,
     move_conversation,
     move_off_day,
@@ -55,6 +56,7 @@ __all__ = [
     "Slot",
     "WorkingCalendar",
     "agenda",
+    "cancel_open_conversations",
     "clients_to_plan",
     "is_working_day",
     "mark_overdue",

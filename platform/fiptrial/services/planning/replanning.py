@@ -24,11 +24,11 @@ from fiptrial.models import (
     Site,
     Trial,
 )
-from fiptrial.models.conversations import OPEN_STATUSES, OVERDUE, PLANNED
+from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES, OVERDUE, PLANNED
 from fiptrial.services import audit, timeslots
 from fiptrial.services.fidelity import WINDOW_DAYS
-from fiptrial.services.planning.calendar import is_working_day
-from fiptrial.services.planning.manager_agenda import place
+from fiptrial.services.planning.calendar import WorkingCalendar, is_working_day
+from fiptrial.services.planning.manager_agenda import ManagerAgenda, place
 from fiptrial.services.planning.rules import (
     CATCH_UP_DAYS,
     SLACK_DAYS,
@@ -56,6 +56,34 @@ def _spread(anchor: date, count: int, end: date, period: float, catch_up: bool) 
         return [first + timedelta(days=int(j * step)) for j in range(count)]
     step = min(period, max((last_day - anchor).days, count) / count)
     return [anchor + timedelta(days=max(1, int((j + 1) * step))) for j in range(count)]
+
+
+def _rebook(
+    conversation: PlannedConversation,
+    plan: ConversationPlan,
+    agenda: ManagerAgenda,
+    calendar: WorkingCalendar,
+    target: date,
+    earliest: date,
+) -> date:
+    """Book ``conversation`` on the day with room in ``agenda`` nearest ``target``, within
+    [``earliest``, the plan's end), the end at least a day past ``earliest``. Returns the day
+    after it: the ``earliest`` of the participant's next conversation.
+
+    Re-planning and a hand-over to another manager move conversations by this one rule. A new
+    day drops the old start time: the conversation takes the day's free slot.
+    """
+    index = place(
+        agenda,
+        calendar,
+        max(target, earliest),
+        conversation.minutes,
+        earliest,
+        max(plan.ends_on, earliest + timedelta(days=1)),
+    )
+    conversation.planned_date = calendar.days[index]
+    conversation.start_time = None
+    return conversation.planned_date + timedelta(days=1)
 
 
 def replan_following(
@@ -90,20 +118,10 @@ def replan_following(
     agendas = load_agendas(by_manager, calendar, rules, exclude_ids=[c.id for c in following])
     for conversation, target in zip(following, targets, strict=True):
         agenda = agendas[conversation.client_manager_id]
-        index = place(
-            agenda,
-            calendar,
-            max(target, earliest),
-            conversation.minutes,
-            earliest,
-            max(plan.ends_on, earliest + timedelta(days=1)),
-        )
-        conversation.planned_date = calendar.days[index]
-        conversation.start_time = None  # a new day: the day's free slot, not the old time
+        earliest = _rebook(conversation, plan, agenda, calendar, target, earliest)
         conversation.replanned_count += 1
         if conversation.status == OVERDUE:
             conversation.status = PLANNED
-        earliest = conversation.planned_date + timedelta(days=1)
     db.session.flush()
     return len(following)
 
@@ -254,18 +272,10 @@ def move_open_conversations(
     agenda = load_agendas([new_manager_id], calendar, rules)[new_manager_id]
     earliest = from_date
     for conversation in conversations:
-        index = place(
-            agenda,
-            calendar,
-            max(conversation.planned_date, earliest),
-            conversation.minutes,
-            earliest,
-            max(plan.ends_on, earliest + timedelta(days=1)),
+        earliest = _rebook(
+            conversation, plan, agenda, calendar, conversation.planned_date, earliest
         )
-        conversation.planned_date = calendar.days[index]
-        conversation.start_time = None
         conversation.client_manager_id = new_manager_id
-        earliest = conversation.planned_date + timedelta(days=1)
     db.session.flush()
     return len(conversations)
 
@@ -303,6 +313,21 @@ def mark_overdue(today: date) -> dict[str, int]:
         for pid, sequence in last_missed.items()
     )
     return {"overdue": int(overdue or 0), "missed": len(lapsed), "replanned": replanned}
+
+
+def cancel_open_conversations(*criteria: ColumnElement[bool]) -> int:
+    """Cancel the open planned conversations that meet ``criteria``; how many were cancelled.
+
+    A withdrawal ends a participant's conversations: at once when it is recorded and again at
+    the nightly run. Both go through here, so that what counts as open and what a cancelled
+    conversation becomes is decided in one place. One UPDATE in the caller's transaction.
+    """
+    return rows_changed(
+        update(PlannedConversation)
+        .where(PlannedConversation.status.in_(OPEN_STATUSES), *criteria)
+        .values(status=CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def reconfigure_trial(
