@@ -1,9 +1,12 @@
-"""The fields every chi-square test result starts with.
+"""The fields every chi-square test result starts with, and the score statistic of the k-sample
+tests.
 
 Pearson's test, Breslow-Day, the log-rank test and Gray's test all report a chi-square
 statistic, its upper-tail p-value and the degrees of freedom it was referred to. Declaring them
 once keeps their names, types and order the same in every result, so that code (and the JSON of
-a result) can read any of them alike.
+a result) can read any of them alike. The log-rank test and Gray's test both refer the quadratic
+form of their summed scores to chi-square on the rank of its covariance:
+:func:`score_statistic` computes it once for both.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
 from scipy import stats
+
+from ._checks import FloatArray
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,3 +50,17 @@ class ChiSquareTest:
         """
         pvalue = float(stats.chi2.sf(statistic, dof))
         return cls(statistic=statistic, pvalue=pvalue, dof=dof, **fields)
+
+
+def score_statistic(score: FloatArray, variance: FloatArray) -> tuple[float, int]:
+    """``s' V^- s`` (``V^-`` the pseudo-inverse) and the rank of ``V``: the statistic of a
+    k-sample score test and its degrees of freedom.
+
+    The pseudo-inverse keeps a test whose groups are not all informative (a group with no one at
+    risk at any event time) on the rank it has; a covariance of rank zero (or empty) gives
+    ``(NaN, 0)``, a test that is not estimable.
+    """
+    rank = int(np.linalg.matrix_rank(variance)) if variance.size else 0
+    if rank == 0:
+        return float("nan"), 0
+    return float(score @ np.linalg.pinv(variance) @ score), rank

@@ -26,7 +26,7 @@ from ._checks import (
     vector,
     z_quantile,
 )
-from ._chisquare import ChiSquareTest
+from ._chisquare import ChiSquareTest, score_statistic
 from ._risksets import RiskSets, risk_sets, segmented_product
 
 
@@ -431,12 +431,12 @@ def gray_test(
     v += np.einsum("sik,sjk,sk->ij", c_end, c_end, v3) + cross + cross.T
     score = score_all.sum(axis=0)[: k - 1]
     variance = v[: k - 1, : k - 1]
-    rank = int(np.linalg.matrix_rank(variance)) if nd1.sum() > 0 else 0
+    statistic, rank = score_statistic(score, variance) if nd1.sum() > 0 else (float("nan"), 0)
     if rank == 0:
-        statistic, dof = float("nan"), k - 1
+        dof = k - 1
         note = "no event of the cause with more than one group at risk: the test is not estimable"
     else:
-        statistic, dof, note = float(score @ np.linalg.pinv(variance) @ score), rank, ""
+        dof, note = rank, ""
     return GrayTestResult.from_statistic(
         statistic,
         dof,

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from ._checks import FloatArray, group_of, grouping, time_event, z_quantile
 from ._checks import labels as checked_labels
-from ._chisquare import ChiSquareTest
+from ._chisquare import ChiSquareTest, score_statistic
 from ._risksets import risk_sets
 from .competing import CumulativeIncidenceResult as CumulativeIncidenceResult
 from .competing import cumulative_incidence as cumulative_incidence
@@ -239,18 +239,15 @@ def log_rank(
     covariance = np.diag((share * weight[:, None]).sum(axis=0)) - scaled.T @ scaled
     u = (observed - expected)[:-1]
     v = covariance[:-1, :-1]
-    dof = int(np.linalg.matrix_rank(v)) if v.size else 0
+    statistic, dof = score_statistic(u, v)
     note = ""
     if dof == 0:
-        statistic = float("nan")
         note = (
             "no events: the log-rank test is not estimable"
             if not e.any()
             else "no event time has two groups at risk in its stratum (each stratum holds one "
             "group): the log-rank test is not estimable"
         )
-    else:
-        statistic = float(u @ np.linalg.pinv(v) @ u)
     return LogRankResult.from_statistic(
         statistic,
         dof,

@@ -109,12 +109,8 @@ class FipBuilder:
 
 
 def conversations_of(participant_id: int) -> list[Any]:
-    from fiptrial.extensions import db
-    from fiptrial.models import PlannedConversation
+    """The participant's planned conversations in their order, as the pages and the API read
+    them (:func:`fiptrial.services.conversation_reads.plan_of`)."""
+    from fiptrial.services.conversation_reads import plan_of
 
-    return (
-        db.session.query(PlannedConversation)
-        .filter_by(participant_id=participant_id)
-        .order_by(PlannedConversation.sequence)
-        .all()
-    )
+    return plan_of(participant_id)
