@@ -378,8 +378,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def process_instance_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This test process's instance folder (``FIPTRIAL_INSTANCE_PATH``), for every app it builds
+    and every command it starts without one of their own: the test processes run at once, and
+    in one shared folder (the checkout's ``instance``) they would spool into, and delete, each
+    other's uploads."""
+    folder = tmp_path_factory.mktemp("instance")
+    before = os.environ.get("FIPTRIAL_INSTANCE_PATH")
+    os.environ["FIPTRIAL_INSTANCE_PATH"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("FIPTRIAL_INSTANCE_PATH", None)
+    else:
+        os.environ["FIPTRIAL_INSTANCE_PATH"] = before
+
+
 @pytest.fixture
-def app(database_url: str, shared_apps: dict[str, SharedApp]) -> Iterator[Flask]:
+def app(database_url: str, shared_apps: dict[str, SharedApp], tmp_path: Path) -> Iterator[Flask]:
+    """The test process's app on the test's database, with an instance folder of the test's own
+    (``tmp_path / "instance"``): the files one test spools are never seen by the next."""
     from fiptrial.extensions import db
 
     if FRESH_APP_PER_TEST:
@@ -390,6 +408,7 @@ def app(database_url: str, shared_apps: dict[str, SharedApp]) -> Iterator[Flask]
         shared = shared_apps[database_url]
         shared.reset()
         application = shared.app
+    application.instance_path = str(tmp_path / "instance")
     try:
         with application.app_context():
             yield application
@@ -589,8 +608,6 @@ def bearer() -> Any:
 
 
 @pytest.fixture
-def instance_folder(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The app's instance folder, this test's own: the uploads it spools land there."""
-    folder = tmp_path / "instance"
-    monkeypatch.setattr(app, "instance_path", str(folder))
-    return folder
+def instance_folder(app: Flask) -> Path:
+    """The app's instance folder, the test's own (see ``app``): its spooled uploads land there."""
+    return Path(app.instance_path)

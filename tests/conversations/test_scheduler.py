@@ -22,7 +22,8 @@ from fiptrial.services import followup
 
 
 def cli_env(app: Flask, **extra: str) -> dict[str, str]:
-    return cli_environment(app, "/tmp/fiptrial-scheduler-test-instance", **extra)
+    """The child's environment, with the test's own instance folder (see tests/conftest.py)."""
+    return cli_environment(app, app.instance_path, **extra)
 
 
 def outside_reader(app: Flask) -> Any:
@@ -259,9 +260,15 @@ def test_stored_jobs_follow_the_trial_configuration(app: Flask, fip: Any) -> Non
 
 
 @pytest.mark.slow
-def test_blocking_scheduler_stops_on_time_and_a_standby_waits(app: Flask, fip: Any) -> None:
+def test_blocking_scheduler_stops_on_time_and_a_standby_waits(
+    app: Flask, fip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fiptrial.scheduler import runner
     from fiptrial.scheduler.runner import run_scheduler
 
+    # The standby looks at the lock between naps; its production nap (5 s) would hold the
+    # test up to 4 s past the second it was given, and the lock it waits for is never freed.
+    monkeypatch.setattr(runner, "STANDBY_POLL_SECONDS", 0.2)
     fip.site()
     db.session.commit()
     other = scheduler_lock(db.engine, "another-process")

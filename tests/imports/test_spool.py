@@ -28,6 +28,24 @@ def instance(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+def test_each_test_spools_into_a_folder_of_its_own(
+    app: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The test processes run at once and share one app per process between tests: a folder
+    common to them (the checkout's ``instance``) would let one test's spooled upload appear in,
+    or vanish from, another's while it runs."""
+    from fiptrial import create_app, default_instance_path
+    from fiptrial.services.import_tasks import upload_folder
+
+    assert upload_folder() == tmp_path / "instance" / "uploads"
+    assert spool.spool_folder() == tmp_path / "instance" / "spool"
+    # An app built without a folder of its own (a CLI call, a second app) gets this process's.
+    process_folder = tmp_path_factory.getbasetemp().resolve()
+    assert default_instance_path().is_relative_to(process_folder)
+    other = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert Path(other.instance_path).is_relative_to(process_folder)
+
+
 def test_an_api_upload_is_spooled_privately_in_the_instance_folder(
     bw_site: Any, build: Any, upload: Any, instance: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

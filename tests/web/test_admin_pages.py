@@ -15,6 +15,9 @@ from web_support import PASSWORD, csrf_token, trial_settings_form
 
 from lottery_support import allocate_cohort_with_places
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 PLATFORM = Path(__file__).resolve().parents[2] / "platform" / "fiptrial"
 
 

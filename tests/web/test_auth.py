@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from web_support import PASSWORD, csrf_token
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "platform" / "fiptrial" / "web" / "templates"
 
 

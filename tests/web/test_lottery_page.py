@@ -11,6 +11,9 @@ from fiptrial.extensions import db
 from fiptrial.models import CohortRandomisation
 from fiptrial.services import caseload, lottery
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 @pytest.fixture
 def default_minimum(app: Any) -> int:

@@ -15,6 +15,9 @@ from web_support import csrf_token
 from fiptrial.extensions import db
 from fiptrial.models import AuditEntry, ExportApproval
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 @pytest.fixture
 def cohort(staff: Any, build: Any) -> list[Any]:

@@ -13,6 +13,9 @@ from sqlalchemy.exc import DatabaseError
 from fiptrial.extensions import db
 from fiptrial.models import ReadLogEntry, ReadLogSubject
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 @pytest.fixture
 def people(staff: Any, build: Any) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from web_support import csrf_token
 
 from lottery_support import allocate_cohort_with_places
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 def test_overview_lists_sites_with_plugin_and_mapping_versions(staff: Any, web: Any) -> None:
     from fiptrial.plugins.manager import get_site_plugin

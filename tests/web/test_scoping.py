@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 @pytest.fixture
 def people(staff: Any, build: Any) -> dict[str, Any]:

@@ -7,6 +7,9 @@ from typing import Any
 
 from web_support import csrf_token
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 
 def _register(web: Any, **overrides: str) -> Any:
     data = {

@@ -15,6 +15,9 @@ from fiptrial.extensions import db
 from fiptrial.models import AuditEntry, ReadLogEntry, RecoveryCode, User, UserTotp
 from fiptrial.services.twofactor import DEFAULT_REQUIRED_ROLES
 
+#: No test here writes to the database before asking for the staff: it comes from a snapshot.
+SEEDED_STAFF = True
+
 SECRET = re.compile(r'<code class="totp-secret">([A-Z2-7 ]+)</code>')
 
 
