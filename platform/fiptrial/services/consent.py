@@ -31,7 +31,7 @@ from fiptrial.models import (
 from fiptrial.models.conversations import CANCELLED, OPEN_STATUSES
 from fiptrial.services import audit
 from fiptrial.services.participants import unallocated_eligible
-from fiptrial.services.transaction import locked, rows_changed, unit_of_work
+from fiptrial.services.transaction import locked, locked_again, rows_changed, unit_of_work
 from fiptrial.timezone import local_today
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
@@ -280,7 +280,7 @@ def record(
     """
     with unit_of_work():
         # Serialise with allocation: a withdrawal must not slip past a running allocation.
-        participant = locked(db.session.query(Participant).filter_by(id=participant.id)).one()
+        participant = locked_again(participant)
         _check(participant, status=status, version=version, on=on)
         return _append(
             participant, status=status, version=version, on=on, actor=actor, obtained_by=obtained_by
