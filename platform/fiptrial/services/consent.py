@@ -10,8 +10,11 @@ own event with its own audit entry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from sqlalchemy.exc import NoResultFound
 
 from fiptrial.errors import Unprocessable, field_error
 from fiptrial.extensions import db
@@ -26,7 +29,7 @@ from fiptrial.models import (
 )
 from fiptrial.services import audit, planning
 from fiptrial.services.participants import unallocated_eligible
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked, locked_again, unit_of_work
 from fiptrial.timezone import local_today
 
 CONSENT_STATUSES = ("given", "declined", "withdrawn")
@@ -88,31 +91,59 @@ def history(participant: Participant) -> list[ConsentEvent]:
 
 
 def current_state(participant: Participant, *, on: date | None = None) -> ConsentState:
-    events = history(participant)
+    return _state(history(participant), participant.trial_id, on, {})
+
+
+def current_states(
+    participants: Sequence[Participant], *, on: date | None = None
+) -> dict[int, ConsentState]:
+    """:func:`current_state` of each participant, by id: their events in a query per thousand
+    participants and each trial's forms in one query, instead of queries per participant."""
+    events: dict[int, list[ConsentEvent]] = {p.id: [] for p in participants}
+    ids = list(events)
+    for start in range(0, len(ids), 1000):
+        for event in (
+            db.session.query(ConsentEvent)
+            .filter(ConsentEvent.participant_id.in_(ids[start : start + 1000]))
+            .order_by(ConsentEvent.id)
+        ):
+            events[event.participant_id].append(event)
+    forms: dict[int, list[ConsentForm]] = {}
+    return {p.id: _state(events[p.id], p.trial_id, on, forms) for p in participants}
+
+
+def _state(
+    events: list[ConsentEvent],
+    trial_id: int,
+    on: date | None,
+    forms: dict[int, list[ConsentForm]],
+) -> ConsentState:
+    """The consent state from a participant's events in id order; ``forms`` caches the forms
+    of each trial by its id (filled on first use)."""
     withdrawn_on = next((e.date for e in events if e.status == "withdrawn"), None)
     if not events:
         return ConsentState(None, None, None, False, None)
     last = events[-1]
     needs = False
     if last.status == "given":
-        needs = _reconsent_required(participant.trial_id, last.form_version, on or local_today())
+        if trial_id not in forms:
+            forms[trial_id] = _forms(trial_id)
+        needs = _reconsent_needed(forms[trial_id], last.form_version, on or local_today())
     return ConsentState(last.status, last.form_version, last.date, needs, withdrawn_on)
 
 
-def _reconsent_required(trial_id: int, version: str, on: date) -> bool:
-    """True when a form valid on ``on`` that requires re-consent is newer than ``version``."""
-    given = db.session.query(ConsentForm).filter_by(trial_id=trial_id, version=version).one()
-    newer = (
-        db.session.query(ConsentForm)
-        .filter(
-            ConsentForm.trial_id == trial_id,
-            ConsentForm.requires_reconsent.is_(True),
-            ConsentForm.valid_from <= on,
-            ConsentForm.valid_from > given.valid_from,
-        )
-        .first()
-    )
-    return newer is not None
+def _forms(trial_id: int) -> list[ConsentForm]:
+    return db.session.query(ConsentForm).filter_by(trial_id=trial_id).all()
+
+
+def _reconsent_needed(forms: Sequence[ConsentForm], version: str, on: date) -> bool:
+    """True when a form of ``forms`` (one trial's) valid on ``on`` that requires re-consent is
+    newer than ``version``."""
+    given = [form for form in forms if form.version == version]
+    if len(given) != 1:
+        raise NoResultFound(f"no consent form {version!r} in the trial")
+    valid_from = given[0].valid_from
+    return any(form.requires_reconsent and valid_from < form.valid_from <= on for form in forms)
 
 
 def withdrawal_date(participant_id: int) -> date | None:
@@ -238,7 +269,7 @@ def record(
     """
     with unit_of_work():
         # Serialise with allocation: a withdrawal must not slip past a running allocation.
-        participant = locked(db.session.query(Participant).filter_by(id=participant.id)).one()
+        participant = locked_again(participant)
         _check(participant, status=status, version=version, on=on)
         return _append(
             participant, status=status, version=version, on=on, actor=actor, obtained_by=obtained_by
@@ -324,13 +355,11 @@ def awaiting_consent(site: Site) -> list[Participant]:
         return []
     candidates = unallocated_eligible(site)
     latest = _latest_events([p.id for p in candidates])
+    forms: dict[int, list[ConsentForm]] = {}
     waiting = []
     for participant in candidates:
         event = latest.get(participant.id)
-        if event is None or (
-            event.status == "given"
-            and _reconsent_required(participant.trial_id, event.form_version, local_today())
-        ):
+        if event is None or _state([event], participant.trial_id, None, forms).needs_reconsent:
             waiting.append(participant)
     return waiting
 

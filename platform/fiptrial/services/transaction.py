@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import CursorResult, Executable, inspect
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Query
@@ -88,6 +88,19 @@ def locked(query: Query[T]) -> Query[T]:
     already holds, so decisions are taken on the row as it is now, under the lock.
     """
     return query.with_for_update(key_share=True).populate_existing()
+
+
+def locked_again(row: T) -> T:
+    """``row``, a row the session holds, read again under its lock (see :func:`locked`).
+
+    Selected by the primary key of its identity, which never changes: reading ``row.id`` of a
+    copy that a commit expired would first reload the row only for the locked read to
+    overwrite it."""
+    identity = inspect(row).identity
+    assert identity is not None, "a row that is not stored yet has nothing to lock"
+    mapper = inspect(type(row))
+    criteria = [column == value for column, value in zip(mapper.primary_key, identity, strict=True)]
+    return locked(db.session.query(type(row)).filter(*criteria)).one()
 
 
 def existing_row(model: type[T], row_id: int, what: str) -> T:

@@ -30,7 +30,7 @@ from fiptrial.services.conversations.validation import (
     check_one_per_day,
     validate_record,
 )
-from fiptrial.services.transaction import locked, locked_row, unit_of_work
+from fiptrial.services.transaction import locked, locked_again, locked_row, unit_of_work
 from fiptrial.timezone import local_today
 
 EARLY_DAYS_DEFAULT = 45  # without a plan: how early a conversation may be held and count
@@ -93,7 +93,7 @@ def record(
     today = today or local_today()
     validate_record(data, today)
     with unit_of_work():
-        locked(db.session.query(Participant).filter_by(id=participant.id)).one()
+        locked_again(participant)
         check_may_have_conversations(participant, data["date"])
         check_one_per_day(participant.id, data["date"])
         manager_id = manager_id or caseload.current_manager_id(participant.id)

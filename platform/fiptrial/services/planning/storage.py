@@ -29,7 +29,7 @@ from fiptrial.services.planning.calendar import WorkingCalendar
 from fiptrial.services.planning.manager_agenda import ManagerAgenda
 from fiptrial.services.planning.planner import ClientToPlan, Slot, plan_clients
 from fiptrial.services.planning.rules import SLACK_DAYS, PlanRules, plan_period_end
-from fiptrial.services.transaction import locked, unit_of_work
+from fiptrial.services.transaction import locked_again, unit_of_work
 from fiptrial.timezone import local_today
 
 
@@ -161,7 +161,7 @@ def plan_site(site: Site, *, actor: str, starts_on: date | None = None) -> dict[
     trial's start date (or today); a participant allocated later starts on their allocation.
     """
     with unit_of_work():
-        site = locked(db.session.query(Site).filter_by(id=site.id)).one()
+        site = locked_again(site)
         trial = site.trial
         rules = PlanRules.of(trial)
         begin = starts_on or trial.start_date or local_today()

@@ -22,13 +22,17 @@ nothing scans them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
-from fiptrial.errors import Conflict, Unprocessable
+from fiptrial.errors import Conflict, NotFound, Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
@@ -52,7 +56,6 @@ from fiptrial.services.randomisation.rules import (
     minimisation_scores,
 )
 from fiptrial.services.transaction import (
-    existing_row,
     insert_ignoring_conflict,
     locked,
     locked_row,
@@ -120,21 +123,26 @@ def _check_allocatable(participant: Participant) -> None:
 
 
 def stratum_state(trial_id: int, stratum: str) -> StratumState:
-    """The stratum's counter row (allocations, current block and position), locked."""
-    insert_ignoring_conflict(
-        StratumState,
-        {
-            "trial_id": trial_id,
-            "stratum": stratum,
-            "allocated": 0,
-            "block_count": 0,
-            "block_position": 0,
-        },
-        ["trial_id", "stratum"],
-    )
-    return locked(
-        db.session.query(StratumState).filter_by(trial_id=trial_id, stratum=stratum)
-    ).one()
+    """The stratum's counter row (allocations, current block and position), locked.
+
+    Read under its lock first, so that the usual case costs one query. A stratum without its
+    row yet inserts it (``ON CONFLICT DO NOTHING``: a concurrent insert of the same row wins)
+    and gets it back from ``RETURNING``: a row this transaction inserted is its own until it
+    commits. When the other insert won, the row is read under its lock after all.
+    """
+    query = db.session.query(StratumState).filter_by(trial_id=trial_id, stratum=stratum)
+    state = locked(query).one_or_none()
+    if state is not None:
+        return state
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    inserted = db.session.scalars(
+        insert(StratumState)
+        .values(trial_id=trial_id, stratum=stratum, allocated=0, block_count=0, block_position=0)
+        .on_conflict_do_nothing(index_elements=["trial_id", "stratum"])
+        .returning(StratumState)
+    ).one_or_none()
+    return inserted if inserted is not None else locked(query).one()
 
 
 def _next_from_block(
@@ -190,14 +198,20 @@ def _minimisation_counts(trial: Trial, levels: Mapping[str, str]) -> dict[str, d
     return counts
 
 
-def _count_for_minimisation(trial: Trial, levels: Mapping[str, str], arm: str) -> None:
-    for factor, level in levels.items():
+def count_for_minimisation(trial: Trial, allocations: Counter[tuple[str, str]]) -> None:
+    """Add allocations to the minimisation counts: ``allocations`` counts them by stratum and
+    arm; one upsert per counter row, however many allocations it adds."""
+    increments: Counter[tuple[str, str, str]] = Counter()
+    for (stratum, arm), number in allocations.items():
+        for factor, level in stratum_levels(stratum).items():
+            increments[(factor, level, arm)] += number
+    for (factor, level, arm), number in increments.items():
         key = {"trial_id": trial.id, "factor": factor, "level": level, "arm": arm}
         insert_ignoring_conflict(
             MinimisationCount, {**key, "count": 0}, ["trial_id", "factor", "level", "arm"]
         )
         db.session.query(MinimisationCount).filter_by(**key).update(
-            {MinimisationCount.count: MinimisationCount.count + 1}, synchronize_session=False
+            {MinimisationCount.count: MinimisationCount.count + number}, synchronize_session=False
         )
 
 
@@ -233,6 +247,41 @@ def store_allocation(
     allocated_at: datetime | None = None,
 ) -> Allocation:
     """Store one allocation in the stratum's sequence, count it for minimisation, audit it."""
+    allocation = new_allocation(
+        participant,
+        state,
+        arm,
+        method=method,
+        actor=actor,
+        evidence=evidence,
+        block=block,
+        cohort_id=cohort_id,
+        unit_allocation_id=unit_allocation_id,
+        allocated_at=allocated_at,
+    )
+    db.session.flush()
+    if participant.trial.method == "minimisation" and unit_allocation_id is None:
+        count_for_minimisation(participant.trial, Counter([(participant.stratum, arm)]))
+    audit_allocation(participant, allocation, allocated_at)
+    return allocation
+
+
+def new_allocation(
+    participant: Participant,
+    state: StratumState,
+    arm: str,
+    *,
+    method: str,
+    actor: str,
+    evidence: dict[str, Any],
+    block: dict[str, Any] | None = None,
+    cohort_id: int | None = None,
+    unit_allocation_id: int | None = None,
+    allocated_at: datetime | None = None,
+) -> Allocation:
+    """The next allocation of the stratum's sequence, added to the session but not flushed: a
+    cohort adds all of its allocations and flushes them as one insert, then audits them in
+    the same order (:func:`audit_allocation`)."""
     state.allocated += 1
     allocation = Allocation(
         trial_id=participant.trial_id,
@@ -251,26 +300,37 @@ def store_allocation(
         **({"allocated_at": allocated_at} if allocated_at is not None else {}),
     )
     db.session.add(allocation)
-    db.session.flush()
-    if participant.trial.method == "minimisation" and unit_allocation_id is None:
-        _count_for_minimisation(participant.trial, stratum_levels(participant.stratum), arm)
+    return allocation
+
+
+def audit_allocation(
+    participant: Participant, allocation: Allocation, allocated_at: datetime | None
+) -> None:
+    """The ``allocation.created`` entry of a flushed allocation."""
     audit.record_for_participant(
         "allocation.created",
         participant,
-        actor=actor,
+        actor=allocation.allocated_by,
         data={
             "allocation": allocation.id,
-            "arm": arm,
+            "arm": allocation.arm,
             "stratum": allocation.stratum,
             "sequence": allocation.sequence,
-            "method": method,
-            **({"block_position": allocation.block_position} if block else {}),
-            **({"cohort": cohort_id} if cohort_id else {}),
-            **({"unit_allocation": unit_allocation_id} if unit_allocation_id else {}),
+            "method": allocation.method,
+            **(
+                {"block_position": allocation.block_position}
+                if allocation.block_id is not None
+                else {}
+            ),
+            **({"cohort": allocation.cohort_id} if allocation.cohort_id else {}),
+            **(
+                {"unit_allocation": allocation.unit_allocation_id}
+                if allocation.unit_allocation_id
+                else {}
+            ),
             **({"allocated_at": allocated_at.isoformat()} if allocated_at is not None else {}),
         },
     )
-    return allocation
 
 
 def _site_last_allocated_at(site_id: int) -> datetime | None:
@@ -344,12 +404,11 @@ def allocate(
     """
     try:
         with unit_of_work():
-            participant = _lock_with_unit(participant_id)
+            participant, trial, site = _lock_with_unit(participant_id)
             existing = existing_allocation(participant_id)
             if existing is not None:
                 raise _already_allocated(existing)
             _check_allocatable(participant)
-            trial, site = participant.trial, participant.site
             at = (
                 None
                 if allocated_at is None
@@ -434,17 +493,31 @@ def _unit_member_ids(participant: Participant) -> list[int]:
     )
 
 
-def _lock_with_unit(participant_id: int) -> Participant:
+def _lock_with_unit(participant_id: int) -> tuple[Participant, Trial, Site]:
     """The participant with its row locked, and its partners' rows too, all in id order, so
     that two partners allocated at the same moment cannot both draw (the second waits and then
-    takes the first one's arm). ``unit_key`` never changes, so it may be read before the lock."""
-    participant = existing_row(Participant, participant_id, "participant")
+    takes the first one's arm). ``unit_key`` never changes, so it may be read before the lock.
+
+    Its trial and site are returned with it: the locked read resets the participant's
+    relationships, and the caller's references keep those rows in the session's (weak)
+    identity map, where the next access to ``participant.trial`` finds them without a query.
+    """
+    # Its trial and site come with it (unlocked rows, as lazy loads would read them), so that
+    # the checks and the draw need no query of their own.
+    participant = db.session.get(
+        Participant,
+        participant_id,
+        options=[joinedload(Participant.trial), joinedload(Participant.site)],
+    )
+    if participant is None:
+        raise NotFound(f"participant {participant_id} does not exist")
     ids = _unit_member_ids(participant)
+    trial, site = participant.trial, participant.site
+    # Whole rows, so that the locked read refreshes the participant too (populate_existing).
     locked(
-        db.session.query(Participant.id).filter(Participant.id.in_(ids)).order_by(Participant.id)
+        db.session.query(Participant).filter(Participant.id.in_(ids)).order_by(Participant.id)
     ).all()
-    db.session.refresh(participant)
-    return participant
+    return participant, trial, site
 
 
 def unit_allocation(participant: Participant) -> Allocation | None:

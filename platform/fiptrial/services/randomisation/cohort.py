@@ -9,7 +9,7 @@ site may run one at all is decided by :mod:`fiptrial.services.lottery`.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
@@ -29,8 +29,10 @@ from fiptrial.services.random_source import new_seed, seed_commitment
 from fiptrial.services.randomisation.allocation import (
     LOCK_CHUNK,
     allocate,
+    audit_allocation,
     checked_allocation_moment,
-    store_allocation,
+    count_for_minimisation,
+    new_allocation,
     store_with_unit,
     stratum_state,
     unit_allocation,
@@ -44,12 +46,12 @@ def cohort_caseload(site: Site) -> list[Participant]:
     candidates = unallocated_eligible(site)
     if site.trial.consent_design != "consent_first":
         return candidates
-    allowed = []
-    for participant in candidates:
-        state = consent.current_state(participant)
-        if state.status == "given" and not state.needs_reconsent:
-            allowed.append(participant)
-    return allowed
+    states = consent.current_states(candidates)
+    return [
+        participant
+        for participant in candidates
+        if states[participant.id].status == "given" and not states[participant.id].needs_reconsent
+    ]
 
 
 def _lock_cohort_caseload(site: Site) -> list[Participant]:
@@ -168,20 +170,30 @@ def allocate_cohort(
         )
         fip_ids = {pid for ids in chosen.values() for pid in ids}
         participants = {p.id: p for p in caseload}
-        for stratum in sorted(by_stratum):
-            state = states[stratum]
-            for pid in by_stratum[stratum]:
-                arm = "fip" if pid in fip_ids else other_arm
-                store_allocation(
+        stored = [
+            (
+                participants[pid],
+                new_allocation(
                     participants[pid],
-                    state,
-                    arm,
+                    states[stratum],
+                    "fip" if pid in fip_ids else other_arm,
                     method="cohort",
                     actor=actor,
                     evidence={},
                     cohort_id=cohort.id,
                     allocated_at=at,
-                )
+                ),
+            )
+            for stratum in sorted(by_stratum)
+            for pid in by_stratum[stratum]
+        ]
+        db.session.flush()  # one multi-row insert; the ids follow the order of the list
+        if trial.method == "minimisation":
+            count_for_minimisation(
+                trial, Counter((allocation.stratum, allocation.arm) for _, allocation in stored)
+            )
+        for participant, allocation in stored:
+            audit_allocation(participant, allocation, at)
         _store_cohort_partners(partners, states, cohort.id, actor, at)
     return cohort
 
