@@ -76,7 +76,7 @@ from fiptrial.services.imports.outcome_rows import (
     OutcomeImport,
     empty_report,
 )
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 __all__ = [
     "WITHDRAWN_REASON",
@@ -98,7 +98,7 @@ def _import_body(
     """Read the rows into events, then mark the follow-up round of the export's day received."""
     moment = request.moment
     report = OutcomeImport(request.site, plugin, batch, mapping, moment).run(path, request.progress)
-    _notify_followup(request.site, batch.id, local_date(moment) if moment else date.today())
+    _notify_followup(request.site, batch.id, local_date(moment) if moment else local_today())
     return report
 
 

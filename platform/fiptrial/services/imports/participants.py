@@ -44,7 +44,7 @@ from fiptrial.services.imports.common import (
 )
 from fiptrial.services.participants import check_baseline_codes, new_participant
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key, unit_pseudonymiser
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 
 def empty_report() -> dict[str, Any]:
@@ -99,7 +99,7 @@ class _Enrolment:
         self.pseudonym = pseudonymiser(key)
         self.unit_pseudonym = unit_pseudonymiser(key, site.code)
         self.benefit_codes = frozenset(self.trial.benefit_statistic_codes or ())
-        self.today = registered_on or date.today()
+        self.today = registered_on or local_today()
         self.members = set(site.municipalities or ())
         self.known: set[str] = set(
             db.session.execute(
