@@ -187,7 +187,7 @@ def _anniversary_in(trial: Trial, month: date, reference: date) -> date | None:
 
 def _create_trial(start: date) -> Trial:
     trial = create_demo_trial(start)
-    # The analysis plan (issue 14), frozen a week before the first allocation: its defaults.
+    # The analysis plan, frozen a week before the first allocation: its defaults.
     analysis_plans.freeze_plan(trial, DEMO_ACTOR, frozen_at=at(start - timedelta(days=7), 12))
     return trial
 

@@ -6,8 +6,8 @@ FIP and under control for each participant and average the difference. A site-st
 Mantel-Haenszel risk difference estimates the mean of the sites' risk differences weighted
 ``n_fip * n_control / n``; the truth is the same weighted mean of the sites' *sample* effects.
 
-Two estimands: :func:`true_sustained_exit_difference`, the analysis plan's primary (issue 14:
-a sustained exit for a primary-outcome reason confirmed by the horizon, among participants
+Two estimands: :func:`true_sustained_exit_difference`, the analysis plan's primary (a
+sustained exit for a primary-outcome reason confirmed by the horizon, among participants
 whose horizon has passed inside follow-up and before their AOW date), and
 :func:`true_risk_difference`, the earlier report's (a net exit by the end of follow-up). The
 world's histories are cut where the platform's knowledge ends (the last day the imported

@@ -101,7 +101,7 @@ class AnalysisExport:
         keep = [i for i, name in enumerate(SPELL_COLUMNS) if name in self.spell_columns]
         return [tuple(spell[i] for i in keep) for spell in self.spells]
 
-    #: The trial's analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``), issue 14.
+    #: The trial's frozen analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``).
     plan_json: str | None = None
 
     def csv_text(self) -> str:

@@ -3,8 +3,8 @@
 Eligibility and strata are decided exactly as in :func:`fiptrial.services.participants.register`
 (through :func:`~fiptrial.services.eligibility.assess` and ``stratum_key``), but the import does
 not call ``register`` per row: that would pseudonymise twice, query once per row and commit per
-row, where the issue asks for one pseudonym per row and one transaction per file. BSNs already
-in the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
+row, where an import pseudonymises each row once and commits once per file. BSNs already in
+the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
 
 Benefit spells: a row of another benefit than the trial's (its BUS statistiekcode not
 in the trial's ``benefit_statistic_codes``: special assistance, Bbz, ...) is not enrolled and
