@@ -25,6 +25,7 @@ from typing import IO, Any
 import pluggy
 
 from fiptrial.plugins import hookspecs
+from fiptrial.plugins.declarative import DeclarativeSite
 from fiptrial.plugins.info import SitePluginInfo, is_municipality_code
 from fiptrial.plugins.mapping import MappedReason, ReasonMapping, shared_codes, version_on
 from fiptrial.plugins.rows import ExportRow
@@ -121,8 +122,6 @@ class SitePlugin:
 
     @property
     def is_declarative(self) -> bool:
-        from fiptrial.plugins.declarative import DeclarativeSite
-
         return isinstance(self.pm.get_plugin(self.name), DeclarativeSite)
 
     def mapping_named(self, version: str) -> ReasonMapping | None:
