@@ -69,6 +69,7 @@ from fiptrial.models import (
 )
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.services import followup
 from fiptrial.services.imports.common import ExportImporter, ImportRequest
 from fiptrial.services.imports.outcome_rows import (
     WITHDRAWN_REASON,
@@ -113,15 +114,8 @@ the site's table (see the module docstring).
 
 def _notify_followup(site: Site, batch_id: int, received_on: date) -> None:
     """Close the site's waiting follow-up round (``services.followup``), in the import's own
-    transaction, so that the import and the mark commit together. A no-op while that module is
-    absent."""
-    try:
-        from fiptrial.services import followup
-    except ImportError:
-        return
-    mark = getattr(followup, "mark_export_received", None)
-    if mark is not None:
-        mark(site, received_on, str(batch_id))
+    transaction, so that the import and the mark commit together."""
+    followup.mark_export_received(site, received_on, str(batch_id))
 
 
 def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:
