@@ -40,6 +40,8 @@ from fiptrial.demo.world import SITES, SiteDesign, build_world
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
+    ConversationRecord,
+    ImportBatch,
     Participant,
     Site,
     Trial,
@@ -385,8 +387,6 @@ def _randomised_in_error(run: SiteRun, rng: random.Random) -> None:
 
 
 def _site_counts(site: Site) -> dict[str, int]:
-    from fiptrial.models import ConversationRecord, ImportBatch
-
     def count(model: Any, **where: Any) -> int:
         return db.session.query(model).filter_by(site_id=site.id, **where).count()
 

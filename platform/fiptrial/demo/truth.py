@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from fiptrial.demo.exports import SiteExporter, demo_parameters
 from fiptrial.demo.world import SiteWorld, Spell, Treatment, build_world
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Site, Trial
+from fiptrial.services.analysis_plans import current_plan
 from fiptrial.services.exports import build_export
 from fiptrial.timezone import local_date, local_today
 
@@ -108,16 +111,12 @@ def sustained_primary(
 
 
 def _add_months(day: date, months: int) -> date:
-    from dateutil.relativedelta import relativedelta
-
     return day + relativedelta(months=months)
 
 
 def true_sustained_exit_difference(trial: Trial, cutoff: date | None = None) -> dict[str, Any]:
     """The true site-stratified risk difference of the plan's primary outcome at its first
     horizon."""
-    from fiptrial.services.analysis_plans import current_plan
-
     plan = current_plan(trial)
     months = plan.horizons_months[0]
     classes = plan.class_of()
