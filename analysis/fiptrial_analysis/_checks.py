@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
@@ -116,8 +117,6 @@ def labels(values: ArrayLike, name: str) -> tuple[NDArray[Any], NDArray[np.intp]
         )
     if array.size > 10_000:
         # pandas hashes instead of sorting: many times faster at 400,000 labels.
-        import pandas as pd
-
         codes, found = pd.factorize(array, sort=True)
         return np.asarray(found, dtype=array.dtype), codes.astype(np.intp)
     unique, codes = np.unique(array, return_inverse=True)

@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in report["plan"]["warnings"]:
         print(f"WARNING: {warning}", file=sys.stderr)
     if args.html:
+        # matplotlib loads only when an HTML report is asked for.
         from .html import render_html
 
         with open(args.html, "w", encoding="utf-8") as handle:

@@ -14,6 +14,7 @@ from os import PathLike
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from .codes import PENSION_AGE_CODE, WORK_CODES, normalise_code, termination_categories
@@ -66,8 +67,6 @@ def _read_csv(source: str | PathLike[str] | io.StringIO, what: str) -> dict[str,
     empty) and everything else stripped strings (``""`` when empty). ``,`` or ``;`` as the
     delimiter, UTF-8 with or without BOM.
     """
-    import pandas as pd
-
     if isinstance(source, io.StringIO):
         first_line = source.getvalue().split("\n", 1)[0]
     else:
@@ -234,8 +233,6 @@ def _strings(values: Any, name: str) -> NDArray[np.str_]:
 
 def _normalised(values: NDArray[np.str_], normalise: Any) -> NDArray[np.str_]:
     """Apply a string normalisation once per distinct value."""
-    import pandas as pd
-
     inverse, unique = pd.factorize(values)  # hashing, not sorting: fast on 400,000 strings
     cleaned = np.array([normalise(str(value)) for value in unique.tolist()], dtype=str)
     if cleaned.size == 0:

@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from .clustering import icc_anova, manager_effects
@@ -132,8 +133,6 @@ def _labels(p: Participants) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     estimate sorts 400,000 strings again."""
     cached = p.optional.get("_unit_codes")
     if cached is None:
-        import pandas as pd
-
         unit = p.optional.get("unit")
         if unit is None or np.any(unit == ""):
             unit = p.ids
@@ -326,8 +325,6 @@ def _sensitivity(p: Participants, o: PlannedOutcomes) -> dict[str, Any]:
     arm, unit = _labels(p)
     consent = p.optional.get("consent_status")
     if consent is not None:
-        import pandas as pd
-
         codes, found = pd.factorize(consent)
         consent = np.char.lower(np.asarray(found, dtype=str))[codes] if found.size else consent
     held = np.nan_to_num(p.optional.get("conversations_held", np.full(p.n, np.nan)), nan=-1)

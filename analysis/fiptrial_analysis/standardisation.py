@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.special import expit
+from threadpoolctl import ThreadpoolController
 
 from ._checks import (
     FloatArray,
@@ -113,8 +114,6 @@ def _solve(matrix: FloatArray, right: FloatArray) -> FloatArray:
 @cache
 def _blas() -> Any:
     """One scan of the loaded BLAS libraries (a scan per solve cost 15 ms)."""
-    from threadpoolctl import ThreadpoolController
-
     return ThreadpoolController()
 
 

@@ -88,6 +88,7 @@ def analyse_command(
     trial_code: str, cutoff: datetime | None, as_json: bool, html_out: Path | None
 ) -> None:
     """Run the trial report on the platform's current data (nothing is stored)."""
+    # The analysis package and matplotlib load for this command only, not with the CLI.
     from fiptrial_analysis import render_html
 
     trial = get_trial(trial_code)

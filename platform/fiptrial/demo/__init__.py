@@ -14,7 +14,7 @@ from typing import Any
 from fiptrial.demo.trial import DEMO_ACTOR, create_demo_trial
 from fiptrial.extensions import db
 from fiptrial.models import Allocation, Participant, Site
-from fiptrial.services import consent, lottery, randomisation, trials
+from fiptrial.services import caseload, consent, lottery, planning, randomisation, trials
 from fiptrial.services.participants import register as register_participant
 from fiptrial.services.users import create_demo_users
 
@@ -132,8 +132,6 @@ DEMO_CLIENT_MANAGERS = {"brabantse_wal": 2}  # 180 places each; the template sit
 
 def _add_client_managers(site: Site) -> None:
     """The site's demo client managers (180 places each), unless it has them already."""
-    from fiptrial.services import caseload
-
     existing = len(caseload.client_managers(site.id))  # the web demo users may hold one
     for n in range(existing, DEMO_CLIENT_MANAGERS.get(site.code, 1)):
         caseload.add_client_manager(
@@ -147,8 +145,6 @@ def _add_client_managers(site: Site) -> None:
 
 def _plan_conversations(site: Site) -> dict[str, int]:
     """Client managers for the site, its FIP participants assigned by load, and their plan."""
-    from fiptrial.services import caseload, planning
-
     _add_client_managers(site)
     assigned = caseload.assign_by_load(site, on=DEMO_START, actor=DEMO_ACTOR)
     planned = planning.plan_site(site, actor=DEMO_ACTOR, starts_on=DEMO_START)

@@ -13,6 +13,7 @@ report change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -25,7 +26,15 @@ from sqlalchemy import select
 from fiptrial.demo.world import SiteWorld, Spell, Treatment, build_world
 from fiptrial.errors import NotFound, Unprocessable, field_error
 from fiptrial.extensions import db
-from fiptrial.models import Allocation, AuditEntry, CaseloadAssignment, Participant, Site, Trial
+from fiptrial.models import (
+    Allocation,
+    AuditEntry,
+    CaseloadAssignment,
+    ImportBatch,
+    Participant,
+    Site,
+    Trial,
+)
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.rows import ExportRow
 from fiptrial.services.imports.common import site_plugin
@@ -198,8 +207,6 @@ def demo_parameters(trial: Trial) -> dict[str, Any]:
     )
     if entry is None:
         raise NotFound(f"trial {trial.code} was not made by fiptrial demo", code="not_a_demo_trial")
-    import json
-
     return dict(json.loads(entry.data))
 
 
@@ -215,8 +222,6 @@ def demo_export(trial: Trial, site_code: str, month: str | None, out: Path) -> d
     """Write the export of ``month`` (default: the first month not imported yet) of a demo site
     for its own participants. The month must have begun; a month still running is exported as
     it stands today (its reference date is tomorrow)."""
-    from fiptrial.models import ImportBatch
-
     params = demo_parameters(trial)
     site = db.session.query(Site).filter_by(trial_id=trial.id, code=site_code).one_or_none()
     if site is None:

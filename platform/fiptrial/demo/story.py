@@ -40,6 +40,8 @@ from fiptrial.demo.world import SITES, SiteDesign, build_world
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
+    ConversationRecord,
+    ImportBatch,
     Participant,
     Site,
     Trial,
@@ -187,7 +189,7 @@ def _anniversary_in(trial: Trial, month: date, reference: date) -> date | None:
 
 def _create_trial(start: date) -> Trial:
     trial = create_demo_trial(start)
-    # The analysis plan (issue 14), frozen a week before the first allocation: its defaults.
+    # The analysis plan, frozen a week before the first allocation: its defaults.
     analysis_plans.freeze_plan(trial, DEMO_ACTOR, frozen_at=at(start - timedelta(days=7), 12))
     return trial
 
@@ -385,8 +387,6 @@ def _randomised_in_error(run: SiteRun, rng: random.Random) -> None:
 
 
 def _site_counts(site: Site) -> dict[str, int]:
-    from fiptrial.models import ConversationRecord, ImportBatch
-
     def count(model: Any, **where: Any) -> int:
         return db.session.query(model).filter_by(site_id=site.id, **where).count()
 

@@ -6,8 +6,8 @@ FIP and under control for each participant and average the difference. A site-st
 Mantel-Haenszel risk difference estimates the mean of the sites' risk differences weighted
 ``n_fip * n_control / n``; the truth is the same weighted mean of the sites' *sample* effects.
 
-Two estimands: :func:`true_sustained_exit_difference`, the analysis plan's primary (issue 14:
-a sustained exit for a primary-outcome reason confirmed by the horizon, among participants
+Two estimands: :func:`true_sustained_exit_difference`, the analysis plan's primary (a
+sustained exit for a primary-outcome reason confirmed by the horizon, among participants
 whose horizon has passed inside follow-up and before their AOW date), and
 :func:`true_risk_difference`, the earlier report's (a net exit by the end of follow-up). The
 world's histories are cut where the platform's knowledge ends (the last day the imported
@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from fiptrial.demo.exports import SiteExporter, demo_parameters
 from fiptrial.demo.world import SiteWorld, Spell, Treatment, build_world
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, Site, Trial
+from fiptrial.services.analysis_plans import current_plan
 from fiptrial.services.exports import build_export
 from fiptrial.timezone import local_date, local_today
 
@@ -108,16 +111,12 @@ def sustained_primary(
 
 
 def _add_months(day: date, months: int) -> date:
-    from dateutil.relativedelta import relativedelta
-
     return day + relativedelta(months=months)
 
 
 def true_sustained_exit_difference(trial: Trial, cutoff: date | None = None) -> dict[str, Any]:
     """The true site-stratified risk difference of the plan's primary outcome at its first
     horizon."""
-    from fiptrial.services.analysis_plans import current_plan
-
     plan = current_plan(trial)
     months = plan.horizons_months[0]
     classes = plan.class_of()

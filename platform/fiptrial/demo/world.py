@@ -31,7 +31,7 @@ import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import cached_property
 
@@ -311,8 +311,6 @@ def build_site(design: SiteDesign, *, seed: int, trial_start: date, scale: float
 
 
 def _with_partner(client: Client, partner_birth: date) -> Client:
-    from dataclasses import replace
-
     return replace(client, partner_birth=partner_birth)
 
 

@@ -22,6 +22,8 @@ import click
 
 from fiptrial.plugins import hookdocs
 from fiptrial.plugins.conformance import check_plugin
+from fiptrial.plugins.declarative import SiteFileError
+from fiptrial.plugins.declarative.scaffold import new_site
 from fiptrial.plugins.manager import (
     PluginHost,
     SitePluginError,
@@ -97,9 +99,6 @@ def new_command(
     name: str, layout: str, site_name: str, members: tuple[str, ...], into: Path | None
 ) -> None:
     """Write a working declarative site NAME (three data files and a synthetic sample)."""
-    from fiptrial.plugins.declarative import SiteFileError
-    from fiptrial.plugins.declarative.scaffold import new_site
-
     config = _config()
     directory = into or (config.site_dirs[0] if config.site_dirs else DEFAULT_SITES_DIR)
     try:

@@ -18,7 +18,6 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import IO, Any
@@ -26,9 +25,11 @@ from typing import IO, Any
 import pluggy
 
 from fiptrial.plugins import hookspecs
+from fiptrial.plugins.declarative import DeclarativeSite
 from fiptrial.plugins.info import SitePluginInfo, is_municipality_code
 from fiptrial.plugins.mapping import MappedReason, ReasonMapping, shared_codes, version_on
 from fiptrial.plugins.rows import ExportRow
+from fiptrial.timezone import local_today
 
 DEFAULTS_NAME = "fiptrial.defaults"
 #: Hooks a site answers for itself; called on the site's plugin alone (plus the defaults).
@@ -94,7 +95,7 @@ class SitePlugin:
     _hooks: dict[str, Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mapping", version_on(self.history, date.today()))
+        object.__setattr__(self, "mapping", version_on(self.history, local_today()))
         hooks = {hook: site_hook(self.pm, self.name, hook) for hook in PER_SITE_HOOKS}
         hooks["map_reason"] = site_hook(self.pm, self.name, "map_reason", defaults=True)
         object.__setattr__(self, "_hooks", hooks)
@@ -121,8 +122,6 @@ class SitePlugin:
 
     @property
     def is_declarative(self) -> bool:
-        from fiptrial.plugins.declarative import DeclarativeSite
-
         return isinstance(self.pm.get_plugin(self.name), DeclarativeSite)
 
     def mapping_named(self, version: str) -> ReasonMapping | None:

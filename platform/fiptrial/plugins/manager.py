@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from fiptrial.plugins import defaults, hookspecs
+from fiptrial.plugins.declarative import DeclarativeSite, SiteFileError, declarative_resources
 from fiptrial.plugins.host import (
     DEFAULTS_NAME,
     ORIGINS,
@@ -137,8 +138,6 @@ def build_plugin_manager(
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object, origin: str = "") -> None:
     """Register a plugin; a site folder or a data-only package becomes a DeclarativeSite."""
-    from fiptrial.plugins.declarative import DeclarativeSite, declarative_resources
-
     if isinstance(plugin, Path):
         origin = origin or str(plugin)
         plugin = DeclarativeSite.load(plugin, name)
@@ -217,8 +216,6 @@ def installed_plugin_names() -> list[str]:
 @contextmanager
 def _loading(name: str) -> Iterator[None]:
     """Turn an error while importing or registering a plugin into one that names it."""
-    from fiptrial.plugins.declarative import SiteFileError
-
     try:
         yield
     except pluggy.PluginValidationError as error:
@@ -267,6 +264,7 @@ def init_plugins(app: Flask) -> None:
 
 def get_plugin_host(app: Flask | None = None) -> PluginHost:
     """The application's checked plugin host."""
+    # Flask only here: the plugin host builds and checks plugins without it.
     from flask import current_app
 
     host: PluginHost = (app or current_app).extensions[EXTENSION_KEY]

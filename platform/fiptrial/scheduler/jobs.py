@@ -107,7 +107,7 @@ def freeze_year(trial: Trial, today: date) -> int:
 
 
 def data_freeze_for(trial_id: int) -> Work:
-    """A data freeze at the end of each follow-up year, by the analysis issue's service."""
+    """A data freeze at the end of each follow-up year, by ``services.freezes``."""
 
     def work(today: date) -> dict[str, Any]:
         trial = db.session.get(Trial, trial_id)

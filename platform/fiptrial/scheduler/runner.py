@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -187,6 +188,4 @@ def _stop_when_running(scheduler: BaseScheduler) -> None:
 
 
 def _now() -> Any:
-    from datetime import datetime
-
     return datetime.now(jobs.TIMEZONE)

@@ -1,4 +1,4 @@
-"""Bodies of the read log (issue 16, privacy): who read which participant's data, and when."""
+"""Bodies of the read log (privacy): who read which participant's data, and when."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from fiptrial.services.transaction import locked, unit_of_work
 
 
 def _plan_module() -> Any:
+    # The analysis package (numpy, scipy, pandas) loads when a plan is read, not with the app.
     from fiptrial_analysis import plan
 
     return plan

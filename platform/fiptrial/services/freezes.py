@@ -11,8 +11,10 @@ Freezes made before the spells file existed (migration 0008_spells) have no spel
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -238,6 +240,7 @@ def _plan_hash_ok(freeze: DataFreeze) -> bool:
         return True  # frozen before plans were stored
     if freeze.plan_json is None or freeze.plan_sha256 is None:
         return False
+    # The analysis package (numpy, scipy, pandas) loads only to check a stored plan.
     from fiptrial_analysis.plan import plan_from_dict
 
     try:
@@ -290,9 +293,6 @@ def verify_freeze(freeze: DataFreeze) -> FreezeVerification:
 
 def download_freeze(freeze: DataFreeze, *, actor: str) -> tuple[str, bytes]:
     """The frozen export and its report as one zip (a disclosure, so audited)."""
-    import io
-    import zipfile
-
     with unit_of_work():
         buffer = io.BytesIO()
         stem = f"{freeze.trial.code}-bevriezing-{freeze.id}"

@@ -16,10 +16,10 @@ import that its first worker did commit is found by its SHA-256 and not imported
 :data:`MAX_ATTEMPTS` starts the task fails as interrupted. The status page reads the task's row
 and, while the row says queued or running, the job's state in the queue.
 
-On SQLite the job runs in a thread of the web process (the issue allows it for development and
-the demo). Every transaction there takes the database's write lock (``BEGIN IMMEDIATE``, see
-:mod:`fiptrial.database`), which the import holds, so the progress count stays in this
-process's memory and the row only records the start and the end; a task still ``queued`` or
+On SQLite the job runs in a thread of the web process (enough for development and the demo,
+which have no worker). Every transaction there takes the database's write lock (``BEGIN
+IMMEDIATE``, see :mod:`fiptrial.database`), which the import holds, so the progress count stays
+in this process's memory and the row only records the start and the end; a task still ``queued`` or
 ``running`` whose row is older than :data:`STALE_AFTER`, and that no thread of this process
 works on, lost its process: it is shown as interrupted, and nothing of it was committed.
 

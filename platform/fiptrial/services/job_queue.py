@@ -11,7 +11,7 @@ worker, and taken by another worker. The jobs must therefore be safe to run twic
 is one transaction and deduplicates on the file's SHA-256 (see ``services.import_tasks``).
 
 On SQLite (development, the demo) there is no queue to share: the same job functions run in a
-thread of the process that deferred them (:data:`PROCESS`), as the issue allows.
+thread of the process that deferred them (:data:`PROCESS`).
 
 The scheduled jobs stay APScheduler's (``fiptrial.scheduler``): they already live in a
 database job store, run under one leader with a standby, and record every run per period;

@@ -18,7 +18,12 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
+from fiptrial.extensions import db
+from fiptrial.security_headers import SECURITY_HEADERS
+from fiptrial.services import access, twofactor, users
 from fiptrial.services.access import PERMISSIONS, PRIVACY_OFFICER
+from fiptrial.services.minimisation import DEFAULT_THRESHOLD, QUASI_IDENTIFIERS
+from fiptrial.services.passwords import _hasher
 from fiptrial.services.retention import DEFAULT_MONTHS, ITEM_DESCRIPTIONS, ITEMS
 
 TO_FILL = (
@@ -110,8 +115,6 @@ class UnclassifiedTable(Exception):
 
 
 def _metadata() -> MetaData:
-    from fiptrial.extensions import db
-
     return db.metadata
 
 
@@ -169,8 +172,6 @@ def _permissions_table() -> list[str]:
 
 def _field_policy_table() -> list[str]:
     """What each role sees of a record it may read (``services.access.FIELD_POLICY``)."""
-    from fiptrial.services import access
-
     policy = getattr(access, "FIELD_POLICY", None)
     if not policy:
         return ["(no field-level policy: every field of a readable record is visible)"]
@@ -194,11 +195,6 @@ def _retention_table() -> list[str]:
 
 def security_measures() -> list[str]:
     """The measures as implemented, with their settings read from the code."""
-    from fiptrial.security_headers import SECURITY_HEADERS
-    from fiptrial.services import twofactor, users
-    from fiptrial.services.minimisation import DEFAULT_THRESHOLD, QUASI_IDENTIFIERS
-    from fiptrial.services.passwords import _hasher
-
     return [
         "- Pseudonymisation: the BSN is replaced on entry by HMAC-SHA256 under a per-trial key "
         "derived from a platform key kept outside the database; the BSN itself is never stored "

@@ -17,6 +17,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.nl import bsn as stdnum_bsn
 
 from fiptrial.errors import field_error
+from fiptrial.services.retention import ensure_key_available_for
 
 
 def normalise_bsn(raw: str | int, *, field: str = "bsn") -> str:
@@ -39,8 +40,6 @@ def trial_key(trial_code: str, key: str | None = None) -> bytes:
     the retention schedule destroyed the trial's key (``services.retention``). With ``key`` it
     is the bare derivation, which needs no database (tests, the municipality's own tools)."""
     if key is None:
-        from fiptrial.services.retention import ensure_key_available_for
-
         ensure_key_available_for(trial_code)
         key = current_app.config["PSEUDONYM_KEY"]
     return hmac.new(key.encode(), b"fiptrial-trial:" + trial_code.encode(), hashlib.sha256).digest()

@@ -22,13 +22,15 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request, template_rendered
+from flask_login import current_user
 from sqlalchemy import delete, insert, select
 
 from fiptrial.extensions import db
 from fiptrial.models import Participant, ReadLogEntry, ReadLogPurge, ReadLogSubject, Site, Trial
 from fiptrial.services.paging import page_count, page_of
 from fiptrial.services.transaction import unit_of_work
+from fiptrial.services.users import find_user
 
 DIGIT_RUN = re.compile(r"\d{8,}")
 MASK = "[number masked]"
@@ -172,8 +174,6 @@ def _who() -> tuple[str, str, str, int | None] | None:
     if request.path.startswith("/api/"):
         principal = g.get("principal")
         return (principal.actor, principal.role, "api", principal.site_id) if principal else None
-    from flask_login import current_user
-
     if not current_user.is_authenticated:
         return None
     p = current_user.principal
@@ -335,8 +335,6 @@ def log_request(response: Response) -> Response:
         )
     except Exception:  # fail closed: nothing leaves that the log does not show
         db.session.rollback()
-        from flask import current_app
-
         current_app.logger.exception("read log entry could not be written")
         return Response("The read log could not be written; nothing was shown.", status=503)
     return response
@@ -345,8 +343,6 @@ def log_request(response: Response) -> Response:
 def log_login(username: str, *, ok: bool, action: str | None = None) -> None:
     """A login or a refused one. An unknown user name is not stored (it may be a mistyped
     password); a known one is the account's own name."""
-    from fiptrial.services.users import find_user
-
     user = find_user(username) if username else None
     record(
         actor=f"user:{user.username}" if user is not None else "user:(unknown)",
@@ -367,15 +363,11 @@ def _after_login_post(response: Response) -> Response:
         return response
     if response.status_code == 413:
         return response  # refused unread (fiptrial.limits): no form, no name to log
-    from flask_login import current_user
-
     ok = bool(current_user.is_authenticated) and response.status_code in (302, 303)
     try:
         log_login(request.form.get("username", "").strip().lower()[:80], ok=ok)
     except Exception:
         db.session.rollback()
-        from flask import current_app
-
         current_app.logger.exception("login could not be logged")
         return Response("The read log could not be written.", status=503)
     return response
@@ -388,8 +380,6 @@ def _fresh_collection() -> None:
 
 def install(app: Flask) -> None:
     """Hook the read log into every request of ``app``."""
-    from flask import template_rendered
-
     template_rendered.connect(_template_rendered, app)
     app.before_request(_fresh_collection)
     app.after_request(log_request)

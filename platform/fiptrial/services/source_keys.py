@@ -20,7 +20,7 @@ from sqlalchemy import func
 from fiptrial.errors import NotFound
 from fiptrial.extensions import db
 from fiptrial.models import Site, SourceKey
-from fiptrial.plugins.prepared import PreparedHeader, SiteKey
+from fiptrial.plugins.prepared import PreparedHeader, SiteKey, read_prepared
 from fiptrial.plugins.rows import ExportFormatError
 from fiptrial.services import audit
 from fiptrial.services.transaction import unit_of_work
@@ -106,6 +106,4 @@ class PreparedPlugin:
     def read_export(self, source: Any, wanted: Any = None) -> Any:
         """The prepared file's rows, each read in full (``wanted`` is not needed: the file
         holds no more than the site's reader gave)."""
-        from fiptrial.plugins.prepared import read_prepared
-
         return read_prepared(source, key_for(self._site))

@@ -20,6 +20,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from fiptrial.http_errors import allow_header, api_error_response
 from fiptrial.security_headers import SECURITY_HEADERS
+from fiptrial.services.access import may_see
+from fiptrial.web import admin, auth, manager, research, site
+from fiptrial.web.common import ROLE_NAMES, WebUser, home_for, render_error
+from fiptrial.web.filters import register_filters
 
 LANGUAGES = ("nl", "en")
 DEFAULT_LANGUAGE = "nl"
@@ -38,8 +42,6 @@ def select_language() -> str:
 def shows(resource: str, field: str) -> bool:
     """Template global: may the logged-in user see ``field`` of ``resource``? The one field
     policy of ``services.access`` decides, as it does for the API and the exports."""
-    from fiptrial.services.access import may_see
-
     return bool(current_user.is_authenticated) and may_see(current_user.principal, resource, field)
 
 
@@ -66,8 +68,6 @@ def register_web(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None  # the login page explains itself
     login_manager.session_protection = "strong"
-
-    from fiptrial.web.common import ROLE_NAMES, WebUser
 
     @login_manager.user_loader
     def _load(user_id: str) -> WebUser | None:
@@ -119,18 +119,12 @@ def register_web(app: Flask) -> None:
         too large; the API keeps its JSON errors."""
         if request.path.startswith("/api/"):
             return api_error_response(error)
-        from fiptrial.web.common import render_error
-
         page, status = render_error(error.code or 404)
         return page, status, allow_header(error)
 
     @app.errorhandler(CSRFError)
     def _csrf_refused(error: CSRFError) -> Any:
-        from fiptrial.web.common import render_error
-
         return render_error(400, "csrf")
-
-    from fiptrial.web.filters import register_filters
 
     register_filters(app.jinja_env)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
@@ -140,16 +134,12 @@ def register_web(app: Flask) -> None:
         Blueprint("static_web", __name__, static_folder="static", static_url_path="/static/web")
     )
 
-    from fiptrial.web import admin, auth, manager, research, site
-
     for module in (auth, site, research, manager, admin):
         app.register_blueprint(module.bp)
 
     @app.get("/")
     def index() -> Any:
         """Each role starts on its own page."""
-        from fiptrial.web.common import home_for
-
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login"))
         return redirect(home_for(current_user))

@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from flask import url_for
+
 from fiptrial.services import analysis_plans, audit, exports, trials
 from fiptrial.timezone import local_today
 
@@ -89,8 +91,7 @@ def report_body(report: dict[str, Any], trial_code: str, language: str) -> Any:
     """The report's body from fiptrial_analysis's own template (the one the self-contained
     HTML report uses), in the page's language, with the figures served by this app and the
     sites by their names."""
-    from flask import url_for
-
+    # Loaded with the first report page, like the figures (see report_figure_png).
     from fiptrial_analysis.html import FIGURE_TITLES, render_body, translations
 
     language = language if language in ("en", "nl") else "nl"

@@ -18,6 +18,7 @@ ARM_COLOURS = {"fip": "#d4700a", "control": "#2f6fab"}
 
 def monitoring_png(data: SiteMonitoring, *, labels: dict[str, str]) -> bytes:
     """Two panels: cumulative enrolment by month, and allocations per stratum by arm."""
+    # matplotlib loads on the first plot, not with every page.
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(10, 4.6), dpi=100, layout="constrained")

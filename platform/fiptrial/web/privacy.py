@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user, logout_user
 
 from fiptrial.errors import Conflict, NotFound, PlatformError
 from fiptrial.services import access, approvals, minimisation, readlog, trials, twofactor
@@ -130,8 +131,6 @@ OPEN_ENDPOINTS = frozenset(
 
 def _second_step_target() -> str | None:
     """Where a logged-in user whose second step is open must go, or None."""
-    from flask_login import current_user
-
     if not current_user.is_authenticated or session.get(MFA_KEY) == "ok":
         return None
     if twofactor.is_enrolled(current_user.id):
@@ -156,8 +155,6 @@ def _guard() -> Any:
 
 
 def _finish_second_step() -> Any:
-    from flask_login import current_user
-
     session[MFA_KEY] = "ok"
     session.pop("mfa_attempts", None)
     target = session.pop("mfa_next", None)
@@ -169,8 +166,6 @@ def _finish_second_step() -> Any:
 @bp.route("/tweede-stap", methods=["GET", "POST"])
 def second_factor() -> Any:
     """The code from the authenticator app (or a recovery code) after the password."""
-    from flask_login import current_user, logout_user
-
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if session.get(MFA_KEY) == "ok":
@@ -202,8 +197,6 @@ def _qr_svg(uri: str) -> str:
 @bp.route("/tweestapsverificatie", methods=["GET", "POST"])
 def enrol() -> Any:
     """Set up two-factor sign-in: a QR code and the secret as text, then the first code."""
-    from flask_login import current_user
-
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     user = load_user(current_user.id)

@@ -1,5 +1,5 @@
-"""The ISD's table of issue 3 at go-live, written out by hand from the issue (not read from the
-plugin's data file): local reason code -> bus code. The plugin's tests hold its mapping to it,
+"""The ISD's reason table at go-live, written out by hand from the ISD's list (not read from
+the plugin's data file): local reason code -> bus code. The plugin's tests hold its mapping to it,
 and the platform's synthetic flow (tests/imports/test_synthetic_flow.py) computes its expected
 counts with it."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# The table of issue 3 at go-live. A changed table needs a new mapping version.
+# The ISD's reason table at go-live. A changed table needs a new mapping version.
 from bw_go_live_table import GO_LIVE
 
 from fiptrial.plugins.conformance import assert_plugin_conforms

@@ -52,6 +52,7 @@ from fiptrial.plugins.mapping import (
     version_on,
 )
 from fiptrial.plugins.rows import ExportRow
+from fiptrial.timezone import local_today
 
 __all__ = [
     "LAYOUTS",
@@ -136,9 +137,7 @@ class DeclarativeSite:
 
     @cached_property
     def current(self) -> ReasonMapping:
-        from datetime import date
-
-        return version_on(self.history, date.today())
+        return version_on(self.history, local_today())
 
     # --- the hooks ----------------------------------------------------------------------------
 

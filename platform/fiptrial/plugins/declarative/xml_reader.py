@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from lxml import etree
+
 from fiptrial.plugins.declarative.layout import FIELDS, ExportLayout
 from fiptrial.plugins.declarative.record import I_BSN, row_builder
 from fiptrial.plugins.messages import format_error, row_error
@@ -67,8 +69,6 @@ def _xml_loop(
     """lxml's ``iterparse`` delivers the end of each benefit record only (``tag`` filter), with
     the line it started on (``sourceline``); entities are not resolved, nothing is fetched, and
     each record is dropped from the tree once its rows are out."""
-    from lxml import etree
-
     build = row_builder(layout)
     person_tag = layout.person
     benefit_index: dict[str, int] = {}

@@ -27,6 +27,7 @@ def report_from_csv(
 
     Raises :class:`Unprocessable` (422) when the data cannot be analysed, e.g. an arm is empty.
     """
+    # fiptrial_analysis brings numpy, scipy and pandas (seconds): loaded for a report only.
     from fiptrial_analysis import build_report
     from fiptrial_analysis.participants import parse_participants, parse_spells
     from fiptrial_analysis.plan import parse_plan_file

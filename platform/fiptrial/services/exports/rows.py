@@ -51,6 +51,7 @@ from fiptrial.models import (
 )
 from fiptrial.models.trial import DEFAULT_BENEFIT_STATISTIC_CODES, DEFAULT_MOVE_GAP_DAYS
 from fiptrial.services.access import ANALYST, visible_fields
+from fiptrial.services.analysis_plans import plan_file
 from fiptrial.services.eligibility import whole_months, whole_years
 from fiptrial.services.exports.variables import (
     EXPORT_COLUMNS,
@@ -101,7 +102,7 @@ class AnalysisExport:
         keep = [i for i, name in enumerate(SPELL_COLUMNS) if name in self.spell_columns]
         return [tuple(spell[i] for i in keep) for spell in self.spells]
 
-    #: The trial's analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``), issue 14.
+    #: The trial's frozen analysis plan file (``fiptrial_analysis.plan.PlanFile.to_json``).
     plan_json: str | None = None
 
     def csv_text(self) -> str:
@@ -359,8 +360,6 @@ def build_export(
             f"{excluded} allocation(s) marked randomised_in_error are left out of the rows; "
             "'randomised' in the CONSORT sidecar still counts them."
         )
-    from fiptrial.services.analysis_plans import plan_file
-
     return AnalysisExport(
         plan_json=plan_file(trial).to_json(),
         trial=trial.code,

@@ -30,6 +30,7 @@ from fiptrial.services.exports.variables import (
     sidecar_paths,
     spells_path,
 )
+from fiptrial.services.minimisation import suppress_small_cells
 from fiptrial.services.transaction import unit_of_work
 
 FORMATS = ("csv", "sav", "dta")
@@ -61,6 +62,7 @@ SCALE_COLUMNS = (
 
 def _dataframe(columns: dict[str, list[Any]], fmt: str) -> Any:
     """Columns as a pandas frame for pyreadstat: coded variables numeric, dates numbers."""
+    # pandas and pyreadstat load for a Stata or SPSS file only, not with every export.
     import pandas as pd
 
     epoch, scale, _display = DATE_ENCODING[fmt]
@@ -103,6 +105,7 @@ def _write_statistical(
     fmt: str,
     file_label: str,
 ) -> None:
+    # Loaded for a Stata or SPSS file only (see _dataframe).
     import pyreadstat
 
     frame = _dataframe(columns, fmt)
@@ -181,8 +184,6 @@ def export_trial(
         export = build_export(trial, cutoff, role=role)
         extra: dict[str, Any] = {}
         if small_cells is not None:
-            from fiptrial.services.minimisation import suppress_small_cells
-
             export, suppressed = suppress_small_cells(export, small_cells)
             extra = {"small_cells_below": small_cells, "suppressed": suppressed}
         written = write_export(export, path, fmt)

@@ -26,9 +26,11 @@ from fiptrial.models import ImportBatch, Site
 from fiptrial.plugins.manager import SitePlugin, get_site_plugin
 from fiptrial.plugins.mapping import ReasonMapping
 from fiptrial.plugins.parsing import redacted
+from fiptrial.plugins.prepared import is_prepared
 from fiptrial.plugins.rows import ExportRow, RowError
 from fiptrial.services import audit
 from fiptrial.services.moments import as_moment, past_moment
+from fiptrial.services.source_keys import PreparedPlugin
 from fiptrial.services.spool import new_spool
 from fiptrial.services.transaction import locked, unit_of_work
 
@@ -192,12 +194,6 @@ def audit_data(
     }
 
 
-def is_prepared(path: Any) -> bool:
-    from fiptrial.plugins.prepared import is_prepared as prepared
-
-    return prepared(path)
-
-
 def run_import(
     site: Site,
     source: BinaryIO | str | os.PathLike[str],
@@ -250,8 +246,6 @@ def run_import(
         db.session.flush()
         prepared = is_prepared(export.path)  # pseudonymised at the source
         if prepared:
-            from fiptrial.services.source_keys import PreparedPlugin
-
             plugin = PreparedPlugin(plugin, site)  # type: ignore[assignment]
         report = body(plugin, mapping, batch, export.path)
         if report["rows"] == 0:  # raised inside the unit of work: the batch is rolled back

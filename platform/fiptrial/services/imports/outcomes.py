@@ -1,6 +1,6 @@
 """The monthly outcome import: exits, transfers within the site, re-entries and corrections.
 
-Rules (issue 3, "Enrolment and outcome imports", and issue 10, "Benefit spells"):
+Rules of the outcome import and of the benefit spells:
 
 - A row is matched by the pseudonym of its BSN against the *allocated* participants of the
   site. Each BSN is pseudonymised once and looked up in a dict loaded once per import. Rows of
@@ -37,7 +37,7 @@ Rules (issue 3, "Enrolment and outcome imports", and issue 10, "Benefit spells")
   (``services.spells``) know which benefit it was about and where it was paid.
 - Events are unique per participant, kind, date and local code, so a row seen again (the next
   month's export repeats last month's ends) adds nothing.
-- Mapping versions (issue 12): an import uses the site's current table unless it is asked for
+- Mapping versions: an import uses the site's current table unless it is asked for
   an earlier version (``mapping_version``: re-reading an old export as it was read). Under the
   current version, every exit already recorded is looked up again: when the current table
   gives its local code another BUS code than the one recorded, a ``correction`` of that exit is
@@ -69,6 +69,7 @@ from fiptrial.models import (
 )
 from fiptrial.plugins.manager import SitePlugin
 from fiptrial.plugins.mapping import ReasonMapping
+from fiptrial.services import followup
 from fiptrial.services.imports.common import ExportImporter, ImportRequest
 from fiptrial.services.imports.outcome_rows import (
     WITHDRAWN_REASON,
@@ -76,7 +77,7 @@ from fiptrial.services.imports.outcome_rows import (
     OutcomeImport,
     empty_report,
 )
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 __all__ = [
     "WITHDRAWN_REASON",
@@ -98,7 +99,7 @@ def _import_body(
     """Read the rows into events, then mark the follow-up round of the export's day received."""
     moment = request.moment
     report = OutcomeImport(request.site, plugin, batch, mapping, moment).run(path, request.progress)
-    _notify_followup(request.site, batch.id, local_date(moment) if moment else date.today())
+    _notify_followup(request.site, batch.id, local_date(moment) if moment else local_today())
     return report
 
 
@@ -112,15 +113,9 @@ the site's table (see the module docstring).
 
 
 def _notify_followup(site: Site, batch_id: int, received_on: date) -> None:
-    """Close the site's waiting follow-up round (issue 5), in the import's own transaction, so
-    that the import and the mark commit together. A no-op while that module is absent."""
-    try:
-        from fiptrial.services import followup
-    except ImportError:
-        return
-    mark = getattr(followup, "mark_export_received", None)
-    if mark is not None:
-        mark(site, received_on, str(batch_id))
+    """Close the site's waiting follow-up round (``services.followup``), in the import's own
+    transaction, so that the import and the mark commit together."""
+    followup.mark_export_received(site, received_on, str(batch_id))
 
 
 def participant_outcomes(participant: Participant) -> list[OutcomeEvent]:

@@ -3,8 +3,8 @@
 Eligibility and strata are decided exactly as in :func:`fiptrial.services.participants.register`
 (through :func:`~fiptrial.services.eligibility.assess` and ``stratum_key``), but the import does
 not call ``register`` per row: that would pseudonymise twice, query once per row and commit per
-row, where the issue asks for one pseudonym per row and one transaction per file. BSNs already
-in the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
+row, where an import pseudonymises each row once and commits once per file. BSNs already in
+the trial are counted and skipped; ended benefits are not enrolled; bad rows are listed.
 
 Benefit spells: a row of another benefit than the trial's (its BUS statistiekcode not
 in the trial's ``benefit_statistic_codes``: special assistance, Bbz, ...) is not enrolled and
@@ -44,7 +44,7 @@ from fiptrial.services.imports.common import (
 )
 from fiptrial.services.participants import check_baseline_codes, new_participant
 from fiptrial.services.pseudonyms import pseudonymiser, trial_key, unit_pseudonymiser
-from fiptrial.timezone import local_date
+from fiptrial.timezone import local_date, local_today
 
 
 def empty_report() -> dict[str, Any]:
@@ -99,7 +99,7 @@ class _Enrolment:
         self.pseudonym = pseudonymiser(key)
         self.unit_pseudonym = unit_pseudonymiser(key, site.code)
         self.benefit_codes = frozenset(self.trial.benefit_statistic_codes or ())
-        self.today = registered_on or date.today()
+        self.today = registered_on or local_today()
         self.members = set(site.municipalities or ())
         self.known: set[str] = set(
             db.session.execute(

@@ -8,12 +8,14 @@ what the HMAC-chained audit trail recorded at the time (``fiptrial randomisation
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
+    AuditEntry,
     CohortRandomisation,
     RandomisationBlock,
     Trial,
@@ -44,10 +46,6 @@ class _Audited:
 
 
 def _audited() -> _Audited:
-    import json
-
-    from fiptrial.models import AuditEntry
-
     audited = _Audited({}, {}, {})
     rows = db.session.query(AuditEntry.action, AuditEntry.entity_id, AuditEntry.data).filter(
         AuditEntry.action.in_(AUDITED_ACTIONS)
