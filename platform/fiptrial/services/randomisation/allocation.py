@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -233,36 +233,27 @@ def _next_by_minimisation(trial: Trial, site: Site, stratum: str) -> tuple[str, 
     return arm, evidence
 
 
+class AllocationDetails(TypedDict, total=False):
+    """How an allocation came about: the keywords of :func:`new_allocation` after the arm."""
+
+    method: Required[str]
+    actor: Required[str]
+    evidence: Required[dict[str, Any]]
+    block: dict[str, Any] | None
+    cohort_id: int | None
+    unit_allocation_id: int | None
+    allocated_at: datetime | None
+
+
 def store_allocation(
-    participant: Participant,
-    state: StratumState,
-    arm: str,
-    *,
-    method: str,
-    actor: str,
-    evidence: dict[str, Any],
-    block: dict[str, Any] | None = None,
-    cohort_id: int | None = None,
-    unit_allocation_id: int | None = None,
-    allocated_at: datetime | None = None,
+    participant: Participant, state: StratumState, arm: str, **details: Unpack[AllocationDetails]
 ) -> Allocation:
     """Store one allocation in the stratum's sequence, count it for minimisation, audit it."""
-    allocation = new_allocation(
-        participant,
-        state,
-        arm,
-        method=method,
-        actor=actor,
-        evidence=evidence,
-        block=block,
-        cohort_id=cohort_id,
-        unit_allocation_id=unit_allocation_id,
-        allocated_at=allocated_at,
-    )
+    allocation = new_allocation(participant, state, arm, **details)
     db.session.flush()
-    if participant.trial.method == "minimisation" and unit_allocation_id is None:
+    if participant.trial.method == "minimisation" and details.get("unit_allocation_id") is None:
         count_for_minimisation(participant.trial, Counter([(participant.stratum, arm)]))
-    audit_allocation(participant, allocation, allocated_at)
+    audit_allocation(participant, allocation, details.get("allocated_at"))
     return allocation
 
 
