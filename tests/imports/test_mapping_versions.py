@@ -129,6 +129,29 @@ def test_an_old_export_is_re_read_under_the_version_it_used(
     assert error["known"] == "2026.1, 2026.2"
 
 
+def test_a_blank_version_reads_under_the_current_one_and_other_fields_are_left_out(
+    app: Any, enrol: Any, client: Any, build: Any, bearer: Any, newer_plugin: Any
+) -> None:
+    newer_plugin()
+    gil = enrol()
+    response = client.post(
+        "/api/v1/sites/bw/outcome-imports",
+        headers=bearer(build.token("research_admin")),
+        data={
+            "file": (
+                io.BytesIO(export_bytes([Line(gil[1], end="05-10-2026", reason="GIL")])),
+                "e.csv",
+            ),
+            "mapping_version": "",
+            "comment": "a field the API does not read",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201
+    report = response.get_json()
+    assert (report["mapping_version"], report["exits_by_code"]) == ("2026.2", {GIL_AFTER: 1})
+
+
 def test_the_cli_reads_under_an_earlier_version(
     app: Any, enrol: Any, runner: Any, tmp_path: Any, newer_plugin: Any
 ) -> None:

@@ -8,11 +8,13 @@ importer's own output.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections import Counter
 from datetime import date
 from typing import Any
 
+import pytest
 from import_helpers import Line, export_bytes
 
 from fiptrial.extensions import db
@@ -262,6 +264,29 @@ def test_missing_file_field_is_422_naming_it(
     )
     assert response.status_code == 422
     assert "file" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(lambda: {"file": "BSN;999998523"}, id="text-field-named-file"),
+        pytest.param(lambda: {"file": (io.BytesIO(b"BSN;999998523"), "")}, id="part-without-name"),
+        pytest.param(lambda: {"mapping_version": "2026.1"}, id="only-the-version"),
+    ],
+)
+def test_a_body_without_an_export_file_is_422_naming_the_field(
+    app: Any, bw_site: Any, client: Any, build: Any, bearer: Any, body: Any
+) -> None:
+    response = client.post(
+        "/api/v1/sites/bw/outcome-imports",
+        headers=bearer(build.token("research_admin")),
+        data=body(),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert (error["code"], list(error["fields"])) == ("invalid_field", ["file"])
+    assert db.session.query(ImportBatch).count() == 0
 
 
 def test_batches_are_listed_and_cli_prints_the_report(

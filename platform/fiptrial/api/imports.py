@@ -1,8 +1,9 @@
 """/api/v1/sites/{site}/participant-imports and /outcome-imports; a participant's outcomes
 and benefit spells.
 
-Uploads are multipart with the field ``file``. The role check (``requires``) comes before the
-file is looked at, so a role that may not import gets 403 whatever it sends. A file up to
+Uploads are multipart with the field ``file`` (``ImportUploadSchema``). The role check
+(``requires``) and then the site come before the file is looked at, so a role that may not
+import gets 403, and another site's upload 404, whatever it sends. A file up to
 ``IMPORT_SYNC_MAX_BYTES`` (``FIPTRIAL_IMPORT_SYNC_MAX_MB``, default 20) is imported in the
 request: a new import answers 201 with the report; the same file again answers 200 with a
 report whose ``duplicate_of`` names the earlier batch (nothing was created). A larger file is
@@ -15,18 +16,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import current_app, request, url_for
-from flask_smorest import Blueprint
+from flask import current_app, url_for
 
-from fiptrial.api.auth import F, principal, requires
-from fiptrial.errors import field_error
+from fiptrial.api.auth import principal, requires
+from fiptrial.api.multipart import LOCATION as MULTIPART
+from fiptrial.api.multipart import MultipartBlueprint
 from fiptrial.extensions import db
 from fiptrial.models import ImportBatch, OutcomeEvent, Site
 from fiptrial.schemas import (
     ImportBatchSchema,
     ImportJobSchema,
+    ImportUploadSchema,
     OutcomeEventSchema,
     SpellSchema,
 )
@@ -40,30 +43,11 @@ from fiptrial.services.imports import (
 )
 from fiptrial.services.spells import Spell, participant_spells
 
-blp = Blueprint(
+blp = MultipartBlueprint(
     "imports", __name__, url_prefix="/api/v1", description="Enrolment and outcome imports"
 )
 
-UPLOAD_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "mapping_version": {
-                            "type": "string",
-                            "description": "read under this earlier version of the site's "
-                            "reason table (default: the current one)",
-                        },
-                    },
-                    "required": ["file"],
-                }
-            }
-        },
-    },
+UPLOAD_RESPONSES = {
     "responses": {
         "201": {"description": "Imported: the report (counts, rejected lines, unmapped codes)"},
         "200": {"description": "The same file was imported before: duplicate_of names it"},
@@ -82,17 +66,6 @@ QUEUED_DOC = {
 def _site(code: str) -> tuple[Principal, Site]:
     who = principal()
     return who, visible_site(who, db.session.query(Site).filter_by(code=code).one_or_none())
-
-
-def _upload() -> Any:
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise field_error("file", "send the export as a multipart upload in the field 'file'")
-    return upload
-
-
-def _mapping_version() -> str | None:
-    return request.form.get("mapping_version") or None
 
 
 def _size(stream: Any) -> int:
@@ -123,9 +96,10 @@ def _job_document(site_code: str, state: import_tasks.TaskState) -> dict[str, An
     }
 
 
-def _import(site_code: str, kind: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    who, site = _site(site_code)
-    upload, mapping = _upload(), _mapping_version()
+def _import(
+    who: Principal, site: Site, kind: str, body: dict[str, Any]
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    site_code, upload, mapping = site.code, body["file"], body["mapping_version"]
     if _size(upload.stream) <= current_app.config["IMPORT_SYNC_MAX_BYTES"]:
         run = import_participants if kind == "participants" else import_outcomes
         report = run(site, upload.stream, actor=who.actor, mapping_version=mapping)
@@ -146,29 +120,47 @@ def _import(site_code: str, kind: str) -> tuple[dict[str, Any], int, dict[str, s
     return ImportJobSchema().dump(document), 202, {"Location": status_url}
 
 
-def _upload_endpoint(path: str) -> Callable[[F], F]:
+def _site_first(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Find the caller's site before the body is read: another site's upload is a 404
+    whatever it sends, as the role check makes a role that may not import a 403. The view
+    gets the principal and the site, then the body."""
+
+    @wraps(view)
+    def located(site_code: str) -> Any:
+        return view(*_site(site_code))
+
+    return located
+
+
+def _upload_endpoint(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an import upload at ``path``: the one contract of both uploads (the module's
     docstring), so that the two cannot drift apart. ``requires`` sits right under the route,
-    as it must (the role before the file)."""
+    as it must, and the site comes next: the role, then the site, then the file
+    (``ImportUploadSchema``, read as one multipart body by ``api.multipart``)."""
 
-    def declare(view: F) -> F:
+    def declare(view: Callable[..., Any]) -> Callable[..., Any]:
         view = blp.alt_response(202, schema=ImportJobSchema, success=True, **QUEUED_DOC)(view)
-        view = blp.doc(**UPLOAD_DOC)(view)
-        return blp.post(path)(requires("import.create")(view))
+        view = blp.doc(**UPLOAD_RESPONSES)(view)
+        view = blp.arguments(ImportUploadSchema, location=MULTIPART)(view)
+        return blp.post(path)(requires("import.create")(_site_first(view)))
 
     return declare
 
 
 @_upload_endpoint("/sites/<site_code>/participant-imports")
-def create_participant_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+def create_participant_import(
+    who: Principal, site: Site, body: dict[str, Any]
+) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register the running benefits of an export as participants."""
-    return _import(site_code, "participants")
+    return _import(who, site, "participants", body)
 
 
 @_upload_endpoint("/sites/<site_code>/outcome-imports")
-def create_outcome_import(site_code: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+def create_outcome_import(
+    who: Principal, site: Site, body: dict[str, Any]
+) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Import an outcome export: exits, transfers, re-entries and corrections."""
-    return _import(site_code, "outcomes")
+    return _import(who, site, "outcomes", body)
 
 
 @blp.get("/sites/<site_code>/import-jobs/<int:task_id>")

@@ -5,9 +5,9 @@ them, they dump only the fields ``services.access.FIELD_POLICY`` grants the call
 
 One module per area: ``base`` (ids, codes, moments, the error body, ``PolicySchema``),
 ``trials`` (set-up: trials, sites, consent forms, the audit check), ``participants``
-(registration, consent, allocation), ``conversations``, ``imports`` (batches, outcome events,
-spells), ``analysis`` (cut-off, freezes) and ``privacy`` (the read log). The views import from
-here.
+(registration, consent, allocation), ``conversations``, ``imports`` (the upload, batches,
+outcome events, spells), ``analysis`` (cut-off, freezes) and ``privacy`` (the read log). The
+views import from here.
 """
 
 from fiptrial.schemas.analysis import (
@@ -39,6 +39,7 @@ from fiptrial.schemas.conversations import (
 from fiptrial.schemas.imports import (
     ImportBatchSchema,
     ImportJobSchema,
+    ImportUploadSchema,
     OutcomeEventSchema,
     SpellCorrectionSchema,
     SpellSchema,
@@ -100,6 +101,7 @@ __all__ = [
     "FreezeSchema",
     "ImportBatchSchema",
     "ImportJobSchema",
+    "ImportUploadSchema",
     "InterventionEndSchema",
     "InterventionStartSchema",
     "MoveSchema",

@@ -1,12 +1,47 @@
-"""Bodies of the enrolment and outcome imports: a batch, its outcome events, and the benefit
-spells derived from them with their corrections.
+"""Bodies of the enrolment and outcome imports: the upload, a batch, its outcome events, and
+the benefit spells derived from them with their corrections.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from werkzeug.datastructures import FileStorage
 
 from fiptrial.schemas.base import PolicySchema, UtcDateTime
+
+UPLOAD_MESSAGE = "send the export as a multipart upload in the field 'file'"
+
+
+def _is_upload(value: Any) -> None:
+    """A file part with a name: a text field called ``file``, or a file input left empty
+    (a part without a filename), is no export."""
+    if not isinstance(value, FileStorage) or not value.filename:
+        raise ValidationError(UPLOAD_MESSAGE)
+
+
+class ImportUploadSchema(Schema):
+    """The multipart body of an import upload (``api.multipart``: files and text together).
+
+    Other form fields are left out, not refused: a form may send more than the API reads."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    file = Upload(required=True, validate=_is_upload, error_messages={"required": UPLOAD_MESSAGE})
+    mapping_version = fields.String(
+        metadata={
+            "description": "read under this earlier version of the site's reason table "
+            "(default: the current one)"
+        }
+    )
+
+    @post_load
+    def _current_by_default(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        """An empty ``mapping_version`` (a form's blank field) means the current version."""
+        return {"file": data["file"], "mapping_version": data.get("mapping_version") or None}
 
 
 class ImportBatchSchema(Schema):
