@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from web_support import seed_daily_work, valid_bsns
 
+from password_cost import cheap_hashing
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -137,7 +139,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "PSEUDONYM_KEY": "browser-test-pseudonym-key",
         }
     )
-    known, ids = _seed(app)
+    with cheap_hashing():
+        known, ids = _seed(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -146,6 +149,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """The journeys' logins at the cheap cost their users were seeded with (password_cost.py);
+    only while a journey runs, so that no other test in the process sees it."""
+    with cheap_hashing():
+        yield
 
 
 @pytest.fixture(scope="session")

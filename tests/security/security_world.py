@@ -12,6 +12,7 @@ Imported by module name (the tests folders are not packages).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
 
 from conversation_helpers import START, FipBuilder
 from web_support import PASSWORD, csrf_token
+
+from password_cost import cheap_hashing
 
 NOTES = "Cliënt maakt zich zorgen over de huur."
 AGREEMENT = "Bel de schuldhulpverlener voor vrijdag."
@@ -142,15 +145,10 @@ def fresh_g_per_request(app: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+def cheap_password_hashing() -> Iterator[None]:
     """argon2 at its production cost makes every test user take a noticeable moment."""
-    from argon2 import PasswordHasher
-
-    from fiptrial.services import passwords
-
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    )
+    with cheap_hashing():
+        yield
 
 
 def world_ids(world: World) -> dict[str, Any]:
