@@ -5,8 +5,10 @@ the moment of allocation and all re-verifiable. The package, bottom up:
 
 - ``rules``: the allocation rules themselves, pure (what a seed or a set of counts decides);
   read this module to know how an arm is chosen;
-- ``allocation``: one participant at a time in the database (locks, evidence, audit), benefit
-  units (partners randomised as one), corrections of an allocation made in error;
+- ``units``: benefit units (partners randomised as one): their rows locked together, the
+  allocation that decided a unit's arm;
+- ``allocation``: one participant at a time in the database (locks, evidence, audit), a
+  partner's allocation with its unit, corrections of an allocation made in error;
 - ``cohort``: a site's eligible caseload at once, and the participants who arrive after it;
 - ``verification``: every allocation re-derived from its recorded randomness and compared with
   the audit trail;
@@ -24,7 +26,6 @@ from fiptrial.services.randomisation.allocation import (
     checked_allocation_moment,
     correct_allocation,
     existing_allocation,
-    unit_allocation,
 )
 from fiptrial.services.randomisation.cohort import (
     allocate_arrivals,
@@ -48,6 +49,7 @@ from fiptrial.services.randomisation.simulation import (
     simulate,
     strata_weights_for,
 )
+from fiptrial.services.randomisation.units import unit_allocation
 from fiptrial.services.randomisation.verification import AUDITED_ACTIONS, verify_trial
 
 __all__ = [

@@ -8,8 +8,8 @@ caseload at once, :mod:`.cohort`) stores its allocations through :func:`store_al
 randomised as one: the first partner allocated draws the arm by the trial's method; every later
 partner takes that arm without a draw, recorded as method ``unit`` with ``unit_allocation_id``
 naming the first partner's allocation. Such an allocation uses no slot of a block and is not
-counted by minimisation, so a unit counts once. Eligibility and consent stay per person. See
-the section "Benefit units" below.
+counted by minimisation, so a unit counts once. Eligibility and consent stay per person. The
+unit's locks and first allocation are in :mod:`.units`; the partner's allocation is below.
 
 Concurrency: each allocation locks the participant row (with its partners' rows, in id order),
 then (minimisation only) the trial row, then the stratum's ``StratumState`` row, then the audit
@@ -30,9 +30,8 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
-from fiptrial.errors import Conflict, NotFound, Unprocessable
+from fiptrial.errors import Conflict, Unprocessable
 from fiptrial.extensions import db
 from fiptrial.models import (
     Allocation,
@@ -55,6 +54,7 @@ from fiptrial.services.randomisation.rules import (
     minimisation_choice,
     minimisation_scores,
 )
+from fiptrial.services.randomisation.units import lock_with_unit, unit_allocation
 from fiptrial.services.transaction import (
     insert_ignoring_conflict,
     locked,
@@ -395,7 +395,7 @@ def allocate(
     """
     try:
         with unit_of_work():
-            participant, trial, site = _lock_with_unit(participant_id)
+            participant, trial, site = lock_with_unit(participant_id)
             existing = existing_allocation(participant_id)
             if existing is not None:
                 raise _already_allocated(existing)
@@ -469,67 +469,6 @@ def correct_allocation(allocation_id: int, *, kind: str, reason: str, actor: str
 
 
 # --- Benefit units ------------------------------------------------------------------------------
-
-
-def _unit_member_ids(participant: Participant) -> list[int]:
-    """Ids of the participants of the trial in ``participant``'s benefit unit, itself included."""
-    if participant.unit_key is None:
-        return [participant.id]
-    return sorted(
-        pid
-        for (pid,) in db.session.query(Participant.id).filter(
-            Participant.trial_id == participant.trial_id,
-            Participant.unit_key == participant.unit_key,
-        )
-    )
-
-
-def _lock_with_unit(participant_id: int) -> tuple[Participant, Trial, Site]:
-    """The participant with its row locked, and its partners' rows too, all in id order, so
-    that two partners allocated at the same moment cannot both draw (the second waits and then
-    takes the first one's arm). ``unit_key`` never changes, so it may be read before the lock.
-
-    Its trial and site are returned with it: the locked read resets the participant's
-    relationships, and the caller's references keep those rows in the session's (weak)
-    identity map, where the next access to ``participant.trial`` finds them without a query.
-    """
-    # Its trial and site come with it (unlocked rows, as lazy loads would read them), so that
-    # the checks and the draw need no query of their own.
-    participant = db.session.get(
-        Participant,
-        participant_id,
-        options=[joinedload(Participant.trial), joinedload(Participant.site)],
-    )
-    if participant is None:
-        raise NotFound(f"participant {participant_id} does not exist")
-    ids = _unit_member_ids(participant)
-    trial, site = participant.trial, participant.site
-    # Whole rows, so that the locked read refreshes the participant too (populate_existing).
-    locked(
-        db.session.query(Participant).filter(Participant.id.in_(ids)).order_by(Participant.id)
-    ).all()
-    return participant, trial, site
-
-
-def unit_allocation(participant: Participant) -> Allocation | None:
-    """The allocation that decided the arm of ``participant``'s benefit unit, if a partner was
-    allocated already: the first drawn allocation of the unit that stands (not marked
-    randomised in error)."""
-    if participant.unit_key is None:
-        return None
-    return (
-        db.session.query(Allocation)
-        .join(Participant, Participant.id == Allocation.participant_id)
-        .filter(
-            Participant.trial_id == participant.trial_id,
-            Participant.unit_key == participant.unit_key,
-            Participant.id != participant.id,
-            Allocation.unit_allocation_id.is_(None),
-            Allocation.status.notin_(CORRECTION_KINDS),
-        )
-        .order_by(Allocation.id)
-        .first()
-    )
 
 
 def store_with_unit(

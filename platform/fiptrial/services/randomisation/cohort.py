@@ -35,9 +35,9 @@ from fiptrial.services.randomisation.allocation import (
     new_allocation,
     store_with_unit,
     stratum_state,
-    unit_allocation,
 )
 from fiptrial.services.randomisation.rules import derive_cohort
+from fiptrial.services.randomisation.units import unit_allocation
 from fiptrial.services.transaction import existing_row, locked, locked_row, unit_of_work
 
 
