@@ -98,9 +98,10 @@ def locked_again(row: T) -> T:
     overwrite it."""
     identity = inspect(row).identity
     assert identity is not None, "a row that is not stored yet has nothing to lock"
-    mapper = inspect(type(row))
-    criteria = [column == value for column, value in zip(mapper.primary_key, identity, strict=True)]
-    return locked(db.session.query(type(row)).filter(*criteria)).one()
+    # As locked() reads: a lock always selects, past the identity map, and overwrites the copy.
+    return db.session.get_one(
+        type(row), identity, with_for_update={"key_share": True}, populate_existing=True
+    )
 
 
 def existing_row(model: type[T], row_id: int, what: str) -> T:
