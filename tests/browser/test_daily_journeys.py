@@ -78,6 +78,23 @@ def test_audit_viewer_filters_and_checks_the_chain(journey: Any) -> None:
     expect(tab.page.get_by_role("status").first).to_contain_text("De keten is intact")
 
 
+def test_the_audit_pager_keeps_the_filter(journey: Any) -> None:
+    tab = journey("admin-audit-pages")
+    tab.login("admin")
+    tab.page.get_by_role("link", name="Audittrail").click()
+    tab.page.get_by_label("Wat").select_option(label="deelnemer ingeschreven")
+    tab.submit("Zoeken")
+    pager = tab.page.get_by_role("navigation", name="Pagina’s")
+    expect(pager).to_contain_text("Pagina 1 van")
+    pager.get_by_role("link", name="Volgende").click()
+    expect(pager).to_contain_text("Pagina 2 van")
+    expect(tab.page.get_by_label("Wat")).to_have_value("participant.registered")
+    expect(tab.page.locator("tbody")).to_contain_text("deelnemer ingeschreven")
+    expect(tab.page.locator("tbody")).not_to_contain_text("toestemming gegeven")
+    pager.get_by_role("link", name="Vorige").click()
+    expect(pager).to_contain_text("Pagina 1 van")
+
+
 def test_trial_settings_sites_closing_days_and_capacity(journey: Any) -> None:
     tab = journey("admin-sites")
     tab.login("admin")
